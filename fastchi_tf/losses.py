@@ -1,0 +1,106 @@
+"""Perceptual losses (Johnson et al. 2016) as pure functions.
+
+Every function returns per-example values of shape [batch], so a distributed training step
+can sum them and divide by the global batch size. `reduction` chooses how differences are
+aggregated within an example: "mean" is FastChi's expectation, "sum" Johnson's summation.
+"""
+
+import tensorflow as tf
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_reduction(reduction):
+  if reduction not in REDUCTIONS:
+    raise ValueError(f"unknown loss reduction {reduction!r}; choose one of {REDUCTIONS}")
+
+
+def _per_example(x, reduction):
+  axes = list(range(1, len(x.shape)))
+  return tf.reduce_mean(x, axes) if reduction == "mean" else tf.reduce_sum(x, axes)
+
+
+def gram_matrix(features):
+  """[batch, h, w, c] -> [batch, c, c] Gram matrices normalized by h * w * c."""
+  features = tf.convert_to_tensor(features, tf.float32)
+  shape = tf.shape(features)
+  size = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
+  return tf.einsum("bhwc,bhwd->bcd", features, features) / size
+
+
+def content_loss(generated, target, reduction="mean"):
+  """Squared feature difference per example: [batch, h, w, c] x 2 -> [batch]."""
+  _check_reduction(reduction)
+  return _per_example(tf.square(generated - target), reduction)
+
+
+def style_loss(generated, target_grams, reduction="mean"):
+  """Squared Gram difference summed over layers.
+
+  Args:
+    generated: {layer: [batch, h, w, c]} features of the rendered images.
+    target_grams: {layer: [c, c] or [batch, c, c]} Gram matrices of the style image.
+    reduction: "mean" or "sum" over the Gram entries.
+
+  Returns:
+    (total [batch], {layer: [batch]}).
+  """
+  _check_reduction(reduction)
+  terms = {}
+  for layer, target in target_grams.items():
+    diff = gram_matrix(generated[layer]) - target
+    terms[layer] = _per_example(tf.square(diff), reduction)
+  return tf.add_n(list(terms.values())), terms
+
+
+def total_variation_loss(images, reduction="mean"):
+  """Squared differences between neighbouring pixels, [batch, h, w, c] -> [batch]."""
+  _check_reduction(reduction)
+  dy = images[:, 1:, :, :] - images[:, :-1, :, :]
+  dx = images[:, :, 1:, :] - images[:, :, :-1, :]
+  return _per_example(tf.square(dy), reduction) + _per_example(tf.square(dx), reduction)
+
+
+def perceptual_loss(generated_features, content_features, style_grams, images,
+                    content_layers, content_weight=1.0, style_weight=1.0, tv_weight=0.0,
+                    reduction="mean"):
+  """alpha * content + beta * style + gamma * TV, FastChi's equation (1).
+
+  Args:
+    generated_features: {layer: features} of the rendered images.
+    content_features: {layer: features} of the content images (only content layers used).
+    style_grams: {layer: Gram matrix} style targets (see `style_targets`).
+    images: the rendered images, for the total-variation term.
+    content_layers: which layers of the feature dicts carry the content loss.
+    content_weight, style_weight, tv_weight: alpha, beta, gamma.
+    reduction: "mean" or "sum".
+
+  Returns:
+    (total [batch], {"content", "style", "tv", "style/<layer>": [batch]}), unweighted terms.
+  """
+  content = tf.add_n([content_loss(generated_features[l], content_features[l], reduction)
+                      for l in content_layers])
+  style, per_layer = style_loss(generated_features, style_grams, reduction)
+  tv = total_variation_loss(images, reduction)
+  total = content_weight * content + style_weight * style + tv_weight * tv
+  terms = {"content": content, "style": style, "tv": tv}
+  terms.update({f"style/{layer}": value for layer, value in per_layer.items()})
+  return total, terms
+
+
+def style_targets(loss_net, style_image, style_size=None):
+  """Gram matrices {layer: [c, c]} of one style image, computed once before training.
+
+  Args:
+    loss_net: a model from `build_loss_net` (uses its `style_layers`).
+    style_image: [h, w, 3] RGB in [0, 255].
+    style_size: if given, the style image is resized so its longer side is this many pixels.
+  """
+  image = tf.convert_to_tensor(style_image, tf.float32)
+  if style_size:
+    h, w = image.shape[0], image.shape[1]
+    scale = style_size / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    image = tf.image.resize(image, size, method="area" if scale < 1 else "bilinear")
+  features = loss_net(image[tf.newaxis])
+  return {layer: gram_matrix(features[layer])[0] for layer in loss_net.style_layers}

@@ -1,0 +1,80 @@
+"""Render (image transformation) networks: Johnson et al.'s and FastChi's inception variant.
+
+Layer plan (Johnson et al. 2016, supplementary): c9s1-W, d2W, d4W, five residual blocks of 4W,
+u2W, uW, c9s1-3, with W = `width` (32 in the paper). Instance normalization and ReLU follow
+every convolution but the last; the second convolution of a residual block has no ReLU.
+"""
+
+import keras
+
+from fastchi_tf import layers
+
+VARIANTS = ("original", "inception")
+UPSAMPLES = ("nearest", "transpose")
+NUM_RESIDUAL_BLOCKS = 5
+
+
+def _check_args(variant, width, shrink, upsample):
+  if variant not in VARIANTS:
+    raise ValueError(f"unknown render network variant {variant!r}; choose one of {VARIANTS}")
+  if upsample not in UPSAMPLES:
+    raise ValueError(f"unknown upsample {upsample!r}; choose one of {UPSAMPLES}")
+  if not isinstance(width, int) or width < 1:
+    raise ValueError(f"width must be a positive integer, got {width!r}")
+  if variant == "inception":
+    if not isinstance(shrink, int) or shrink < 1:
+      raise ValueError(f"shrink must be a positive integer, got {shrink!r}")
+    if width % shrink:
+      raise ValueError(
+          f"width={width} must be divisible by shrink={shrink} for the inception network")
+
+
+def build_render_net(variant="original", width=32, shrink=2, upsample="nearest",
+                     name=None):
+  """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
+
+  Args:
+    variant: "original" (Johnson et al.) or "inception" (FastChi: inner convolutions become
+      1x1 -> spatial at C/k -> 1x1; the 9x9 convolutions next to RGB stay plain).
+    width: filters of the first convolution; the network uses 1, 2 and 4 times it.
+    shrink: k, the channel reduction of the inception convolutions (ignored for "original").
+    upsample: "nearest" (x2 nearest-neighbour then conv) or "transpose" (transposed conv).
+    name: model name; defaults to the variant.
+
+  Returns:
+    A functional keras.Model; its output has exactly the input's height and width.
+  """
+  _check_args(variant, width, shrink, upsample)
+
+  def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False):
+    transpose = up > 1 and upsample == "transpose"
+    kwargs = dict(strides=up if transpose else strides, upsample=1 if transpose else up,
+                  transpose=transpose, name=f"{prefix}conv")
+    if variant == "inception" and not plain:
+      x = layers.InceptionConv(filters, kernel, shrink=shrink, **kwargs)(x)
+    else:
+      x = layers.ConvLayer(filters, kernel, **kwargs)(x)
+    if norm:
+      x = layers.InstanceNorm(name=f"{prefix}norm")(x)
+    if relu:
+      x = keras.layers.ReLU(name=f"{prefix}relu")(x)
+    return x
+
+  image = keras.Input(shape=(None, None, 3), name="image")
+  x = layers.PadToMultiple(multiple=4, minimum=8, name="pad_to_multiple")(image)
+  x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit")(x)
+  x = conv(x, width, 9, prefix="c1_", plain=True)
+  x = conv(x, 2 * width, 3, strides=2, prefix="d1_")
+  x = conv(x, 4 * width, 3, strides=2, prefix="d2_")
+  for i in range(1, NUM_RESIDUAL_BLOCKS + 1):
+    y = conv(x, 4 * width, 3, prefix=f"r{i}a_")
+    y = conv(y, 4 * width, 3, prefix=f"r{i}b_", relu=False)
+    x = keras.layers.Add(name=f"r{i}_add")([x, y])
+  x = conv(x, 2 * width, 3, up=2, prefix="u1_")
+  x = conv(x, width, 3, up=2, prefix="u2_")
+  x = conv(x, 3, 9, prefix="c2_", relu=False, norm=False, plain=True)
+  # A scaled sigmoid keeps pixels in range with a gradient everywhere (clipping has none).
+  x = keras.layers.Activation("sigmoid", name="squash")(x)
+  x = keras.layers.Rescaling(255.0, name="to_pixels")(x)
+  x = layers.CropToReference(name="crop")([x, image])
+  return keras.Model(image, x, name=name or f"render_{variant}")

@@ -1,0 +1,30 @@
+"""Test set-up: two logical CPU devices, so multi-device code runs on a machine without GPUs.
+
+This must happen before TensorFlow initializes its devices, hence at conftest import.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+NUM_CPU_DEVICES = 2
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(NUM_CPU_DEVICES)])
+
+
+@pytest.fixture
+def rng():
+  return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def hed_vgg16():
+  """The offline pretrained loss network, built once per test session."""
+  from fastchi_tf import build_loss_net
+  return build_loss_net("vgg16", weights="hed")

@@ -1,0 +1,127 @@
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fastchi_tf import build_loss_net, losses
+from fastchi_tf import loss_net as loss_net_lib
+
+
+def test_hed_weights_equal_the_arrays_in_the_package_file(hed_vgg16):
+  extractor = hed_vgg16.layers[-1]
+  with h5py.File(loss_net_lib.hed_weights_path(), "r") as f:
+    for keras_name, group in [("block1_conv1", "block1/layers/conv2d"),
+                              ("block3_conv3", "block3/layers/conv2d_2"),
+                              ("block4_conv2", "block4/layers/conv2d_1")]:
+      kernel, bias = extractor.get_layer(keras_name).get_weights()
+      np.testing.assert_array_equal(kernel, f[group]["vars/0"][()])
+      np.testing.assert_array_equal(bias, f[group]["vars/1"][()])
+
+
+def test_outputs_are_named_frozen_features(hed_vgg16, rng):
+  assert hed_vgg16.content_layers == ("relu2_2",)
+  assert hed_vgg16.style_layers == ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+  assert not hed_vgg16.trainable_weights
+  x = rng.uniform(0, 255, size=(2, 32, 48, 3)).astype("float32")
+  features = hed_vgg16(x)
+  assert set(features) == {"relu1_2", "relu2_2", "relu3_3", "relu4_3"}
+  assert features["relu1_2"].shape == (2, 32, 48, 64)
+  assert features["relu4_3"].shape == (2, 4, 6, 512)
+  assert features["relu3_3"].dtype == tf.float32
+  assert np.all(features["relu2_2"].numpy() >= 0)  # they are ReLU outputs
+
+
+def test_preprocessing_is_caffe_bgr_minus_mean():
+  layer = loss_net_lib.CaffePreprocess((1.0, 2.0, 3.0))
+  y = layer(np.array([[[[10.0, 20.0, 30.0]]]], "float32"))
+  np.testing.assert_allclose(y[0, 0, 0], [29.0, 18.0, 7.0])
+
+
+def test_vgg19_default_and_configured_layers():
+  model = build_loss_net("vgg19", weights="random", content_layers=["relu3_1"],
+                         style_layers=["relu1_1", "relu2_2"])
+  assert model.content_layers == ("relu3_1",)
+  assert set(model(np.zeros((1, 16, 16, 3), "float32"))) == {"relu3_1", "relu1_1", "relu2_2"}
+  default = build_loss_net("vgg19", weights="random")
+  assert default.content_layers == ("relu4_2",)
+  assert default.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def test_random_weights_repeat_with_the_seed(rng):
+  x = rng.uniform(0, 255, size=(1, 16, 16, 3)).astype("float32")
+  kw = dict(content_layers=["relu2_1"], style_layers=["relu1_1"])
+  a = build_loss_net("vgg19", "random", seed=3, **kw)(x)["relu2_1"]
+  b = build_loss_net("vgg19", "random", seed=3, **kw)(x)["relu2_1"]
+  c = build_loss_net("vgg19", "random", seed=4, **kw)(x)["relu2_1"]
+  np.testing.assert_array_equal(a, b)
+  assert not np.allclose(a, c)
+
+
+def _write_keras_applications_file(path, model):
+  """Writes `model`'s weights in keras.applications' legacy HDF5 layout."""
+  with h5py.File(path, "w") as f:
+    with_weights = [l for l in model.layers if l.weights]
+    f.attrs["layer_names"] = [l.name.encode() for l in with_weights]
+    for layer in with_weights:
+      group = f.create_group(layer.name)
+      names = [f"{layer.name}/{w.name}:0".encode() for w in layer.weights]
+      group.attrs["weight_names"] = names
+      for name, value in zip(names, layer.get_weights()):
+        group.create_dataset(name.decode(), data=value)
+
+
+def test_weights_file_in_keras_applications_layout_loads(tmp_path, rng):
+  source = keras.applications.VGG16(include_top=False, weights=None)
+  loss_net_lib.randomize_weights(source, seed=7)
+  path = str(tmp_path / "vgg16_notop.h5")
+  _write_keras_applications_file(path, source)
+  model = build_loss_net("vgg16", weights=path)
+  kernel = model.layers[-1].get_layer("block2_conv1").get_weights()[0]
+  np.testing.assert_array_equal(kernel, source.get_layer("block2_conv1").get_weights()[0])
+
+
+def test_mismatched_weights_file_is_rejected(tmp_path):
+  source = keras.applications.VGG16(include_top=False, weights=None)
+  path = str(tmp_path / "vgg16_notop.h5")
+  _write_keras_applications_file(path, source)
+  with pytest.raises(ValueError, match="does not fit"):
+    build_loss_net("vgg19", weights=path)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(name="resnet50"), ValueError, "unknown loss network 'resnet50'"),
+    (dict(weights="places365"), ValueError, "unknown loss network weights 'places365'"),
+    (dict(name="vgg19", weights="hed"), ValueError, "VGG16"),
+    (dict(weights="random", style_layers=["relu9_9"]), ValueError, "relu9_9.*relu1_1"),
+    (dict(weights="/nonexistent/vgg19.h5"), FileNotFoundError, "/nonexistent/vgg19.h5"),
+])
+def test_bad_arguments_name_the_problem(kwargs, error, match):
+  with pytest.raises(error, match=match):
+    build_loss_net(**kwargs)
+
+
+def test_optimising_an_image_lowers_the_hed_style_loss(hed_vgg16, rng):
+  style = np.zeros((64, 64, 3), "float32")
+  style[::8] = [255, 40, 0]  # orange stripes on black
+  targets = losses.style_targets(hed_vgg16, style)
+  image = tf.Variable(rng.uniform(100, 150, size=(1, 48, 48, 3)).astype("float32"))
+  optimizer = keras.optimizers.Adam(learning_rate=5.0)
+
+  def loss():
+    return losses.style_loss(hed_vgg16(image), targets)[0][0]
+
+  before = float(loss())
+  for _ in range(10):
+    with tf.GradientTape() as tape:
+      value = loss()
+    optimizer.apply_gradients([(tape.gradient(value, image), image)])
+  assert float(loss()) < 0.5 * before
+
+
+def test_style_targets_resize_to_style_size(hed_vgg16, rng):
+  style = rng.uniform(0, 255, size=(40, 80, 3)).astype("float32")
+  small = losses.style_targets(hed_vgg16, style, style_size=20)
+  assert small["relu1_2"].shape == (64, 64)
+  full = losses.style_targets(hed_vgg16, style)
+  assert not np.allclose(small["relu1_2"], full["relu1_2"])

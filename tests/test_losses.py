@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fastchi_tf import losses
+
+
+def test_gram_of_a_known_map():
+  # One image, 1x2 pixels, 2 channels: rows are pixels [1, 2] and [3, 4].
+  features = np.array([[[[1.0, 2.0], [3.0, 4.0]]]], dtype="float32")
+  expected = np.array([[1 + 9, 2 + 12], [2 + 12, 4 + 16]]) / (1 * 2 * 2)
+  np.testing.assert_allclose(losses.gram_matrix(features)[0], expected)
+
+
+def test_tv_of_a_constant_image_is_zero_and_of_a_step_is_known():
+  constant = tf.fill([2, 5, 6, 3], 7.0)
+  np.testing.assert_array_equal(losses.total_variation_loss(constant, "sum"), [0.0, 0.0])
+  step = np.zeros([1, 2, 2, 1], "float32")
+  step[0, :, 1, 0] = 1.0  # right column is 1: two horizontal differences of 1
+  assert losses.total_variation_loss(step, "sum").numpy()[0] == pytest.approx(2.0)
+  assert losses.total_variation_loss(step, "mean").numpy()[0] == pytest.approx(0.0 + 1.0)
+
+
+def test_content_loss_of_identical_inputs_is_zero(rng):
+  x = rng.normal(size=(3, 4, 5, 6)).astype("float32")
+  np.testing.assert_array_equal(losses.content_loss(x, x), np.zeros(3))
+
+
+def test_mean_and_sum_differ_by_the_element_count(rng):
+  a = rng.normal(size=(2, 4, 5, 6)).astype("float32")
+  b = rng.normal(size=(2, 4, 5, 6)).astype("float32")
+  np.testing.assert_allclose(losses.content_loss(a, b, "sum"),
+                             losses.content_loss(a, b, "mean") * 4 * 5 * 6, rtol=1e-5)
+  target = {"l": losses.gram_matrix(b)[0]}
+  total_sum, _ = losses.style_loss({"l": a}, target, "sum")
+  total_mean, _ = losses.style_loss({"l": a}, target, "mean")
+  np.testing.assert_allclose(total_sum, total_mean * 6 * 6, rtol=1e-5)
+
+
+def test_style_loss_is_zero_against_its_own_gram_and_sums_layers(rng):
+  a = rng.normal(size=(1, 4, 4, 3)).astype("float32")
+  b = rng.normal(size=(1, 2, 2, 5)).astype("float32")
+  feats = {"x": a, "y": b}
+  grams = {k: losses.gram_matrix(v)[0] for k, v in feats.items()}
+  total, terms = losses.style_loss(feats, grams)
+  np.testing.assert_allclose(total, [0.0], atol=1e-6)
+  total, terms = losses.style_loss(feats, {"x": grams["x"] + 1.0, "y": grams["y"]})
+  np.testing.assert_allclose(terms["x"], [1.0], rtol=1e-5)
+  np.testing.assert_allclose(total, terms["x"] + terms["y"])
+
+
+def test_perceptual_loss_weights_its_terms(rng):
+  gen = {"c": rng.normal(size=(2, 3, 3, 4)).astype("float32"),
+         "s": rng.normal(size=(2, 3, 3, 4)).astype("float32")}
+  content = {"c": rng.normal(size=(2, 3, 3, 4)).astype("float32")}
+  grams = {"s": np.eye(4, dtype="float32")}
+  images = rng.uniform(0, 255, size=(2, 8, 8, 3)).astype("float32")
+  total, terms = losses.perceptual_loss(gen, content, grams, images, ["c"], content_weight=2.0,
+                                        style_weight=3.0, tv_weight=0.5)
+  np.testing.assert_allclose(
+      total, 2.0 * terms["content"] + 3.0 * terms["style"] + 0.5 * terms["tv"], rtol=1e-6)
+  assert set(terms) == {"content", "style", "tv", "style/s"}
+  assert total.shape == (2,)
+
+
+def test_unknown_reduction_is_rejected():
+  with pytest.raises(ValueError, match="reduction 'median'"):
+    losses.content_loss(np.zeros((1, 1)), np.zeros((1, 1)), "median")
+
+
+def test_gram_inside_dataset_map_matches_eager(rng):
+  x = rng.normal(size=(1, 4, 5, 3)).astype("float32")
+  mapped = next(iter(tf.data.Dataset.from_tensors(x).map(losses.gram_matrix)))
+  np.testing.assert_allclose(mapped, losses.gram_matrix(x), rtol=1e-6)

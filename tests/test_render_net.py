@@ -1,0 +1,73 @@
+import keras
+import numpy as np
+import pytest
+
+from fastchi_tf import build_render_net
+from fastchi_tf.flops import count_flops
+
+
+@pytest.mark.parametrize("variant", ["original", "inception"])
+@pytest.mark.parametrize("size", [(1, 1), (33, 47), (257, 511)])
+def test_output_has_exactly_the_input_size_and_pixel_range(variant, size, rng):
+  model = build_render_net(variant, width=8, shrink=2)
+  x = rng.uniform(0, 255, size=(1, *size, 3)).astype("float32")
+  y = model(x).numpy()
+  assert y.shape == x.shape and y.dtype == np.float32
+  assert y.min() >= 0.0 and y.max() <= 255.0
+
+
+def test_transpose_upsampling_keeps_odd_sizes(rng):
+  model = build_render_net("original", width=8, upsample="transpose")
+  x = rng.uniform(0, 255, size=(2, 31, 18, 3)).astype("float32")
+  assert model(x).shape == x.shape
+
+
+def test_original_has_the_pytorch_transformer_net_parameter_count():
+  assert build_render_net("original", width=32, upsample="nearest").count_params() == 1_679_235
+
+
+@pytest.mark.parametrize("width", [16, 32])
+def test_inception_has_under_40_percent_of_the_parameters(width):
+  original = build_render_net("original", width=width).count_params()
+  inception = build_render_net("inception", width=width, shrink=2).count_params()
+  assert inception < 0.4 * original
+
+
+def test_inception_layers_shrink_channels_by_k():
+  model = build_render_net("inception", width=16, shrink=4)
+  block = model.get_layer("r1a_conv")
+  assert block.reduce.filters == 64 // 4 and block.spatial.filters == 64 // 4
+  assert block.expand.filters == 64
+  # The convolutions next to RGB stay plain 9x9.
+  assert model.get_layer("c1_conv").conv.kernel_size == (9, 9)
+  assert model.get_layer("c2_conv").conv.kernel_size == (9, 9)
+
+
+@pytest.mark.parametrize("variant,upsample", [("original", "nearest"),
+                                              ("inception", "transpose")])
+def test_keras_file_round_trip_under_safe_mode(variant, upsample, tmp_path, rng):
+  model = build_render_net(variant, width=8, upsample=upsample)
+  x = rng.uniform(0, 255, size=(2, 21, 30, 3)).astype("float32")
+  path = str(tmp_path / "render.keras")
+  model.save(path)
+  loaded = keras.saving.load_model(path, safe_mode=True)
+  np.testing.assert_allclose(loaded(x), model(x), atol=1e-3)
+
+
+def test_flops_match_the_known_cost_of_the_original_network():
+  # 20.16 GFLOP per 256x256 frame for Johnson's network (2 x MACs of its convolutions).
+  flops = count_flops(build_render_net("original", width=32), 256, 256)
+  assert flops == pytest.approx(20.16e9, rel=0.005)
+  assert count_flops(build_render_net("original", width=32), 512, 512) == pytest.approx(4 * flops)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(variant="resnet"), "variant"),
+    (dict(upsample="bilinear"), "upsample"),
+    (dict(width=0), "width"),
+    (dict(variant="inception", width=30, shrink=4), "divisible"),
+    (dict(variant="inception", shrink=0), "shrink"),
+])
+def test_bad_arguments_name_the_value_and_choices(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    build_render_net(**kwargs)
