@@ -28,3 +28,37 @@ def hed_vgg16():
   """The offline pretrained loss network, built once per test session."""
   from fastchi_tf import build_loss_net
   return build_loss_net("vgg16", weights="hed")
+
+
+SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png",
+                  "rocket.jpg", "hubble_deep_field.jpg")
+
+
+def skimage_path(name):
+  import skimage
+  return os.path.join(os.path.dirname(skimage.__file__), "data", name)
+
+
+def write_small_photo(name, path, size=64):
+  """Writes scikit-image's photo `name`, shrunk so its longer side is `size`, to `path`."""
+  from PIL import Image
+  image = Image.open(skimage_path(name)).convert("RGB")
+  image.thumbnail((size, size))
+  image.save(path)
+  return path
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory):
+  """A folder of small real photos, some in a subfolder, as training data."""
+  folder = tmp_path_factory.mktemp("photos")
+  (folder / "more").mkdir()
+  for i, name in enumerate(SKIMAGE_PHOTOS):
+    target = folder / ("more" if i % 2 else "") / f"{i}_{name.split('.')[0]}.jpg"
+    write_small_photo(name, str(target))
+  return str(folder)
+
+
+@pytest.fixture(scope="session")
+def style_path(tmp_path_factory):
+  return write_small_photo("ihc.png", str(tmp_path_factory.mktemp("style") / "ihc.png"))

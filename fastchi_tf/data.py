@@ -1,0 +1,211 @@
+"""tf.data input pipelines for training (FastChi's multi-process reader queue, done right).
+
+A folder's pipeline is a pure function of (seed, element index): element i of the stream is
+the (i mod n)-th file of epoch (i div n)'s seeded permutation, cropped with a seed derived
+from i. A run that resumes at step s therefore starts at element s * global_batch and sees
+exactly the images an uninterrupted run would have seen, with no iterator state to save.
+"""
+
+import os
+import threading
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+class DataError(ValueError):
+  """Training data that cannot be used (missing, empty, undecodable)."""
+
+
+def list_images(folder):
+  """Sorted image files under `folder`, searched recursively."""
+  if not os.path.isdir(folder):
+    raise DataError(f"training data folder not found: {folder}")
+  files = []
+  for root, dirs, names in os.walk(folder):
+    dirs.sort()
+    files += [os.path.join(root, n) for n in sorted(names)
+              if n.lower().endswith(IMAGE_EXTENSIONS)]
+  if not files:
+    raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found under {folder}")
+  return files
+
+
+def decode_rgb(contents):
+  """Encoded bytes -> uint8 [h, w, 3] RGB; grayscale, RGBA, palette and 16-bit converted."""
+  image = tf.io.decode_image(contents, channels=3, dtype=tf.uint16, expand_animations=False)
+  # Decoding to uint16 keeps 16-bit PNGs exact; 8-bit sources come back scaled by 257.
+  return tf.cast(tf.round(tf.cast(image, tf.float32) / 257.0), tf.uint8)
+
+
+def read_image(path):
+  """Decodes one file eagerly; raises DataError naming it when it is not a usable image."""
+  try:
+    image = decode_rgb(tf.io.read_file(path))
+  except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
+    raise DataError(f"cannot decode image {path}: {_op_message(e)}") from None
+  if image.shape[0] < 1 or image.shape[1] < 1:
+    raise DataError(f"image {path} is empty")
+  return image.numpy()
+
+
+def _op_message(error):
+  """The human part of a TensorFlow op error: no function-node or op decorations."""
+  message = error.message.splitlines()[0]
+  message = message.split("}} ")[-1]
+  return message.split(" [Op:")[0].strip()
+
+
+def first_decodable(files):
+  """Index of the first file that decodes; DataError if none does."""
+  for i, path in enumerate(files):
+    try:
+      read_image(path)
+      return i
+    except DataError as e:
+      logging.warning("skipping %s", e)
+  raise DataError(f"none of the {len(files)} image files decodes "
+                  f"(first: {files[0]})")
+
+
+class SkipCounter:
+  """Counts (thread-safely) and names the files the pipeline skipped."""
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self.skipped = set()
+
+  def add(self, path):
+    with self._lock:
+      if path not in self.skipped:
+        logging.warning("skipping undecodable training image %s", path)
+      self.skipped.add(path)
+
+  @property
+  def count(self):
+    return len(self.skipped)
+
+
+def _make_safe_decode(counter, fallback):
+  """A py_function body: decode, or report the file and use `fallback` in its place.
+
+  Substituting instead of filtering keeps element i at position i of the stream, so a
+  resumed run stays aligned with an uninterrupted one even when some files are bad.
+  """
+
+  def safe_decode(path):
+    path = path.numpy().decode()
+    try:
+      image = decode_rgb(tf.io.read_file(path))
+      if image.shape[0] > 0 and image.shape[1] > 0:
+        return image
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+      pass
+    counter.add(path)
+    return decode_rgb(tf.io.read_file(fallback))
+
+  return safe_decode
+
+
+def random_square_crop(image, size, seed):
+  """A random square of the shorter side, resized to size x size float32 in [0, 255]."""
+  shape = tf.shape(image)
+  side = tf.minimum(shape[0], shape[1])
+  crop = tf.image.stateless_random_crop(image, tf.stack([side, side, 3]), seed=seed)
+  resized = tf.image.resize(tf.cast(crop, tf.float32), [size, size], method="area",
+                            antialias=True)
+  return tf.clip_by_value(resized, 0.0, 255.0)
+
+
+def _epoch_permutation(n, seed, epoch):
+  noise = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+  return tf.argsort(noise)
+
+
+def folder_dataset(files, image_size, global_batch, seed=0, start_step=0, input_context=None,
+                   deterministic=False, counter=None, fallback=None):
+  """Batches of training crops from `files` for one input pipeline.
+
+  Args:
+    files: image paths (from `list_images`).
+    image_size: side of the square crops.
+    global_batch: batch size over all replicas; each pipeline batches per replica.
+    seed: seeds the epoch permutations and crops.
+    start_step: the global step to start at (resuming).
+    input_context: a tf.distribute.InputContext, or None for one pipeline and replica.
+    deterministic: keep element order under parallel decoding.
+    counter: a SkipCounter that learns about undecodable files.
+    fallback: a decodable file that stands in for undecodable ones (found if None).
+  """
+  n = len(files)
+  pipelines = input_context.num_input_pipelines if input_context else 1
+  pipeline_id = input_context.input_pipeline_id if input_context else 0
+  per_replica = (input_context.get_per_replica_batch_size(global_batch) if input_context
+                 else global_batch)
+  start = start_step * global_batch
+  table = tf.constant(files)
+  counter = counter or SkipCounter()
+  fallback = fallback or files[first_decodable(files)]
+
+  def epoch_files(epoch):
+    perm = _epoch_permutation(n, seed, epoch)
+    return tf.data.Dataset.from_tensor_slices(perm)
+
+  indices = (tf.data.Dataset.range(start // n, np.iinfo(np.int64).max)
+             .flat_map(lambda epoch: tf.data.Dataset.zip(
+                 tf.data.Dataset.range(epoch * n, (epoch + 1) * n), epoch_files(epoch)))
+             .skip(start % n)
+             .shard(pipelines, pipeline_id))
+  safe_decode = _make_safe_decode(counter, fallback)
+
+  def load(element, file_index):
+    image = tf.py_function(safe_decode, [table[file_index]], tf.uint8)
+    image.set_shape([None, None, 3])
+    crop_seed = tf.stack([tf.cast(seed, tf.int64) + 1, element])
+    return random_square_crop(image, image_size, crop_seed)
+
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  return (indices.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+          .batch(per_replica, drop_remainder=True)
+          .prefetch(tf.data.AUTOTUNE)
+          .with_options(options))
+
+
+def tfds_dataset(name, image_size, global_batch, data_dir=None, seed=0, input_context=None,
+                 deterministic=False):
+  """Batches of training crops from a tensorflow-datasets image dataset ("coco/2014").
+
+  Resuming reshuffles rather than replaying the exact order: tfds readers keep no
+  index-addressable stream.
+  """
+  import tensorflow_datasets as tfds  # Imported lazily: it is slow and only used here.
+  per_replica = (input_context.get_per_replica_batch_size(global_batch) if input_context
+                 else global_batch)
+  read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=input_context)
+  ds = tfds.load(name, split="train", data_dir=data_dir, shuffle_files=True,
+                 read_config=read_config)
+
+  def crop(index, example):
+    return random_square_crop(example["image"], image_size,
+                              tf.stack([tf.cast(seed, tf.int64) + 1, index]))
+
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  return (ds.repeat().shuffle(1000, seed=seed).enumerate()
+          .map(crop, num_parallel_calls=tf.data.AUTOTUNE)
+          .batch(per_replica, drop_remainder=True)
+          .prefetch(tf.data.AUTOTUNE)
+          .with_options(options))
+
+
+def check_tfds_name(name):
+  """Raises DataError unless tensorflow-datasets knows `name` (no download happens)."""
+  import tensorflow_datasets as tfds
+  base = name.split("/")[0].split(":")[0]
+  if base not in tfds.list_builders():
+    raise DataError(f"unknown tensorflow-datasets dataset {name!r} "
+                    f"(see tfds.list_builders())")

@@ -1,0 +1,54 @@
+"""A progress line for long work: count, rate, ETA and a few named values."""
+
+import sys
+import time
+
+
+def format_duration(seconds):
+  seconds = int(max(0, seconds))
+  h, rest = divmod(seconds, 3600)
+  m, s = divmod(rest, 60)
+  return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class Progress:
+  """Prints `label done/total [bar] rate unit/s ETA ... values` to stderr.
+
+  On a terminal the line is redrawn in place; otherwise (logs, CI) a line is printed at most
+  every `interval` seconds, and always at the end.
+  """
+
+  def __init__(self, total, label="", unit="it", start=0, stream=None, interval=10.0):
+    self.total, self.label, self.unit = total, label, unit
+    self.done = self._start = start
+    self.stream = stream or sys.stderr
+    self.interval = interval
+    self._t0 = time.monotonic()
+    self._last_print = -float("inf")
+    self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+  @property
+  def rate(self):
+    elapsed = time.monotonic() - self._t0
+    return (self.done - self._start) / elapsed if elapsed > 0 else 0.0
+
+  def update(self, done, **values):
+    self.done = done
+    now = time.monotonic()
+    final = done >= self.total
+    if not (self._tty or final or now - self._last_print >= self.interval):
+      return
+    self._last_print = now
+    self.stream.write(("\r" if self._tty else "") + self.line(**values) +
+                      ("\n" if final or not self._tty else ""))
+    self.stream.flush()
+
+  def line(self, **values):
+    rate = self.rate
+    eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+    filled = int(20 * self.done / max(1, self.total))
+    parts = [f"{self.label} {self.done}/{self.total}", "[" + "#" * filled + "." * (20 - filled) + "]",
+             f"{rate:.2f} {self.unit}/s",
+             f"ETA {format_duration(eta) if eta == eta else '--:--'}"]
+    parts += [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()]
+    return " ".join(p for p in parts if p.strip())

@@ -1,0 +1,282 @@
+"""Training a render network: a custom synchronous loop under any tf.distribute strategy.
+
+Everything that can be wrong with the inputs is checked before anything is written, so a
+failed start leaves `model_dir` as it was.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import time
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fastchi_tf import config as config_lib
+from fastchi_tf import data
+from fastchi_tf import distribute
+from fastchi_tf import io_utils
+from fastchi_tf import losses
+from fastchi_tf import plots
+from fastchi_tf.loss_net import build_loss_net
+from fastchi_tf.progress import Progress
+from fastchi_tf.render_net import build_render_net
+
+TERMS = ("total", "content", "style", "tv")
+LOSS_LOG = "losses.csv"
+NUM_SUMMARY_IMAGES = 2
+MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates
+
+
+class TrainingError(RuntimeError):
+  """Training cannot go on (the loss diverged)."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  step: int  # global step reached
+  skipped_files: int  # undecodable training images replaced by a good one
+  model_dir: str
+  last_losses: dict
+
+
+@dataclasses.dataclass
+class _Inputs:
+  style_image: np.ndarray
+  files: list  # empty for tfds sources
+  fallback: str  # a decodable file standing in for undecodable ones
+  preview: np.ndarray  # fixed content images for image summaries
+
+
+def _check_inputs(cfg, strategy):
+  """Validates data, style image and batch split; returns what training reads."""
+  replicas = strategy.num_replicas_in_sync
+  if cfg.batch_size % replicas:
+    raise ValueError(f"--batch_size={cfg.batch_size} cannot be shared by {replicas} replicas "
+                     f"(use a multiple of {replicas})")
+  if not os.path.exists(cfg.data.style_image):
+    raise data.DataError(f"style image not found: {cfg.data.style_image}")
+  style = data.read_image(cfg.data.style_image)
+  if cfg.data.train_data.startswith("tfds:"):
+    data.check_tfds_name(cfg.data.train_data[len("tfds:"):])
+    files, preview_files, fallback = [], [], ""
+  else:
+    files = data.list_images(cfg.data.train_data)
+    first = data.first_decodable(files)
+    fallback = files[first]
+    preview_files = [files[first]]
+    for path in files[first + 1:]:
+      if len(preview_files) == NUM_SUMMARY_IMAGES:
+        break
+      try:
+        data.read_image(path)
+        preview_files.append(path)
+      except data.DataError:
+        pass
+  preview = [_center_crop(data.read_image(p), cfg.data.image_size) for p in preview_files]
+  preview = np.stack(preview) if preview else np.zeros((0, cfg.data.image_size,
+                                                         cfg.data.image_size, 3), np.float32)
+  return _Inputs(style, files, fallback, preview)
+
+
+def _center_crop(image, size):
+  h, w = image.shape[:2]
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  crop = tf.cast(image[top:top + side, left:left + side], tf.float32)
+  return tf.image.resize(crop, [size, size], method="area", antialias=True).numpy()
+
+
+def _check_model_dir(cfg):
+  path = os.path.join(cfg.model_dir, "config.json")
+  if os.path.exists(path):
+    with open(path) as f:
+      saved = config_lib.TrainConfig.from_dict(json.load(f))
+    config_lib.check_resumable(saved, cfg)
+
+
+def _trim_loss_log(path, step):
+  """Drops rows past `step`: a killed run logged steps its checkpoint does not hold."""
+  if not os.path.exists(path):
+    return
+  with open(path, newline="") as f:
+    rows = list(csv.reader(f))
+  kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step]
+  if len(kept) != len(rows):
+    with io_utils.atomic_path(path) as tmp:
+      with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+class Trainer:
+  """Holds the model, optimizer, checkpoint and compiled loop of one run."""
+
+  def __init__(self, cfg, strategy, style_image, write_dir):
+    self.cfg = cfg
+    self.strategy = strategy
+    self.write_dir = write_dir
+    with strategy.scope():
+      keras.utils.set_random_seed(cfg.seed)
+      self.model = build_render_net(cfg.render.variant, cfg.render.width, cfg.render.shrink,
+                                    cfg.render.upsample)
+      self.loss_net = build_loss_net(cfg.loss.network, cfg.loss.weights,
+                                     cfg.loss.content_layers, cfg.loss.style_layers,
+                                     seed=cfg.loss.seed)
+      self.optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+      self.optimizer.build(self.model.trainable_variables)
+      self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+      self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                            step=self.step)
+    self.manager = tf.train.CheckpointManager(self.checkpoint, write_dir, max_to_keep=3)
+    self.style_grams = losses.style_targets(self.loss_net, style_image, cfg.data.style_size)
+    self._loop = tf.function(self._train_loop)
+
+  def restore(self):
+    """Restores the latest checkpoint, if any; returns the step to start from."""
+    if self.manager.latest_checkpoint:
+      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+    return int(self.step.numpy())
+
+  def _replica_step(self, images):
+    cfg = self.cfg
+    with tf.GradientTape() as tape:
+      rendered = self.model(images, training=True)
+      # One loss-network pass over rendered and content images together.
+      features = self.loss_net(tf.concat([rendered, images], axis=0))
+      n = tf.shape(images)[0]
+      generated = {k: v[:n] for k, v in features.items()}
+      content = {k: features[k][n:] for k in self.loss_net.content_layers}
+      per_example, terms = losses.perceptual_loss(
+          generated, content, self.style_grams, rendered, self.loss_net.content_layers,
+          cfg.loss.content_weight, cfg.loss.style_weight, cfg.loss.tv_weight,
+          cfg.loss.reduction)
+      # Scaled by the global batch: summing over replicas then gives the batch mean.
+      loss = tf.reduce_sum(per_example) / cfg.batch_size
+    grads = tape.gradient(loss, self.model.trainable_variables)
+    self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+    values = [loss] + [tf.reduce_sum(terms[t]) / cfg.batch_size for t in TERMS[1:]]
+    return tf.stack(values)
+
+  def _train_loop(self, iterator, steps):
+    history = tf.TensorArray(tf.float32, size=steps)
+    for i in tf.range(steps):
+      per_replica = self.strategy.run(self._replica_step, args=(next(iterator),))
+      history = history.write(i, self.strategy.reduce("SUM", per_replica, axis=None))
+      self.step.assign_add(1)
+    return history.stack()
+
+  def run_steps(self, iterator, steps):
+    """Runs `steps` training steps; returns their [steps, len(TERMS)] losses."""
+    return self._loop(iterator, tf.constant(steps, tf.int32)).numpy()
+
+  def stylize(self, images):
+    return self.model(tf.convert_to_tensor(images), training=False)
+
+
+def _make_dataset_fn(cfg, inputs, start_step, counter):
+  def dataset_fn(input_context):
+    if inputs.files:
+      return data.folder_dataset(inputs.files, cfg.data.image_size, cfg.batch_size, cfg.seed,
+                                 start_step, input_context, cfg.deterministic, counter,
+                                 inputs.fallback)
+    return data.tfds_dataset(cfg.data.train_data[len("tfds:"):], cfg.data.image_size,
+                             cfg.batch_size, cfg.data.tfds_data_dir, cfg.seed + start_step,
+                             input_context, cfg.deterministic)
+  return dataset_fn
+
+
+def _next_boundary(step, every):
+  return (step // every + 1) * every
+
+
+def train(cfg, strategy=None, verbose=True):
+  """Trains (or resumes) the run described by `cfg`; returns a TrainResult.
+
+  Raises:
+    ValueError / data.DataError: bad configuration or inputs (nothing written).
+    TrainingError: the loss became NaN or infinite (the last good checkpoint is kept).
+  """
+  cfg.validate()
+  strategy = strategy or distribute.make_strategy(cfg.strategy, cfg.devices)
+  inputs = _check_inputs(cfg, strategy)
+  _check_model_dir(cfg)
+  if cfg.deterministic:
+    tf.config.experimental.enable_op_determinism()
+
+  chief = distribute.is_chief(strategy)
+  write_dir = cfg.model_dir if chief else os.path.join(
+      cfg.model_dir, "workers", distribute.task_name(strategy))
+  os.makedirs(write_dir, exist_ok=True)
+  if chief:
+    io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
+
+  trainer = Trainer(cfg, strategy, inputs.style_image, write_dir)
+  start = trainer.restore()
+  log_path = os.path.join(write_dir, LOSS_LOG)
+  _trim_loss_log(log_path, start)
+  if start >= cfg.steps:
+    logging.info("%s is already at step %d of %d", cfg.model_dir, start, cfg.steps)
+    return TrainResult(start, 0, cfg.model_dir, {})
+  if start:
+    logging.info("resuming %s from step %d", cfg.model_dir, start)
+
+  counter = data.SkipCounter()
+  dataset = strategy.distribute_datasets_from_function(
+      _make_dataset_fn(cfg, inputs, start, counter))
+  iterator = iter(dataset)
+  writer = tf.summary.create_file_writer(write_dir)
+  progress = Progress(cfg.steps, label="step", unit="step", start=start) if verbose else None
+
+  step = start
+  last = {}
+  new_log = not os.path.exists(log_path)
+  with open(log_path, "a", newline="") as log_file:
+    log = csv.writer(log_file)
+    if new_log:
+      log.writerow(("step",) + TERMS)
+    while step < cfg.steps:
+      chunk = min(_next_boundary(step, cfg.checkpoint_every),
+                  _next_boundary(step, cfg.summary_every), cfg.steps,
+                  step + MAX_STEPS_PER_CALL) - step
+      t0 = time.perf_counter()
+      history = trainer.run_steps(iterator, chunk)
+      images_per_sec = chunk * cfg.batch_size / (time.perf_counter() - t0)
+      bad = np.flatnonzero(~np.all(np.isfinite(history), axis=1))
+      if bad.size:
+        kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
+        raise TrainingError(f"loss became {history[bad[0], 0]} at step {step + bad[0] + 1}; "
+                            f"stopped. Last good checkpoint: {kept}")
+      for i, row in enumerate(history):
+        log.writerow((step + i + 1,) + tuple(f"{v:.6g}" for v in row))
+      log_file.flush()
+      step += chunk
+      last = dict(zip(TERMS, map(float, history[-1])))
+      if progress:
+        progress.update(step, **{"loss": last["total"], "img/s": images_per_sec})
+      if step % cfg.summary_every == 0 or step == cfg.steps:
+        _write_summaries(writer, trainer, inputs.preview, step, last, images_per_sec)
+      if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        trainer.manager.save(checkpoint_number=step)
+
+  writer.flush()
+  if chief:
+    plots.plot_loss_curves(plots.read_loss_log(log_path),
+                           os.path.join(cfg.model_dir, "loss_curve.png"))
+  if counter.count:
+    logging.warning("skipped %d undecodable training images", counter.count)
+  return TrainResult(step, counter.count, cfg.model_dir, last)
+
+
+def _write_summaries(writer, trainer, preview, step, last, images_per_sec):
+  with writer.as_default(step=step):
+    for name, value in last.items():
+      tf.summary.scalar(f"loss/{name}", value)
+    tf.summary.scalar("learning_rate", float(trainer.optimizer.learning_rate.numpy()))
+    tf.summary.scalar("images_per_sec", images_per_sec)
+    if len(preview):
+      stylized = trainer.stylize(preview)
+      both = tf.concat([preview, stylized], axis=2) / 255.0
+      tf.summary.image("content_and_stylized", both, max_outputs=len(preview))

@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from fastchi_tf import data
+
+
+@pytest.fixture
+def mixed_folder(tmp_path, rng):
+  """One file of every kind training meets: modes, bit depths, and broken files."""
+  Image.fromarray(rng.integers(0, 255, (30, 40, 3), np.uint8)).save(tmp_path / "rgb.jpg")
+  Image.fromarray(rng.integers(0, 255, (30, 40), np.uint8)).save(tmp_path / "gray.png")
+  Image.fromarray(rng.integers(0, 255, (30, 40, 4), np.uint8)).save(tmp_path / "rgba.png")
+  Image.fromarray(rng.integers(0, 255, (30, 40, 3), np.uint8)).convert("P").save(
+      tmp_path / "palette.png")
+  sixteen = rng.integers(0, 65535, (30, 40, 3)).astype(np.uint16)
+  tf.io.write_file(str(tmp_path / "deep.png"), tf.io.encode_png(sixteen))
+  (tmp_path / "sub").mkdir()
+  Image.fromarray(rng.integers(0, 255, (50, 20, 3), np.uint8)).save(tmp_path / "sub/b.bmp")
+  (tmp_path / "notes.txt").write_text("not an image, not listed")
+  (tmp_path / "bad.png").write_bytes(b"not a png")
+  (tmp_path / "empty.jpg").write_bytes(b"")
+  good = (tmp_path / "gray.png").read_bytes()
+  (tmp_path / "truncated.png").write_bytes(good[:len(good) // 3])
+  return tmp_path, sixteen
+
+
+def test_list_images_is_recursive_sorted_and_filters_extensions(mixed_folder):
+  folder, _ = mixed_folder
+  names = [p[len(str(folder)) + 1:] for p in data.list_images(str(folder))]
+  assert names == ["bad.png", "deep.png", "empty.jpg", "gray.png", "palette.png", "rgb.jpg",
+                   "rgba.png", "truncated.png", "sub/b.bmp"]
+
+
+@pytest.mark.parametrize("name", ["gray.png", "rgba.png", "palette.png", "rgb.jpg", "sub/b.bmp"])
+def test_every_mode_decodes_to_uint8_rgb(mixed_folder, name):
+  folder, _ = mixed_folder
+  image = data.read_image(str(folder / name))
+  assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def test_sixteen_bit_png_is_scaled_not_wrapped(mixed_folder):
+  folder, sixteen = mixed_folder
+  image = data.read_image(str(folder / "deep.png"))
+  np.testing.assert_allclose(image, sixteen / 257.0, atol=0.51)
+
+
+@pytest.mark.parametrize("name,match", [("bad.png", "Unknown image file format"),
+                                        ("empty.jpg", "empty"), ("truncated.png", "")])
+def test_broken_files_raise_a_named_error(mixed_folder, name, match):
+  folder, _ = mixed_folder
+  with pytest.raises(data.DataError, match=f"{name}.*{match}"):
+    data.read_image(str(folder / name))
+
+
+def test_pipeline_skips_broken_files_by_name_and_goes_on(mixed_folder):
+  folder, _ = mixed_folder
+  files = data.list_images(str(folder))
+  counter = data.SkipCounter()
+  batches = list(data.folder_dataset(files, 24, 3, seed=1, counter=counter).take(9))
+  assert all(b.shape == (3, 24, 24, 3) and b.dtype == tf.float32 for b in batches)
+  assert all(0 <= b.numpy().min() and b.numpy().max() <= 255 for b in batches)
+  assert {p.split("/")[-1] for p in counter.skipped} == {"bad.png", "empty.jpg",
+                                                         "truncated.png"}
+
+
+def test_resuming_at_a_step_replays_the_same_batches(mixed_folder):
+  folder, _ = mixed_folder
+  files = data.list_images(str(folder))
+  whole = [b.numpy() for b in data.folder_dataset(files, 16, 2, seed=3).take(12)]
+  resumed = [b.numpy() for b in data.folder_dataset(files, 16, 2, seed=3, start_step=7)
+             .take(5)]
+  for a, b in zip(whole[7:], resumed):
+    np.testing.assert_array_equal(a, b)
+  other_seed = next(iter(data.folder_dataset(files, 16, 2, seed=4))).numpy()
+  assert not np.array_equal(other_seed, whole[0])
+
+
+def test_epochs_visit_every_file_once(tmp_path, rng):
+  for i in range(5):  # each image a distinct flat colour
+    Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
+  files = data.list_images(str(tmp_path))
+  colours = [b.numpy()[0, 0, 0, 0] for b in data.folder_dataset(files, 8, 1).take(10)]
+  assert sorted(colours[:5]) == sorted(colours[5:]) == [0, 40, 80, 120, 160]
+
+
+def test_sharding_splits_elements_between_pipelines(tmp_path):
+  for i in range(8):
+    Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
+  files = data.list_images(str(tmp_path))
+  one = np.concatenate([b.numpy()[:, 0, 0, 0] for b in data.folder_dataset(files, 8, 4).take(2)])
+  shards = []
+  for pipeline in range(2):
+    ctx = tf.distribute.InputContext(2, pipeline, 2)
+    shards.append(np.concatenate(
+        [b.numpy()[:, 0, 0, 0] for b in data.folder_dataset(files, 8, 4, input_context=ctx)
+         .take(2)]))
+  np.testing.assert_array_equal(np.sort(np.concatenate(shards)), np.sort(one))
+  np.testing.assert_array_equal(shards[0], one[0::2])
+
+
+def test_random_square_crop_eagerly_and_in_dataset_map(rng):
+  image = rng.integers(0, 255, (30, 50, 3), np.uint8)
+  seed = tf.constant([1, 2], tf.int64)
+  eager = data.random_square_crop(image, 20, seed)
+  mapped = next(iter(tf.data.Dataset.from_tensors(image).map(
+      lambda x: data.random_square_crop(x, 20, seed))))
+  assert eager.shape == (20, 20, 3)
+  np.testing.assert_allclose(eager, mapped, atol=1e-4)
+
+
+def test_empty_or_missing_folders_are_rejected(tmp_path):
+  with pytest.raises(data.DataError, match="not found"):
+    data.list_images(str(tmp_path / "missing"))
+  with pytest.raises(data.DataError, match="no images"):
+    data.list_images(str(tmp_path))
+  (tmp_path / "x.png").write_bytes(b"junk")
+  with pytest.raises(data.DataError, match="none of the 1 image files decodes"):
+    data.first_decodable(data.list_images(str(tmp_path)))
+
+
+def test_unknown_tfds_name_is_rejected_offline():
+  with pytest.raises(data.DataError, match="unknown tensorflow-datasets dataset 'no_such_ds/2014'"):
+    data.check_tfds_name("no_such_ds/2014")
+  data.check_tfds_name("coco/2014")

@@ -1,0 +1,94 @@
+r"""Trains a style's render network. Running the same command again resumes it.
+
+  python tools/train.py --style_image style.jpg --train_data ~/coco/train2014 \
+      --model_dir runs/mosaic --loss_net vgg19 --loss_weights imagenet
+
+Offline (no download): --loss_net vgg16 --loss_weights hed. Two devices on a CPU-only
+machine: --strategy mirrored --cpu_devices 2.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from fastchi_tf import config as config_lib
+from fastchi_tf import data
+from fastchi_tf import distribute
+from fastchi_tf import train_lib
+
+_D = config_lib.TrainConfig()
+
+flags.DEFINE_string("style_image", None, "Style image file.")
+flags.DEFINE_string("train_data", None,
+                    "Folder searched recursively for images, or tfds:NAME (e.g. tfds:coco/2014).")
+flags.DEFINE_string("tfds_data_dir", None, "tensorflow-datasets data folder.")
+flags.DEFINE_string("model_dir", None, "Run folder: checkpoints, summaries, config.json.")
+flags.DEFINE_enum("network", _D.render.variant, ["original", "inception"], "Render network.")
+flags.DEFINE_integer("width", _D.render.width, "Base number of filters.")
+flags.DEFINE_integer("shrink", _D.render.shrink, "k of the inception convolutions.")
+flags.DEFINE_enum("upsample", _D.render.upsample, ["nearest", "transpose"], "Upsampling.")
+flags.DEFINE_enum("loss_net", _D.loss.network, ["vgg19", "vgg16"], "Loss network.")
+flags.DEFINE_string("loss_weights", _D.loss.weights,
+                    "imagenet, hed (offline VGG16), random (He et al. 2016) or a .h5 path.")
+flags.DEFINE_list("content_layers", None, "Content layers, e.g. relu4_2 (default: per net).")
+flags.DEFINE_list("style_layers", None, "Style layers, e.g. relu1_1,relu2_1 (default: per net).")
+flags.DEFINE_float("content_weight", _D.loss.content_weight, "alpha.")
+flags.DEFINE_float("style_weight", _D.loss.style_weight, "beta.")
+flags.DEFINE_float("tv_weight", _D.loss.tv_weight, "gamma.")
+flags.DEFINE_enum("loss_reduction", _D.loss.reduction, ["mean", "sum"],
+                  "mean (FastChi's expectation) or sum (Johnson).")
+flags.DEFINE_integer("image_size", _D.data.image_size, "Training crop size.")
+flags.DEFINE_integer("style_size", None, "Longer side of the style image (default: as is).")
+flags.DEFINE_integer("batch_size", _D.batch_size, "Global batch size.")
+flags.DEFINE_float("learning_rate", _D.learning_rate, "Adam learning rate.")
+flags.DEFINE_integer("steps", _D.steps, "Total training steps.")
+flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every, "Steps between checkpoints.")
+flags.DEFINE_integer("summary_every", _D.summary_every, "Steps between TensorBoard summaries.")
+flags.DEFINE_enum("strategy", _D.strategy, list(config_lib.STRATEGIES), "tf.distribute strategy.")
+flags.DEFINE_list("devices", None, "GPU indices to mirror over, e.g. 0,1 (default: all).")
+flags.DEFINE_integer("cpu_devices", _D.cpu_devices,
+                     "Split the CPU into N logical devices (multi-device runs without GPUs).")
+flags.DEFINE_integer("seed", _D.seed, "Random seed.")
+flags.DEFINE_bool("deterministic", _D.deterministic, "Deterministic ops (repeatable runs).")
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags():
+  return config_lib.TrainConfig(
+      model_dir=FLAGS.model_dir or "",
+      render=config_lib.RenderConfig(FLAGS.network, FLAGS.width, FLAGS.shrink, FLAGS.upsample),
+      loss=config_lib.LossConfig(
+          network=FLAGS.loss_net, weights=FLAGS.loss_weights,
+          content_layers=tuple(FLAGS.content_layers) if FLAGS.content_layers else None,
+          style_layers=tuple(FLAGS.style_layers) if FLAGS.style_layers else None,
+          content_weight=FLAGS.content_weight, style_weight=FLAGS.style_weight,
+          tv_weight=FLAGS.tv_weight, reduction=FLAGS.loss_reduction, seed=FLAGS.seed),
+      data=config_lib.DataConfig(
+          train_data=FLAGS.train_data or "", tfds_data_dir=FLAGS.tfds_data_dir,
+          image_size=FLAGS.image_size, style_image=FLAGS.style_image or "",
+          style_size=FLAGS.style_size),
+      batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate, steps=FLAGS.steps,
+      checkpoint_every=FLAGS.checkpoint_every, summary_every=FLAGS.summary_every,
+      strategy=FLAGS.strategy, devices=tuple(FLAGS.devices) if FLAGS.devices else None,
+      cpu_devices=FLAGS.cpu_devices, seed=FLAGS.seed, deterministic=FLAGS.deterministic)
+
+
+def main(argv):
+  if len(argv) > 1:
+    sys.exit(f"train.py: error: unexpected arguments {argv[1:]}")
+  cfg = config_from_flags()
+  try:
+    cfg.validate()
+    distribute.split_cpu(cfg.cpu_devices)
+    result = train_lib.train(cfg)
+  except (ValueError, data.DataError, FileNotFoundError, train_lib.TrainingError) as e:
+    sys.exit(f"train.py: error: {e}")
+  print(f"trained to step {result.step}: {cfg.model_dir}")
+  if result.skipped_files:
+    print(f"skipped {result.skipped_files} undecodable training images (see warnings)")
+
+
+if __name__ == "__main__":
+  app.run(main)
