@@ -66,11 +66,10 @@ class TrainConfig:
     """Raises ValueError naming the first impossible or contradictory setting."""
     render_net._check_args(self.render.variant, self.render.width, self.render.shrink,
                            self.render.upsample)
-    if self.loss.network not in loss_net.NAMES:
-      raise ValueError(f"unknown loss network {self.loss.network!r}; "
-                       f"choose one of {loss_net.NAMES}")
     if self.loss.weights == "hed" and self.loss.network != "vgg16":
       raise ValueError("--loss_weights=hed is a VGG16 backbone: use --loss_net=vgg16")
+    loss_net.check_args(self.loss.network, self.loss.weights, self.loss.content_layers,
+                        self.loss.style_layers)
     if self.loss.reduction not in losses.REDUCTIONS:
       raise ValueError(f"unknown loss reduction {self.loss.reduction!r}; "
                        f"choose one of {losses.REDUCTIONS}")

@@ -33,6 +33,10 @@ def make_strategy(name="default", devices=None):
     devices: for "mirrored", GPU indices such as ("0", "1"); None mirrors over all GPUs, or
       over the logical CPUs when there is no GPU.
   """
+  if os.environ.get("TF_CONFIG") == "":
+    # An empty TF_CONFIG (e.g. `export TF_CONFIG=`) means no cluster, but TensorFlow's
+    # resolvers would try to parse it as JSON.
+    del os.environ["TF_CONFIG"]
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
@@ -48,7 +52,7 @@ def make_strategy(name="default", devices=None):
     return tf.distribute.MirroredStrategy(
         [d.name for d in tf.config.list_logical_devices("CPU")])
   if name == "multi_worker":
-    if "TF_CONFIG" not in os.environ:
+    if not os.environ.get("TF_CONFIG"):
       raise ValueError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                        "(see BUILD.md)")
     return tf.distribute.MultiWorkerMirroredStrategy()

@@ -27,6 +27,31 @@ DEFAULT_LAYERS = {
 }
 NAMES = tuple(DEFAULT_LAYERS)
 WEIGHT_SOURCES = ("imagenet", "hed", "random")
+_CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+
+
+def layer_names(name):
+  """All feature layers of a loss network, e.g. relu1_1 ... relu5_4 for VGG19."""
+  return tuple(f"relu{block}_{i}" for block, convs in enumerate(_CONVS_PER_BLOCK[name], 1)
+               for i in range(1, convs + 1))
+
+
+def check_args(name, weights, content_layers=None, style_layers=None):
+  """Raises ValueError (or FileNotFoundError) naming a bad argument and the valid choices."""
+  if name not in NAMES:
+    raise ValueError(f"unknown loss network {name!r}; choose one of {NAMES}")
+  if weights not in WEIGHT_SOURCES:
+    if not (weights.endswith(".h5") or os.path.exists(weights)):
+      raise ValueError(f"unknown loss network weights {weights!r}; choose one of "
+                       f"{WEIGHT_SOURCES} or give a path to a .h5 weights file")
+    if not os.path.exists(weights):
+      raise FileNotFoundError(f"loss network weights file not found: {weights}")
+  if weights == "hed" and name != "vgg16":
+    raise ValueError(f"weights='hed' is a VGG16 backbone; use name='vgg16', not {name!r}")
+  valid = layer_names(name)
+  for layer in tuple(content_layers or ()) + tuple(style_layers or ()):
+    if layer not in valid:
+      raise ValueError(f"unknown {name} layer {layer!r}; choose from {', '.join(valid)}")
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -90,8 +115,6 @@ def randomize_weights(model, seed):
 
 
 def _load_file(model, path):
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"loss network weights file not found: {path}")
   try:
     if path.endswith(".weights.h5"):
       model.load_weights(path)
@@ -119,29 +142,16 @@ def build_loss_net(name="vgg19", weights="imagenet", content_layers=None, style_
     A keras.Model taking RGB in [0, 255] and returning {layer name: features}. Its
     `content_layers` and `style_layers` attributes list which outputs serve which loss.
   """
-  if name not in NAMES:
-    raise ValueError(f"unknown loss network {name!r}; choose one of {NAMES}")
-  is_path = isinstance(weights, str) and weights not in WEIGHT_SOURCES and (
-      weights.endswith(".h5") or os.path.exists(weights))
-  if not is_path and weights not in WEIGHT_SOURCES:
-    raise ValueError(f"unknown loss network weights {weights!r}; choose one of "
-                     f"{WEIGHT_SOURCES} or give a path to a .h5 weights file")
-  if weights == "hed" and name != "vgg16":
-    raise ValueError(f"weights='hed' is a VGG16 backbone; use name='vgg16', not {name!r}")
+  check_args(name, weights, content_layers, style_layers)
   content_layers = tuple(content_layers or DEFAULT_LAYERS[name]["content"])
   style_layers = tuple(style_layers or DEFAULT_LAYERS[name]["style"])
 
   vgg = _vgg(name, "imagenet" if weights == "imagenet" else None)
-  valid = tuple(f"relu{l.name[5]}_{l.name.split('conv')[1]}" for l in vgg.layers
-                if "_conv" in l.name)
-  for layer in content_layers + style_layers:
-    if layer not in valid:
-      raise ValueError(f"unknown {name} layer {layer!r}; choose from {', '.join(valid)}")
   if weights == "hed":
     load_hed_vgg16(vgg)
   elif weights == "random":
     randomize_weights(vgg, seed)
-  elif is_path:
+  elif weights != "imagenet":
     _load_file(vgg, weights)
   vgg.trainable = False
 

@@ -1,0 +1,154 @@
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fastchi_tf import config as config_lib
+from fastchi_tf import data
+from fastchi_tf import train_lib
+
+
+def make_config(model_dir, photo_folder, style_path, **overrides):
+  cfg = config_lib.TrainConfig(
+      model_dir=str(model_dir),
+      render=config_lib.RenderConfig(variant="inception", width=8, shrink=2),
+      loss=config_lib.LossConfig(network="vgg16", weights="hed"),
+      data=config_lib.DataConfig(train_data=photo_folder, image_size=32,
+                                 style_image=style_path),
+      batch_size=4, steps=2, checkpoint_every=2, summary_every=1, seed=1)
+  for key, value in overrides.items():
+    setattr(cfg, key, value)
+  return cfg
+
+
+def checkpoint_tensors(model_dir):
+  reader = tf.train.load_checkpoint(model_dir)
+  return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+          if "model" in k or "optimizer" in k}
+
+
+def assert_same_tensors(a, b, rtol=1e-4, atol=1e-5):
+  assert a.keys() == b.keys() and len(a) > 10
+  for key in a:
+    np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=atol, err_msg=key)
+
+
+def assert_close_overall(a, b, tolerance=1e-3):
+  """Relative distance of all tensors taken together.
+
+  Per-element checks cannot work here: a conv bias followed by instance normalization has a
+  true gradient of zero, so its computed gradient is rounding noise that differs with the
+  batch split.
+  """
+  assert a.keys() == b.keys() and len(a) > 10
+  # The checkpoint lists model weights once, under the optimizer's trainable variables.
+  for group in ("optimizer/_trainable_variables/", "optimizer/_variables/"):
+    keys = sorted(k for k in a if k.startswith(group))
+    x = np.concatenate([np.ravel(a[k]) for k in keys]).astype(np.float64)
+    y = np.concatenate([np.ravel(b[k]) for k in keys]).astype(np.float64)
+    assert np.linalg.norm(x - y) <= tolerance * np.linalg.norm(x), group
+
+
+def test_two_replicas_step_equals_one_device_step(tmp_path, photo_folder, style_path):
+  one = make_config(tmp_path / "one", photo_folder, style_path, steps=1)
+  train_lib.train(one, tf.distribute.OneDeviceStrategy("/cpu:0"), verbose=False)
+  two = make_config(tmp_path / "two", photo_folder, style_path, steps=1)
+  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+  assert mirrored.num_replicas_in_sync == 2
+  train_lib.train(two, mirrored, verbose=False)
+  # Includes Adam's moments: m = 0.1 * gradient, so gradients were averaged, not summed.
+  a, b = checkpoint_tensors(one.model_dir), checkpoint_tensors(two.model_dir)
+  assert_close_overall(a, b)
+  # Had the replicas' gradients been summed instead of averaged, Adam's m would double.
+  doubled = {k: (2 * v if "/_variables/" in k else v) for k, v in b.items()}
+  with pytest.raises(AssertionError):
+    assert_close_overall(a, doubled)
+
+
+def test_run_writes_config_checkpoints_summaries_log_and_curve(tmp_path, photo_folder,
+                                                                style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=3, checkpoint_every=2,
+                    learning_rate=0.01)
+  result = train_lib.train(cfg, verbose=False)
+  assert result.step == 3 and result.skipped_files == 0
+  files = os.listdir(cfg.model_dir)
+  assert {"config.json", "losses.csv", "loss_curve.png", "checkpoint"} <= set(files)
+  assert {"ckpt-2.index", "ckpt-3.index"} <= set(files)
+  saved = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(cfg.model_dir,
+                                                                       "config.json"))))
+  assert saved == cfg
+  log = open(os.path.join(cfg.model_dir, "losses.csv")).read().splitlines()
+  assert log[0] == "step,total,content,style,tv" and len(log) == 4
+  events = [f for f in files if f.startswith("events.out.tfevents")]
+  tags = set()
+  for event in tf.compat.v1.train.summary_iterator(os.path.join(cfg.model_dir, events[0])):
+    tags |= {v.tag for v in event.summary.value}
+  assert {"loss/total", "loss/content", "loss/style", "loss/tv", "learning_rate",
+          "images_per_sec", "content_and_stylized"} <= tags
+  lr = [v.tensor for e in tf.compat.v1.train.summary_iterator(
+      os.path.join(cfg.model_dir, events[0])) for v in e.summary.value if v.tag == "learning_rate"]
+  assert tf.make_ndarray(lr[0]) == pytest.approx(0.01)  # the flag is used
+
+
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, photo_folder,
+                                                                style_path):
+  whole = make_config(tmp_path / "whole", photo_folder, style_path, steps=4,
+                      deterministic=True)
+  train_lib.train(whole, verbose=False)
+  part = make_config(tmp_path / "part", photo_folder, style_path, steps=2,
+                     deterministic=True)
+  train_lib.train(part, verbose=False)  # as if killed right after the step-2 checkpoint
+  part.steps = 4
+  result = train_lib.train(part, verbose=False)
+  assert result.step == 4
+  assert_same_tensors(checkpoint_tensors(whole.model_dir), checkpoint_tensors(part.model_dir),
+                      rtol=0, atol=0)
+  log = open(os.path.join(part.model_dir, "losses.csv")).read().splitlines()
+  assert [row.split(",")[0] for row in log[1:]] == ["1", "2", "3", "4"]
+
+
+def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
+    tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "nan", photo_folder, style_path, steps=2, checkpoint_every=1)
+  train_lib.train(cfg, verbose=False)
+  cfg.steps = 4
+  cfg.loss.style_weight = float("inf")
+  with pytest.raises(train_lib.TrainingError, match=r"at step 3.*ckpt-2"):
+    train_lib.train(cfg, verbose=False)
+  assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
+
+
+@pytest.mark.parametrize("change,error,match", [
+    (dict(batch_size=3), ValueError, "batch_size=3 cannot be shared by 2 replicas"),
+    (dict(style="missing.png"), data.DataError, "style image not found"),
+    (dict(train_data="missing"), data.DataError, "training data folder not found"),
+    (dict(train_data="empty"), data.DataError, "no images"),
+    (dict(train_data="tfds:no_such_dataset"), data.DataError, "no_such_dataset"),
+    (dict(render_variant="resnet"), ValueError, "unknown render network variant"),
+])
+def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, style_path, change,
+                                                    error, match):
+  (tmp_path / "empty").mkdir()
+  cfg = make_config(tmp_path / "run", photo_folder, style_path)
+  cfg.batch_size = change.get("batch_size", cfg.batch_size)
+  if "style" in change:
+    cfg.data.style_image = str(tmp_path / change["style"])
+  if "train_data" in change:
+    td = change["train_data"]
+    cfg.data.train_data = td if td.startswith("tfds:") else str(tmp_path / td)
+  cfg.render.variant = change.get("render_variant", cfg.render.variant)
+  with pytest.raises(error, match=match):
+    train_lib.train(cfg, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), verbose=False)
+  assert not os.path.exists(cfg.model_dir)
+
+
+def test_resuming_with_another_architecture_is_refused(tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
+  train_lib.train(cfg, verbose=False)
+  before = sorted(os.listdir(cfg.model_dir))
+  cfg.render.width = 16
+  with pytest.raises(ValueError, match="different render configuration"):
+    train_lib.train(cfg, verbose=False)
+  assert sorted(os.listdir(cfg.model_dir)) == before
