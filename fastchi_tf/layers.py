@@ -48,6 +48,11 @@ class InstanceNorm(keras.layers.Layer):
   def __init__(self, epsilon=1e-5, **kwargs):
     super().__init__(**kwargs)
     self.epsilon = float(epsilon)
+    # Tiled inference (fastchi_tf.tiling) records whole-image statistics in one pass and
+    # imposes them on every tile in the next, so that tiles agree. Not serialized.
+    self.record_statistics = False
+    self.recorded_statistics = None
+    self.fixed_statistics = None
 
   def build(self, input_shape):
     channels = input_shape[-1]
@@ -55,12 +60,42 @@ class InstanceNorm(keras.layers.Layer):
     self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
 
   def call(self, x):
-    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    if self.fixed_statistics is not None:
+      mean, variance = self.fixed_statistics
+    else:
+      mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    if self.record_statistics:
+      self.recorded_statistics = (mean, variance)
     inv = tf.math.rsqrt(variance + self.epsilon) * self.gamma
     return x * inv + (self.beta - mean * inv)
 
   def get_config(self):
     return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NearestUpsample2D(keras.layers.Layer):
+  """Nearest-neighbour upsampling by an integer factor.
+
+  Unlike keras.layers.UpSampling2D on dynamic shapes, it keeps the channel count static,
+  which TFLite's converter needs for the convolution that follows.
+  """
+
+  def __init__(self, factor=2, **kwargs):
+    super().__init__(**kwargs)
+    self.factor = int(factor)
+
+  def call(self, x):
+    size = tf.shape(x)[1:3] * self.factor
+    return tf.image.resize(x, size, method="nearest")
+
+  def compute_output_shape(self, input_shape):
+    b, h, w, c = input_shape
+    grow = lambda d: None if d is None else d * self.factor
+    return (b, grow(h), grow(w), c)
+
+  def get_config(self):
+    return {**super().get_config(), "factor": self.factor}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -149,7 +184,7 @@ class ConvLayer(keras.layers.Layer):
       self.pad = ReflectionPad2D(self.kernel_size // 2, name="pad")
       self.conv = keras.layers.Conv2D(
           self.filters, self.kernel_size, strides=self.strides, padding="valid", name="conv")
-    self.up = keras.layers.UpSampling2D(self.upsample, name="up") if self.upsample > 1 else None
+    self.up = NearestUpsample2D(self.upsample, name="up") if self.upsample > 1 else None
 
   def build(self, input_shape):
     shape = tuple(input_shape)

@@ -9,6 +9,7 @@ ALL_LAYERS = [
     layers.ReflectionPad2D(2),
     layers.InstanceNorm(epsilon=1e-3),
     layers.PadToMultiple(multiple=4, minimum=8),
+    layers.NearestUpsample2D(2),
     layers.ConvLayer(6, 3, strides=2),
     layers.ConvLayer(6, 3, upsample=2),
     layers.ConvLayer(6, 3, strides=2, transpose=True),
@@ -60,3 +61,9 @@ def test_pad_to_multiple_inside_dataset_map_matches_eager(rng):
 def test_inception_conv_rejects_indivisible_channels():
   with pytest.raises(ValueError, match="divisible"):
     layers.InceptionConv(6, 3, shrink=4)
+
+
+def test_nearest_upsample_repeats_each_pixel(rng):
+  x = rng.uniform(size=(1, 3, 5, 2)).astype("float32")
+  np.testing.assert_array_equal(layers.NearestUpsample2D(2)(x),
+                                np.repeat(np.repeat(x, 2, axis=1), 2, axis=2))

@@ -1,0 +1,142 @@
+"""Exports a trained render network: SavedModel (uint8 serving signature), .keras, TFLite."""
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
+
+from fastchi_tf import config as config_lib
+from fastchi_tf import io_utils
+from fastchi_tf.render_net import build_render_net
+
+SAVED_MODEL = "saved_model"
+KERAS_FILE = "model.keras"
+TFLITE_FILES = {"float32": "model_float32.tflite", "float16": "model_float16.tflite"}
+
+
+class ExportError(ValueError):
+  """A model that cannot be exported or loaded."""
+
+
+def restore_render_net(model_dir):
+  """Builds the run's render network from config.json and loads its latest checkpoint."""
+  config_path = os.path.join(model_dir, "config.json")
+  if not os.path.exists(config_path):
+    raise ExportError(f"{model_dir} is not a training run (no config.json)")
+  with open(config_path) as f:
+    cfg = config_lib.TrainConfig.from_dict(json.load(f))
+  latest = tf.train.latest_checkpoint(model_dir)
+  if not latest:
+    raise ExportError(f"{model_dir} has no checkpoint yet")
+  r = cfg.render
+  model = build_render_net(r.variant, r.width, r.shrink, r.upsample)
+  tf.train.Checkpoint(model=model).restore(latest).expect_partial().assert_existing_objects_matched()
+  return model
+
+
+def uint8_serving_fn(model):
+  """uint8 [batch, h, w, 3] in, uint8 of the same shape out: what serving and phones use."""
+
+  def serve(images):
+    out = model(tf.cast(images, tf.float32), training=False)
+    return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
+
+  return serve
+
+
+def _atomic_dir(write, path):
+  """Calls write(tmp_dir), then moves the finished folder to `path` (replacing it)."""
+  parent = os.path.dirname(os.path.abspath(path))
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=".export.", dir=parent)
+  try:
+    write(tmp)
+    old = None
+    if os.path.exists(path):
+      old = tmp + ".old"
+      os.replace(path, old)
+    os.replace(tmp, path)
+    if old:
+      shutil.rmtree(old)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+
+
+def export_saved_model(model, path):
+  """A SavedModel whose `serving_default` maps uint8 images to uint8 images, any size."""
+  # Keras' ExportArchive, not tf.saved_model.save on a tf.Module: with Keras 3 variables
+  # the latter converts to TFLite models that compute garbage.
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  archive.add_endpoint(
+      name="serving_default", fn=uint8_serving_fn(model),
+      input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+  _atomic_dir(lambda tmp: archive.write_out(tmp, verbose=False), path)
+
+
+def export_keras(model, path):
+  with io_utils.atomic_path(path) as tmp:
+    model.save(tmp)
+
+
+def tflite_bytes(saved_model_dir, precision="float32"):
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+  if precision == "float16":
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+  return converter.convert()
+
+
+class TFLiteStylizer:
+  """Runs a .tflite render network on one uint8 [h, w, 3] image of any size."""
+
+  def __init__(self, path_or_bytes):
+    kwargs = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
+              else {"model_path": path_or_bytes})
+    self.interpreter = Interpreter(**kwargs)
+    self._shape = None
+
+  def __call__(self, image):
+    image = np.asarray(image, np.uint8)[None]
+    inp = self.interpreter.get_input_details()[0]
+    if self._shape != image.shape:
+      self.interpreter.resize_tensor_input(inp["index"], image.shape, strict=False)
+      self.interpreter.allocate_tensors()
+      self._shape = image.shape
+      inp = self.interpreter.get_input_details()[0]
+    self.interpreter.set_tensor(inp["index"], image)
+    self.interpreter.invoke()
+    return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
+
+
+def export_all(model_dir, export_dir, tflite=False, check_image=None):
+  """Writes SavedModel, .keras and (optionally) TFLite models of the run in `model_dir`.
+
+  Each TFLite model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]);
+  returns {precision: max absolute uint8 difference}.
+  """
+  model = restore_render_net(model_dir)
+  os.makedirs(export_dir, exist_ok=True)
+  saved = os.path.join(export_dir, SAVED_MODEL)
+  export_saved_model(model, saved)
+  export_keras(model, os.path.join(export_dir, KERAS_FILE))
+  differences = {}
+  if tflite:
+    if check_image is None:
+      check_image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
+    reference = tf.saved_model.load(saved).signatures["serving_default"](
+        images=tf.constant(check_image[None]))["stylized"].numpy()[0]
+    for precision, name in TFLITE_FILES.items():
+      content = tflite_bytes(saved, precision)
+      out = TFLiteStylizer(content)(check_image)
+      differences[precision] = int(np.abs(out.astype(int) - reference.astype(int)).max())
+      with io_utils.atomic_path(os.path.join(export_dir, name)) as tmp:
+        with open(tmp, "wb") as f:
+          f.write(content)
+  return differences

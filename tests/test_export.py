@@ -1,0 +1,74 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fastchi_tf import export
+from fastchi_tf import train_lib
+from test_train_lib import make_config
+from tool_runner import last_line
+from tool_runner import run_tool
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, photo_folder, style_path):
+  cfg = make_config(tmp_path_factory.mktemp("run") / "run", photo_folder, style_path, steps=2)
+  train_lib.train(cfg, verbose=False)
+  return cfg.model_dir
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run, tmp_path_factory):
+  export_dir = str(tmp_path_factory.mktemp("export") / "export")
+  result = run_tool("export.py", "--model_dir", trained_run, "--export_dir", export_dir,
+                    "--tflite")
+  assert result.returncode == 0, result.stderr
+  return export_dir, result.stdout
+
+
+def test_export_writes_every_format(exported):
+  export_dir, stdout = exported
+  assert set(os.listdir(export_dir)) >= {"saved_model", "model.keras", "model_float32.tflite",
+                                         "model_float16.tflite"}
+  assert "TFLite float32: max difference to the SavedModel" in stdout
+
+
+def test_saved_model_signature_is_uint8_any_size_and_matches_eager(exported, trained_run, rng):
+  export_dir, _ = exported
+  signature = tf.saved_model.load(os.path.join(export_dir, "saved_model")).signatures[
+      "serving_default"]
+  model = export.restore_render_net(trained_run)
+  for shape in [(1, 33, 47, 3), (2, 64, 40, 3)]:
+    images = rng.integers(0, 256, shape, np.uint8)
+    out = signature(images=tf.constant(images))["stylized"]
+    assert out.dtype == tf.uint8 and out.shape == shape
+    eager = np.clip(np.round(model(images.astype(np.float32)).numpy()), 0, 255)
+    assert np.abs(out.numpy().astype(int) - eager).max() <= 1
+
+
+def test_keras_file_loads_in_safe_mode_and_matches(exported, trained_run, rng):
+  export_dir, _ = exported
+  loaded = keras.saving.load_model(os.path.join(export_dir, "model.keras"), safe_mode=True)
+  x = rng.uniform(0, 255, (1, 40, 56, 3)).astype(np.float32)
+  np.testing.assert_allclose(loaded(x), export.restore_render_net(trained_run)(x), atol=1e-3)
+
+
+def test_tflite_agrees_with_the_saved_model(exported, rng):
+  export_dir, _ = exported
+  signature = tf.saved_model.load(os.path.join(export_dir, "saved_model")).signatures[
+      "serving_default"]
+  image = rng.integers(0, 256, (50, 70, 3), np.uint8)
+  reference = signature(images=tf.constant(image[None]))["stylized"].numpy()[0].astype(int)
+  f32 = export.TFLiteStylizer(os.path.join(export_dir, "model_float32.tflite"))(image)
+  f16 = export.TFLiteStylizer(os.path.join(export_dir, "model_float16.tflite"))(image)
+  assert f32.shape == image.shape and np.abs(f32.astype(int) - reference).max() <= 1
+  assert np.abs(f16.astype(int) - reference).mean() <= 2
+
+
+def test_export_of_a_folder_without_a_run_fails_clearly(tmp_path):
+  result = run_tool("export.py", "--model_dir", tmp_path, "--export_dir", tmp_path / "out")
+  assert result.returncode != 0
+  assert "is not a training run (no config.json)" in last_line(result.stderr)
+  assert not os.path.exists(tmp_path / "out")
