@@ -28,7 +28,7 @@ class LossConfig:
   content_layers: Optional[Tuple[str, ...]] = None  # None: the network's defaults
   style_layers: Optional[Tuple[str, ...]] = None
   content_weight: float = 1.0  # alpha
-  style_weight: float = 1e4  # beta; Gram matrices are normalized by h * w * c
+  style_weight: float = 1.0  # beta; Gram matrices are normalized by h * w * c
   tv_weight: float = 1e-4  # gamma
   reduction: str = "mean"  # "mean" (FastChi's expectation) or "sum" (Johnson)
   seed: int = 0  # of the "random" weights
