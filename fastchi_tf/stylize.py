@@ -89,13 +89,17 @@ class Stylizer:
     return self.keras_model(tf.convert_to_tensor(images, tf.float32), training=False)
 
   def __call__(self, image):
-    image = np.asarray(image, np.uint8)
-    if self._kind == "tflite":
-      return self._fn(image)
+    return self.batch(np.asarray(image, np.uint8)[None])[0]
+
+  def batch(self, images):
+    """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3]: one call for images of one size."""
+    images = np.asarray(images, np.uint8)
+    if self._kind == "tflite":  # the interpreter is resized per shape; run one by one
+      return np.stack([self._fn(image) for image in images])
     if self._kind == "keras":
-      out = self.float_model(image[None])[0].numpy()
+      out = self.float_model(images).numpy()
       return np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return self._fn(images=tf.constant(image[None]))["stylized"].numpy()[0]
+    return self._fn(images=tf.constant(images))["stylized"].numpy()
 
 
 def downscale(image, max_size):
@@ -116,6 +120,21 @@ def preserve_color(content, stylized):
   return np.clip(np.round(rgb.numpy() * 255.0), 0, 255).astype(np.uint8)
 
 
+def stylize_batch(stylizer, images, keep_color=False):
+  """Stylizes uint8 images of one size in one call (untiled)."""
+  for image in images:
+    _check_untiled_size(image)
+  out = stylizer.batch(np.stack(images))
+  return [preserve_color(i, o) if keep_color else o for i, o in zip(images, out)]
+
+
+def _check_untiled_size(image):
+  h, w = image.shape[:2]
+  if h * w > MAX_UNTILED_PIXELS:
+    raise StylizeError(f"image of {w}x{h} pixels is over the untiled limit of "
+                       f"{MAX_UNTILED_PIXELS} pixels; use --tile 1024 (or --max_size)")
+
+
 def stylize_image(stylizer, image, max_size=None, keep_color=False, tile=None):
   """Stylizes one uint8 image; the output has the (possibly downscaled) input's size."""
   image = downscale(image, max_size)
@@ -127,8 +146,6 @@ def stylize_image(stylizer, image, max_size=None, keep_color=False, tile=None):
                          "folder's saved_model (with model.keras beside it)")
     out = tiling.stylize_tiled(stylizer.float_model, stylizer.keras_model, image, tile)
   else:
-    if h * w > MAX_UNTILED_PIXELS:
-      raise StylizeError(f"image of {w}x{h} pixels is over the untiled limit of "
-                         f"{MAX_UNTILED_PIXELS} pixels; use --tile 1024 (or --max_size)")
+    _check_untiled_size(image)
     out = stylizer(image)
   return preserve_color(image, out) if keep_color else out

@@ -112,3 +112,20 @@ def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path
   assert message in last_line(result.stderr)
   assert last_line(result.stderr).startswith("stylize.py: error:")
   assert set(os.listdir(tmp_path)) == before  # nothing written, not even a temporary file
+
+
+def test_folder_of_same_size_images_is_batched_like_single_runs(keras_model_path, tmp_path,
+                                                                rng):
+  folder = tmp_path / "in"
+  folder.mkdir()
+  for i in range(5):
+    Image.fromarray(rng.integers(0, 256, (24, 32, 3), np.uint8)).save(folder / f"{i}.png")
+  result = run_tool("stylize.py", "--model", keras_model_path, "--input", folder,
+                    "--output", tmp_path / "out", "--batch_size", "2")
+  assert result.returncode == 0, result.stderr
+  assert "image 5/5" in result.stderr  # progress line
+  stylizer = stylize.Stylizer(keras_model_path)
+  for i in range(5):
+    single = stylizer(np.asarray(Image.open(folder / f"{i}.png")))
+    batched = np.asarray(Image.open(tmp_path / "out" / f"{i}.png"))
+    assert np.abs(single.astype(int) - batched).max() <= 1

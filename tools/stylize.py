@@ -23,6 +23,7 @@ flags.DEFINE_string("output", None, "Image file (single input) or folder.")
 flags.DEFINE_integer("max_size", None, "Downscale so the longer side is at most this.")
 flags.DEFINE_bool("preserve_color", False, "Keep the content's colours (luminance transfer).")
 flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g. 1024.")
+flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).")
 
 FLAGS = flags.FLAGS
 
@@ -65,22 +66,52 @@ def main(argv):
   except stylize.StylizeError as e:
     sys.exit(f"stylize.py: error: {e}")
 
+  if not many:
+    try:
+      image = stylize.read_image(files[0])
+      out = stylize.stylize_image(stylizer, image, FLAGS.max_size, FLAGS.preserve_color,
+                                  FLAGS.tile)
+      stylize.write_image(outputs[0], out)
+    except stylize.StylizeError as e:
+      sys.exit(f"stylize.py: error: {e}")
+    print(f"wrote {FLAGS.output}")
+    return
+
   failed = []
-  progress = Progress(len(files), label="image", unit="img") if many else None
+  progress = Progress(len(files), label="image", unit="img")
+  batch = []  # (dst, image) of one size, stylized together
+
+  def flush():
+    try:
+      outs = stylize.stylize_batch(stylizer, [image for _, image in batch],
+                                   FLAGS.preserve_color)
+      for (dst, _), out in zip(batch, outs):
+        stylize.write_image(dst, out)
+    except stylize.StylizeError as e:
+      print(f"stylize.py: skipped: {e}", file=sys.stderr)
+      failed.extend(dst for dst, _ in batch)
+    batch.clear()
+
   for i, (src, dst) in enumerate(zip(files, outputs)):
     try:
       stylize.check_extension(src, "input")
-      image = stylize.read_image(src)
-      out = stylize.stylize_image(stylizer, image, FLAGS.max_size, FLAGS.preserve_color,
-                                  FLAGS.tile)
-      stylize.write_image(dst, out)
+      image = stylize.downscale(stylize.read_image(src), FLAGS.max_size)
+      if FLAGS.tile:
+        stylize.write_image(dst, stylize.stylize_image(stylizer, image, None,
+                                                       FLAGS.preserve_color, FLAGS.tile))
+      else:
+        if batch and batch[0][1].shape != image.shape:
+          flush()
+        batch.append((dst, image))
+        if len(batch) == FLAGS.batch_size:
+          flush()
     except stylize.StylizeError as e:
-      if not many:
-        sys.exit(f"stylize.py: error: {e}")
       print(f"stylize.py: skipped: {e}", file=sys.stderr)
       failed.append(src)
-    if progress:
-      progress.update(i + 1)
+    progress.update(i + 1 - len(batch))
+  if batch:
+    flush()
+    progress.update(len(files))
   done = len(files) - len(failed)
   print(f"wrote {done} image(s) to {FLAGS.output}")
   if failed:
