@@ -81,6 +81,7 @@ def test_folder_mode_reports_bad_files_and_processes_the_rest(keras_model_path, 
     ("corrupt", "cannot read image"),
     ("missing", "input image not found"),
     ("extension", "unsupported output extension '.gifx'"),
+    ("input_extension", "unsupported input extension '.tiff'"),
     ("same", "would overwrite its input"),
     ("no_model", "model not found"),
     ("broken_model", "cannot load model"),
@@ -96,6 +97,9 @@ def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path
     src = str(tmp_path / "nope.png")
   elif case == "extension":
     dst = str(tmp_path / "out.gifx")
+  elif case == "input_extension":
+    src = str(tmp_path / "photo.tiff")
+    Image.open(photo).save(src)
   elif case == "same":
     dst = src
   elif case == "no_model":
