@@ -51,9 +51,9 @@ def main(argv):
     sys.exit(f"stylize.py: error: no images found for --input {FLAGS.input}")
   try:
     if many:
-      os.makedirs(FLAGS.output, exist_ok=True) if not os.path.isfile(FLAGS.output) else None
       if os.path.isfile(FLAGS.output):
         raise stylize.StylizeError(f"--output {FLAGS.output} must be a folder for many inputs")
+      os.makedirs(FLAGS.output, exist_ok=True)
       outputs = [os.path.join(FLAGS.output, os.path.basename(f)) for f in files]
     else:
       stylize.check_extension(files[0], "input")
