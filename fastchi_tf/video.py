@@ -1,0 +1,229 @@
+"""Stylizing a video with its frames spread over devices: a reader, one worker per device,
+and a writer that puts the frames back in order.
+
+FastChi cut a video into one contiguous part per GPU and dropped the frames left over. Here
+batches of consecutive frames go to whichever device is free, and bounded queues keep memory
+flat however long the video is, while decoding, compute and encoding overlap.
+"""
+
+import os
+import queue
+import threading
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from fastchi_tf import io_utils
+from fastchi_tf import stylize
+from fastchi_tf import video_io
+from fastchi_tf.progress import Progress
+
+_DONE = object()  # end of stream marker on the queues
+
+
+class _Stopped(Exception):
+  """Raised in a helper thread when another thread failed or the user pressed Ctrl-C."""
+
+
+def _put(q, item, stop):
+  while True:
+    if stop.is_set():
+      raise _Stopped
+    try:
+      q.put(item, timeout=0.1)
+      return
+    except queue.Full:
+      pass
+
+
+def _get(q, stop):
+  while True:
+    if stop.is_set():
+      raise _Stopped
+    try:
+      return q.get(timeout=0.1)
+    except queue.Empty:
+      pass
+
+
+def batches_of(frames, batch_size):
+  """Groups an iterable of same-size frames into uint8 [b, h, w, 3] arrays."""
+  batch = []
+  for frame in frames:
+    batch.append(frame)
+    if len(batch) == batch_size:
+      yield np.stack(batch)
+      batch = []
+  if batch:
+    yield np.stack(batch)
+
+
+def run_pipeline(batches, workers, write, max_in_flight=None):
+  """Applies the worker functions to `batches` in parallel and calls `write` in order.
+
+  Args:
+    batches: an iterable of frame arrays, read by one reader thread.
+    workers: one callable per device, each mapping a batch to its output batch; each runs in
+      its own thread, taking the next batch whenever it is free.
+    write: called in the main thread with (output batch, worker index), in input order.
+    max_in_flight: batches read but not yet written; bounds memory (default 2 per worker + 2).
+
+  Returns:
+    The number of batches each worker processed.
+  """
+  max_in_flight = max_in_flight or 2 * len(workers) + 2
+  stop = threading.Event()
+  slots = threading.Semaphore(max_in_flight)
+  inbox, outbox = queue.Queue(max_in_flight), queue.Queue()
+  errors = []
+
+  def read():
+    try:
+      source, index = iter(batches), 0
+      while True:
+        while not slots.acquire(timeout=0.1):  # take a slot before reading, not after
+          if stop.is_set():
+            raise _Stopped
+        batch = next(source, _DONE)
+        if batch is _DONE:
+          break
+        _put(inbox, (index, batch), stop)
+        index += 1
+      for _ in workers:
+        _put(inbox, _DONE, stop)
+    except _Stopped:
+      pass
+    except BaseException as e:  # noqa: BLE001  (re-raised in the main thread)
+      errors.append(e)
+      stop.set()
+    finally:
+      if hasattr(batches, "close"):  # stops the decoder's ffmpeg when we stop early
+        batches.close()
+
+  def work(k, fn):
+    try:
+      while (item := _get(inbox, stop)) is not _DONE:
+        index, batch = item
+        outbox.put((index, k, fn(batch)))
+      outbox.put(_DONE)
+    except _Stopped:
+      pass
+    except BaseException as e:  # noqa: BLE001  (re-raised in the main thread)
+      errors.append(e)
+      stop.set()
+
+  threads = [threading.Thread(target=read, name="reader", daemon=True)]
+  threads += [threading.Thread(target=work, args=(k, fn), name=f"worker{k}", daemon=True)
+              for k, fn in enumerate(workers)]
+  for thread in threads:
+    thread.start()
+  counts = [0] * len(workers)
+  pending, next_index, finished = {}, 0, 0
+  try:
+    while finished < len(workers):
+      item = _get(outbox, stop)
+      if item is _DONE:
+        finished += 1
+        continue
+      index, k, out = item
+      pending[index] = (out, k)
+      while next_index in pending:
+        out, k = pending.pop(next_index)
+        write(out, k)
+        counts[k] += 1
+        next_index += 1
+        slots.release()
+  except _Stopped:
+    pass
+  finally:
+    stop.set()  # on success a no-op for finished threads; on error or Ctrl-C stops them
+    for thread in threads:
+      thread.join(timeout=30)
+  if errors:
+    raise errors[0]
+  return counts
+
+
+def video_devices(count=None):
+  """The first `count` GPUs, or the logical CPU devices when there are no GPUs."""
+  gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+  found = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
+  if count is None:
+    return found
+  if count > len(found):
+    kind = "GPUs" if gpus else "CPU devices (split the CPU with --cpu_devices)"
+    raise video_io.VideoError(f"--devices {count} asks for more devices than the "
+                              f"{len(found)} {kind} found")
+  return found[:count]
+
+
+def frame_function(stylizer, keep_color=False, tile=None):
+  """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3] for one device, as tools/stylize.py would do."""
+  def process(frames):
+    if tile:
+      return np.stack([stylize.stylize_image(stylizer, f, keep_color=keep_color, tile=tile)
+                       for f in frames])
+    return np.stack(stylize.stylize_batch(stylizer, list(frames), keep_color))
+  return process
+
+
+def on_device(fn, device):
+  def run(batch):
+    with tf.device(device):
+      return fn(batch)
+  return run
+
+
+def check_output(input_path, output_path):
+  ext = os.path.splitext(output_path)[1].lower()
+  if ext not in video_io.VIDEO_FORMATS:
+    raise video_io.VideoError(f"unsupported output extension {ext or '(none)'!r} in "
+                              f"{output_path}; use one of {', '.join(video_io.VIDEO_FORMATS)}")
+  if os.path.exists(output_path) and os.path.samefile(input_path, output_path) or (
+      os.path.abspath(input_path) == os.path.abspath(output_path)):
+    raise video_io.VideoError(f"output {output_path} would overwrite its input")
+  if os.path.isdir(output_path):
+    raise video_io.VideoError(f"output {output_path} is a folder; give a file name")
+
+
+def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_frames=None,
+                  crf=18, preset="medium", progress=True):
+  """Stylizes a video file into `output_path`, which appears only once it is complete.
+
+  Args:
+    frame_fn: uint8 [b, h, w, 3] -> uint8 [b, h, w, 3], run once per batch under tf.device.
+    devices: device names, one worker thread each.
+
+  Returns:
+    dict with the source's VideoInfo, frames written, seconds, and frames per device.
+  """
+  info = video_io.probe(input_path)
+  check_output(input_path, output_path)
+  os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+  total = min(info.expected_frames or 0, max_frames or float("inf")) or max_frames or 0
+  bar = Progress(total, label="frames", unit="frames") if progress else None
+  per_device = [0] * len(devices)
+  start = time.monotonic()
+  with io_utils.atomic_path(output_path) as tmp:
+    writer = video_io.VideoWriter(tmp, info, crf=crf, preset=preset,
+                                  num_frames=max_frames)
+    try:
+      def write(batch, k):
+        for frame in batch:
+          writer.write(frame)
+        per_device[k] += len(batch)
+        if bar:
+          bar.total = max(bar.total, writer.frames + 1)  # header estimates can be short
+          bar.update(writer.frames)
+      run_pipeline(batches_of(video_io.read_frames(info, max_frames), batch_size),
+                   [on_device(frame_fn, d) for d in devices], write)
+    except BaseException:
+      writer.abort()
+      raise
+    writer.close()
+    if bar:
+      bar.total = writer.frames
+      bar.update(writer.frames)
+  return dict(info=info, frames=writer.frames, seconds=time.monotonic() - start,
+              frames_per_device=dict(zip(devices, per_device)))

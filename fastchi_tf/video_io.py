@@ -1,0 +1,266 @@
+"""Video decoding, probing and encoding through the ffmpeg binary that imageio-ffmpeg ships.
+
+Frames are uint8 RGB [h, w, 3] numpy arrays. Nothing here knows about models.
+"""
+
+import dataclasses
+import fractions
+import os
+import re
+import subprocess
+import threading
+import wave
+
+import imageio_ffmpeg
+import numpy as np
+
+VIDEO_FORMATS = (".mp4", ".mov", ".mkv")
+# Extensions ffmpeg would happily read as a one-frame "video"; photos go to tools/stylize.py.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# Audio codecs an MP4/MOV can hold as they are; others are re-encoded to AAC.
+MP4_AUDIO_CODECS = ("aac", "mp3", "alac", "ac3", "eac3", "opus")
+
+
+class VideoError(ValueError):
+  """A video that cannot be read or written; the message names the file and the problem."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+  """What the output must keep of the source."""
+  path: str
+  width: int
+  height: int
+  fps: fractions.Fraction
+  duration: float  # seconds, of the container (0 if unknown)
+  codec: str
+  audio_codec: str | None  # None: no audio track
+
+  @property
+  def expected_frames(self):
+    """Frame count the header implies; an estimate (variable-rate sources differ)."""
+    return max(1, round(self.duration * self.fps)) if self.duration else None
+
+
+def ffmpeg_exe():
+  return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def parse_rate(text):
+  """ffmpeg's printed rate ("29.97", "25", "23.98", "12.50") as an exact fraction.
+
+  ffmpeg prints rates rounded to two decimals; NTSC rates (N*1000/1001) are recovered exactly,
+  others are taken as printed.
+  """
+  value = float(text)
+  ntsc = round(value * 1.001)
+  if ntsc and abs(value - round(value)) > 1e-6 and abs(value - ntsc * 1000 / 1001) < 0.006:
+    return fractions.Fraction(ntsc * 1000, 1001)
+  return fractions.Fraction(text).limit_denominator(1001)
+
+
+def _header(path):
+  """ffmpeg's description of `path` (its stderr for `ffmpeg -i path`)."""
+  result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path],
+                          capture_output=True, text=True, errors="replace", timeout=60)
+  return result.stderr
+
+
+def probe(path):
+  """Reads the header of a video file; raises VideoError for anything that is not one."""
+  if not os.path.exists(path):
+    raise VideoError(f"input video not found: {path}")
+  if os.path.isdir(path):
+    raise VideoError(f"input {path} is a folder, not a video file")
+  if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
+    raise VideoError(f"input {path} is an image, not a video; use tools/stylize.py for photos")
+  text = _header(path)
+  if "Error opening input" in text or "Input #0" not in text:
+    reason = [l.strip() for l in text.splitlines() if l.strip()][-1:] or ["unknown error"]
+    raise VideoError(f"cannot read {path} as a video (not a video, or corrupt/truncated): "
+                     f"ffmpeg says: {reason[0]}")
+  video = re.search(r"Stream #0:\d+.*?: Video: (\w+)(.*)", text)
+  audio = re.search(r"Stream #0:\d+.*?: Audio: (\w+)", text)
+  if not video:
+    if audio:
+      raise VideoError(f"{path} has an audio track ({audio.group(1)}) but no video stream")
+    raise VideoError(f"{path} contains no video stream")
+  codec, details = video.groups()
+  size = re.search(r", (\d+)x(\d+)", details)
+  rate = re.search(r"([\d.]+) fps", details) or re.search(r"([\d.]+) tbr", details)
+  if not size or not rate or re.match(r" \([^)]*\)[^,]*, none,", details + ","):
+    raise VideoError(f"cannot read {path}: its video stream has no decodable frames "
+                     "(truncated or corrupt)")
+  width, height = size.groups()
+  rate = rate.group(1)
+  if codec in ("png", "mjpeg", "webp", "bmp", "tiff") and "Duration: N/A" in text:
+    raise VideoError(f"input {path} is an image, not a video; use tools/stylize.py for photos")
+  rotation = re.search(r"rotation of (-?[\d.]+) degrees", text)
+  if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
+    width, height = height, width  # ffmpeg decodes phone videos upright (autorotate)
+  match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
+  duration = (int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
+              if match else 0.0)
+  return VideoInfo(path=path, width=int(width), height=int(height), fps=parse_rate(rate),
+                   duration=duration, codec=codec, audio_codec=audio.group(1) if audio else None)
+
+
+class _StderrCollector(threading.Thread):
+  """Drains a pipe so ffmpeg never blocks on a full stderr, keeping the lines."""
+
+  def __init__(self, pipe):
+    super().__init__(daemon=True)
+    self.pipe, self.lines = pipe, []
+
+  def run(self):
+    for line in iter(self.pipe.readline, b""):
+      self.lines.append(line.decode("utf-8", "replace").strip())
+
+
+def read_frames(info, max_frames=None):
+  """Yields the video's frames in order as uint8 [h, w, 3]; raises VideoError at the end if
+  ffmpeg reports the file truncated or fails, or if there are no frames at all."""
+  cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", info.path,
+         "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+  frame_bytes = info.width * info.height * 3
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, start_new_session=True)
+  errors = _StderrCollector(proc.stderr)
+  errors.start()
+  count = 0
+  try:
+    while max_frames is None or count < max_frames:
+      data = proc.stdout.read(frame_bytes)
+      if len(data) < frame_bytes:
+        break
+      yield np.frombuffer(data, np.uint8).reshape(info.height, info.width, 3)
+      count += 1
+    if max_frames is not None and count == max_frames:
+      return
+    proc.wait()
+    errors.join(timeout=5)
+    if proc.returncode != 0:
+      raise VideoError(f"cannot decode {info.path}: ffmpeg says: "
+                       f"{(errors.lines or ['exit code %d' % proc.returncode])[-1]}")
+    if any("partial file" in line for line in errors.lines):
+      raise VideoError(f"{info.path} is truncated: decoded {count} frames of about "
+                       f"{info.expected_frames}")
+    if count == 0:
+      raise VideoError(f"{info.path} contains no video frames")
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+      proc.wait()
+    proc.stdout.close()
+
+
+def pixel_format(width, height):
+  """4:2:0 chroma where the size allows (plays everywhere); 4:4:4 for odd sizes.
+
+  H.264 4:2:0 stores chroma per 2x2 block and can only crop in steps of 2, so an odd width or
+  height cannot be kept exactly in 4:2:0; 4:4:4 keeps it without padding or cropping.
+  """
+  return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
+class VideoWriter:
+  """Encodes frames to H.264 (libx264) in `path`, muxing the source's audio if it has any.
+
+  `path` should be a temporary name (see io_utils.atomic_path): close() finishes the file,
+  abort() kills ffmpeg.
+  """
+
+  def __init__(self, path, info, crf=18, preset="medium", num_frames=None):
+    self.path, self.info = path, info
+    params = ["-crf", str(crf), "-preset", preset]
+    audio_path = audio_codec = None
+    if info.audio_codec:
+      audio_path = info.path
+      mp4 = os.path.splitext(path)[1].lower() in (".mp4", ".mov")
+      audio_codec = "copy" if not mp4 or info.audio_codec in MP4_AUDIO_CODECS else "aac"
+      if num_frames is not None:  # --max_frames: cut the audio where the video ends
+        params += ["-t", f"{float(num_frames / info.fps):.6f}"]
+    if os.path.splitext(path)[1].lower() in (".mp4", ".mov"):
+      params += ["-movflags", "+faststart"]
+    self._gen = imageio_ffmpeg.write_frames(
+        path, (info.width, info.height), fps=info.fps, codec="libx264",
+        pix_fmt_out=pixel_format(info.width, info.height), quality=None,
+        macro_block_size=1, ffmpeg_log_level="error", output_params=params,
+        audio_path=audio_path, audio_codec=audio_codec)
+    self._gen.send(None)
+    self.frames = 0
+
+  def write(self, frame):
+    frame = np.ascontiguousarray(frame, np.uint8)
+    if frame.shape != (self.info.height, self.info.width, 3):
+      raise VideoError(f"frame of shape {frame.shape} does not fit the "
+                       f"{self.info.width}x{self.info.height} video")
+    try:
+      self._gen.send(frame)
+    except OSError as e:
+      raise VideoError(f"cannot write {self.path}: {str(e).splitlines()[0]}") from None
+    self.frames += 1
+
+  def close(self):
+    try:
+      self._gen.close()
+    except (OSError, RuntimeError) as e:
+      raise VideoError(f"cannot finish {self.path}: {str(e).splitlines()[0]}") from None
+
+  def abort(self):
+    # Closing the generator stops ffmpeg; the caller deletes the temporary file.
+    try:
+      self._gen.close()
+    except Exception:  # noqa: BLE001  (already failing; the first error is the one to show)
+      pass
+
+
+def write_sine_wav(path, seconds, rate=44100, hz=440.0):
+  t = np.arange(int(seconds * rate)) / rate
+  samples = (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+  with wave.open(path, "wb") as f:
+    f.setnchannels(1)
+    f.setsampwidth(2)
+    f.setframerate(rate)
+    f.writeframes(samples.tobytes())
+
+
+def pan_frames(image, width, height, num_frames):
+  """A camera pan over `image`: `num_frames` crops of width x height moving diagonally."""
+  image = np.asarray(image, np.uint8)
+  scale = max(width / image.shape[1], height / image.shape[0]) * 1.25
+  if scale > 1:  # too small to pan over: enlarge (nearest is enough for test clips)
+    rows = (np.arange(int(image.shape[0] * scale)) / scale).astype(int)
+    cols = (np.arange(int(image.shape[1] * scale)) / scale).astype(int)
+    image = image[rows][:, cols]
+  span_y, span_x = image.shape[0] - height, image.shape[1] - width
+  for i in range(num_frames):
+    t = i / max(1, num_frames - 1)
+    y, x = int(t * span_y), int(t * span_x)
+    yield image[y:y + height, x:x + width]
+
+
+def make_clip(path, frames, fps, audio_seconds=None, crf=18):
+  """Writes `frames` (uint8 [h, w, 3]) as an H.264 clip, with a 440 Hz tone if asked.
+
+  Used by tests and the demo to make videos without downloading any.
+  """
+  frames = list(frames)
+  height, width = frames[0].shape[:2]
+  fps = fractions.Fraction(fps)
+  info = VideoInfo(path="", width=width, height=height, fps=fps, duration=0.0, codec="",
+                   audio_codec=None)
+  wav = None
+  if audio_seconds:
+    wav = path + ".wav"
+    write_sine_wav(wav, audio_seconds)
+    info = dataclasses.replace(info, path=wav, audio_codec="pcm_s16le")
+  try:
+    writer = VideoWriter(path, info, crf=crf, preset="veryfast")
+    for frame in frames:
+      writer.write(frame)
+    writer.close()
+  finally:
+    if wav:
+      os.remove(wav)
+  return path

@@ -1,0 +1,121 @@
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fastchi_tf import build_render_net
+from fastchi_tf import stylize
+from fastchi_tf import video
+from fastchi_tf import video_io
+import video_clips
+
+
+def _slow_identity(delays):
+  """A worker that returns its batch after a per-worker delay, so workers finish out of order."""
+  def make(k):
+    def fn(batch):
+      time.sleep(delays[k])
+      return batch
+    return fn
+  return [make(k) for k in range(len(delays))]
+
+
+def test_pipeline_keeps_order_and_uses_every_worker():
+  batches = (np.full((2, 1, 1, 3), i, np.uint8) for i in range(30))
+  written = []
+  counts = video.run_pipeline(batches, _slow_identity([0.003, 0.011]),
+                              lambda out, k: written.append(int(out[0, 0, 0, 0])))
+  assert written == list(range(30))
+  assert sum(counts) == 30 and min(counts) > 0
+
+
+def test_pipeline_bounds_the_batches_in_flight():
+  alive, peak, lock = set(), [0], threading.Lock()
+
+  def batches():
+    for i in range(40):
+      with lock:
+        alive.add(i)
+        peak[0] = max(peak[0], len(alive))
+      yield np.full((1,), i)
+
+  def write(out, k):
+    time.sleep(0.002)  # a slow encoder: the reader must wait, not pile up frames
+    with lock:
+      alive.discard(int(out[0]))
+
+  video.run_pipeline(batches(), _slow_identity([0, 0]), write, max_in_flight=5)
+  assert peak[0] <= 5
+
+
+def test_pipeline_raises_a_worker_error_and_stops_reading():
+  read = []
+
+  def batches():
+    for i in range(1000):
+      read.append(i)
+      yield np.zeros((1,))
+
+  def broken(batch):
+    raise ValueError("worker broke")
+
+  with pytest.raises(ValueError, match="worker broke"):
+    video.run_pipeline(batches(), [broken, broken], lambda out, k: None)
+  assert len(read) < 20
+
+
+def test_frames_keep_their_index_through_two_devices(tmp_path):
+  """Each frame's index is drawn into it; 2 logical CPU devices; indices read back in order."""
+  source = video_clips.indexed_clip(tmp_path / "in.mp4", 45)
+  devices = video.video_devices(2)
+  assert devices == ["/device:CPU:0", "/device:CPU:1"]
+  placed = []
+
+  def on_device_identity(frames):
+    out = tf.identity(tf.constant(frames))  # placed by the worker's tf.device scope
+    placed.append(out.device)
+    return out.numpy()
+
+  out_path = str(tmp_path / "out.mp4")
+  result = video.stylize_video(source, out_path, on_device_identity, devices, batch_size=2,
+                               progress=False)
+  frames = list(video_io.read_frames(video_io.probe(out_path)))
+  assert [video_clips.read_index(f) for f in frames] == list(range(45))
+  assert result["frames"] == 45 and sum(result["frames_per_device"].values()) == 45
+  assert {d.split("/")[-1] for d in placed} == {"device:CPU:0", "device:CPU:1"}
+
+
+def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):
+  model = build_render_net("inception", width=8)
+  from fastchi_tf import export
+  export.export_saved_model(model, str(tmp_path / "saved_model"))
+  stylizer = stylize.Stylizer(str(tmp_path / "saved_model"))
+  # An odd width: 4:4:4 chroma, so crf 0 is lossless in YUV (4:2:0 would blur the colours).
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 6, 24, audio=False)
+  out_path = str(tmp_path / "out.mp4")
+  video.stylize_video(source, out_path, video.frame_function(stylizer),
+                      video.video_devices(2), batch_size=4, crf=0, progress=False)
+  decoded_in = list(video_io.read_frames(video_io.probe(source)))
+  expected = stylizer.batch(np.stack(decoded_in)).astype(int)
+  got = np.stack(list(video_io.read_frames(video_io.probe(out_path)))).astype(int)
+  # Only the RGB -> YUV -> RGB round trip differs: a level or two.
+  assert np.abs(got - expected).mean() < 2.0
+
+
+def test_a_failed_run_leaves_no_file(tmp_path):
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 32, 32, 10, 24)
+  calls = []
+
+  def fails_on_third(frames):
+    calls.append(1)
+    if len(calls) == 3:
+      raise RuntimeError("out of memory")
+    return frames
+
+  with pytest.raises(RuntimeError, match="out of memory"):
+    video.stylize_video(source, str(tmp_path / "out.mp4"), fails_on_third, ["/cpu:0"],
+                        batch_size=1, progress=False)
+  assert sorted(os.listdir(tmp_path)) == ["in.mp4"]

@@ -1,0 +1,70 @@
+import fractions
+
+import numpy as np
+import pytest
+
+from fastchi_tf import video_io
+import video_clips
+
+
+@pytest.mark.parametrize("text, rate", [("29.97", "30000/1001"), ("23.98", "24000/1001"),
+                                        ("59.94", "60000/1001"), ("24", "24"), ("25", "25"),
+                                        ("12.50", "25/2"), ("30", "30")])
+def test_parse_rate_recovers_exact_rates(text, rate):
+  assert video_io.parse_rate(text) == fractions.Fraction(rate)
+
+
+@pytest.mark.parametrize("width, height, fps, audio", [(64, 48, "24", True),
+                                                       (33, 21, "30000/1001", True),
+                                                       (40, 30, "30000/1001", False)])
+def test_clips_round_trip_size_rate_frames_and_audio(tmp_path, width, height, fps, audio):
+  path = video_clips.pan_clip(tmp_path / "clip.mp4", width, height, 12, fps, audio)
+  info = video_io.probe(path)
+  assert (info.width, info.height, info.fps) == (width, height, fractions.Fraction(fps))
+  assert (info.audio_codec is not None) == audio
+  assert info.expected_frames == 12
+  frames = list(video_io.read_frames(info))
+  assert len(frames) == 12 and frames[0].shape == (height, width, 3)
+  expected = list(video_io.pan_frames(video_clips.astronaut(), width, height, 12))
+  # H.264 at crf 18 is close to, not equal to, the frames sent.
+  assert np.abs(np.stack(frames).astype(int) - np.stack(expected)).mean() < 6
+  assert len(list(video_io.read_frames(info, max_frames=5))) == 5
+
+
+def test_odd_sizes_use_444_chroma_even_sizes_420():
+  assert video_io.pixel_format(64, 48) == "yuv420p"
+  assert video_io.pixel_format(33, 48) == "yuv444p"
+  assert video_io.pixel_format(64, 21) == "yuv444p"
+
+
+def test_frame_indices_survive_encoding(tmp_path):
+  path = video_clips.indexed_clip(tmp_path / "indexed.mp4", 20)
+  frames = video_io.read_frames(video_io.probe(path))
+  assert [video_clips.read_index(f) for f in frames] == list(range(20))
+
+
+def test_bad_inputs_are_named(tmp_path):
+  clip = video_clips.pan_clip(tmp_path / "clip.mp4", 64, 48, 24, 24)
+  text = tmp_path / "notes.mp4"
+  text.write_text("not a video\n")
+  image = tmp_path / "photo.png"
+  image.write_bytes(open(video_clips.skimage_path("coffee.png"), "rb").read())
+  cases = {
+      str(tmp_path / "missing.mp4"): "not found",
+      str(text): "cannot read",
+      str(image): "is an image",
+      str(tmp_path): "is a folder",
+      video_clips.audio_only(tmp_path / "tone.m4a"): "audio track (aac) but no video",
+      video_clips.truncated(clip, tmp_path / "cut.mp4", faststart=False): "cannot read",
+  }
+  for path, words in cases.items():
+    with pytest.raises(video_io.VideoError, match=words.replace("(", r"\(").replace(")", r"\)")):
+      video_io.probe(path)
+  # These have a readable header; the problem shows while decoding.
+  cut = video_io.probe(video_clips.truncated(clip, tmp_path / "cut_fs.mp4", faststart=True))
+  with pytest.raises(video_io.VideoError, match="truncated: decoded .* frames of about 24"):
+    list(video_io.read_frames(cut))
+  empty = video_io.probe(video_clips.zero_frame_video(tmp_path / "empty.y4m"))
+  assert (empty.width, empty.height) == (64, 48)
+  with pytest.raises(video_io.VideoError, match="no video frames"):
+    list(video_io.read_frames(empty))

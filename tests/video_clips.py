@@ -1,0 +1,74 @@
+"""Short test videos made with imageio-ffmpeg: pans over a scikit-image photo, with a tone."""
+
+import fractions
+import os
+import subprocess
+
+import numpy as np
+
+from fastchi_tf import video_io
+from conftest import skimage_path
+
+_BIT = 8  # side of one index bit's square: survives H.264 at the default crf
+
+
+def astronaut():
+  from PIL import Image
+  return np.asarray(Image.open(skimage_path("astronaut.png")).convert("RGB"))
+
+
+def pan_clip(path, width, height, frames, fps, audio=True):
+  seconds = frames / fractions.Fraction(fps) if audio else None
+  return video_io.make_clip(str(path), video_io.pan_frames(astronaut(), width, height, frames),
+                            fps, audio_seconds=seconds)
+
+
+def stamp_index(frame, index, bits=10):
+  """Writes `index` into the top row of `frame` as black/white squares."""
+  frame = frame.copy()
+  for b in range(bits):
+    frame[:_BIT, b * _BIT:(b + 1) * _BIT] = 255 if index >> b & 1 else 0
+  return frame
+
+
+def read_index(frame, bits=10):
+  return sum(1 << b for b in range(bits)
+             if frame[:_BIT, b * _BIT:(b + 1) * _BIT].mean() > 127)
+
+
+def indexed_clip(path, frames, width=96, height=48, fps=24):
+  pan = video_io.pan_frames(astronaut(), width, height, frames)
+  return video_io.make_clip(str(path), [stamp_index(f, i) for i, f in enumerate(pan)], fps,
+                            audio_seconds=frames / fps)
+
+
+def ffmpeg(*args):
+  subprocess.run([video_io.ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def audio_only(path):
+  video_io.write_sine_wav(str(path) + ".wav", 1.0)
+  ffmpeg("-i", str(path) + ".wav", "-c:a", "aac", path)
+  os.remove(str(path) + ".wav")
+  return str(path)
+
+
+def zero_frame_video(path):
+  """A valid YUV4MPEG2 stream: a header that describes 64x48 at 24 fps, and no frames."""
+  with open(path, "w") as f:
+    f.write("YUV4MPEG2 W64 H48 F24:1 Ip A1:1 C420jpeg\n")
+  return str(path)
+
+
+def truncated(source, path, faststart):
+  """The first half of a clip. With faststart the index (moov) comes first and survives, so
+  the data just ends early; without it the index is cut off."""
+  remuxed = str(path) + ".remux.mp4"
+  ffmpeg("-i", source, "-c", "copy", *(["-movflags", "+faststart"] if faststart else []),
+         remuxed)
+  with open(remuxed, "rb") as f:
+    data = f.read()
+  os.remove(remuxed)
+  with open(path, "wb") as f:
+    f.write(data[:len(data) // 2])
+  return str(path)
