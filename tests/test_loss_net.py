@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fastchi_tf import build_loss_net, losses
+from fastchi_tf import build_loss_net, darknet, losses
 from fastchi_tf import loss_net as loss_net_lib
 
 
@@ -95,6 +95,15 @@ def test_mismatched_weights_file_is_rejected(tmp_path):
     (dict(name="vgg19", weights="hed"), ValueError, "VGG16"),
     (dict(weights="random", style_layers=["relu9_9"]), ValueError, "relu9_9.*relu1_1"),
     (dict(weights="/nonexistent/vgg19.h5"), FileNotFoundError, "/nonexistent/vgg19.h5"),
+    (dict(name="tiny_yolo"), ValueError, r"'imagenet' is not available for tiny_yolo.*random"),
+    (dict(name="tiny_yolo", weights="hed"), ValueError, "not available for tiny_yolo"),
+    (dict(name="tiny_yolo", weights="yolo.h5"), ValueError, "'yolo.h5'.*Darknet .weights"),
+    (dict(name="tiny_yolo", weights="/nonexistent/tiny-yolo-voc.weights"), FileNotFoundError,
+     "tiny-yolo-voc.weights"),
+    (dict(name="tiny_yolo", weights="random", style_layers=["leaky9"]), ValueError,
+     "leaky9.*leaky1, leaky2, leaky3, leaky4, leaky5, leaky6, leaky7, leaky8$"),
+    (dict(name="tiny_yolo", weights="random", content_layers=["relu4_2"]), ValueError,
+     "tiny_yolo layer 'relu4_2'"),
 ])
 def test_bad_arguments_name_the_problem(kwargs, error, match):
   with pytest.raises(error, match=match):
@@ -125,3 +134,63 @@ def test_style_targets_resize_to_style_size(hed_vgg16, rng):
   assert small["relu1_2"].shape == (64, 64)
   full = losses.style_targets(hed_vgg16, style)
   assert not np.allclose(small["relu1_2"], full["relu1_2"])
+
+
+def test_tiny_yolo_is_a_named_loss_net():
+  assert "tiny_yolo" in loss_net_lib.NAMES
+  assert loss_net_lib.layer_names("tiny_yolo") == tuple(f"leaky{i}" for i in range(1, 9))
+
+
+def test_tiny_yolo_defaults_are_frozen_named_features(rng):
+  model = build_loss_net("tiny_yolo", weights="random")
+  assert model.content_layers == ("leaky4",)
+  assert model.style_layers == ("leaky1", "leaky2", "leaky3", "leaky5")
+  assert not model.trainable_weights
+  x = rng.uniform(0, 255, size=(2, 32, 48, 3)).astype("float32")
+  features = model(x)
+  assert {k: tuple(v.shape) for k, v in features.items()} == {
+      "leaky1": (2, 32, 48, 16), "leaky2": (2, 16, 24, 32), "leaky3": (2, 8, 12, 64),
+      "leaky4": (2, 4, 6, 128), "leaky5": (2, 2, 3, 256)}
+  # Batch norms use their moving statistics even in training mode.
+  np.testing.assert_array_equal(model(x, training=True)["leaky4"], features["leaky4"])
+
+
+@pytest.mark.parametrize("filters,n_detection", [
+    (darknet.TINY_YOLO_VOC, 125),  # tiny-yolo-voc.weights: version 0.1, an int `seen`
+    (darknet.YOLOV2_TINY, 425),  # yolov2-tiny.weights: version 0.2, a size_t `seen`
+])
+def test_tiny_yolo_loads_a_full_darknet_file(tmp_path, rng, filters, n_detection):
+  source = darknet.build_tiny_yolo(filters)
+  loss_net_lib.randomize_weights(source, seed=5)
+  for i in range(1, 9):  # batch norms other than the identity
+    bn = source.get_layer(f"bn{i}")
+    bn.set_weights([rng.uniform(0.5, 2.0, w.shape).astype("float32") for w in bn.weights])
+  detection = dict(kernel=np.ones((1, 1, filters[-1], n_detection), "float32"),
+                   bias=np.zeros(n_detection, "float32"))
+  version = (0, 1, 0) if n_detection == 125 else (0, 2, 0)
+  path = str(tmp_path / "tiny.weights")
+  darknet.write_weights(path, darknet.conv_arrays(source) + [detection],
+                        darknet.Header(*version, seen=64000))
+  model = build_loss_net("tiny_yolo", weights=path, style_layers=["leaky1", "leaky8"])
+  np.testing.assert_array_equal(model.get_layer("conv8").get_weights()[0],
+                                source.get_layer("conv8").get_weights()[0])
+  x = rng.uniform(0, 255, size=(1, 32, 32, 3)).astype("float32")
+  expected = keras.Model(source.input, source.get_layer("leaky4").output)(x)
+  features = model(x)
+  np.testing.assert_allclose(features["leaky4"], expected, rtol=1e-5, atol=1e-5)
+  assert features["leaky8"].shape == (1, 1, 1, filters[-1])
+
+
+def test_tiny_yolo_perceptual_loss_step_is_finite(rng):
+  model = build_loss_net("tiny_yolo", weights="random", seed=1)
+  targets = losses.style_targets(model, rng.uniform(0, 255, (40, 40, 3)).astype("float32"))
+  content = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+  image = tf.Variable(rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32"))
+  with tf.GradientTape() as tape:
+    total, terms = losses.perceptual_loss(model(image), model(content), targets, image,
+                                          model.content_layers, tv_weight=1e-4)
+    value = tf.reduce_sum(total)
+  grad = tape.gradient(value, image)
+  assert set(terms) >= {"content", "style", "tv", "style/leaky5"}
+  assert np.isfinite(value.numpy()) and value.numpy() > 0
+  assert np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy() != 0)

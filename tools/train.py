@@ -15,6 +15,7 @@ from absl import flags
 from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import distribute
+from fastchi_tf import loss_net
 from fastchi_tf import train_lib
 
 _D = config_lib.TrainConfig()
@@ -28,9 +29,10 @@ flags.DEFINE_enum("network", _D.render.variant, ["original", "inception"], "Rend
 flags.DEFINE_integer("width", _D.render.width, "Base number of filters.")
 flags.DEFINE_integer("shrink", _D.render.shrink, "k of the inception convolutions.")
 flags.DEFINE_enum("upsample", _D.render.upsample, ["nearest", "transpose"], "Upsampling.")
-flags.DEFINE_enum("loss_net", _D.loss.network, ["vgg19", "vgg16"], "Loss network.")
+flags.DEFINE_enum("loss_net", _D.loss.network, list(loss_net.NAMES), "Loss network.")
 flags.DEFINE_string("loss_weights", _D.loss.weights,
-                    "imagenet, hed (offline VGG16), random (He et al. 2016) or a .h5 path.")
+                    "imagenet, hed (offline VGG16), random (He et al. 2016), a .h5 path "
+                    "(VGG) or a Darknet .weights path (tiny_yolo).")
 flags.DEFINE_list("content_layers", None, "Content layers, e.g. relu4_2 (default: per net).")
 flags.DEFINE_list("style_layers", None, "Style layers, e.g. relu1_1,relu2_1 (default: per net).")
 flags.DEFINE_float("content_weight", _D.loss.content_weight, "alpha.")
