@@ -11,14 +11,19 @@ from PIL import Image
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import export
+from fastchi_tf import io_utils
 from fastchi_tf import plots
 from fastchi_tf import stylize
 from fastchi_tf import train_lib
+from fastchi_tf import video
+from fastchi_tf import video_io
 
 TRAIN_PHOTOS = ("astronaut.png", "chelsea.png", "motorcycle_left.png", "motorcycle_right.png",
                 "rocket.jpg", "camera.png", "coins.png", "moon.png", "page.png", "text.png",
                 "brick.png", "grass.png", "gravel.png", "horse.png")
 HELD_OUT_PHOTO = "coffee.png"
+CLIP_PHOTO = "chelsea.png"  # the demo clip pans over this photo
+CLIP_FRAMES, CLIP_FPS = 60, "30000/1001"  # 2 s at NTSC's 29.97 fps
 STYLE_IMAGE = "ihc.png"  # immunohistochemistry stain: brown and blue textures
 
 
@@ -54,14 +59,14 @@ def run_demo(out_dir, steps=300):
   """Returns {name: path} of what it wrote."""
   cfg = demo_config(out_dir, steps)
   prepare_photos(cfg.data.train_data)
-  print(f"[1/3] training the inception network for {steps} steps on "
+  print(f"[1/4] training the inception network for {steps} steps on "
         f"{len(TRAIN_PHOTOS)} photos (style: {STYLE_IMAGE})")
   train_lib.train(cfg)
-  print("[2/3] exporting SavedModel, .keras and TFLite")
+  print("[2/4] exporting SavedModel, .keras and TFLite")
   export_dir = os.path.join(out_dir, "export")
   diffs = export.export_all(cfg.model_dir, export_dir, tflite=True)
   print(f"      TFLite float32 vs SavedModel: max {diffs['float32']} uint8 level(s)")
-  print(f"[3/3] stylizing the held-out photo {HELD_OUT_PHOTO}")
+  print(f"[3/4] stylizing the held-out photo {HELD_OUT_PHOTO}")
   content = stylize.read_image(skimage_data(HELD_OUT_PHOTO))
   stylizer = stylize.Stylizer(os.path.join(export_dir, export.SAVED_MODEL))
   out = stylize.stylize_image(stylizer, content)
@@ -72,6 +77,8 @@ def run_demo(out_dir, steps=300):
       "before_after": os.path.join(out_dir, "before_after.png"),
       "loss_curve": os.path.join(out_dir, "loss_curve.png"),
       "export": export_dir,
+      "clip": os.path.join(out_dir, "clip.mp4"),
+      "clip_stylized": os.path.join(out_dir, "clip_stylized.mp4"),
   }
   stylize.write_image(paths["stylized"], out)
   stylize.write_image(paths["preserved_color"], kept)
@@ -80,4 +87,17 @@ def run_demo(out_dir, steps=300):
   stylize.write_image(paths["before_after"], np.concatenate([content, style, out, kept], 1))
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(cfg.model_dir, train_lib.LOSS_LOG)),
                          paths["loss_curve"], title="Demo training loss")
+  print(f"[4/4] stylizing a generated {CLIP_FRAMES}-frame clip with a 440 Hz tone")
+  make_demo_clip(paths["clip"])
+  video.stylize_video(paths["clip"], paths["clip_stylized"], video.frame_function(stylizer),
+                      video.video_devices())
   return paths
+
+
+def make_demo_clip(path, size=(320, 180)):
+  """A 2 s pan over a scikit-image photo, with audio: the demo needs no video download."""
+  photo = np.asarray(Image.open(skimage_data(CLIP_PHOTO)).convert("RGB"))
+  frames = video_io.pan_frames(photo, size[0], size[1], CLIP_FRAMES)
+  seconds = CLIP_FRAMES * 1001 / 30000
+  with io_utils.atomic_path(path) as tmp:
+    video_io.make_clip(tmp, frames, CLIP_FPS, audio_seconds=seconds)

@@ -3,6 +3,7 @@ import os
 from PIL import Image
 
 from fastchi_tf import demo
+from fastchi_tf import video_io
 
 
 def test_demo_writes_its_results_offline(tmp_path):
@@ -12,4 +13,7 @@ def test_demo_writes_its_results_offline(tmp_path):
   content = Image.open(demo.skimage_data(demo.HELD_OUT_PHOTO))
   assert Image.open(paths["stylized"]).size == content.size
   assert Image.open(paths["before_after"]).size == (4 * content.size[0], content.size[1])
+  clip = video_io.probe(paths["clip_stylized"])
+  assert (clip.width, clip.height, clip.audio_codec) == (320, 180, "aac")
+  assert len(list(video_io.read_frames(clip))) == demo.CLIP_FRAMES
   assert {"saved_model", "model.keras", "model_float32.tflite"} <= set(os.listdir(paths["export"]))

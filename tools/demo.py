@@ -18,6 +18,8 @@ def main(argv):
   print(f"  before / style / after: {paths['before_after']}")
   print(f"  loss curve:            {paths['loss_curve']}")
   print(f"  exported models:       {paths['export']}")
+  print(f"  generated clip:        {paths['clip']}")
+  print(f"  stylized clip (audio): {paths['clip_stylized']}")
 
 
 if __name__ == "__main__":
