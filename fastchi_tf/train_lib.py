@@ -192,8 +192,11 @@ def _next_boundary(step, every):
   return (step // every + 1) * every
 
 
-def train(cfg, strategy=None, verbose=True):
+def train(cfg, strategy=None, verbose=True, on_summary=None):
   """Trains (or resumes) the run described by `cfg`; returns a TrainResult.
+
+  `on_summary(step, model)`, if given, is called at step 0 of a new run and wherever summaries
+  are written (every `cfg.summary_every` steps and at the end), e.g. to save snapshots.
 
   Raises:
     ValueError / data.DataError: bad configuration or inputs (nothing written).
@@ -231,6 +234,8 @@ def train(cfg, strategy=None, verbose=True):
   progress = Progress(cfg.steps, label="step", unit="step", start=start) if verbose else None
 
   step = start
+  if on_summary and start == 0:
+    on_summary(0, trainer.model)
   last = {}
   new_log = not os.path.exists(log_path)
   with open(log_path, "a", newline="") as log_file:
@@ -258,6 +263,8 @@ def train(cfg, strategy=None, verbose=True):
         progress.update(step, **{"loss": last["total"], "img/s": images_per_sec})
       if step % cfg.summary_every == 0 or step == cfg.steps:
         _write_summaries(writer, trainer, inputs.preview, step, last, images_per_sec)
+        if on_summary:
+          on_summary(step, trainer.model)
       if step % cfg.checkpoint_every == 0 or step == cfg.steps:
         trainer.manager.save(checkpoint_number=step)
 

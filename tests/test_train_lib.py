@@ -152,3 +152,14 @@ def test_resuming_with_another_architecture_is_refused(tmp_path, photo_folder, s
   with pytest.raises(ValueError, match="different render configuration"):
     train_lib.train(cfg, verbose=False)
   assert sorted(os.listdir(cfg.model_dir)) == before
+
+
+def test_on_summary_sees_the_model_at_step_0_and_each_summary(tmp_path, photo_folder,
+                                                               style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=4, summary_every=2,
+                    checkpoint_every=4)
+  seen = []
+  train_lib.train(cfg, verbose=False,
+                  on_summary=lambda step, model: seen.append((step, model.get_weights()[0])))
+  assert [step for step, _ in seen] == [0, 2, 4]
+  assert not np.array_equal(seen[0][1], seen[-1][1])  # the model it sees is the trained one
