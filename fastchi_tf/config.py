@@ -63,6 +63,8 @@ class TrainConfig:
   cpu_devices: int = 1  # split the CPU into this many logical devices
   seed: int = 0
   deterministic: bool = False  # deterministic ops: slower, but runs repeat bit for bit
+  # float16 compute with float32 variables and losses, and loss scaling (for GPUs)
+  mixed_precision: bool = False
 
   def validate(self):
     """Raises ValueError naming the first impossible or contradictory setting."""
@@ -118,7 +120,8 @@ def _tuples(config):
 
 
 # Settings that change what a checkpoint holds: a resumed run must agree on them.
-ARCHITECTURE_FIELDS = ("render",)
+# (mixed precision adds a loss scale and wraps the optimizer in the checkpoint)
+ARCHITECTURE_FIELDS = ("render", "mixed_precision")
 
 
 def check_resumable(saved, current):

@@ -15,6 +15,11 @@ def _check_reduction(reduction):
     raise ValueError(f"unknown loss reduction {reduction!r}; choose one of {REDUCTIONS}")
 
 
+def _float32(x):
+  # Mixed precision computes features in float16; squared differences would overflow it.
+  return tf.cast(x, tf.float32)
+
+
 def _per_example(x, reduction):
   axes = list(range(1, len(x.shape)))
   return tf.reduce_mean(x, axes) if reduction == "mean" else tf.reduce_sum(x, axes)
@@ -22,7 +27,7 @@ def _per_example(x, reduction):
 
 def gram_matrix(features):
   """[batch, h, w, c] -> [batch, c, c] Gram matrices normalized by h * w * c."""
-  features = tf.convert_to_tensor(features, tf.float32)
+  features = _float32(features)
   shape = tf.shape(features)
   size = tf.cast(shape[1] * shape[2] * shape[3], tf.float32)
   return tf.einsum("bhwc,bhwd->bcd", features, features) / size
@@ -31,7 +36,7 @@ def gram_matrix(features):
 def content_loss(generated, target, reduction="mean"):
   """Squared feature difference per example: [batch, h, w, c] x 2 -> [batch]."""
   _check_reduction(reduction)
-  return _per_example(tf.square(generated - target), reduction)
+  return _per_example(tf.square(_float32(generated) - _float32(target)), reduction)
 
 
 def style_loss(generated, target_grams, reduction="mean"):
@@ -56,6 +61,7 @@ def style_loss(generated, target_grams, reduction="mean"):
 def total_variation_loss(images, reduction="mean"):
   """Squared differences between neighbouring pixels, [batch, h, w, c] -> [batch]."""
   _check_reduction(reduction)
+  images = _float32(images)
   dy = images[:, 1:, :, :] - images[:, :-1, :, :]
   dx = images[:, :, 1:, :] - images[:, :, :-1, :]
   return _per_example(tf.square(dy), reduction) + _per_example(tf.square(dx), reduction)

@@ -54,7 +54,7 @@ def write_image(path, image):
 class Stylizer:
   """Loads a model once; calling it maps uint8 [h, w, 3] to uint8 [h, w, 3]."""
 
-  def __init__(self, path):
+  def __init__(self, path, mixed_precision=False):
     self.path = path
     self.keras_model = None
     if not os.path.exists(path):
@@ -78,6 +78,13 @@ class Stylizer:
       else:
         raise StylizeError(f"unknown model format {path}: give a SavedModel folder, a .keras "
                            "file or a .tflite file")
+      if mixed_precision:
+        if self.keras_model is None:
+          raise StylizeError("--mixed_precision needs the Keras model: give a .keras file or "
+                             "an export folder's saved_model (with model.keras beside it)")
+        from fastchi_tf import precision  # Imported lazily: only this option needs it.
+        self.keras_model = precision.mixed_copy(self.keras_model)
+        self._kind = "keras"
     except StylizeError:
       raise
     except Exception as e:  # noqa: BLE001  (loaders raise many kinds; all mean "broken")
@@ -85,8 +92,9 @@ class Stylizer:
       raise StylizeError(f"cannot load model {path}: {first}") from None
 
   def float_model(self, images):
-    """Float [b, h, w, 3] in [0, 255] -> float; needs the Keras model."""
-    return self.keras_model(tf.convert_to_tensor(images, tf.float32), training=False)
+    """Float [b, h, w, 3] in [0, 255] -> float32; needs the Keras model."""
+    out = self.keras_model(tf.convert_to_tensor(images, tf.float32), training=False)
+    return tf.cast(out, tf.float32)
 
   def __call__(self, image):
     return self.batch(np.asarray(image, np.uint8)[None])[0]

@@ -21,6 +21,7 @@ from fastchi_tf import distribute
 from fastchi_tf import io_utils
 from fastchi_tf import losses
 from fastchi_tf import plots
+from fastchi_tf import precision
 from fastchi_tf.loss_net import build_loss_net
 from fastchi_tf.progress import Progress
 from fastchi_tf.render_net import build_render_net
@@ -118,7 +119,7 @@ class Trainer:
     self.cfg = cfg
     self.strategy = strategy
     self.write_dir = write_dir
-    with strategy.scope():
+    with strategy.scope(), precision.dtype_policy(cfg.mixed_precision):
       keras.utils.set_random_seed(cfg.seed)
       self.model = build_render_net(cfg.render.variant, cfg.render.width, cfg.render.shrink,
                                     cfg.render.upsample)
@@ -126,6 +127,10 @@ class Trainer:
                                      cfg.loss.content_layers, cfg.loss.style_layers,
                                      seed=cfg.loss.seed)
       self.optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+      if cfg.mixed_precision:
+        # Scales the loss up so float16 gradients do not underflow; skips steps that
+        # overflow and lowers the scale.
+        self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
       self.optimizer.build(self.model.trainable_variables)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
       self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
@@ -143,7 +148,8 @@ class Trainer:
   def _replica_step(self, images):
     cfg = self.cfg
     with tf.GradientTape() as tape:
-      rendered = self.model(images, training=True)
+      # float16 under mixed precision; losses are computed in float32
+      rendered = tf.cast(self.model(images, training=True), tf.float32)
       # One loss-network pass over rendered and content images together.
       features = self.loss_net(tf.concat([rendered, images], axis=0))
       n = tf.shape(images)[0]
@@ -155,7 +161,8 @@ class Trainer:
           cfg.loss.reduction)
       # Scaled by the global batch: summing over replicas then gives the batch mean.
       loss = tf.reduce_sum(per_example) / cfg.batch_size
-    grads = tape.gradient(loss, self.model.trainable_variables)
+      scaled = self.optimizer.scale_loss(loss) if cfg.mixed_precision else loss
+    grads = tape.gradient(scaled, self.model.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
     values = [loss] + [tf.reduce_sum(terms[t]) / cfg.batch_size for t in TERMS[1:]]
     return tf.stack(values)
@@ -173,7 +180,7 @@ class Trainer:
     return self._loop(iterator, tf.constant(steps, tf.int32)).numpy()
 
   def stylize(self, images):
-    return self.model(tf.convert_to_tensor(images), training=False)
+    return tf.cast(self.model(tf.convert_to_tensor(images), training=False), tf.float32)
 
 
 def _make_dataset_fn(cfg, inputs, start_step, counter):

@@ -133,3 +133,11 @@ def test_folder_of_same_size_images_is_batched_like_single_runs(keras_model_path
     single = stylizer(np.asarray(Image.open(folder / f"{i}.png")))
     batched = np.asarray(Image.open(tmp_path / "out" / f"{i}.png"))
     assert np.abs(single.astype(int) - batched).max() <= 1
+
+
+def test_mixed_precision_stylizer_agrees_with_float32(keras_model_path, rng):
+  image = rng.integers(0, 256, (24, 40, 3), np.uint8)
+  full = stylize.Stylizer(keras_model_path)(image).astype(int)
+  half = stylize.Stylizer(keras_model_path, mixed_precision=True)
+  assert half.keras_model.layers[1].compute_dtype == "float16"
+  assert np.abs(half(image).astype(int) - full).mean() < 1.0

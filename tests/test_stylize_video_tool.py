@@ -70,6 +70,7 @@ def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
       "output is input": ([clip, "--output", clip], "would overwrite its input"),
       "bad extension": ([clip, "--output", str(tmp_path / "out.avi")], "unsupported output"),
       "too many devices": ([clip, "--devices", 3, "--cpu_devices", 2], "--devices 3"),
+      "float16 on a CPU": ([clip, "--mixed_precision"], "--mixed_precision needs a GPU"),
   }
   before = set(os.listdir(tmp_path))
   procs = {}

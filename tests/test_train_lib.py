@@ -163,3 +163,33 @@ def test_on_summary_sees_the_model_at_step_0_and_each_summary(tmp_path, photo_fo
                   on_summary=lambda step, model: seen.append((step, model.get_weights()[0])))
   assert [step for step, _ in seen] == [0, 2, 4]
   assert not np.array_equal(seen[0][1], seen[-1][1])  # the model it sees is the trained one
+
+
+def test_mixed_precision_computes_in_float16_and_keeps_float32_variables(tmp_path,
+                                                                         photo_folder,
+                                                                         style_path):
+  import keras
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=3, mixed_precision=True)
+  result = train_lib.train(cfg, verbose=False)
+  assert result.step == 3 and all(np.isfinite(v) for v in result.last_losses.values())
+  assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+  dtypes = tf.train.load_checkpoint(cfg.model_dir).get_variable_to_dtype_map()
+  assert "optimizer/dynamic_scale/.ATTRIBUTES/VARIABLE_VALUE" in dtypes  # loss scaling
+  assert tf.float16 not in dtypes.values()  # variables stay float32
+  from fastchi_tf import export
+  restored = export.restore_render_net(cfg.model_dir)  # exports build a float32 model
+  assert restored(np.zeros((1, 16, 16, 3), np.float32)).dtype == "float32"
+  # A float32 run cannot resume a mixed-precision checkpoint (its optimizer differs).
+  with pytest.raises(ValueError, match="different mixed_precision"):
+    train_lib.train(make_config(tmp_path / "run", photo_folder, style_path, steps=4),
+                    verbose=False)
+
+
+def test_mixed_precision_layers_compute_in_float16():
+  import keras
+  from fastchi_tf import precision
+  with precision.dtype_policy(True):
+    model = train_lib.build_render_net("inception", width=8)
+  assert keras.mixed_precision.global_policy().name == "float32"
+  out = model(np.zeros((1, 16, 16, 3), np.float32))
+  assert out.dtype == "float16" and model.weights[0].dtype == "float32"

@@ -49,6 +49,7 @@ def test_flags_reach_the_saved_config(tmp_path, photo_folder, style_path):
     (["--devices", "0,1"], "--devices needs --strategy=mirrored"),
     (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
     (["--style_layers", "relu7_1"], "unknown vgg16 layer 'relu7_1'"),
+    (["--mixed_precision"], "--mixed_precision needs a GPU; none found"),
 ])
 def test_bad_input_gets_one_clear_line_and_leaves_no_model_dir(tmp_path, photo_folder,
                                                               style_path, flags, message):

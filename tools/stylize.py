@@ -14,6 +14,7 @@ import sys
 from absl import app
 from absl import flags
 
+from fastchi_tf import precision
 from fastchi_tf import stylize
 from fastchi_tf.progress import Progress
 
@@ -22,6 +23,7 @@ flags.DEFINE_string("input", None, "Image file, folder or glob.")
 flags.DEFINE_string("output", None, "Image file (single input) or folder.")
 flags.DEFINE_integer("max_size", None, "Downscale so the longer side is at most this.")
 flags.DEFINE_bool("preserve_color", False, "Keep the content's colours (luminance transfer).")
+flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
 flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g. 1024.")
 flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).")
 
@@ -62,8 +64,10 @@ def main(argv):
     for src, dst in zip(files, outputs):
       if os.path.abspath(src) == os.path.abspath(dst):
         raise stylize.StylizeError(f"output {dst} would overwrite its input")
-    stylizer = stylize.Stylizer(FLAGS.model)
-  except stylize.StylizeError as e:
+    if FLAGS.mixed_precision:
+      precision.check_available("stylize.py")
+    stylizer = stylize.Stylizer(FLAGS.model, FLAGS.mixed_precision)
+  except (stylize.StylizeError, ValueError) as e:
     sys.exit(f"stylize.py: error: {e}")
 
   if not many:

@@ -22,6 +22,7 @@ flags.DEFINE_integer("max_frames", None, "Stylize only the first N frames (audio
 flags.DEFINE_bool("preserve_color", False, "Keep the source's colours (luminance transfer).")
 flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless, 51 worst.")
 flags.DEFINE_string("preset", "medium", "x264 speed preset (ultrafast ... veryslow).")
+flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
 flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024.")
 
 FLAGS = flags.FLAGS
@@ -48,6 +49,7 @@ def main(argv):
 
   # TensorFlow is imported after the flag checks: they answer at once.
   from fastchi_tf import distribute
+  from fastchi_tf import precision
   from fastchi_tf import stylize
   from fastchi_tf import video
   from fastchi_tf import video_io
@@ -57,7 +59,9 @@ def main(argv):
     info = video_io.probe(FLAGS.input)
     video.check_output(FLAGS.input, FLAGS.output)
     devices = video.video_devices(FLAGS.devices)
-    stylizer = stylize.Stylizer(FLAGS.model)
+    if FLAGS.mixed_precision:
+      precision.check_available("stylize_video.py")
+    stylizer = stylize.Stylizer(FLAGS.model, FLAGS.mixed_precision)
     if FLAGS.tile and stylizer.keras_model is None:
       raise stylize.StylizeError("--tile needs the Keras model: give a .keras file or an "
                                  "export folder's saved_model (with model.keras beside it)")
@@ -72,7 +76,7 @@ def main(argv):
         video.frame_function(stylizer, FLAGS.preserve_color, FLAGS.tile), devices,
         batch_size=FLAGS.batch_size, max_frames=FLAGS.max_frames, crf=FLAGS.crf,
         preset=FLAGS.preset)
-  except (video_io.VideoError, stylize.StylizeError) as e:
+  except (video_io.VideoError, stylize.StylizeError, ValueError) as e:
     _fail(e)
   except KeyboardInterrupt:
     _fail(f"interrupted; {FLAGS.output} was not written")

@@ -16,6 +16,7 @@ from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import distribute
 from fastchi_tf import loss_net
+from fastchi_tf import precision
 from fastchi_tf import train_lib
 
 _D = config_lib.TrainConfig()
@@ -53,6 +54,8 @@ flags.DEFINE_integer("cpu_devices", _D.cpu_devices,
                      "Split the CPU into N logical devices (multi-device runs without GPUs).")
 flags.DEFINE_integer("seed", _D.seed, "Random seed.")
 flags.DEFINE_bool("deterministic", _D.deterministic, "Deterministic ops (repeatable runs).")
+flags.DEFINE_bool("mixed_precision", _D.mixed_precision,
+                  "float16 compute, float32 variables and losses, loss scaling (GPUs only).")
 
 FLAGS = flags.FLAGS
 
@@ -74,7 +77,8 @@ def config_from_flags():
       batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate, steps=FLAGS.steps,
       checkpoint_every=FLAGS.checkpoint_every, summary_every=FLAGS.summary_every,
       strategy=FLAGS.strategy, devices=tuple(FLAGS.devices) if FLAGS.devices else None,
-      cpu_devices=FLAGS.cpu_devices, seed=FLAGS.seed, deterministic=FLAGS.deterministic)
+      cpu_devices=FLAGS.cpu_devices, seed=FLAGS.seed, deterministic=FLAGS.deterministic,
+      mixed_precision=FLAGS.mixed_precision)
 
 
 def main(argv):
@@ -83,6 +87,8 @@ def main(argv):
   cfg = config_from_flags()
   try:
     cfg.validate()
+    if cfg.mixed_precision:
+      precision.check_available("train.py")
     distribute.split_cpu(cfg.cpu_devices)
     result = train_lib.train(cfg)
   except (ValueError, data.DataError, FileNotFoundError, train_lib.TrainingError) as e:
