@@ -50,13 +50,17 @@ def _get(q, stop):
 def batches_of(frames, batch_size):
   """Groups an iterable of same-size frames into uint8 [b, h, w, 3] arrays."""
   batch = []
-  for frame in frames:
-    batch.append(frame)
-    if len(batch) == batch_size:
+  try:
+    for frame in frames:
+      batch.append(frame)
+      if len(batch) == batch_size:
+        yield np.stack(batch)
+        batch = []
+    if batch:
       yield np.stack(batch)
-      batch = []
-  if batch:
-    yield np.stack(batch)
+  finally:
+    if hasattr(frames, "close"):  # stopping early stops the decoder's ffmpeg now
+      frames.close()
 
 
 def run_pipeline(batches, workers, write, max_in_flight=None):
@@ -138,8 +142,10 @@ def run_pipeline(batches, workers, write, max_in_flight=None):
     pass
   finally:
     stop.set()  # on success a no-op for finished threads; on error or Ctrl-C stops them
+    # A worker finishes its current batch before it sees `stop`; wait for that, not longer.
+    deadline = time.monotonic() + 30
     for thread in threads:
-      thread.join(timeout=30)
+      thread.join(timeout=max(0.0, deadline - time.monotonic()))
   if errors:
     raise errors[0]
   return counts
@@ -168,10 +174,24 @@ def frame_function(stylizer, keep_color=False, tile=None):
   return process
 
 
+def frame_functions(model_path, count, keep_color=False, tile=None, mixed_precision=False):
+  """One frame function per worker. TensorFlow models are shared (their calls are
+  thread-safe); a TFLite interpreter is not, so each worker gets its own."""
+  first = stylize.Stylizer(model_path, mixed_precision)
+  stylizers = [first] + [
+      stylize.Stylizer(model_path) if model_path.endswith(".tflite") else first
+      for _ in range(count - 1)]
+  return [frame_function(s, keep_color, tile) for s in stylizers], first
+
+
 def on_device(fn, device):
   def run(batch):
     with tf.device(device):
-      return fn(batch)
+      out = fn(batch)
+    if out.shape != batch.shape:  # a frame lost or added here would shift the whole video
+      raise video_io.VideoError(f"the model returned frames of shape {out.shape} for "
+                                f"{batch.shape}")
+    return out
   return run
 
 
@@ -192,7 +212,8 @@ def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_
   """Stylizes a video file into `output_path`, which appears only once it is complete.
 
   Args:
-    frame_fn: uint8 [b, h, w, 3] -> uint8 [b, h, w, 3], run once per batch under tf.device.
+    frame_fn: uint8 [b, h, w, 3] -> uint8 [b, h, w, 3], run once per batch under tf.device;
+      or a list of them, one per device.
     devices: device names, one worker thread each.
 
   Returns:
@@ -200,7 +221,18 @@ def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_
   """
   info = video_io.probe(input_path)
   check_output(input_path, output_path)
-  os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+  frame_fns = frame_fn if isinstance(frame_fn, (list, tuple)) else [frame_fn] * len(devices)
+  created = io_utils.make_parents(output_path)
+  try:
+    return _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames, crf,
+                          preset, progress)
+  except BaseException:
+    io_utils.remove_empty(created)  # a failed run leaves no new empty folders either
+    raise
+
+
+def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames, crf, preset,
+                   progress):
   total = min(info.expected_frames or 0, max_frames or float("inf")) or max_frames or 0
   bar = Progress(total, label="frames", unit="frames") if progress else None
   per_device = [0] * len(devices)
@@ -217,7 +249,7 @@ def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_
           bar.total = max(bar.total, writer.frames + 1)  # header estimates can be short
           bar.update(writer.frames)
       run_pipeline(batches_of(video_io.read_frames(info, max_frames), batch_size),
-                   [on_device(frame_fn, d) for d in devices], write)
+                   [on_device(fn, d) for fn, d in zip(frame_fns, devices)], write)
     except BaseException:
       writer.abort()
       raise

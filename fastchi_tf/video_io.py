@@ -11,14 +11,17 @@ import subprocess
 import threading
 import wave
 
-import imageio_ffmpeg
+import imageio_ffmpeg  # ships the ffmpeg binary used here
 import numpy as np
 
 VIDEO_FORMATS = (".mp4", ".mov", ".mkv")
 # Extensions ffmpeg would happily read as a one-frame "video"; photos go to tools/stylize.py.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-# Audio codecs an MP4/MOV can hold as they are; others are re-encoded to AAC.
-MP4_AUDIO_CODECS = ("aac", "mp3", "alac", "ac3", "eac3", "opus")
+# Audio codecs each container holds as they are; others are re-encoded to AAC (.mkv holds all).
+COPYABLE_AUDIO = {".mp4": ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"),
+                  ".mov": ("aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le")}
+# What ffmpeg says (at -v error) when a file ends before its index says it should.
+TRUNCATION_MESSAGES = ("partial file", "ended prematurely")
 
 
 class VideoError(ValueError):
@@ -34,7 +37,9 @@ class VideoInfo:
   fps: fractions.Fraction
   duration: float  # seconds, of the container (0 if unknown)
   codec: str
-  audio_codec: str | None  # None: no audio track
+  audio_codec: str | None  # of the first audio track; None: no audio
+  audio_codecs: tuple = ()  # of every audio track
+  sar: str = "1:1"  # sample (pixel) aspect ratio, kept so anamorphic video keeps its shape
 
   @property
   def expected_frames(self):
@@ -47,15 +52,19 @@ def ffmpeg_exe():
 
 
 def parse_rate(text):
-  """ffmpeg's printed rate ("29.97", "25", "23.98", "12.50") as an exact fraction.
+  """ffmpeg's printed rate ("29.97", "25", "23.98", "8.33", "1k") as an exact fraction.
 
-  ffmpeg prints rates rounded to two decimals; NTSC rates (N*1000/1001) are recovered exactly,
-  others are taken as printed.
+  ffmpeg prints rates rounded to two decimals; NTSC rates (N*1000/1001) are recovered
+  exactly, others as the simplest fraction that prints the same (8.33 -> 25/3).
   """
-  value = float(text)
+  value = float(text[:-1]) * 1000 if text.endswith("k") else float(text)
   ntsc = round(value * 1.001)
   if ntsc and abs(value - round(value)) > 1e-6 and abs(value - ntsc * 1000 / 1001) < 0.006:
     return fractions.Fraction(ntsc * 1000, 1001)
+  for denominator in range(1, 1002):
+    candidate = fractions.Fraction(round(value * denominator), denominator)
+    if abs(float(candidate) - value) < 0.005:
+      return candidate
   return fractions.Fraction(text).limit_denominator(1001)
 
 
@@ -79,18 +88,21 @@ def probe(path):
     reason = [l.strip() for l in text.splitlines() if l.strip()][-1:] or ["unknown error"]
     raise VideoError(f"cannot read {path} as a video (not a video, or corrupt/truncated): "
                      f"ffmpeg says: {reason[0]}")
-  video = re.search(r"Stream #0:\d+.*?: Video: (\w+)(.*)", text)
-  audio = re.search(r"Stream #0:\d+.*?: Audio: (\w+)", text)
-  if not video:
-    if audio:
-      raise VideoError(f"{path} has an audio track ({audio.group(1)}) but no video stream")
+  streams = re.findall(r"Stream #0:\d+.*?: (Video|Audio): (\w+)(.*)", text)
+  # Cover art in audio files shows up as a one-picture video stream.
+  videos = [(c, d) for kind, c, d in streams if kind == "Video" and "attached pic" not in d]
+  audio_codecs = tuple(c for kind, c, _ in streams if kind == "Audio")
+  if not videos:
+    if audio_codecs:
+      raise VideoError(f"{path} has an audio track ({audio_codecs[0]}) but no video stream")
     raise VideoError(f"{path} contains no video stream")
-  codec, details = video.groups()
+  codec, details = videos[0]
   size = re.search(r", (\d+)x(\d+)", details)
-  rate = re.search(r"([\d.]+) fps", details) or re.search(r"([\d.]+) tbr", details)
+  rate = re.search(r"([\d.]+k?) fps", details) or re.search(r"([\d.]+k?) tbr", details)
   if not size or not rate or re.match(r" \([^)]*\)[^,]*, none,", details + ","):
     raise VideoError(f"cannot read {path}: its video stream has no decodable frames "
                      "(truncated or corrupt)")
+  sar = re.search(r"SAR (\d+):(\d+)", details)
   width, height = size.groups()
   rate = rate.group(1)
   if codec in ("png", "mjpeg", "webp", "bmp", "tiff") and "Duration: N/A" in text:
@@ -102,7 +114,10 @@ def probe(path):
   duration = (int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
               if match else 0.0)
   return VideoInfo(path=path, width=int(width), height=int(height), fps=parse_rate(rate),
-                   duration=duration, codec=codec, audio_codec=audio.group(1) if audio else None)
+                   duration=duration, codec=codec,
+                   audio_codec=audio_codecs[0] if audio_codecs else None,
+                   audio_codecs=audio_codecs,
+                   sar=f"{sar.group(1)}:{sar.group(2)}" if sar and sar.group(1) != "0" else "1:1")
 
 
 class _StderrCollector(threading.Thread):
@@ -120,8 +135,10 @@ class _StderrCollector(threading.Thread):
 def read_frames(info, max_frames=None):
   """Yields the video's frames in order as uint8 [h, w, 3]; raises VideoError at the end if
   ffmpeg reports the file truncated or fails, or if there are no frames at all."""
+  # passthrough: every decoded frame once. ffmpeg's default for rawvideo is a constant rate
+  # at the stream's tbr, which duplicates frames of variable-rate sources.
   cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", info.path,
-         "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+         "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
   frame_bytes = info.width * info.height * 3
   proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           stdin=subprocess.DEVNULL, start_new_session=True)
@@ -142,7 +159,7 @@ def read_frames(info, max_frames=None):
     if proc.returncode != 0:
       raise VideoError(f"cannot decode {info.path}: ffmpeg says: "
                        f"{(errors.lines or ['exit code %d' % proc.returncode])[-1]}")
-    if any("partial file" in line for line in errors.lines):
+    if any(m in line for line in errors.lines for m in TRUNCATION_MESSAGES):
       raise VideoError(f"{info.path} is truncated: decoded {count} frames of about "
                        f"{info.expected_frames}")
     if count == 0:
@@ -164,31 +181,47 @@ def pixel_format(width, height):
 
 
 class VideoWriter:
-  """Encodes frames to H.264 (libx264) in `path`, muxing the source's audio if it has any.
+  """Encodes frames to H.264 (libx264) in `path`, muxing every audio track of the source.
 
-  `path` should be a temporary name (see io_utils.atomic_path): close() finishes the file,
-  abort() kills ffmpeg.
+  `path` should be a temporary name (see io_utils.atomic_path): close() finishes the file and
+  raises VideoError if ffmpeg failed; abort() kills ffmpeg at once.
   """
 
   def __init__(self, path, info, crf=18, preset="medium", num_frames=None):
-    self.path, self.info = path, info
-    params = ["-crf", str(crf), "-preset", preset]
-    audio_path = audio_codec = None
-    if info.audio_codec:
-      audio_path = info.path
-      mp4 = os.path.splitext(path)[1].lower() in (".mp4", ".mov")
-      audio_codec = "copy" if not mp4 or info.audio_codec in MP4_AUDIO_CODECS else "aac"
+    self.path, self.info, self.frames = path, info, 0
+    ext = os.path.splitext(path)[1].lower()
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error",
+           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{info.width}x{info.height}",
+           "-r", str(info.fps), "-i", "-"]
+    if info.audio_codecs:
+      copyable = COPYABLE_AUDIO.get(ext)
+      copy = copyable is None or all(c in copyable for c in info.audio_codecs)
+      cmd += ["-i", info.path, "-map", "0:v:0", "-map", "1:a?",
+              "-c:a", "copy" if copy else "aac"]
+      if not copy:
+        cmd += ["-b:a", "192k"]
       if num_frames is not None:  # --max_frames: cut the audio where the video ends
-        params += ["-t", f"{float(num_frames / info.fps):.6f}"]
-    if os.path.splitext(path)[1].lower() in (".mp4", ".mov"):
-      params += ["-movflags", "+faststart"]
-    self._gen = imageio_ffmpeg.write_frames(
-        path, (info.width, info.height), fps=info.fps, codec="libx264",
-        pix_fmt_out=pixel_format(info.width, info.height), quality=None,
-        macro_block_size=1, ffmpeg_log_level="error", output_params=params,
-        audio_path=audio_path, audio_codec=audio_codec)
-    self._gen.send(None)
-    self.frames = 0
+        cmd += ["-t", f"{float(num_frames / info.fps):.6f}"]
+    # BT.709 conversion, tagged: untagged HD video is read as BT.709 by most players, and
+    # swscale's default BT.601 matrix would shift its colours.
+    cmd += ["-vf", f"scale=out_color_matrix=bt709:out_range=tv,setsar={info.sar}",
+            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+            "-c:v", "libx264", "-pix_fmt", pixel_format(info.width, info.height),
+            "-crf", str(crf), "-preset", preset]
+    if ext in (".mp4", ".mov"):
+      cmd += ["-movflags", "+faststart"]
+    self._proc = subprocess.Popen(cmd + [path], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  start_new_session=True)  # Ctrl-C is ours to handle
+    self._errors = _StderrCollector(self._proc.stderr)
+    self._errors.start()
+
+  def _failure(self, what):
+    self._proc.wait()
+    self._errors.join(timeout=5)
+    reason = (self._errors.lines or [f"exit code {self._proc.returncode}"])[-1]
+    return VideoError(f"cannot {what} the video made from {self.info.path}: ffmpeg says: "
+                      f"{reason}")
 
   def write(self, frame):
     frame = np.ascontiguousarray(frame, np.uint8)
@@ -196,22 +229,27 @@ class VideoWriter:
       raise VideoError(f"frame of shape {frame.shape} does not fit the "
                        f"{self.info.width}x{self.info.height} video")
     try:
-      self._gen.send(frame)
-    except OSError as e:
-      raise VideoError(f"cannot write {self.path}: {str(e).splitlines()[0]}") from None
+      self._proc.stdin.write(frame.data)
+    except (BrokenPipeError, OSError):
+      raise self._failure("encode") from None
     self.frames += 1
 
   def close(self):
     try:
-      self._gen.close()
-    except (OSError, RuntimeError) as e:
-      raise VideoError(f"cannot finish {self.path}: {str(e).splitlines()[0]}") from None
+      self._proc.stdin.close()
+    except (BrokenPipeError, OSError):
+      pass
+    if self._proc.wait() != 0:
+      raise self._failure("encode")
+    self._errors.join(timeout=5)
 
   def abort(self):
-    # Closing the generator stops ffmpeg; the caller deletes the temporary file.
+    if self._proc.poll() is None:
+      self._proc.kill()
+    self._proc.wait()
     try:
-      self._gen.close()
-    except Exception:  # noqa: BLE001  (already failing; the first error is the one to show)
+      self._proc.stdin.close()
+    except (BrokenPipeError, OSError):
       pass
 
 
@@ -254,12 +292,16 @@ def make_clip(path, frames, fps, audio_seconds=None, crf=18):
   if audio_seconds:
     wav = path + ".wav"
     write_sine_wav(wav, audio_seconds)
-    info = dataclasses.replace(info, path=wav, audio_codec="pcm_s16le")
+    info = dataclasses.replace(info, path=wav, audio_codec="pcm_s16le",
+                               audio_codecs=("pcm_s16le",))
+  writer = VideoWriter(path, info, crf=crf, preset="veryfast")
   try:
-    writer = VideoWriter(path, info, crf=crf, preset="veryfast")
     for frame in frames:
       writer.write(frame)
     writer.close()
+  except BaseException:
+    writer.abort()
+    raise
   finally:
     if wav:
       os.remove(wav)

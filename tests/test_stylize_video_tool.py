@@ -102,6 +102,21 @@ def test_ctrl_c_leaves_no_partial_output(model_path, tmp_path):
   assert proc.returncode != 0
   assert "interrupted" in last_line(stderr)
   assert sorted(os.listdir(tmp_path)) == ["long.mp4"]
+  assert not _processes_using(str(tmp_path))  # the decoder's and encoder's ffmpeg are gone
+
+
+def _processes_using(path):
+  """Command lines of running processes that name `path` (Linux /proc)."""
+  found = []
+  for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+      with open(f"/proc/{pid}/cmdline", "rb") as f:
+        cmdline = f.read().decode(errors="replace")
+    except OSError:
+      continue
+    if path in cmdline and "pytest" not in cmdline:
+      found.append(cmdline.replace("\0", " "))
+  return found
 
 
 def test_flag_errors_answer_before_loading_anything(tmp_path):

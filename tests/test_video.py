@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from fastchi_tf import build_render_net
+from fastchi_tf import io_utils
 from fastchi_tf import stylize
 from fastchi_tf import video
 from fastchi_tf import video_io
@@ -118,4 +119,43 @@ def test_a_failed_run_leaves_no_file(tmp_path):
   with pytest.raises(RuntimeError, match="out of memory"):
     video.stylize_video(source, str(tmp_path / "out.mp4"), fails_on_third, ["/cpu:0"],
                         batch_size=1, progress=False)
+  assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path):
+  from fastchi_tf import export
+  export.export_saved_model(build_render_net("inception", width=8), str(tmp_path / "saved"))
+  tflite = tmp_path / "model.tflite"
+  tflite.write_bytes(export.tflite_bytes(str(tmp_path / "saved")))
+  fns, first = video.frame_functions(str(tflite), 2)
+  assert fns[0] is not fns[1]
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 12, 24, audio=False)
+  out_path = str(tmp_path / "out.mp4")
+  video.stylize_video(source, out_path, fns, video.video_devices(2), batch_size=1, crf=0,
+                      progress=False)
+  decoded_in = np.stack(list(video_io.read_frames(video_io.probe(source))))
+  expected = np.stack([first(f) for f in decoded_in]).astype(int)
+  got = np.stack(list(video_io.read_frames(video_io.probe(out_path)))).astype(int)
+  assert np.abs(got - expected).mean() < 2.0
+
+
+def test_every_audio_track_is_kept_and_the_output_is_readable_by_others(tmp_path):
+  source = video_clips.with_two_audio_tracks(
+      video_clips.pan_clip(tmp_path / "one.mp4", 32, 32, 10, 24), tmp_path / "two.mp4")
+  assert len(video_io.probe(source).audio_codecs) == 2
+  out_path = str(tmp_path / "new" / "deeper" / "out.mp4")
+  video.stylize_video(source, out_path, lambda f: f, ["/cpu:0"], progress=False)
+  assert len(video_io.probe(out_path).audio_codecs) == 2
+  assert os.stat(out_path).st_mode & 0o777 == 0o666 & ~io_utils._UMASK
+
+
+def test_a_failed_run_removes_the_folders_it_made(tmp_path):
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 32, 32, 4, 24, audio=False)
+
+  def drops_a_frame(frames):
+    return frames[1:]
+
+  with pytest.raises(video_io.VideoError, match="returned frames of shape"):
+    video.stylize_video(source, str(tmp_path / "new" / "out.mp4"), drops_a_frame, ["/cpu:0"],
+                        progress=False)
   assert sorted(os.listdir(tmp_path)) == ["in.mp4"]

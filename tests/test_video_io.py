@@ -9,7 +9,8 @@ import video_clips
 
 @pytest.mark.parametrize("text, rate", [("29.97", "30000/1001"), ("23.98", "24000/1001"),
                                         ("59.94", "60000/1001"), ("24", "24"), ("25", "25"),
-                                        ("12.50", "25/2"), ("30", "30")])
+                                        ("12.50", "25/2"), ("30", "30"), ("8.33", "25/3"),
+                                        ("1k", "1000")])
 def test_parse_rate_recovers_exact_rates(text, rate):
   assert video_io.parse_rate(text) == fractions.Fraction(rate)
 
@@ -55,6 +56,7 @@ def test_bad_inputs_are_named(tmp_path):
       str(image): "is an image",
       str(tmp_path): "is a folder",
       video_clips.audio_only(tmp_path / "tone.m4a"): "audio track (aac) but no video",
+      video_clips.audio_with_cover_art(tmp_path / "song.m4a"): "audio track (aac) but no video",
       video_clips.truncated(clip, tmp_path / "cut.mp4", faststart=False): "cannot read",
   }
   for path, words in cases.items():
@@ -64,7 +66,26 @@ def test_bad_inputs_are_named(tmp_path):
   cut = video_io.probe(video_clips.truncated(clip, tmp_path / "cut_fs.mp4", faststart=True))
   with pytest.raises(video_io.VideoError, match="truncated: decoded .* frames of about 24"):
     list(video_io.read_frames(cut))
+  cut_mkv = video_io.probe(video_clips.truncated_mkv(clip, tmp_path / "cut.mkv"))
+  with pytest.raises(video_io.VideoError, match="truncated"):
+    list(video_io.read_frames(cut_mkv))
   empty = video_io.probe(video_clips.zero_frame_video(tmp_path / "empty.y4m"))
   assert (empty.width, empty.height) == (64, 48)
   with pytest.raises(video_io.VideoError, match="no video frames"):
     list(video_io.read_frames(empty))
+
+
+def test_variable_rate_sources_give_every_frame_once(tmp_path):
+  source = video_clips.pan_clip(tmp_path / "cfr.mp4", 64, 48, 36, 24, audio=False)
+  vfr = video_io.probe(video_clips.variable_rate(source, tmp_path / "vfr.mp4"))
+  assert len(list(video_io.read_frames(vfr))) == 36  # not padded to a constant rate
+
+
+def test_writer_failure_is_one_clear_error(tmp_path):
+  info = video_io.VideoInfo(path="frames", width=32, height=32, fps=fractions.Fraction(24),
+                            duration=0.0, codec="", audio_codec=None)
+  writer = video_io.VideoWriter(str(tmp_path / "out.mp4"), info, preset="no-such-preset")
+  with pytest.raises(video_io.VideoError, match="ffmpeg says: .*"):
+    for _ in range(50):
+      writer.write(np.zeros((32, 32, 3), np.uint8))
+    writer.close()

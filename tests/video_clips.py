@@ -72,3 +72,42 @@ def truncated(source, path, faststart):
   with open(path, "wb") as f:
     f.write(data[:len(data) // 2])
   return str(path)
+
+
+def variable_rate(source, path):
+  """The first 12 frames at 24 fps, the rest at 12 fps: a variable-rate clip."""
+  ffmpeg("-i", source, "-vf", "setpts='if(lt(N,12),N/24/TB,(12+(N-12)*2)/24/TB)'",
+         "-fps_mode", "vfr", "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", path)
+  return str(path)
+
+
+def with_two_audio_tracks(source, path):
+  wav = str(path) + ".wav"
+  video_io.write_sine_wav(wav, 1.0)
+  ffmpeg("-i", source, "-i", wav, "-map", "0:v", "-map", "0:a", "-map", "1:a", "-c:v", "copy",
+         "-c:a", "aac", path)
+  os.remove(wav)
+  return str(path)
+
+
+def audio_with_cover_art(path):
+  wav, cover = str(path) + ".wav", str(path) + ".png"
+  video_io.write_sine_wav(wav, 1.0)
+  from PIL import Image
+  Image.fromarray(astronaut()[:64, :64]).save(cover)
+  ffmpeg("-i", wav, "-i", cover, "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png",
+         "-disposition:v", "attached_pic", path)
+  os.remove(wav)
+  os.remove(cover)
+  return str(path)
+
+
+def truncated_mkv(source, path):
+  remuxed = str(path) + ".full.mkv"
+  ffmpeg("-i", source, "-c", "copy", remuxed)
+  with open(remuxed, "rb") as f:
+    data = f.read()
+  os.remove(remuxed)
+  with open(path, "wb") as f:
+    f.write(data[:len(data) // 2])
+  return str(path)

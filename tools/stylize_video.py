@@ -61,7 +61,8 @@ def main(argv):
     devices = video.video_devices(FLAGS.devices)
     if FLAGS.mixed_precision:
       precision.check_available("stylize_video.py")
-    stylizer = stylize.Stylizer(FLAGS.model, FLAGS.mixed_precision)
+    frame_fns, stylizer = video.frame_functions(FLAGS.model, len(devices), FLAGS.preserve_color,
+                                                FLAGS.tile, FLAGS.mixed_precision)
     if FLAGS.tile and stylizer.keras_model is None:
       raise stylize.StylizeError("--tile needs the Keras model: give a .keras file or an "
                                  "export folder's saved_model (with model.keras beside it)")
@@ -72,8 +73,7 @@ def main(argv):
           f"({info.fps}), {info.duration:.2f} s, audio: {info.audio_codec or 'none'}; "
           f"devices: {', '.join(devices)}", file=sys.stderr)
     result = video.stylize_video(
-        FLAGS.input, FLAGS.output,
-        video.frame_function(stylizer, FLAGS.preserve_color, FLAGS.tile), devices,
+        FLAGS.input, FLAGS.output, frame_fns, devices,
         batch_size=FLAGS.batch_size, max_frames=FLAGS.max_frames, crf=FLAGS.crf,
         preset=FLAGS.preset)
   except (video_io.VideoError, stylize.StylizeError, ValueError) as e:
