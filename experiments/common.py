@@ -60,6 +60,22 @@ def load_photo(name, size):
   return np.asarray(image)
 
 
+def main(name, quick, paper, run, report):
+  """An experiment's main: picks its configuration from --quick, runs it (or, with
+  --report_only, rereads its results.json) and writes report.md.
+
+  `run(cfg, out_dir, work_dir, train_data)` returns the summary that `report` renders.
+  """
+  out_dir = results_dir(name, OUT_DIR.value)
+  if REPORT_ONLY.value:
+    summary = read_json(os.path.join(out_dir, "results.json"))
+  else:
+    summary = run(quick if QUICK.value else paper, out_dir,
+                  scratch_dir(name, WORK_DIR.value), TRAIN_DATA.value)
+  io_utils.write_text(os.path.join(out_dir, "report.md"), report(summary))
+  print(f"wrote {out_dir}/report.md and figures")
+
+
 def write_json(path, value):
   io_utils.write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 

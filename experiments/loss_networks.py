@@ -30,7 +30,6 @@ import numpy as np
 from experiments import common
 from fastchi_tf import config as config_lib
 from fastchi_tf import demo
-from fastchi_tf import io_utils
 from fastchi_tf import plots
 from fastchi_tf import train_lib
 
@@ -221,16 +220,8 @@ style {base['style']:.3g}, content 0. Ranked by style: {', '.join(ranked)}.
 
 def main(argv):
   del argv
-  cfg = QUICK if common.QUICK.value else PAPER
-  name = "loss_networks"
-  out_dir = common.results_dir(name, common.OUT_DIR.value)
-  if common.REPORT_ONLY.value:
-    summary = common.read_json(os.path.join(out_dir, "results.json"))
-  else:
-    summary = run(cfg, out_dir, common.scratch_dir(name, common.WORK_DIR.value),
-                  common.TRAIN_DATA.value, _YOLO.value, offline=common.QUICK.value)
-  io_utils.write_text(os.path.join(out_dir, "report.md"), report(summary))
-  print(f"wrote {out_dir}/report.md and figures")
+  common.main("loss_networks", QUICK, PAPER, lambda *args: run(
+      *args, yolo_path=_YOLO.value, offline=common.QUICK.value), report)
 
 
 if __name__ == "__main__":

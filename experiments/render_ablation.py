@@ -26,13 +26,11 @@ import shutil
 import time
 
 from absl import app
-from absl import flags
 import numpy as np
 
 from experiments import common
 from fastchi_tf import config as config_lib
 from fastchi_tf import demo
-from fastchi_tf import io_utils
 from fastchi_tf import plots
 from fastchi_tf import train_lib
 
@@ -241,16 +239,7 @@ crops, batch {cfg['batch_size']}, learning rate {cfg['learning_rate']}, loss net
 
 def main(argv):
   del argv
-  cfg = QUICK if common.QUICK.value else PAPER
-  name = "render_ablation"
-  out_dir = common.results_dir(name, common.OUT_DIR.value)
-  if common.REPORT_ONLY.value:
-    summary = common.read_json(os.path.join(out_dir, "results.json"))
-  else:
-    summary = run(cfg, out_dir, common.scratch_dir(name, common.WORK_DIR.value),
-                  common.TRAIN_DATA.value)
-  io_utils.write_text(os.path.join(out_dir, "report.md"), report(summary))
-  print(f"wrote {out_dir}/report.md and figures")
+  common.main("render_ablation", QUICK, PAPER, run, report)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_bad_inputs_are_named(tmp_path):
   cut = video_io.probe(video_clips.truncated(clip, tmp_path / "cut_fs.mp4", faststart=True))
   with pytest.raises(video_io.VideoError, match="truncated: decoded .* frames of about 24"):
     list(video_io.read_frames(cut))
-  cut_mkv = video_io.probe(video_clips.truncated_mkv(clip, tmp_path / "cut.mkv"))
+  cut_mkv = video_io.probe(video_clips.truncated(clip, tmp_path / "cut.mkv"))
   with pytest.raises(video_io.VideoError, match="truncated"):
     list(video_io.read_frames(cut_mkv))
   empty = video_io.probe(video_clips.zero_frame_video(tmp_path / "empty.y4m"))

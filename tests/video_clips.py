@@ -60,10 +60,11 @@ def zero_frame_video(path):
   return str(path)
 
 
-def truncated(source, path, faststart):
-  """The first half of a clip. With faststart the index (moov) comes first and survives, so
-  the data just ends early; without it the index is cut off."""
-  remuxed = str(path) + ".remux.mp4"
+def truncated(source, path, faststart=False):
+  """The first half of a clip, remuxed into `path`'s container first. With MP4's faststart
+  the index (moov) comes first and survives, so the data just ends early; without it the
+  index is cut off. MKV has no index to lose: it just ends early."""
+  remuxed = str(path) + ".remux" + os.path.splitext(str(path))[1]
   ffmpeg("-i", source, "-c", "copy", *(["-movflags", "+faststart"] if faststart else []),
          remuxed)
   with open(remuxed, "rb") as f:
@@ -99,15 +100,4 @@ def audio_with_cover_art(path):
          "-disposition:v", "attached_pic", path)
   os.remove(wav)
   os.remove(cover)
-  return str(path)
-
-
-def truncated_mkv(source, path):
-  remuxed = str(path) + ".full.mkv"
-  ffmpeg("-i", source, "-c", "copy", remuxed)
-  with open(remuxed, "rb") as f:
-    data = f.read()
-  os.remove(remuxed)
-  with open(path, "wb") as f:
-    f.write(data[:len(data) // 2])
   return str(path)
