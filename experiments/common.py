@@ -8,34 +8,20 @@ import json
 import os
 import tempfile
 
-from absl import flags
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from experiments import cli
+from experiments.reporting import markdown_table  # noqa: F401  (the experiments' helpers)
+from experiments.reporting import results_dir
+from experiments.reporting import write_json  # noqa: F401
 from fastchi_tf import demo
 from fastchi_tf import io_utils
 from fastchi_tf import losses
 
-# Flags every experiment takes, defined once so that scripts can import each other.
-QUICK = flags.DEFINE_bool("quick", False, "Small, fast settings (minutes on 2 CPU cores).")
-OUT_DIR = flags.DEFINE_string("out_dir", None,
-                              "Results folder (default experiments/results/<name>).")
-WORK_DIR = flags.DEFINE_string("work_dir", None, "Scratch folder for training runs.")
-TRAIN_DATA = flags.DEFINE_string("train_data", None,
-                                 "Training photos (default: scikit-image's).")
-REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Rewrite report.md from results.json.")
-
-ROOT = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(ROOT, "results")
 # Held out of the training photos; stylized at every snapshot.
 SNAPSHOT_PHOTOS = ("coffee.png", "chelsea.png")
-
-
-def results_dir(name, out_dir=None):
-  path = out_dir or os.path.join(RESULTS, name)
-  os.makedirs(path, exist_ok=True)
-  return path
 
 
 def scratch_dir(name, work_dir=None):
@@ -66,29 +52,19 @@ def main(name, quick, paper, run, report):
 
   `run(cfg, out_dir, work_dir, train_data)` returns the summary that `report` renders.
   """
-  out_dir = results_dir(name, OUT_DIR.value)
-  if REPORT_ONLY.value:
+  out_dir = results_dir(name, cli.OUT_DIR.value)
+  if cli.REPORT_ONLY.value:
     summary = read_json(os.path.join(out_dir, "results.json"))
   else:
-    summary = run(quick if QUICK.value else paper, out_dir,
-                  scratch_dir(name, WORK_DIR.value), TRAIN_DATA.value)
+    summary = run(quick if cli.QUICK.value else paper, out_dir,
+                  scratch_dir(name, cli.WORK_DIR.value), cli.TRAIN_DATA.value)
   io_utils.write_text(os.path.join(out_dir, "report.md"), report(summary))
   print(f"wrote {out_dir}/report.md and figures")
-
-
-def write_json(path, value):
-  io_utils.write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path):
   with open(path) as f:
     return json.load(f)
-
-
-def markdown_table(header, rows):
-  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-  lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-  return "\n".join(lines)
 
 
 class Judge:

@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from experiments import cli
 from experiments import common
 from fastchi_tf import config as config_lib
 from fastchi_tf import demo
@@ -221,7 +222,7 @@ style {base['style']:.3g}, content 0. Ranked by style: {', '.join(ranked)}.
 def main(argv):
   del argv
   common.main("loss_networks", QUICK, PAPER, lambda *args: run(
-      *args, yolo_path=_YOLO.value, offline=common.QUICK.value), report)
+      *args, yolo_path=_YOLO.value, offline=cli.QUICK.value), report)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import time
 from absl import app
 import numpy as np
 
+from experiments import cli
 from experiments import common
 from fastchi_tf import config as config_lib
 from fastchi_tf import demo

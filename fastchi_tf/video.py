@@ -208,7 +208,7 @@ def check_output(input_path, output_path):
 
 
 def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_frames=None,
-                  crf=18, preset="medium", progress=True):
+                  crf=18, preset="veryfast", progress=True):
   """Stylizes a video file into `output_path`, which appears only once it is complete.
 
   Args:

@@ -187,7 +187,7 @@ class VideoWriter:
   raises VideoError if ffmpeg failed; abort() kills ffmpeg at once.
   """
 
-  def __init__(self, path, info, crf=18, preset="medium", num_frames=None):
+  def __init__(self, path, info, crf=18, preset="veryfast", num_frames=None):
     self.path, self.info, self.frames = path, info, 0
     ext = os.path.splitext(path)[1].lower()
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error",

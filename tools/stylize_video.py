@@ -21,7 +21,8 @@ flags.DEFINE_integer("batch_size", 4, "Frames per model call on each device.")
 flags.DEFINE_integer("max_frames", None, "Stylize only the first N frames (audio is cut too).")
 flags.DEFINE_bool("preserve_color", False, "Keep the source's colours (luminance transfer).")
 flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless, 51 worst.")
-flags.DEFINE_string("preset", "medium", "x264 speed preset (ultrafast ... veryslow).")
+flags.DEFINE_string("preset", "veryfast", "x264 speed preset (ultrafast ... veryslow); "
+                    "veryfast keeps encoding from slowing the model, at about the same size.")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
 flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024.")
 

@@ -1,0 +1,59 @@
+"""What every benchmark writes: a markdown table, and JSON that says which machine ran it.
+
+Other engineers run CPU-heavy jobs on the same machine, so absolute timings are noisy; the
+JSON records the load average before and after, and scripts compare ratios measured within
+one run.
+"""
+
+import json
+import os
+import platform
+import statistics
+
+import tensorflow as tf
+
+from fastchi_tf import io_utils
+
+EXPERIMENTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def results_dir(name, out_dir=None):
+  """`out_dir`, or experiments/results/<name>/ wherever the script is run from; created."""
+  path = out_dir or os.path.join(EXPERIMENTS_DIR, "results", name)
+  os.makedirs(path, exist_ok=True)
+  return path
+
+
+def machine():
+  """The facts a reader needs to judge a timing."""
+  import keras  # Imported here: only this function needs its version.
+  return dict(
+      cpus=os.cpu_count(),
+      gpus=len(tf.config.list_physical_devices("GPU")),
+      load_average=[round(x, 2) for x in os.getloadavg()],
+      python=platform.python_version(),
+      tensorflow=tf.__version__,
+      keras=keras.__version__,
+      platform=platform.platform())
+
+
+def median(values):
+  return float(statistics.median(values))
+
+
+def markdown_table(header, rows):
+  """Rows of strings or numbers; floats are printed with 4 significant digits."""
+  def cell(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def write_json(path, payload):
+  """Writes `payload` atomically, adding the load average at the end of the run."""
+  payload = dict(payload)
+  payload["machine"] = dict(payload.get("machine") or machine(),
+                            load_average_at_end=[round(x, 2) for x in os.getloadavg()])
+  io_utils.write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+  return path
