@@ -78,3 +78,21 @@ def build_render_net(variant="original", width=32, shrink=2, upsample="nearest",
   x = keras.layers.Rescaling(255.0, name="to_pixels")(x)
   x = layers.CropToReference(name="crop")([x, image])
   return keras.Model(image, x, name=name or f"render_{variant}")
+
+
+def use_space_to_depth(model, block=2):
+  """Opt-in for CPU inference: convolutions to fewer than 16 channels (the 9x9 one to RGB) run
+  on blocks of `block` x `block` pixels; block=1 switches back. Returns `model`.
+
+  oneDNN computes output channels in groups of 16, so the 3-channel convolution wastes 80% of
+  its work. With block 2 it has 12 channels (and a 5x5 kernel over 4x the input channels):
+  1.2x the FLOPs (zero taps, which count_flops then counts) but ~2.7x faster on 2 cores.
+  Same weights, same result up to rounding. Not saved with the model; it changes functions
+  traced afterwards (an export included).
+  """
+  for layer in model.layers:
+    if isinstance(layer, layers.InceptionConv):
+      layer = layer.spatial
+    if isinstance(layer, layers.ConvLayer) and layer.filters < 16:
+      layer.space_to_depth = int(block)
+  return model

@@ -67,3 +67,34 @@ def test_nearest_upsample_repeats_each_pixel(rng):
   x = rng.uniform(size=(1, 3, 5, 2)).astype("float32")
   np.testing.assert_array_equal(layers.NearestUpsample2D(2)(x),
                                 np.repeat(np.repeat(x, 2, axis=1), 2, axis=2))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (9, 11)])
+def test_reflection_pad_matches_tf_pad_with_static_and_dynamic_shapes(size, rng):
+  x = rng.uniform(size=(2, *size, 3)).astype("float32")
+  pad = min(size) - 1 if min(size) < 3 else 2
+  expected = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+  layer = layers.ReflectionPad2D(pad)
+  dynamic = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 3])])
+  np.testing.assert_array_equal(layer(x), expected)
+  np.testing.assert_array_equal(dynamic(x), expected)
+
+
+@pytest.mark.parametrize("kernel,block", [(9, 2), (9, 4), (3, 3)])
+def test_space_to_depth_conv_matches_the_plain_conv(kernel, block, rng):
+  layer = layers.ConvLayer(3, kernel)
+  x = rng.uniform(-1, 1, size=(2, 13, 10, 8)).astype("float32")
+  plain = layer(x)
+  layer.space_to_depth = block
+  dynamic = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 8])])
+  np.testing.assert_allclose(layer(x), plain, atol=1e-5)
+  np.testing.assert_allclose(dynamic(x), plain, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fused_inference_instance_norm_matches_the_training_path(batch, rng):
+  layer = layers.InstanceNorm()
+  x = rng.normal(2.0, 3.0, size=(batch, 6, 7, 4)).astype("float32")
+  layer(x)
+  layer.set_weights([rng.normal(size=4).astype("float32") for _ in range(2)])
+  np.testing.assert_allclose(layer(x, training=False), layer(x, training=True), atol=1e-5)

@@ -4,6 +4,7 @@ import pytest
 
 from fastchi_tf import build_render_net
 from fastchi_tf.flops import count_flops
+from fastchi_tf.render_net import use_space_to_depth
 
 
 @pytest.mark.parametrize("variant", ["original", "inception"])
@@ -71,3 +72,16 @@ def test_flops_match_the_known_cost_of_the_original_network():
 def test_bad_arguments_name_the_value_and_choices(kwargs, match):
   with pytest.raises(ValueError, match=match):
     build_render_net(**kwargs)
+
+
+@pytest.mark.parametrize("variant", ["original", "inception"])
+def test_space_to_depth_opt_in_keeps_the_output_and_switches_back(variant, rng):
+  model = build_render_net(variant, width=8)
+  x = rng.uniform(0, 255, size=(1, 30, 21, 3)).astype("float32")
+  plain, flops = model(x).numpy(), count_flops(model, 32, 32)
+  use_space_to_depth(model)
+  assert model.get_layer("c2_conv").space_to_depth == 2
+  np.testing.assert_allclose(model(x), plain, atol=1e-2)
+  assert count_flops(model, 32, 32) > flops  # its zero taps count
+  use_space_to_depth(model, block=1)
+  assert count_flops(model, 32, 32) == flops
