@@ -5,10 +5,10 @@ Run time on 2 CPU cores: about 2.5 minutes with --quick (a 40-frame 640x360 clip
 minutes (estimated) in full (240 frames).
 Expected result: the inception w16 network stylizes about 9-16 frames/s of 640x360 here (it
 depends on the other jobs). Target: end to end at least 90% of the model alone. On 2 cores
-the encoder takes CPU from the model, so the ratio depends on the x264 preset: with the
-default "medium" it is about 0.84 (the encoder spends 15-22 ms of CPU per stylized frame,
-against 110-130 for the model), with "veryfast" about 0.9 (0.89 for the untrained network's
-noisy output, 0.91-0.94 for the demo's trained one), with "ultrafast" about 0.97.
+the encoder takes CPU from the model, so the ratio depends on the x264 preset: with
+"medium" it is about 0.84 (the encoder spends 15-22 ms of CPU per stylized frame, against
+110-130 for the model), with the default "veryfast" about 0.9 (0.89 for the untrained
+network's noisy output, 0.91-0.94 for the demo's trained one), with "ultrafast" about 0.97.
 Method: end to end is video.stylize_video with frame_function of a Stylizer, one device,
 batch 4; model-only is Stylizer.batch on the same frames in memory, same batch size. Runs
 alternate in pairs (the order flips every pair) and ratios are taken within a pair, because
@@ -38,8 +38,8 @@ FULL = dict(width=640, height=360, frames=240, batch_size=4, pairs=5, other_pair
             part_runs=3)
 QUICK = dict(width=640, height=360, frames=40, batch_size=4, pairs=4, other_pairs=2,
              part_runs=2)
-DEFAULT_PRESET = "medium"  # video.stylize_video's and tools/stylize_video.py's default
-OTHER_PRESETS = ("veryfast", "ultrafast")
+DEFAULT_PRESET = "veryfast"  # video.stylize_video's and tools/stylize_video.py's default
+OTHER_PRESETS = ("medium", "ultrafast")
 OTHER_BATCH_SIZES = (1, 8)
 TARGET_RATIO = 0.9
 
