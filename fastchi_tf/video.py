@@ -170,7 +170,7 @@ def frame_function(stylizer, keep_color=False, tile=None):
     if tile:
       return np.stack([stylize.stylize_image(stylizer, f, keep_color=keep_color, tile=tile)
                        for f in frames])
-    return np.stack(stylize.stylize_batch(stylizer, list(frames), keep_color))
+    return np.stack(stylize.stylize_batch(stylizer, list(frames), keep_color, tile))
   return process
 
 

@@ -111,7 +111,9 @@ def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path
     src = str(tmp_path / "huge.png")
     Image.new("RGB", (4200, 4200)).save(src)
   before = set(os.listdir(tmp_path))
-  result = run_tool("stylize.py", "--model", model, "--input", src, "--output", dst)
+  never_tile = ["--tile", "0"] if case == "huge" else []  # large images tile by default
+  result = run_tool("stylize.py", "--model", model, "--input", src, "--output", dst,
+                    *never_tile)
   assert result.returncode != 0
   assert message in last_line(result.stderr)
   assert last_line(result.stderr).startswith("stylize.py: error:")
@@ -141,3 +143,17 @@ def test_mixed_precision_stylizer_agrees_with_float32(keras_model_path, rng):
   half = stylize.Stylizer(keras_model_path, mixed_precision=True)
   assert half.keras_model.layers[1].compute_dtype == "float16"
   assert np.abs(half(image).astype(int) - full).mean() < 1.0
+
+
+def test_large_images_are_tiled_automatically_when_the_model_allows(keras_model_path, rng,
+                                                                   monkeypatch):
+  monkeypatch.setattr(stylize, "AUTO_TILE_PIXELS", 100 * 100)
+  monkeypatch.setattr(stylize, "AUTO_TILE", 64)
+  stylizer = stylize.Stylizer(keras_model_path)
+  image = rng.integers(0, 256, (160, 144, 3), np.uint8)
+  tiled = stylize.stylize_image(stylizer, image, tile=64)
+  assert not np.array_equal(tiled, stylize.stylize_image(stylizer, image, tile=0))
+  np.testing.assert_array_equal(stylize.stylize_image(stylizer, image), tiled)
+  np.testing.assert_array_equal(stylize.stylize_batch(stylizer, [image])[0], tiled)
+  small = image[:64, :64]  # under the threshold: one untiled call
+  np.testing.assert_array_equal(stylize.stylize_image(stylizer, small), stylizer(small))

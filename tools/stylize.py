@@ -24,7 +24,9 @@ flags.DEFINE_string("output", None, "Image file (single input) or folder.")
 flags.DEFINE_integer("max_size", None, "Downscale so the longer side is at most this.")
 flags.DEFINE_bool("preserve_color", False, "Keep the content's colours (luminance transfer).")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
-flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g. 1024.")
+flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g. 1024. "
+                     "Default: 512 above 2048x2048 pixels when the model is a .keras file "
+                     "or an export folder; 0 never tiles.")
 flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).")
 
 FLAGS = flags.FLAGS
@@ -46,8 +48,8 @@ def main(argv):
   for name in ("model", "input", "output"):
     if not getattr(FLAGS, name):
       sys.exit(f"stylize.py: error: --{name} is required")
-  if FLAGS.tile is not None and FLAGS.tile < 64:
-    sys.exit(f"stylize.py: error: --tile must be at least 64, got {FLAGS.tile}")
+  if FLAGS.tile is not None and FLAGS.tile != 0 and FLAGS.tile < 64:
+    sys.exit(f"stylize.py: error: --tile must be 0 (never) or at least 64, got {FLAGS.tile}")
   files, many = _inputs(FLAGS.input)
   if many and not files:
     sys.exit(f"stylize.py: error: no images found for --input {FLAGS.input}")
@@ -88,7 +90,7 @@ def main(argv):
   def flush():
     try:
       outs = stylize.stylize_batch(stylizer, [image for _, image in batch],
-                                   FLAGS.preserve_color)
+                                   FLAGS.preserve_color, FLAGS.tile)
       for (dst, _), out in zip(batch, outs):
         stylize.write_image(dst, out)
     except stylize.StylizeError as e:

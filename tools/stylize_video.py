@@ -24,7 +24,9 @@ flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless
 flags.DEFINE_string("preset", "veryfast", "x264 speed preset (ultrafast ... veryslow); "
                     "veryfast keeps encoding from slowing the model, at about the same size.")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
-flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024.")
+flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024. "
+                     "Default: 512 above 2048x2048 pixels when the model is a .keras file "
+                     "or an export folder; 0 never tiles.")
 
 FLAGS = flags.FLAGS
 
@@ -45,8 +47,8 @@ def main(argv):
       _fail(f"--{name} must be at least 1, got {value}")
   if not 0 <= FLAGS.crf <= 51:
     _fail(f"--crf must be in 0..51, got {FLAGS.crf}")
-  if FLAGS.tile is not None and FLAGS.tile < 64:
-    _fail(f"--tile must be at least 64, got {FLAGS.tile}")
+  if FLAGS.tile is not None and FLAGS.tile != 0 and FLAGS.tile < 64:
+    _fail(f"--tile must be 0 (never) or at least 64, got {FLAGS.tile}")
 
   # TensorFlow is imported after the flag checks: they answer at once.
   from fastchi_tf import distribute
