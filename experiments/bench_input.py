@@ -12,7 +12,6 @@ Writes results.json to experiments/results/bench_input/.
 """
 
 import os
-import tempfile
 
 from absl import app
 
@@ -46,12 +45,8 @@ def main(argv):
   settings = QUICK if _QUICK.value else FULL
   out_dir = reporting.results_dir(NAME, _OUT_DIR.value)
   machine = reporting.machine()
-  with tempfile.TemporaryDirectory() as tmp:
-    files = input_timing.make_photo_folder(os.path.join(tmp, "photos"))
-    rates = reader_rates(files, settings)
-    results = input_timing.measure(files, settings["image_size"], settings["batch_size"],
-                                   input_timing.READERS, settings["runs"], settings["steps"],
-                                   os.path.join(tmp, "run"))
+  results, rates = input_timing.measure_on_photos(
+      settings, input_timing.READERS, lambda files: reader_rates(files, settings))
   base_train = results["in-memory"]["summary"]["median_train_s"]
   rows = []
   for kind in input_timing.READERS:

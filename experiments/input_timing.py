@@ -17,6 +17,7 @@ small dataset would; a cold disk would slow the sequential reader, not the prefe
 
 
 import os
+import tempfile
 import time
 
 import numpy as np
@@ -249,3 +250,15 @@ def measure(files, image_size, batch_size, readers, runs, steps, write_dir, warm
     results[kind]["summary"] = {k: reporting.median([s[k] for s in per_run])
                                 for k in per_run[0]}
   return results
+
+
+def measure_on_photos(settings, readers, with_files=None):
+  """`measure` on a temporary folder of generated photos with a script's settings dict
+  (image_size, batch_size, runs, steps); `with_files(files)`, if given, runs on the same
+  photos first. Returns (measure's results, with_files' result)."""
+  with tempfile.TemporaryDirectory() as tmp:
+    files = make_photo_folder(os.path.join(tmp, "photos"))
+    extra = with_files(files) if with_files else None
+    results = measure(files, settings["image_size"], settings["batch_size"], readers,
+                      settings["runs"], settings["steps"], os.path.join(tmp, "run"))
+  return results, extra

@@ -15,7 +15,6 @@ experiments/results/reading_speed/.
 """
 
 import os
-import tempfile
 
 from absl import app
 import matplotlib.pyplot as plt
@@ -118,11 +117,7 @@ def main(argv):
   settings = QUICK if _QUICK.value else FULL
   out_dir = reporting.results_dir(NAME, _OUT_DIR.value)
   machine = reporting.machine()
-  with tempfile.TemporaryDirectory() as tmp:
-    files = input_timing.make_photo_folder(os.path.join(tmp, "photos"))
-    results = input_timing.measure(files, settings["image_size"], settings["batch_size"],
-                                   READERS, settings["runs"], settings["steps"],
-                                   os.path.join(tmp, "run"))
+  results, _ = input_timing.measure_on_photos(settings, READERS)
   rows = []
   for kind in READERS:
     s = results[kind]["summary"]

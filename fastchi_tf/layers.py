@@ -222,8 +222,24 @@ def _space_to_depth_taps(kernel_size, block):
   return taps
 
 
+class _ConvBase(keras.layers.Layer):
+  """The arguments ConvLayer and InceptionConv share, stored and serialized once."""
+
+  def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False, **kwargs):
+    super().__init__(**kwargs)
+    self.filters = int(filters)
+    self.kernel_size = int(kernel_size)
+    self.strides = int(strides)
+    self.upsample = int(upsample)
+    self.transpose = bool(transpose)
+
+  def get_config(self):
+    return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+            "strides": self.strides, "upsample": self.upsample, "transpose": self.transpose}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class ConvLayer(keras.layers.Layer):
+class ConvLayer(_ConvBase):
   """Reflection padding + convolution; the plain building block of Johnson's network.
 
   `upsample=2` doubles the resolution first by nearest-neighbour repetition (the
@@ -234,12 +250,7 @@ class ConvLayer(keras.layers.Layer):
   """
 
   def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False, **kwargs):
-    super().__init__(**kwargs)
-    self.filters = int(filters)
-    self.kernel_size = int(kernel_size)
-    self.strides = int(strides)
-    self.upsample = int(upsample)
-    self.transpose = bool(transpose)
+    super().__init__(filters, kernel_size, strides, upsample, transpose, **kwargs)
     if self.transpose:
       # Output exactly stride x the input, as nearest upsampling + conv gives.
       self.conv = keras.layers.Conv2DTranspose(
@@ -303,13 +314,8 @@ class ConvLayer(keras.layers.Layer):
       return y
     return y[:, :h, :w, :]
 
-  def get_config(self):
-    return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-            "strides": self.strides, "upsample": self.upsample, "transpose": self.transpose}
-
-
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class InceptionConv(keras.layers.Layer):
+class InceptionConv(_ConvBase):
   """FastChi's shrunk convolution: 1x1 to C_in/k, spatial conv to C_out/k, 1x1 to C_out.
 
   The spatial convolution (same kernel, stride and upsampling as the plain ConvLayer it
@@ -320,12 +326,7 @@ class InceptionConv(keras.layers.Layer):
 
   def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False, shrink=2,
                **kwargs):
-    super().__init__(**kwargs)
-    self.filters = int(filters)
-    self.kernel_size = int(kernel_size)
-    self.strides = int(strides)
-    self.upsample = int(upsample)
-    self.transpose = bool(transpose)
+    super().__init__(filters, kernel_size, strides, upsample, transpose, **kwargs)
     self.shrink = int(shrink)
     if self.filters % self.shrink:
       raise ValueError(f"filters={self.filters} is not divisible by shrink={self.shrink}")
@@ -348,6 +349,4 @@ class InceptionConv(keras.layers.Layer):
     return self.expand(self.spatial(self.reduce(x)))
 
   def get_config(self):
-    return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-            "strides": self.strides, "upsample": self.upsample, "transpose": self.transpose,
-            "shrink": self.shrink}
+    return {**super().get_config(), "shrink": self.shrink}

@@ -200,8 +200,8 @@ def check_output(input_path, output_path):
   if ext not in video_io.VIDEO_FORMATS:
     raise video_io.VideoError(f"unsupported output extension {ext or '(none)'!r} in "
                               f"{output_path}; use one of {', '.join(video_io.VIDEO_FORMATS)}")
-  if os.path.exists(output_path) and os.path.samefile(input_path, output_path) or (
-      os.path.abspath(input_path) == os.path.abspath(output_path)):
+  same = os.path.abspath(input_path) == os.path.abspath(output_path)
+  if same or (os.path.exists(output_path) and os.path.samefile(input_path, output_path)):
     raise video_io.VideoError(f"output {output_path} would overwrite its input")
   if os.path.isdir(output_path):
     raise video_io.VideoError(f"output {output_path} is a folder; give a file name")

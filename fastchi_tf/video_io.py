@@ -37,9 +37,13 @@ class VideoInfo:
   fps: fractions.Fraction
   duration: float  # seconds, of the container (0 if unknown)
   codec: str
-  audio_codec: str | None  # of the first audio track; None: no audio
-  audio_codecs: tuple = ()  # of every audio track
+  audio_codecs: tuple = ()  # of every audio track; empty: no audio
   sar: str = "1:1"  # sample (pixel) aspect ratio, kept so anamorphic video keeps its shape
+
+  @property
+  def audio_codec(self):
+    """The first audio track's codec, or None."""
+    return self.audio_codecs[0] if self.audio_codecs else None
 
   @property
   def expected_frames(self):
@@ -115,7 +119,6 @@ def probe(path):
               if match else 0.0)
   return VideoInfo(path=path, width=int(width), height=int(height), fps=parse_rate(rate),
                    duration=duration, codec=codec,
-                   audio_codec=audio_codecs[0] if audio_codecs else None,
                    audio_codecs=audio_codecs,
                    sar=f"{sar.group(1)}:{sar.group(2)}" if sar and sar.group(1) != "0" else "1:1")
 
@@ -286,14 +289,12 @@ def make_clip(path, frames, fps, audio_seconds=None, crf=18):
   frames = list(frames)
   height, width = frames[0].shape[:2]
   fps = fractions.Fraction(fps)
-  info = VideoInfo(path="", width=width, height=height, fps=fps, duration=0.0, codec="",
-                   audio_codec=None)
+  info = VideoInfo(path="", width=width, height=height, fps=fps, duration=0.0, codec="")
   wav = None
   if audio_seconds:
     wav = path + ".wav"
     write_sine_wav(wav, audio_seconds)
-    info = dataclasses.replace(info, path=wav, audio_codec="pcm_s16le",
-                               audio_codecs=("pcm_s16le",))
+    info = dataclasses.replace(info, path=wav, audio_codecs=("pcm_s16le",))
   writer = VideoWriter(path, info, crf=crf, preset="veryfast")
   try:
     for frame in frames:

@@ -83,7 +83,7 @@ def test_variable_rate_sources_give_every_frame_once(tmp_path):
 
 def test_writer_failure_is_one_clear_error(tmp_path):
   info = video_io.VideoInfo(path="frames", width=32, height=32, fps=fractions.Fraction(24),
-                            duration=0.0, codec="", audio_codec=None)
+                            duration=0.0, codec="")
   writer = video_io.VideoWriter(str(tmp_path / "out.mp4"), info, preset="no-such-preset")
   with pytest.raises(video_io.VideoError, match="ffmpeg says: .*"):
     for _ in range(50):
