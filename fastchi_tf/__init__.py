@@ -1,7 +1,21 @@
-"""FastChi-TF: fast neural style transfer in TensorFlow 2 / Keras 3."""
+"""FastChi-TF: fast neural style transfer in TensorFlow 2 / Keras 3.
 
-from fastchi_tf import losses
-from fastchi_tf.loss_net import build_loss_net
-from fastchi_tf.render_net import build_render_net
+The package imports nothing heavy itself: `fastchi_tf.cli` must be able to quiet TensorFlow's
+logging before TensorFlow is first imported, and light paths should not pay for it.
+"""
+
+import importlib
 
 __all__ = ["build_loss_net", "build_render_net", "losses"]
+
+_LAZY = {"build_loss_net": ("fastchi_tf.loss_net", "build_loss_net"),
+         "build_render_net": ("fastchi_tf.render_net", "build_render_net"),
+         "losses": ("fastchi_tf.losses", None)}
+
+
+def __getattr__(name):
+  if name not in _LAZY:
+    raise AttributeError(f"module 'fastchi_tf' has no attribute {name!r}")
+  module_name, attr = _LAZY[name]
+  module = importlib.import_module(module_name)
+  return getattr(module, attr) if attr else module

@@ -58,3 +58,100 @@ def write_text(path, text):
   with atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       f.write(text)
+
+
+class OverwriteError(ValueError):
+  """An output that is, or would replace, one of the run's inputs."""
+
+
+def _identity(path):
+  try:
+    st = os.stat(path)  # follows links: a link to the input is the input
+  except OSError:
+    return None
+  return st.st_dev, st.st_ino
+
+
+def check_not_inputs(outputs, inputs):
+  """Refuses outputs that are one of `inputs`, however spelled.
+
+  The operating system decides sameness (device and inode), so symbolic and hard links,
+  '..' and case-insensitive file systems are all caught; comparing path strings is not.
+  """
+  known = {}
+  for path in inputs:
+    ident = _identity(path)
+    if ident:
+      known[ident] = path
+  for path in outputs:
+    ident = _identity(path)
+    if ident in known:
+      raise OverwriteError(f"output {path} is the input {known[ident]} (the same file); "
+                           "choose another output")
+
+
+def is_within(path, folder):
+  """True if `path` is `folder` or lies inside it, as the file system resolves them."""
+  target = _identity(folder)
+  if target is None:
+    return False
+  current = os.path.realpath(path)
+  while True:
+    if _identity(current) == target:
+      return True
+    parent = os.path.dirname(current)
+    if parent == current:
+      return False
+    current = parent
+
+
+def check_writable_folder(folder):
+  """Raises ValueError naming `folder` if files cannot be created in it.
+
+  A real probe (create and delete a file), because permission bits lie for root and on
+  read-only mounts.
+  """
+  folder = folder or "."
+  if not os.path.isdir(folder):
+    raise ValueError(f"{folder} is not a folder" if os.path.exists(folder)
+                     else f"folder {folder} does not exist")
+  try:
+    fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+  except OSError as e:
+    raise ValueError(f"cannot write to {folder}: {e.strerror}") from None
+  os.close(fd)
+  os.remove(probe)
+
+
+def prepare_output(path):
+  """Checks that `path` can be written, creating its missing parent folders.
+
+  Returns the folders it created (outermost first) so a failed run can remove them with
+  `remove_empty`. Every tool creates a missing output folder, like `mkdir -p`.
+  """
+  if os.path.isdir(path):
+    raise ValueError(f"output {path} is a folder; give a file name")
+  parent = os.path.dirname(os.path.abspath(path))
+  existing = parent
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ValueError(f"cannot write {path}: {existing} is a file, not a folder")
+  check_writable_folder(existing)
+  return make_parents(path)
+
+
+def prepare_folder(folder):
+  """Checks that files can be written in `folder`, creating it (and its parents) if missing.
+
+  Returns the folders it created, outermost first, for `remove_empty`.
+  """
+  if os.path.exists(folder) and not os.path.isdir(folder):
+    raise ValueError(f"{folder} is a file, not a folder")
+  existing = os.path.abspath(folder)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    raise ValueError(f"cannot create {folder}: {existing} is a file, not a folder")
+  check_writable_folder(existing)
+  return make_parents(os.path.join(folder, "_"))

@@ -1,0 +1,95 @@
+"""What every tool shares: a quiet start, one-line errors with meaningful exit codes.
+
+Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
+130 interrupted (Ctrl-C), as shells expect.
+"""
+
+import contextlib
+import os
+import sys
+
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+_HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
+         "--helpfull": False}
+
+
+def tool_name():
+  return os.path.basename(sys.argv[0]) or "fastchi"
+
+
+def usage_error(message):
+  """Bad flags or paths: one line, status 2."""
+  print(f"{tool_name()}: error: {message}", file=sys.stderr)
+  sys.exit(USAGE)
+
+
+def fail(message):
+  """The work failed: one line, status 1."""
+  print(f"{tool_name()}: error: {message}", file=sys.stderr)
+  sys.exit(FAILED)
+
+
+def interrupted(message):
+  """Ctrl-C: one line, status 130."""
+  print(f"{tool_name()}: interrupted; {message}", file=sys.stderr)
+  sys.exit(INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _quiet_fd2():
+  """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines bypass Python."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+def import_tensorflow_quietly():
+  """Imports TensorFlow keeping the console to our own lines.
+
+  TensorFlow prints oneDNN, CUDA-stub and cuInit lines on a machine without GPUs; they are
+  noise to our users. Setting TF_CPP_MIN_LOG_LEVEL to 0 or 1 shows them again.
+  """
+  if "tensorflow" in sys.modules:
+    return
+  verbose = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  if verbose:
+    import tensorflow  # noqa: F401
+    return
+  with _quiet_fd2():
+    import tensorflow as tf
+  tf.get_logger().setLevel("ERROR")
+
+
+def _parse(argv):
+  from absl import app
+  from absl import flags
+  for arg in argv[1:]:
+    if arg in _HELP:
+      app.usage(shorthelp=_HELP[arg], writeto_stdout=True)
+      sys.exit(OK)
+    if arg == "--":
+      break
+  try:
+    rest = flags.FLAGS(argv)
+  except flags.Error as e:
+    usage_error(e)
+  if len(rest) > 1:
+    usage_error(f"unexpected arguments {rest[1:]}")
+  if not flags.FLAGS["verbosity"].present:
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)  # checkpoint "Sharding callback" lines etc.
+  return rest
+
+
+def run(main):
+  """absl's app.run with --help exiting 0 and bad flags as one line with status 2."""
+  from absl import app
+  app.run(main, flags_parser=_parse)
