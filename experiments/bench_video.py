@@ -58,7 +58,7 @@ def main(argv):
   with tempfile.TemporaryDirectory() as tmp:
     clip, output = os.path.join(tmp, "clip.mp4"), os.path.join(tmp, "stylized.mp4")
     info = video_timing.make_test_clip(clip, s["width"], s["height"], s["frames"])
-    stylizer = (stylize.Stylizer(_MODEL.value) if _MODEL.value
+    stylizer = (stylize.load_stylizer(_MODEL.value) if _MODEL.value
                 else video_timing.export_stylizer(tmp))
     frames = video_timing.decoded_frames(info)
     stylized = [out for batch in video.batches_of(frames, s["batch_size"])

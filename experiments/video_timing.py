@@ -37,7 +37,7 @@ def export_stylizer(folder, variant="inception", width=16, shrink=2):
   """Exports an untrained render network as a SavedModel and loads it as a Stylizer."""
   path = os.path.join(folder, export.SAVED_MODEL)
   export.export_saved_model(build_render_net(variant, width, shrink), path)
-  return stylize.Stylizer(path)
+  return stylize.load_stylizer(path)
 
 
 def decoded_frames(info):

@@ -29,6 +29,20 @@ def fail(message):
   sys.exit(FAILED)
 
 
+def warn(message):
+  """A note or a skipped item: one line on stderr, no exit."""
+  print(f"{tool_name()}: {message}", file=sys.stderr)
+
+
+MIN_TILE = 64  # tiles smaller than the tiling margin would be mostly margin
+
+
+def check_tile(tile):
+  """--tile: None (automatic), 0 (never) or at least MIN_TILE."""
+  if tile is not None and tile != 0 and tile < MIN_TILE:
+    usage_error(f"--tile must be 0 (never) or at least {MIN_TILE}, got {tile}")
+
+
 def interrupted(message):
   """Ctrl-C: one line, status 130."""
   print(f"{tool_name()}: interrupted; {message}", file=sys.stderr)

@@ -61,14 +61,15 @@ def run_demo(out_dir, steps=300):
   prepare_photos(cfg.data.train_data)
   print(f"[1/4] training the inception network for {steps} steps on "
         f"{len(TRAIN_PHOTOS)} photos (style: {STYLE_IMAGE})")
-  train_lib.train(cfg)
+  preview = os.path.join(out_dir, "preview.png")
+  train_lib.train(cfg, on_summary=preview_writer(preview, cfg.data.image_size))
   print("[2/4] exporting SavedModel, .keras and TFLite")
   export_dir = os.path.join(out_dir, "export")
   diffs = export.export_all(cfg.model_dir, export_dir, tflite=True)
   print(f"      TFLite float32 vs SavedModel: max {diffs['float32']} uint8 level(s)")
   print(f"[3/4] stylizing the held-out photo {HELD_OUT_PHOTO}")
   content = stylize.read_image(skimage_data(HELD_OUT_PHOTO))
-  stylizer = stylize.Stylizer(os.path.join(export_dir, export.SAVED_MODEL))
+  stylizer = stylize.load_stylizer(os.path.join(export_dir, export.SAVED_MODEL))
   out = stylize.stylize_image(stylizer, content)
   kept = stylize.stylize_image(stylizer, content, keep_color=True)
   paths = {
@@ -76,6 +77,7 @@ def run_demo(out_dir, steps=300):
       "preserved_color": os.path.join(out_dir, "coffee_stylized_color.png"),
       "before_after": os.path.join(out_dir, "before_after.png"),
       "loss_curve": os.path.join(out_dir, "loss_curve.png"),
+      "preview": preview,
       "export": export_dir,
       "clip": os.path.join(out_dir, "clip.mp4"),
       "clip_stylized": os.path.join(out_dir, "clip_stylized.mp4"),
@@ -92,6 +94,22 @@ def run_demo(out_dir, steps=300):
   video.stylize_video(paths["clip"], paths["clip_stylized"], video.frame_function(stylizer),
                       video.video_devices())
   return paths
+
+
+def preview_writer(path, size):
+  """An on_summary hook: the held-out photo stylized by the network as it trains, so the
+  first picture appears within seconds instead of at the end."""
+  photo = Image.open(skimage_data(HELD_OUT_PHOTO)).convert("RGB")
+  photo.thumbnail((2 * size, 2 * size))
+  content = np.asarray(photo)
+
+  def write(step, model):
+    out = model(content[None].astype(np.float32), training=False)[0].numpy()
+    stylized = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    stylize.write_image(path, np.concatenate([content, stylized], axis=1))
+    if step == 0:
+      print(f"      preview (updated as it trains): {path}")
+  return write
 
 
 def make_demo_clip(path, size=(320, 180)):

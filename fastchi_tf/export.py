@@ -50,12 +50,13 @@ def uint8_serving_fn(model):
 
 
 def _atomic_dir(write, path):
-  """Calls write(tmp_dir), then moves the finished folder to `path` (replacing it)."""
+  """Calls write(tmp_dir), then moves the finished folder to `path`, replacing it whole."""
   parent = os.path.dirname(os.path.abspath(path))
   os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=".export.", dir=parent)
+  tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp.", dir=parent)
   try:
     write(tmp)
+    os.chmod(tmp, 0o777 & ~io_utils.UMASK)  # mkdtemp makes 0700
     old = None
     if os.path.exists(path):
       old = tmp + ".old"
@@ -93,7 +94,7 @@ def tflite_bytes(saved_model_dir, precision="float32"):
   return converter.convert()
 
 
-class TFLiteStylizer:
+class TFLiteRunner:
   """Runs a .tflite render network on one uint8 [h, w, 3] image of any size."""
 
   def __init__(self, path_or_bytes):
@@ -115,28 +116,67 @@ class TFLiteStylizer:
     return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
 
 
+EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, *TFLITE_FILES.values()})
+
+
+def check_export_dir(model_dir, export_dir):
+  """Refuses an export folder that would replace the run or files that are not an export.
+
+  An export replaces the whole folder, so that it holds exactly one model's files: a stale
+  .tflite from an earlier export must not sit beside a new SavedModel.
+  """
+  if io_utils.is_within(model_dir, export_dir):
+    raise ExportError(f"--export_dir {export_dir} holds the training run {model_dir}; "
+                      "exporting there would replace the run")
+  if os.path.exists(export_dir):
+    if not os.path.isdir(export_dir):
+      raise ExportError(f"--export_dir {export_dir} is a file, not a folder")
+    others = sorted(set(os.listdir(export_dir)) - EXPORT_NAMES)
+    if others:
+      shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+      raise ExportError(f"--export_dir {export_dir} holds files that are not an export "
+                        f"({shown}); give a new or empty folder, or an earlier export to "
+                        "replace")
+  try:
+    io_utils.check_writable_folder(_existing_parent(export_dir))
+  except ValueError as e:
+    raise ExportError(str(e)) from None
+
+
+def _existing_parent(path):
+  folder = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(folder):
+    folder = os.path.dirname(folder)
+  return folder
+
+
 def export_all(model_dir, export_dir, tflite=False, check_image=None):
   """Writes SavedModel, .keras and (optionally) TFLite models of the run in `model_dir`.
 
-  Each TFLite model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]);
-  returns {precision: max absolute uint8 difference}.
+  The folder is written whole and replaces any earlier export in `export_dir`. Each TFLite
+  model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]); returns
+  {precision: max absolute uint8 difference}.
   """
+  check_export_dir(model_dir, export_dir)
   model = restore_render_net(model_dir)
-  os.makedirs(export_dir, exist_ok=True)
-  saved = os.path.join(export_dir, SAVED_MODEL)
-  export_saved_model(model, saved)
-  export_keras(model, os.path.join(export_dir, KERAS_FILE))
   differences = {}
-  if tflite:
-    if check_image is None:
-      check_image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
-    reference = tf.saved_model.load(saved).signatures["serving_default"](
-        images=tf.constant(check_image[None]))["stylized"].numpy()[0]
-    for precision, name in TFLITE_FILES.items():
-      content = tflite_bytes(saved, precision)
-      out = TFLiteStylizer(content)(check_image)
-      differences[precision] = int(np.abs(out.astype(int) - reference.astype(int)).max())
-      with io_utils.atomic_path(os.path.join(export_dir, name)) as tmp:
-        with open(tmp, "wb") as f:
+
+  def write(folder):
+    saved = os.path.join(folder, SAVED_MODEL)
+    export_saved_model(model, saved)
+    export_keras(model, os.path.join(folder, KERAS_FILE))
+    if tflite:
+      image = check_image
+      if image is None:
+        image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
+      reference = tf.saved_model.load(saved).signatures["serving_default"](
+          images=tf.constant(image[None]))["stylized"].numpy()[0]
+      for precision, name in TFLITE_FILES.items():
+        content = tflite_bytes(saved, precision)
+        out = TFLiteRunner(content)(image)
+        differences[precision] = int(np.abs(out.astype(int) - reference.astype(int)).max())
+        with open(os.path.join(folder, name), "wb") as f:
           f.write(content)
+
+  _atomic_dir(write, export_dir)
   return differences

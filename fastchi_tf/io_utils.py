@@ -18,7 +18,7 @@ def atomic_path(path):
   try:
     yield tmp
     if os.path.isfile(tmp):
-      os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+      os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give the usual permissions
     os.replace(tmp, path)
   except BaseException:
     with contextlib.suppress(FileNotFoundError):
@@ -33,7 +33,7 @@ def _read_umask():
 
 
 # Read once at import: os.umask can only be read by setting it, which races with threads.
-_UMASK = _read_umask()
+UMASK = _read_umask()
 
 
 def make_parents(path):
@@ -86,8 +86,8 @@ def check_not_inputs(outputs, inputs):
   for path in outputs:
     ident = _identity(path)
     if ident in known:
-      raise OverwriteError(f"output {path} is the input {known[ident]} (the same file); "
-                           "choose another output")
+      raise OverwriteError(f"output {path} would overwrite its input {known[ident]} "
+                           "(the same file); choose another output")
 
 
 def is_within(path, folder):

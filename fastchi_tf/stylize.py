@@ -1,31 +1,45 @@
-"""Stylizing images with an exported model: SavedModel folder, .keras file or .tflite file."""
+"""Stylizing images with an exported model: SavedModel folder, .keras file or .tflite file.
 
+`load_stylizer` opens any of the three as a `Stylizer`; `stylize_image`, `stylize_batch` and
+`stylize_files` add what a photo needs around the network: downscaling, tiling of large
+images, enlarging of small ones, colour preservation and the alpha channel.
+"""
+
+import dataclasses
 import os
+import sys
+import zipfile
+from typing import Callable, Optional, Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 from PIL import Image
+from PIL import ImageOps
 
-from fastchi_tf import export
 from fastchi_tf import io_utils
-from fastchi_tf import layers  # noqa: F401  (registers the layers .keras files name)
 
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                  ".bmp": "BMP"}
+ALPHA_FORMATS = ("PNG", "WEBP")  # formats that keep transparency
 # Untiled inputs above this many pixels are refused (4096 x 4096; 4K UHD fits below it).
 MAX_UNTILED_PIXELS = 4096 * 4096
 # Above this many pixels images are tiled automatically when the model allows it (a .keras
-# file): untiled 3840x2160 peaked at 11.5 GiB even with the smallest network, tiled at 1.5.
+# file); the memory this saves is in experiments/results/bench_memory.
 AUTO_TILE_PIXELS = 2048 * 2048
-AUTO_TILE = 512  # peak RSS at 4K: 1.5 GiB (tiles of 1024: 3.9 GiB), barely slower
+AUTO_TILE = 512
+# Instance normalization works at a quarter of the input's resolution: a 24x16 thumbnail
+# leaves it 6x4 pixels per channel and the output is noise. Images whose shorter side is
+# below this are rendered enlarged to it and brought back to their exact size
+# (docs/small_images.jpg: input, as is, enlarged, the full photo stylized and shrunk).
+MIN_RENDER_SIDE = 256
+TILING_NEEDS_KERAS = ("tiling needs the Keras model: give a .keras file or an export folder's "
+                      "saved_model (with model.keras beside it)")
 
 
 class StylizeError(ValueError):
   """An input, output or model that cannot be used; the message names it."""
 
 
-def check_extension(path, role):
+def check_extension(path: str, role: str) -> str:
   ext = os.path.splitext(path)[1].lower()
   if ext not in IMAGE_FORMATS:
     raise StylizeError(f"unsupported {role} extension {ext or '(none)'!r} in {path}; "
@@ -33,99 +47,256 @@ def check_extension(path, role):
   return ext
 
 
-def read_image(path):
-  """uint8 RGB [h, w, 3] from any image PIL reads (grayscale, RGBA, palette, 16-bit)."""
-  if not os.path.isfile(path):
+def read_image_alpha(path: str):
+  """(uint8 RGB [h, w, 3], uint8 alpha [h, w] or None), upright by its EXIF orientation.
+
+  Reads anything PIL reads: grayscale, RGBA, palette with transparency, 16-bit.
+  """
+  if not os.path.exists(path):
     raise StylizeError(f"input image not found: {path}")
+  if os.path.isdir(path):
+    raise StylizeError(f"input {path} is a folder; give an image file")
   try:
     with Image.open(path) as image:
       image.load()
+      image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
       if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte
         array = (np.asarray(image, np.uint32) >> 8).astype(np.uint8)
-        return np.repeat(array[..., None], 3, axis=2)
-      return np.asarray(image.convert("RGB"))
+        return np.repeat(array[..., None], 3, axis=2), None
+      if "A" in image.mode or "transparency" in image.info:
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = rgba[..., 3]
+        return np.ascontiguousarray(rgba[..., :3]), (None if alpha.min() == 255 else alpha)
+      return np.asarray(image.convert("RGB")), None
   except (OSError, SyntaxError, ValueError) as e:
     raise StylizeError(f"cannot read image {path}: {e}") from None
 
 
-def write_image(path, image):
-  """Writes uint8 RGB atomically; the format comes from the extension."""
+def read_image(path: str) -> np.ndarray:
+  """uint8 RGB [h, w, 3]; see read_image_alpha."""
+  return read_image_alpha(path)[0]
+
+
+def write_image(path: str, image: np.ndarray, alpha: Optional[np.ndarray] = None) -> None:
+  """Writes uint8 RGB (plus alpha where the format holds it) atomically; the format comes
+  from the extension. An unwritable path is a StylizeError naming it."""
   fmt = IMAGE_FORMATS[check_extension(path, "output")]
-  with io_utils.atomic_path(path) as tmp:
-    Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format=fmt)
+  image = np.asarray(image, np.uint8)
+  if alpha is not None and fmt in ALPHA_FORMATS:
+    image = np.concatenate([image, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
+  try:
+    with io_utils.atomic_path(path) as tmp:
+      Image.fromarray(image).save(tmp, format=fmt)
+  except OSError as e:
+    raise StylizeError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class Stylizer:
-  """Loads a model once; calling it maps uint8 [h, w, 3] to uint8 [h, w, 3]."""
+  """One loaded model: uint8 [h, w, 3] -> uint8 [h, w, 3]. Backends below.
 
-  def __init__(self, path, mixed_precision=False):
+  `keras_model` is the Keras render network when there is one (tiling, mixed precision and
+  float outputs need it); `supports_tiling` says whether it is there.
+  """
+
+  kind = ""
+  keras_model = None
+
+  def __init__(self, path: str):
     self.path = path
-    self.keras_model = None
-    if not os.path.exists(path):
-      raise StylizeError(f"model not found: {path}")
-    try:
-      if os.path.isdir(path):
-        if not os.path.exists(os.path.join(path, "saved_model.pb")):
-          raise StylizeError(f"{path} is a folder but not a SavedModel (no saved_model.pb)")
-        self._fn = tf.saved_model.load(path).signatures["serving_default"]
-        self._kind = "saved_model"
-        sibling = os.path.join(os.path.dirname(os.path.abspath(path)), export.KERAS_FILE)
-        if os.path.exists(sibling):  # an export folder: the .keras file enables tiling
-          self.keras_model = keras.saving.load_model(sibling, safe_mode=True)
-      elif path.endswith(".keras"):
-        self.keras_model = keras.saving.load_model(path, safe_mode=True)
-        self._kind = "keras"
-      elif path.endswith(".tflite"):
-        self._fn = export.TFLiteStylizer(path)
-        self._fn(np.zeros((8, 8, 3), np.uint8))  # fail now, not on the first image
-        self._kind = "tflite"
-      else:
-        raise StylizeError(f"unknown model format {path}: give a SavedModel folder, a .keras "
-                           "file or a .tflite file")
-      if mixed_precision:
-        if self.keras_model is None:
-          raise StylizeError("--mixed_precision needs the Keras model: give a .keras file or "
-                             "an export folder's saved_model (with model.keras beside it)")
-        from fastchi_tf import precision  # Imported lazily: only this option needs it.
-        self.keras_model = precision.mixed_copy(self.keras_model)
-        self._kind = "keras"
-    except StylizeError:
-      raise
-    except Exception as e:  # noqa: BLE001  (loaders raise many kinds; all mean "broken")
-      first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-      raise StylizeError(f"cannot load model {path}: {first}") from None
+
+  @property
+  def supports_tiling(self) -> bool:
+    return self.keras_model is not None
+
+  def batch(self, images: np.ndarray) -> np.ndarray:
+    """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3]: one call for images of one size."""
+    raise NotImplementedError
+
+  def __call__(self, image: np.ndarray) -> np.ndarray:
+    return self.batch(np.asarray(image, np.uint8)[None])[0]
 
   def float_model(self, images):
-    """Float [b, h, w, 3] in [0, 255] -> float32; needs the Keras model."""
+    """Float [b, h, w, 3] in [0, 255] -> float32 tensor; needs the Keras model."""
+    import tensorflow as tf
+    if self.keras_model is None:
+      raise StylizeError(TILING_NEEDS_KERAS)
     out = self.keras_model(tf.convert_to_tensor(images, tf.float32), training=False)
     return tf.cast(out, tf.float32)
 
-  def __call__(self, image):
-    return self.batch(np.asarray(image, np.uint8)[None])[0]
+
+class KerasStylizer(Stylizer):
+  kind = "keras"
+
+  def __init__(self, path, model=None):
+    super().__init__(path)
+    self.keras_model = model if model is not None else _load_keras(path)
 
   def batch(self, images):
-    """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3]: one call for images of one size."""
-    images = np.asarray(images, np.uint8)
-    if self._kind == "tflite":  # the interpreter is resized per shape; run one by one
-      return np.stack([self._fn(image) for image in images])
-    if self._kind == "keras":
-      out = self.float_model(images).numpy()
-      return np.clip(np.round(out), 0, 255).astype(np.uint8)
-    return self._fn(images=tf.constant(images))["stylized"].numpy()
+    out = self.float_model(np.asarray(images, np.uint8)).numpy()
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
-def downscale(image, max_size):
+class SavedModelStylizer(Stylizer):
+  """An export's SavedModel; its sibling model.keras, if any, enables tiling."""
+  kind = "saved_model"
+
+  def __init__(self, path):
+    super().__init__(path)
+    self._fn = _load_saved_model(path)
+    from fastchi_tf import export
+    sibling = os.path.join(os.path.dirname(os.path.abspath(path)), export.KERAS_FILE)
+    if os.path.isfile(sibling):
+      self.keras_model = _load_keras(sibling)
+
+  def batch(self, images):
+    import tensorflow as tf
+    return self._fn(images=tf.constant(np.asarray(images, np.uint8)))["stylized"].numpy()
+
+
+class TFLiteStylizer(Stylizer):
+  """A .tflite export. Its interpreter is resized per shape and is not thread-safe: give
+  each thread its own (video.frame_functions does)."""
+  kind = "tflite"
+
+  def __init__(self, path):
+    super().__init__(path)
+    with open(path, "rb") as f:
+      head = f.read(8)
+    if len(head) < 8 or head[4:8] != b"TFL3":
+      raise StylizeError(f"{path} is not a TFLite model (no TFL3 flatbuffer header)")
+    from fastchi_tf import export
+    try:
+      self._fn = export.TFLiteRunner(path)
+    except Exception as e:  # noqa: BLE001  (the interpreter raises bare RuntimeErrors)
+      raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
+    details = self._fn.interpreter.get_input_details()
+    outputs = self._fn.interpreter.get_output_details()
+    if not (len(details) == 1 and len(outputs) == 1 and details[0]["dtype"] == np.uint8
+            and outputs[0]["dtype"] == np.uint8 and len(details[0]["shape"]) == 4
+            and details[0]["shape"][-1] == 3):
+      found = ", ".join(f"{d['dtype'].__name__} {list(d['shape'])}" for d in details)
+      raise StylizeError(f"{path} is a TFLite model but not a FastChi-TF export: it takes "
+                         f"{found}; expected one uint8 image [1, h, w, 3]")
+
+  def batch(self, images):
+    return np.stack([self._fn(image) for image in np.asarray(images, np.uint8)])
+
+
+def _first_line(error):
+  text = str(error).strip()
+  return text.splitlines()[0] if text else type(error).__name__
+
+
+def _walk_layers(model):
+  stack = list(getattr(model, "layers", []))
+  while stack:
+    layer = stack.pop(0)
+    yield layer
+    stack.extend(getattr(layer, "layers", []))
+
+
+def _load_keras(path):
+  """Loads a .keras file (safe_mode) and checks it is a render network."""
+  import keras
+  from fastchi_tf import layers  # registers the layers .keras files name
+  if not zipfile.is_zipfile(path):
+    raise StylizeError(f"{path} is not a .keras model (a .keras file is a zip archive; "
+                       "this one is not)")
+  try:
+    model = keras.saving.load_model(path, safe_mode=True)
+  except Exception as e:  # noqa: BLE001  (Keras raises many kinds; all mean "not loadable")
+    raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
+  inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
+  shapes = [tuple(t.shape) for t in inputs], [tuple(t.shape) for t in outputs]
+  image = (None, None, None, 3)
+  if (shapes != ([image], [image])
+      or not any(isinstance(l, layers.InstanceNorm) for l in _walk_layers(model))):
+    raise StylizeError(f"{path} is a Keras model but not a FastChi-TF render network "
+                       f"(inputs {shapes[0]}, outputs {shapes[1]}); expected images "
+                       "[batch, h, w, 3] in and out, with instance normalization")
+  return model
+
+
+def _load_saved_model(path):
+  """The serving function of a FastChi-TF SavedModel export, checked."""
+  import tensorflow as tf
+  if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    raise StylizeError(f"{path} is a folder but not a SavedModel (no saved_model.pb)")
+  try:
+    loaded = tf.saved_model.load(path)
+  except Exception as e:  # noqa: BLE001
+    raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
+  fn = loaded.signatures.get("serving_default")
+  if fn is None:
+    raise StylizeError(f"{path} is a SavedModel without a serving_default signature; "
+                       "expected a FastChi-TF export")
+  specs = fn.structured_input_signature[1]
+  spec, outs = specs.get("images"), fn.structured_outputs
+  ok = (len(specs) == 1 and spec is not None and spec.dtype == tf.uint8
+        and spec.shape.rank == 4 and spec.shape[-1] == 3 and set(outs) == {"stylized"})
+  if not ok:
+    takes = {k: f"{v.dtype.name} {v.shape}" for k, v in specs.items()}
+    raise StylizeError(f"{path} is a SavedModel but not a FastChi-TF export: serving_default "
+                       f"takes {takes} and returns {sorted(outs)}; expected uint8 'images' "
+                       "[batch, h, w, 3] -> 'stylized'")
+  fn._loaded = loaded  # keep the variables alive as long as the function  # pylint: disable=protected-access
+  return fn
+
+
+def load_stylizer(path: str, mixed_precision: bool = False) -> Stylizer:
+  """Opens a SavedModel folder, .keras file or .tflite file as a Stylizer."""
+  if not os.path.exists(path):
+    raise StylizeError(f"model not found: {path}")
+  if os.path.isdir(path):
+    stylizer = SavedModelStylizer(path)
+  elif path.endswith(".keras"):
+    stylizer = KerasStylizer(path)
+  elif path.endswith(".tflite"):
+    stylizer = TFLiteStylizer(path)
+  else:
+    raise StylizeError(f"unknown model format {path}: give a SavedModel folder, a .keras "
+                       "file or a .tflite file")
+  if mixed_precision:
+    if stylizer.keras_model is None:
+      raise StylizeError("--mixed_precision needs the Keras model: give a .keras file or "
+                         "an export folder's saved_model (with model.keras beside it)")
+    from fastchi_tf import precision  # Imported lazily: only this option needs it.
+    stylizer = KerasStylizer(path, precision.mixed_copy(stylizer.keras_model))
+  return stylizer
+
+
+
+def _resize(image, size):
+  """uint8 [h, w, c] to (h, w) with Lanczos (which filters properly when shrinking)."""
+  h, w = size
+  return np.asarray(Image.fromarray(image).resize((w, h), Image.LANCZOS))
+
+
+def downscale(image: np.ndarray, max_size: Optional[int]) -> np.ndarray:
   """Shrinks so the longer side is at most `max_size` (never enlarges)."""
   h, w = image.shape[:2]
   if not max_size or max(h, w) <= max_size:
     return image
   scale = max_size / max(h, w)
-  size = (max(1, round(w * scale)), max(1, round(h * scale)))
-  return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+  return _resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+
+
+def render_size(shape) -> Optional[tuple]:
+  """(h, w) to render an image of `shape` at when it is too small for the network, or None."""
+  h, w = shape[:2]
+  if min(h, w) >= MIN_RENDER_SIDE:
+    return None
+  scale = MIN_RENDER_SIDE / min(h, w)
+  size = (max(MIN_RENDER_SIDE, round(h * scale)), max(MIN_RENDER_SIDE, round(w * scale)))
+  if size[0] * size[1] > MAX_UNTILED_PIXELS:
+    raise StylizeError(f"image of {w}x{h} pixels is too thin to stylize: its shorter side "
+                       f"must reach {MIN_RENDER_SIDE} pixels within the size limit")
+  return size
 
 
 def preserve_color(content, stylized):
   """Luminance of the stylized image with the chroma of the content (YUV)."""
+  import tensorflow as tf
   c = tf.image.rgb_to_yuv(tf.cast(content, tf.float32) / 255.0)
   s = tf.image.rgb_to_yuv(tf.cast(stylized, tf.float32) / 255.0)
   rgb = tf.image.yuv_to_rgb(tf.concat([s[..., :1], c[..., 1:]], axis=-1))
@@ -137,19 +308,24 @@ def choose_tile(stylizer, shape, tile=None):
   images over AUTO_TILE_PIXELS when the stylizer has the Keras model that tiling needs."""
   if tile is not None:
     return tile or None
-  if shape[0] * shape[1] > AUTO_TILE_PIXELS and stylizer.keras_model is not None:
+  if shape[0] * shape[1] > AUTO_TILE_PIXELS and stylizer.supports_tiling:
     return AUTO_TILE
   return None
 
 
 def stylize_batch(stylizer, images, keep_color=False, tile=None):
-  """Stylizes uint8 images of one size in one call; large ones are tiled (see choose_tile)."""
+  """Stylizes uint8 images of one size in one call; large ones are tiled (see choose_tile),
+  small ones rendered enlarged (see render_size)."""
   if choose_tile(stylizer, images[0].shape, tile):
     return [stylize_image(stylizer, image, keep_color=keep_color, tile=tile)
             for image in images]
   for image in images:
     _check_untiled_size(image)
-  out = stylizer.batch(np.stack(images))
+  size = render_size(images[0].shape)
+  batch = np.stack([_resize(i, size) for i in images] if size else images)
+  out = stylizer.batch(batch)
+  if size:
+    out = [_resize(o, images[0].shape[:2]) for o in out]
   return [preserve_color(i, o) if keep_color else o for i, o in zip(images, out)]
 
 
@@ -165,13 +341,74 @@ def stylize_image(stylizer, image, max_size=None, keep_color=False, tile=None):
   """Stylizes one uint8 image; the output has the (possibly downscaled) input's size."""
   image = downscale(image, max_size)
   tile = choose_tile(stylizer, image.shape, tile)
-  if tile:
-    from fastchi_tf import tiling  # Imported lazily: only tiled runs need it.
-    if stylizer.keras_model is None:
-      raise StylizeError("--tile needs the Keras model: give a .keras file or an export "
-                         "folder's saved_model (with model.keras beside it)")
-    out = tiling.stylize_tiled(stylizer.float_model, stylizer.keras_model, image, tile)
-  else:
-    _check_untiled_size(image)
-    out = stylizer(image)
+  if not tile:
+    return stylize_batch(stylizer, [image], keep_color, tile=0)[0]
+  if not stylizer.supports_tiling:
+    raise StylizeError(TILING_NEEDS_KERAS)
+  from fastchi_tf import tiling  # Imported lazily: only tiled runs need it.
+  out = tiling.stylize_tiled(stylizer.float_model, stylizer.keras_model, image, tile)
   return preserve_color(image, out) if keep_color else out
+
+
+@dataclasses.dataclass
+class _Pending:
+  src: str
+  dst: str
+  image: np.ndarray
+  alpha: Optional[np.ndarray]
+
+
+def stylize_files(stylizer: Stylizer, jobs: Sequence[tuple], *, max_size: Optional[int] = None,
+                  keep_color: bool = False, tile: Optional[int] = None, batch_size: int = 4,
+                  on_done: Optional[Callable[[int], None]] = None,
+                  on_skip: Optional[Callable[[str], None]] = None) -> list:
+  """Stylizes (src, dst) pairs; same-size images go through the model together.
+
+  A file that cannot be read, stylized or written is skipped: `on_skip(message)` is called
+  and its source is in the returned list of failures. `on_done(n)` reports progress.
+  """
+  on_skip = on_skip or (lambda m: print(f"skipped: {m}", file=sys.stderr))
+  failed, batch, done = [], [], 0
+
+  def flush():
+    nonlocal done
+    try:
+      outs = stylize_batch(stylizer, [p.image for p in batch], keep_color, tile)
+    except StylizeError as e:
+      on_skip(str(e))
+      failed.extend(p.src for p in batch)
+      outs = []
+    for p, out in zip(batch, outs):
+      try:
+        write_image(p.dst, out, p.alpha)
+      except StylizeError as e:
+        on_skip(str(e))
+        failed.append(p.src)
+    done += len(batch)
+    batch.clear()
+    if on_done:
+      on_done(done)
+
+  for src, dst in jobs:
+    try:
+      check_extension(src, "input")
+      check_extension(dst, "output")
+      image, alpha = read_image_alpha(src)
+      image = downscale(image, max_size)
+      if alpha is not None:
+        alpha = downscale(alpha, max_size)
+    except StylizeError as e:
+      on_skip(str(e))
+      failed.append(src)
+      done += 1
+      if on_done:
+        on_done(done)
+      continue
+    if batch and (batch[0].image.shape != image.shape or tile):
+      flush()
+    batch.append(_Pending(src, dst, image, alpha))
+    if len(batch) >= batch_size or tile:
+      flush()
+  if batch:
+    flush()
+  return failed

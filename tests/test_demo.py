@@ -8,7 +8,7 @@ from fastchi_tf import video_io
 
 def test_demo_writes_its_results_offline(tmp_path):
   paths = demo.run_demo(str(tmp_path), steps=2)
-  for key in ("stylized", "preserved_color", "before_after", "loss_curve"):
+  for key in ("stylized", "preserved_color", "before_after", "loss_curve", "preview"):
     assert os.path.getsize(paths[key]) > 0
   content = Image.open(demo.skimage_data(demo.HELD_OUT_PHOTO))
   assert Image.open(paths["stylized"]).size == content.size

@@ -10,6 +10,7 @@ from fastchi_tf import train_lib
 from test_train_lib import make_config
 from tool_runner import last_line
 from tool_runner import run_tool
+from tool_runner import run_tools
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,8 @@ def test_tflite_agrees_with_the_saved_model(exported, rng):
       "serving_default"]
   image = rng.integers(0, 256, (50, 70, 3), np.uint8)
   reference = signature(images=tf.constant(image[None]))["stylized"].numpy()[0].astype(int)
-  f32 = export.TFLiteStylizer(os.path.join(export_dir, "model_float32.tflite"))(image)
-  f16 = export.TFLiteStylizer(os.path.join(export_dir, "model_float16.tflite"))(image)
+  f32 = export.TFLiteRunner(os.path.join(export_dir, "model_float32.tflite"))(image)
+  f16 = export.TFLiteRunner(os.path.join(export_dir, "model_float16.tflite"))(image)
   assert f32.shape == image.shape and np.abs(f32.astype(int) - reference).max() <= 1
   assert np.abs(f16.astype(int) - reference).mean() <= 2
 
@@ -72,3 +73,34 @@ def test_export_of_a_folder_without_a_run_fails_clearly(tmp_path):
   assert result.returncode != 0
   assert "is not a training run (no config.json)" in last_line(result.stderr)
   assert not os.path.exists(tmp_path / "out")
+
+
+def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
+    trained_run, exported, tmp_path):
+  export_dir, _ = exported
+  assert os.path.exists(os.path.join(export_dir, "model_float32.tflite"))
+  again = str(tmp_path / "again")
+  os.makedirs(again)
+  for name in export.TFLITE_FILES.values():  # an earlier export's files, now stale
+    open(os.path.join(again, name), "wb").write(b"stale")
+  mine = str(tmp_path / "mine")
+  os.makedirs(mine)
+  open(os.path.join(mine, "notes.txt"), "w").write("keep me")
+  results = run_tools(("export.py", "--model_dir", trained_run, "--export_dir", again),
+                      ("export.py", "--model_dir", trained_run, "--export_dir", mine),
+                      ("export.py", "--model_dir", trained_run, "--export_dir", trained_run),
+                      ("export.py", "--model_dir", trained_run,
+                       "--export_dir", os.path.dirname(trained_run)),
+                      ("export.py", "--model_dir", trained_run, "--export_dir", "/proc/x"),
+                      ("export.py", "--help"))
+  assert results[0].returncode == 0, results[0].stderr
+  assert sorted(os.listdir(again)) == ["model.keras", "saved_model"]  # no stale .tflite
+  assert "not an export (notes.txt)" in last_line(results[1].stderr)
+  assert open(os.path.join(mine, "notes.txt")).read() == "keep me"
+  for result in results[2:4]:
+    assert "would replace the run" in last_line(result.stderr), result.stderr
+  assert os.path.exists(os.path.join(trained_run, "config.json"))
+  assert "cannot write to /proc" in last_line(results[4].stderr)
+  assert all(r.returncode == 2 for r in results[1:5])
+  assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:5])
+  assert results[5].returncode == 0 and "--export_dir" in results[5].stdout

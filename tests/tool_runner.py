@@ -25,3 +25,17 @@ def run_tool(name, *args, timeout=300, **env):
 def last_line(text):
   lines = [l for l in text.strip().splitlines() if l.strip()]
   return lines[-1] if lines else ""
+
+
+def run_tools(*calls, timeout=300, **env):
+  """Runs several (name, *args) tool calls at once; returns their CompletedProcess results.
+
+  Tool tests mostly wait for TensorFlow to import, so running them side by side saves time.
+  """
+  procs = [subprocess.Popen(tool_command(*call), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=tool_env(**env)) for call in calls]
+  results = []
+  for call, proc in zip(calls, procs):
+    out, err = proc.communicate(timeout=timeout)
+    results.append(subprocess.CompletedProcess(tool_command(*call), proc.returncode, out, err))
+  return results

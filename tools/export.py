@@ -4,15 +4,15 @@ r"""Exports a training run's latest checkpoint.
 
 Writes saved_model/ (serving_default: uint8 images -> uint8 images, any size), model.keras
 (loads with safe_mode=True) and, with --tflite, model_float32.tflite and model_float16.tflite,
-each checked against the SavedModel.
+each checked against the SavedModel. The export folder is replaced whole, so it never mixes
+files of two models; a folder holding anything else is refused.
 """
 
-import sys
+import os
 
-from absl import app
 from absl import flags
 
-from fastchi_tf import export
+from fastchi_tf import cli
 
 flags.DEFINE_string("model_dir", None, "Training run folder.")
 flags.DEFINE_string("export_dir", None, "Folder to write the exported models to.")
@@ -22,18 +22,29 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-  if len(argv) > 1:
-    sys.exit(f"export.py: error: unexpected arguments {argv[1:]}")
+  del argv
   if not FLAGS.model_dir or not FLAGS.export_dir:
-    sys.exit("export.py: error: --model_dir and --export_dir are required")
+    cli.usage_error("--model_dir and --export_dir are required")
+  if not os.path.isdir(FLAGS.model_dir):
+    cli.usage_error(f"--model_dir {FLAGS.model_dir} is not a folder" if
+                    os.path.exists(FLAGS.model_dir) else
+                    f"--model_dir {FLAGS.model_dir} not found")
+  cli.import_tensorflow_quietly()
+  from fastchi_tf import export
+  try:
+    export.check_export_dir(FLAGS.model_dir, FLAGS.export_dir)
+  except export.ExportError as e:
+    cli.usage_error(e)
   try:
     differences = export.export_all(FLAGS.model_dir, FLAGS.export_dir, FLAGS.tflite)
-  except (export.ExportError, FileNotFoundError) as e:
-    sys.exit(f"export.py: error: {e}")
+  except export.ExportError as e:
+    cli.fail(e)
+  except KeyboardInterrupt:
+    cli.interrupted(f"{FLAGS.export_dir} was left as it was")
   for precision, diff in differences.items():
     print(f"TFLite {precision}: max difference to the SavedModel {diff} uint8 levels")
   print(f"exported to {FLAGS.export_dir}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -1,0 +1,147 @@
+"""tools/stylize.py as a user meets it: outputs that would replace inputs, unwritable places,
+flag ranges, models that are not ours. Each case runs side by side with the others."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from fastchi_tf import build_render_net
+from fastchi_tf import stylize
+from tool_runner import last_line
+from tool_runner import run_tools
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("model") / "model.keras")
+  build_render_net("inception", width=8).save(path)
+  return path
+
+
+def _photo(path, rng, size=(40, 56)):
+  Image.fromarray(rng.integers(0, 256, (*size, 3), np.uint8)).save(path)
+  return str(path)
+
+
+def test_an_output_that_names_an_input_is_refused_however_spelled(model_path, tmp_path, rng):
+  photo = _photo(tmp_path / "photo.png", rng)
+  original = open(photo, "rb").read()
+  (tmp_path / "sub").mkdir()
+  os.symlink(photo, tmp_path / "link.png")
+  os.link(photo, tmp_path / "hard.png")
+  cases = {  # name: (input, output)
+      "input is a link, output the real file": (tmp_path / "link.png", photo),
+      "output is a link to the input": (photo, tmp_path / "link.png"),
+      "output through ..": (photo, tmp_path / "sub" / ".." / "photo.png"),
+      "output is a hard link": (photo, tmp_path / "hard.png"),
+      "model as output": (photo, model_path),
+  }
+  results = run_tools(*[("stylize.py", "--model", model_path, "--input", src, "--output", dst)
+                        for src, dst in cases.values()])
+  for name, result in zip(cases, results):
+    assert result.returncode == 2, (name, result.stderr)
+    line = last_line(result.stderr)
+    assert "would overwrite its input" in line or "unsupported output" in line, (name, line)
+    assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
+    assert open(photo, "rb").read() == original, name
+
+
+def test_a_differently_cased_output_never_replaces_the_input(model_path, tmp_path, rng):
+  photo = _photo(tmp_path / "photo.png", rng)
+  original = open(photo, "rb").read()
+  upper = str(tmp_path / "PHOTO.png")
+  insensitive = os.path.exists(upper)  # case-insensitive file systems (macOS, Windows)
+  result, = run_tools(("stylize.py", "--model", model_path, "--input", photo,
+                       "--output", upper))
+  assert open(photo, "rb").read() == original
+  if insensitive:
+    assert result.returncode == 2 and "would overwrite its input" in result.stderr
+  else:
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["PHOTO.png", "photo.png"]
+
+
+def test_output_folders_are_created_and_unwritable_ones_fail_before_the_work(
+    model_path, tmp_path, rng):
+  photo = _photo(tmp_path / "photo.png", rng)
+  folder = tmp_path / "in"
+  folder.mkdir()
+  for name in ("a.png", "b.png", "c.png"):
+    _photo(folder / name, rng)
+  blocked = tmp_path / "blocked"
+  (blocked / "b.png").mkdir(parents=True)  # a folder where an output file should go
+  new_file, ro, listing, not_folder, skip = run_tools(
+      ("stylize.py", "--model", model_path, "--input", photo,
+       "--output", tmp_path / "new" / "deeper" / "out.png"),
+      ("stylize.py", "--model", model_path, "--input", photo, "--output", "/proc/out.png"),
+      ("stylize.py", "--model", model_path, "--input", folder, "--output", tmp_path / "made"),
+      ("stylize.py", "--model", model_path, "--input", photo,
+       "--output", tmp_path / "photo.png" / "out.png"),
+      ("stylize.py", "--model", model_path, "--input", folder, "--output", blocked))
+  assert new_file.returncode == 0, new_file.stderr
+  assert Image.open(tmp_path / "new" / "deeper" / "out.png").size == (56, 40)
+  assert ro.returncode == 2
+  assert last_line(ro.stderr).startswith("stylize.py: error: cannot write to /proc")
+  assert listing.returncode == 0 and sorted(os.listdir(tmp_path / "made")) == [
+      "a.png", "b.png", "c.png"]
+  assert not_folder.returncode == 2 and "is a file, not a folder" in not_folder.stderr
+  assert skip.returncode == 1, skip.stderr
+  assert "cannot write" in skip.stderr and "b.png" in skip.stderr
+  assert "1 of 3 images failed" in last_line(skip.stderr)
+  assert sorted(os.listdir(blocked)) == ["a.png", "b.png", "c.png"]
+  assert os.path.isdir(blocked / "b.png")
+
+
+def test_flags_out_of_range_and_help(model_path, tmp_path, rng):
+  photo = _photo(tmp_path / "photo.png", rng)
+  out = str(tmp_path / "out.png")
+  common = ("--model", model_path, "--input", photo, "--output", out)
+  results = run_tools(("stylize.py", *common, "--max_size", "-1"),
+                      ("stylize.py", *common, "--max_size", "0"),
+                      ("stylize.py", *common, "--batch_size", "0"),
+                      ("stylize.py", *common, "--tile", "10"),
+                      ("stylize.py", "--model", model_path, "--input", tmp_path,
+                       "--output", tmp_path / "x.png", "--nosuchflag"),
+                      ("stylize.py", "--help"))
+  for result in results[:-1]:
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert last_line(result.stderr).startswith("stylize.py: error:")
+  assert not os.path.exists(out)
+  assert results[-1].returncode == 0 and "--max_size" in results[-1].stdout
+
+
+def _unrelated_keras(path):
+  model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3,
+                                                                              padding="same")])
+  model.save(path)
+  return path
+
+
+def _unrelated_saved_model(path):
+  module = tf.Module()
+  module.fn = tf.function(lambda x: {"y": x * 2.0},
+                          input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+  tf.saved_model.save(module, path, signatures={"serving_default": module.fn})
+  return path
+
+
+@pytest.mark.parametrize("make,message", [
+    (_unrelated_keras, "is a Keras model but not a FastChi-TF render network"),
+    (lambda p: open(p, "w").write("hello") and p, "is not a .keras model"),
+    (_unrelated_saved_model, "is a SavedModel but not a FastChi-TF export"),
+    (lambda p: os.makedirs(p) or p, "is a folder but not a SavedModel"),
+    (lambda p: open(p, "wb").write(b"\0" * 64) and p, "is not a TFLite model"),
+])
+def test_models_that_are_not_ours_are_named_in_one_line(tmp_path, make, message):
+  suffix = {"is not a TFLite model": ".tflite", "is a SavedModel but not": "",
+            "is a folder but not": ""}
+  ext = next((v for k, v in suffix.items() if message.startswith(k)), ".keras")
+  path = make(str(tmp_path / f"model{ext}"))
+  with pytest.raises(stylize.StylizeError, match=message) as info:
+    stylize.load_stylizer(path)
+  assert "\n" not in str(info.value)
