@@ -80,14 +80,15 @@ class InstanceNorm(keras.layers.Layer):
   style-consistent across a batch; epsilon follows PyTorch's InstanceNorm2d.
   """
 
-  def __init__(self, epsilon=1e-5, **kwargs):
+  def __init__(self, epsilon=1e-5, statistics=None, **kwargs):
     super().__init__(**kwargs)
     self.epsilon = float(epsilon)
-    # Tiled inference (fastchi_tf.tiling) records whole-image statistics in one pass and
-    # imposes them on every tile in the next, so that tiles agree. Not serialized.
-    self.record_statistics = False
-    self.recorded_statistics = None
-    self.fixed_statistics = None
+    # (mean, variance), each [1, 1, 1, C], imposed instead of each image's own statistics.
+    # Tiled inference (fastchi_tf.tiling) builds a copy of the network with whole-image
+    # statistics so that tiles agree; a constructor argument, so a model shared by threads
+    # has no per-call state. Not serialized.
+    self.statistics = None if statistics is None else tuple(
+        tf.constant(np.asarray(s, np.float32)) for s in statistics)
 
   def build(self, input_shape):
     channels = input_shape[-1]
@@ -95,17 +96,14 @@ class InstanceNorm(keras.layers.Layer):
     self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
 
   def call(self, x, training=None):
-    if (not training and x.shape[0] is not None and x.dtype == tf.float32
-        and self.fixed_statistics is None and not self.record_statistics):
+    if self.statistics is not None:
+      mean, variance = (tf.cast(s, x.dtype) for s in self.statistics)
+    elif not training and x.shape[0] is not None and x.dtype == tf.float32:
       images = tf.split(x, x.shape[0]) if x.shape[0] > 1 else [x]
       out = [self._fused(image) for image in images]
       return out[0] if len(out) == 1 else tf.concat(out, 0)
-    if self.fixed_statistics is not None:
-      mean, variance = self.fixed_statistics
     else:
       mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-    if self.record_statistics:
-      self.recorded_statistics = (mean, variance)
     inv = tf.math.rsqrt(variance + self.epsilon) * self.gamma
     return x * inv + (self.beta - mean * inv)
 
@@ -249,7 +247,8 @@ class ConvLayer(_ConvBase):
   in an equivalent form with the same weights, faster when it has few output channels.
   """
 
-  def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False, **kwargs):
+  def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False,
+               space_to_depth=1, **kwargs):
     super().__init__(filters, kernel_size, strides, upsample, transpose, **kwargs)
     if self.transpose:
       # Output exactly stride x the input, as nearest upsampling + conv gives.
@@ -260,9 +259,9 @@ class ConvLayer(_ConvBase):
       self.conv = keras.layers.Conv2D(
           self.filters, self.kernel_size, strides=self.strides, padding="valid", name="conv")
     self.up = NearestUpsample2D(self.upsample, name="up") if self.upsample > 1 else None
-    # Opt-in and not serialized (render_net.use_space_to_depth): run a stride-1 convolution on
-    # blocks of `space_to_depth` x `space_to_depth` pixels. See _space_to_depth_conv.
-    self.space_to_depth = 1
+    # Run a stride-1 convolution on blocks of `space_to_depth` x `space_to_depth` pixels
+    # (render_net.use_space_to_depth builds such a copy). See _space_to_depth_conv.
+    self.space_to_depth = int(space_to_depth)
 
   def build(self, input_shape):
     shape = tuple(input_shape)
@@ -314,6 +313,10 @@ class ConvLayer(_ConvBase):
       return y
     return y[:, :h, :w, :]
 
+  def get_config(self):
+    return {**super().get_config(), "space_to_depth": self.space_to_depth}
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class InceptionConv(_ConvBase):
   """FastChi's shrunk convolution: 1x1 to C_in/k, spatial conv to C_out/k, 1x1 to C_out.
@@ -325,13 +328,13 @@ class InceptionConv(_ConvBase):
   """
 
   def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False, shrink=2,
-               **kwargs):
+               space_to_depth=1, **kwargs):
     super().__init__(filters, kernel_size, strides, upsample, transpose, **kwargs)
     self.shrink = int(shrink)
     if self.filters % self.shrink:
       raise ValueError(f"filters={self.filters} is not divisible by shrink={self.shrink}")
     self.spatial = ConvLayer(self.filters // self.shrink, self.kernel_size, self.strides,
-                             self.upsample, self.transpose, name="spatial")
+                             self.upsample, self.transpose, space_to_depth, name="spatial")
     self.expand = keras.layers.Conv2D(self.filters, 1, name="expand")
 
   def build(self, input_shape):
@@ -349,4 +352,5 @@ class InceptionConv(_ConvBase):
     return self.expand(self.spatial(self.reduce(x)))
 
   def get_config(self):
-    return {**super().get_config(), "shrink": self.shrink}
+    return {**super().get_config(), "shrink": self.shrink,
+            "space_to_depth": self.spatial.space_to_depth}

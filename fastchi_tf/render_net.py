@@ -81,18 +81,26 @@ def build_render_net(variant="original", width=32, shrink=2, upsample="nearest",
 
 
 def use_space_to_depth(model, block=2):
-  """Opt-in for CPU inference: convolutions to fewer than 16 channels (the 9x9 one to RGB) run
-  on blocks of `block` x `block` pixels; block=1 switches back. Returns `model`.
+  """Opt-in for CPU inference: a copy of `model` whose convolutions to fewer than 16 channels
+  (the 9x9 one to RGB) run on blocks of `block` x `block` pixels; block=1 plain again.
 
   oneDNN computes output channels in groups of 16, so the 3-channel convolution wastes 80% of
   its work. With block 2 it has 12 channels (and a 5x5 kernel over 4x the input channels):
-  1.2x the FLOPs (zero taps, which count_flops then counts) but ~2.7x faster on 2 cores.
-  Same weights, same result up to rounding. Not saved with the model; it changes functions
-  traced afterwards (an export included).
+  1.2x the FLOPs (zero taps, which count_flops then counts) but faster on CPUs (see
+  experiments/bench_inference). Same weights, same result up to rounding. Other layers are
+  shared with `model`, which is left as it was.
   """
-  for layer in model.layers:
-    if isinstance(layer, layers.InceptionConv):
-      layer = layer.spatial
-    if isinstance(layer, layers.ConvLayer) and layer.filters < 16:
-      layer.space_to_depth = int(block)
-  return model
+  rebuilt = []
+
+  def clone(layer):
+    conv = layer.spatial if isinstance(layer, layers.InceptionConv) else layer
+    if not isinstance(conv, layers.ConvLayer) or conv.filters >= 16:
+      return layer
+    new = type(layer).from_config({**layer.get_config(), "space_to_depth": int(block)})
+    rebuilt.append((layer, new))
+    return new
+
+  copy = keras.models.clone_model(model, clone_function=clone)
+  for old, new in rebuilt:
+    new.set_weights(old.get_weights())
+  return copy

@@ -346,7 +346,7 @@ def stylize_image(stylizer, image, max_size=None, keep_color=False, tile=None):
   if not stylizer.supports_tiling:
     raise StylizeError(TILING_NEEDS_KERAS)
   from fastchi_tf import tiling  # Imported lazily: only tiled runs need it.
-  out = tiling.stylize_tiled(stylizer.float_model, stylizer.keras_model, image, tile)
+  out = tiling.stylize_tiled(stylizer.keras_model, image, tile)
   return preserve_color(image, out) if keep_color else out
 
 

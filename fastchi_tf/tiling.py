@@ -1,15 +1,18 @@
 """Tiled stylization of images too big for memory, with whole-image normalization statistics.
 
 Instance normalization makes each tile normalize by its own statistics, so naive tiles
-disagree in colour and contrast. Here a first pass on a downscaled copy records every
-InstanceNorm layer's statistics; the tiles are then rendered with those statistics imposed,
-each with a margin wider than the network's receptive field that is cut off afterwards.
-The copy's longer side is max(2 x tile, STATS_SIZE): up to 1024 pixels the statistics are
-exact, and peak memory stays bounded by the tile size and that copy.
+disagree in colour and contrast. Here a first pass on a downscaled copy computes every
+InstanceNorm layer's statistics (`image_statistics`); the tiles are then rendered by a copy
+of the network with those statistics built in (`with_statistics`), each with a margin wider
+than the network's receptive field that is cut off afterwards. Nothing is set on the shared
+model, so any number of threads can tile with it at once. The copy's longer side is
+max(2 x tile, STATS_SIZE): up to 1024 pixels the statistics are exact, and peak memory stays
+bounded by the tile size and that copy.
 """
 
-import contextlib
+from typing import Dict, Tuple
 
+import keras
 import numpy as np
 from PIL import Image
 
@@ -20,59 +23,72 @@ from fastchi_tf import layers
 MARGIN = 64
 STATS_SIZE = 1024
 
+Statistics = Dict[str, Tuple[np.ndarray, np.ndarray]]
+
 
 def _norm_layers(model):
-  found = []
-  stack = list(model.layers)
-  while stack:
-    layer = stack.pop(0)
-    if isinstance(layer, layers.InstanceNorm):
-      found.append(layer)
-    stack.extend(getattr(layer, "layers", []))
-  return found
+  return [l for l in model.layers if isinstance(l, layers.InstanceNorm)]
 
 
-@contextlib.contextmanager
-def whole_image_statistics(model, render, image, stats_size):
-  """Within the block, `model`'s InstanceNorm layers use statistics of a downscaled `image`."""
-  norms = _norm_layers(model)
+def statistics_model(model: keras.Model) -> keras.Model:
+  """A model sharing `model`'s layers whose outputs are each InstanceNorm's input moments."""
+  outputs = {}
+  for layer in _norm_layers(model):
+    mean, variance = keras.ops.moments(layer.input, axes=[1, 2], keepdims=True)
+    outputs[layer.name] = (mean, variance)
+  return keras.Model(model.input, outputs, name=f"{model.name}_statistics")
+
+
+def image_statistics(model: keras.Model, image: np.ndarray, size: int) -> Statistics:
+  """Every InstanceNorm layer's (mean, variance) on `image` shrunk to at most `size` px."""
   h, w = image.shape[:2]
-  scale = min(1.0, stats_size / max(h, w))
+  scale = min(1.0, size / max(h, w))
   small = image if scale == 1.0 else np.asarray(Image.fromarray(image).resize(
       (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS))
-  try:
-    for layer in norms:
-      layer.record_statistics = True
-    render(small[None].astype(np.float32))
-    for layer in norms:
-      layer.fixed_statistics = layer.recorded_statistics
-      layer.record_statistics = False
-    yield
-  finally:
-    for layer in norms:
-      layer.record_statistics = False
-      layer.recorded_statistics = layer.fixed_statistics = None
+  found = statistics_model(model)(small[None].astype(np.float32), training=False)
+  return {name: (np.asarray(m, np.float32), np.asarray(v, np.float32))
+          for name, (m, v) in found.items()}
 
 
-def stylize_tiled(render, model, image, tile, margin=MARGIN):
+def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
+  """A copy of `model` whose InstanceNorm layers use `statistics`; other layers are shared."""
+  norms = {}
+
+  def clone(layer):
+    if not isinstance(layer, layers.InstanceNorm):
+      return layer  # shared: same weights, no per-call state
+    norms[layer.name] = new = layers.InstanceNorm(
+        epsilon=layer.epsilon, statistics=statistics[layer.name], name=layer.name,
+        dtype=layer.dtype_policy)
+    return new
+
+  copy = keras.models.clone_model(model, clone_function=clone)
+  for layer in _norm_layers(model):
+    norms[layer.name].set_weights(layer.get_weights())
+  return copy
+
+
+def stylize_tiled(model: keras.Model, image: np.ndarray, tile: int,
+                  margin: int = MARGIN) -> np.ndarray:
   """Stylizes uint8 [h, w, 3] in `tile` x `tile` pieces; returns uint8 [h, w, 3].
 
   Args:
-    render: float [1, h, w, 3] -> float [1, h, w, 3], running `model`.
-    model: the Keras render network (its InstanceNorm layers get fixed statistics).
+    model: the Keras render network (float [b, h, w, 3] in [0, 255] in and out).
     image: uint8 RGB.
     tile: side of the interior of each tile.
     margin: context added around each tile and cut off afterwards.
   """
   h, w = image.shape[:2]
+  statistics = image_statistics(model, image, size=max(2 * tile, STATS_SIZE))
+  fixed = with_statistics(model, statistics)
   out = np.empty_like(image)
-  with whole_image_statistics(model, render, image, stats_size=max(2 * tile, STATS_SIZE)):
-    for top in range(0, h, tile):
-      for left in range(0, w, tile):
-        y0, x0 = max(0, top - margin), max(0, left - margin)
-        y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
-        piece = np.asarray(render(image[None, y0:y1, x0:x1].astype(np.float32)))[0]
-        inner = piece[top - y0:top - y0 + min(tile, h - top),
-                      left - x0:left - x0 + min(tile, w - left)]
-        out[top:top + tile, left:left + tile] = np.clip(np.round(inner), 0, 255)
+  for top in range(0, h, tile):
+    for left in range(0, w, tile):
+      y0, x0 = max(0, top - margin), max(0, left - margin)
+      y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
+      piece = np.asarray(fixed(image[None, y0:y1, x0:x1].astype(np.float32),
+                               training=False), np.float32)[0]
+      inner = piece[top - y0:top - y0 + min(tile, h - top),
+                    left - x0:left - x0 + min(tile, w - left)]
+      out[top:top + tile, left:left + tile] = np.clip(np.round(inner), 0, 255)
   return out

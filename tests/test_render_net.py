@@ -75,13 +75,14 @@ def test_bad_arguments_name_the_value_and_choices(kwargs, match):
 
 
 @pytest.mark.parametrize("variant", ["original", "inception"])
-def test_space_to_depth_opt_in_keeps_the_output_and_switches_back(variant, rng):
+def test_space_to_depth_copy_keeps_the_output_and_leaves_the_model_alone(variant, rng):
   model = build_render_net(variant, width=8)
   x = rng.uniform(0, 255, size=(1, 30, 21, 3)).astype("float32")
   plain, flops = model(x).numpy(), count_flops(model, 32, 32)
-  use_space_to_depth(model)
-  assert model.get_layer("c2_conv").space_to_depth == 2
-  np.testing.assert_allclose(model(x), plain, atol=1e-2)
-  assert count_flops(model, 32, 32) > flops  # its zero taps count
-  use_space_to_depth(model, block=1)
+  fast = use_space_to_depth(model)
+  assert fast.get_layer("c2_conv").space_to_depth == 2
+  assert model.get_layer("c2_conv").space_to_depth == 1
+  np.testing.assert_allclose(fast(x), plain, atol=1e-2)
+  assert count_flops(fast, 32, 32) > flops  # its zero taps count
   assert count_flops(model, 32, 32) == flops
+  assert count_flops(use_space_to_depth(fast, block=1), 32, 32) == flops

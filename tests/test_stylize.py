@@ -54,7 +54,7 @@ def test_tiled_output_stays_close_to_the_whole_image(rng):
   image = np.asarray(Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).resize(
       (1024, 1024), Image.BILINEAR))
   whole = np.clip(np.round(render(image[None].astype(np.float32))[0].numpy()), 0, 255)
-  tiled = tiling.stylize_tiled(render, model, image, tile=256)
+  tiled = tiling.stylize_tiled(model, image, tile=256)
   assert tiled.shape == image.shape
   assert np.abs(tiled - whole).mean() <= 2.0  # 2/255 of the range
   # Without whole-image statistics tiles disagree: the bound is not trivially met.
@@ -218,3 +218,16 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, rng):
   assert image.shape == (30, 20, 3)
   stored = np.asarray(Image.open(path).convert("RGB")).astype(int)
   np.testing.assert_array_equal(image, np.rot90(stored, k=-1))
+
+
+def test_threads_tiling_with_one_model_get_each_image_its_own_statistics(rng):
+  import concurrent.futures
+  model = build_render_net("inception", width=8)
+  images = [rng.integers(0, 256, (150, 170, 3), np.uint8),
+            np.full((150, 170, 3), 40, np.uint8) + rng.integers(0, 30, (150, 170, 3), np.uint8)]
+  alone = [tiling.stylize_tiled(model, image, tile=64) for image in images]
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    together = list(pool.map(lambda i: tiling.stylize_tiled(model, images[i % 2], tile=64),
+                             range(8)))
+  for i, out in enumerate(together):
+    np.testing.assert_array_equal(out, alone[i % 2])
