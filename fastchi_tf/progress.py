@@ -15,11 +15,14 @@ class Progress:
   """Prints `label done/total [bar] rate unit/s ETA ... values` to stderr.
 
   On a terminal the line is redrawn in place; otherwise (logs, CI) a line is printed at most
-  every `interval` seconds, and always at the end.
+  every `interval` seconds, and always at the end. An `estimate`d total (a video's frame
+  count from its duration) is shown as `~total` and never ends the line: `finish` does, with
+  the true count.
   """
 
-  def __init__(self, total, label="", unit="it", start=0, stream=None, interval=10.0):
-    self.total, self.label, self.unit = total, label, unit
+  def __init__(self, total, label="", unit="it", start=0, stream=None, interval=10.0,
+               estimate=False):
+    self.total, self.label, self.unit, self.estimate = total, label, unit, estimate
     self.done = self._start = start
     self.stream = stream or sys.stderr
     self.interval = interval
@@ -34,8 +37,10 @@ class Progress:
 
   def update(self, done, **values):
     self.done = done
+    if self.estimate and done >= self.total:
+      self.total = done + 1  # past the estimate and not finished: keep it ahead
     now = time.monotonic()
-    final = done >= self.total
+    final = not self.estimate and done >= self.total
     if not (self._tty or final or now - self._last_print >= self.interval):
       return
     self._last_print = now
@@ -43,11 +48,17 @@ class Progress:
                       ("\n" if final or not self._tty else ""))
     self.stream.flush()
 
+  def finish(self, **values):
+    """The work is over: what is done is the true total; prints the final line."""
+    self.total, self.estimate = self.done, False
+    self.update(self.done, **values)
+
   def line(self, **values):
     rate = self.rate
     eta = (self.total - self.done) / rate if rate > 0 else float("nan")
     filled = int(20 * self.done / max(1, self.total))
-    parts = [f"{self.label} {self.done}/{self.total}", "[" + "#" * filled + "." * (20 - filled) + "]",
+    total = f"~{self.total}" if self.estimate else self.total
+    parts = [f"{self.label} {self.done}/{total}", "[" + "#" * filled + "." * (20 - filled) + "]",
              f"{rate:.2f} {self.unit}/s",
              f"ETA {format_duration(eta) if eta == eta else '--:--'}"]
     parts += [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()]

@@ -6,7 +6,6 @@ batches of consecutive frames go to whichever device is free, and bounded queues
 flat however long the video is, while decoding, compute and encoding overlap.
 """
 
-import os
 import queue
 import threading
 import time
@@ -177,9 +176,9 @@ def frame_function(stylizer, keep_color=False, tile=None):
 def frame_functions(model_path, count, keep_color=False, tile=None, mixed_precision=False):
   """One frame function per worker. TensorFlow models are shared (their calls are
   thread-safe); a TFLite interpreter is not, so each worker gets its own."""
-  first = stylize.Stylizer(model_path, mixed_precision)
+  first = stylize.load_stylizer(model_path, mixed_precision)
   stylizers = [first] + [
-      stylize.Stylizer(model_path) if model_path.endswith(".tflite") else first
+      stylize.load_stylizer(model_path) if model_path.endswith(".tflite") else first
       for _ in range(count - 1)]
   return [frame_function(s, keep_color, tile) for s in stylizers], first
 
@@ -195,18 +194,6 @@ def on_device(fn, device):
   return run
 
 
-def check_output(input_path, output_path):
-  ext = os.path.splitext(output_path)[1].lower()
-  if ext not in video_io.VIDEO_FORMATS:
-    raise video_io.VideoError(f"unsupported output extension {ext or '(none)'!r} in "
-                              f"{output_path}; use one of {', '.join(video_io.VIDEO_FORMATS)}")
-  same = os.path.abspath(input_path) == os.path.abspath(output_path)
-  if same or (os.path.exists(output_path) and os.path.samefile(input_path, output_path)):
-    raise video_io.VideoError(f"output {output_path} would overwrite its input")
-  if os.path.isdir(output_path):
-    raise video_io.VideoError(f"output {output_path} is a folder; give a file name")
-
-
 def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_frames=None,
                   crf=18, preset="veryfast", progress=True):
   """Stylizes a video file into `output_path`, which appears only once it is complete.
@@ -220,9 +207,9 @@ def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_
     dict with the source's VideoInfo, frames written, seconds, and frames per device.
   """
   info = video_io.probe(input_path)
-  check_output(input_path, output_path)
+  video_io.check_output(input_path, output_path)
   frame_fns = frame_fn if isinstance(frame_fn, (list, tuple)) else [frame_fn] * len(devices)
-  created = io_utils.make_parents(output_path)
+  created = video_io.prepare_output(output_path)
   try:
     return _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames, crf,
                           preset, progress)
@@ -233,8 +220,10 @@ def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_
 
 def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames, crf, preset,
                    progress):
+  # The header gives only a duration, so the count is an estimate (audio or a variable rate
+  # can make it a frame off or more) until the last frame; the final line has the true count.
   total = min(info.expected_frames or 0, max_frames or float("inf")) or max_frames or 0
-  bar = Progress(total, label="frames", unit="frames") if progress else None
+  bar = Progress(total, label="frames", unit="frames", estimate=True) if progress else None
   per_device = [0] * len(devices)
   start = time.monotonic()
   with io_utils.atomic_path(output_path) as tmp:
@@ -246,7 +235,6 @@ def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames
           writer.write(frame)
         per_device[k] += len(batch)
         if bar:
-          bar.total = max(bar.total, writer.frames + 1)  # header estimates can be short
           bar.update(writer.frames)
       run_pipeline(batches_of(video_io.read_frames(info, max_frames), batch_size),
                    [on_device(fn, d) for fn, d in zip(frame_fns, devices)], write)
@@ -255,7 +243,6 @@ def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames
       raise
     writer.close()
     if bar:
-      bar.total = writer.frames
-      bar.update(writer.frames)
+      bar.finish()
   return dict(info=info, frames=writer.frames, seconds=time.monotonic() - start,
               frames_per_device=dict(zip(devices, per_device)))

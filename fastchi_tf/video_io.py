@@ -14,6 +14,8 @@ import wave
 import imageio_ffmpeg  # ships the ffmpeg binary used here
 import numpy as np
 
+from fastchi_tf import io_utils
+
 VIDEO_FORMATS = (".mp4", ".mov", ".mkv")
 # Extensions ffmpeg would happily read as a one-frame "video"; photos go to tools/stylize.py.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -22,6 +24,13 @@ COPYABLE_AUDIO = {".mp4": ("aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"),
                   ".mov": ("aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le")}
 # What ffmpeg says (at -v error) when a file ends before its index says it should.
 TRUNCATION_MESSAGES = ("partial file", "ended prematurely")
+# Colour primaries and transfers a source may carry into the output (names setparams takes).
+PRIMARIES = ("bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "film", "bt2020",
+             "smpte428", "smpte431", "smpte432")
+TRANSFERS = ("bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "linear",
+             "iec61966-2-1", "bt2020-10", "bt2020-12", "smpte2084", "arib-std-b67")
+# Names ffmpeg prints once when matrix, primaries and transfer all agree.
+_SHARED_COLOR_NAMES = ("bt709", "bt470bg", "smpte170m", "smpte240m")
 
 
 class VideoError(ValueError):
@@ -39,11 +48,21 @@ class VideoInfo:
   codec: str
   audio_codecs: tuple = ()  # of every audio track; empty: no audio
   sar: str = "1:1"  # sample (pixel) aspect ratio, kept so anamorphic video keeps its shape
+  # Colour tags as ffmpeg names them; "unknown" when the file does not say.
+  colorspace: str = "unknown"  # the YUV matrix
+  color_primaries: str = "unknown"
+  color_trc: str = "unknown"  # the transfer function
 
   @property
   def audio_codec(self):
     """The first audio track's codec, or None."""
     return self.audio_codecs[0] if self.audio_codecs else None
+
+  @property
+  def display_aspect(self):
+    """Width / height as shown: the frame's shape stretched by the sample aspect ratio."""
+    return fractions.Fraction(self.width, self.height) * fractions.Fraction(
+        *map(int, self.sar.split(":")))
 
   @property
   def expected_frames(self):
@@ -70,6 +89,22 @@ def parse_rate(text):
     if abs(float(candidate) - value) < 0.005:
       return candidate
   return fractions.Fraction(text).limit_denominator(1001)
+
+
+def parse_color(details):
+  """(matrix, primaries, transfer) from an ffmpeg stream line.
+
+  ffmpeg prints the three once when they agree ("yuv420p(tv, bt709, progressive)") and as
+  matrix/primaries/transfer when not ("yuv420p(tv, bt709/unknown/unknown)"); nothing when
+  none is tagged.
+  """
+  match = re.search(r", \w+\(([^)]*)\)", details)
+  for item in match.group(1).split(", ") if match else ():
+    if item.count("/") == 2:
+      return tuple(item.split("/"))
+    if item in _SHARED_COLOR_NAMES:
+      return (item,) * 3
+  return ("unknown",) * 3
 
 
 def _header(path):
@@ -111,16 +146,50 @@ def probe(path):
   rate = rate.group(1)
   if codec in ("png", "mjpeg", "webp", "bmp", "tiff") and "Duration: N/A" in text:
     raise VideoError(f"input {path} is an image, not a video; use tools/stylize.py for photos")
+  sar = f"{sar.group(1)}:{sar.group(2)}" if sar and sar.group(1) != "0" else "1:1"
   rotation = re.search(r"rotation of (-?[\d.]+) degrees", text)
   if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
-    width, height = height, width  # ffmpeg decodes phone videos upright (autorotate)
+    # ffmpeg decodes phone videos upright (autorotate), which turns the pixels too.
+    width, height = height, width
+    sar = ":".join(reversed(sar.split(":")))
   match = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
   duration = (int(match.group(1)) * 3600 + int(match.group(2)) * 60 + float(match.group(3))
               if match else 0.0)
+  colorspace, primaries, trc = parse_color(details)
   return VideoInfo(path=path, width=int(width), height=int(height), fps=parse_rate(rate),
-                   duration=duration, codec=codec,
-                   audio_codecs=audio_codecs,
-                   sar=f"{sar.group(1)}:{sar.group(2)}" if sar and sar.group(1) != "0" else "1:1")
+                   duration=duration, codec=codec, audio_codecs=audio_codecs, sar=sar,
+                   colorspace=colorspace, color_primaries=primaries, color_trc=trc)
+
+
+def check_output(input_path, output_path, model_path=None):
+  """Refuses an output that is not a video file name, or that names an input however spelled
+  (links, '..', hard links, case); raises a ValueError naming it."""
+  ext = os.path.splitext(output_path)[1].lower()
+  if ext not in VIDEO_FORMATS:
+    raise VideoError(f"unsupported output extension {ext or '(none)'!r} in "
+                     f"{output_path}; use one of {', '.join(VIDEO_FORMATS)}")
+  if os.path.isdir(output_path):
+    raise VideoError(f"output {output_path} is a folder; give a file name")
+  io_utils.check_not_inputs(outputs=[output_path],
+                            inputs=[p for p in (input_path, model_path) if p])
+
+
+def prepare_output(output_path):
+  """Creates the output's missing folders and checks it can be written, before any work;
+  returns the folders created (for io_utils.remove_empty)."""
+  try:
+    created = io_utils.prepare_output(output_path)
+  except ValueError as e:
+    message = str(e)  # say which output, if the reason names only its folder
+    raise VideoError(message if output_path in message
+                     else f"cannot write {output_path}: {message}") from None
+  folder = os.path.dirname(output_path)
+  if folder and not os.path.isdir(folder):
+    # "missing/../out.mp4": '..' read as text names an existing folder, but the system
+    # cannot get there, and would say so only when the finished file is moved in.
+    io_utils.remove_empty(created)
+    raise VideoError(f"cannot write {output_path}: folder {folder} does not exist")
+  return created
 
 
 class _StderrCollector(threading.Thread):
@@ -183,6 +252,16 @@ def pixel_format(width, height):
   return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
 
 
+def output_color(info):
+  """(primaries, transfer) to tag a video made from `info`'s frames with.
+
+  The frames are converted to RGB and back with our BT.709 matrix, but nothing converts their
+  primaries or transfer: those stay the source's. An untagged source is taken as BT.709.
+  """
+  return (info.color_primaries if info.color_primaries in PRIMARIES else "bt709",
+          info.color_trc if info.color_trc in TRANSFERS else "bt709")
+
+
 class VideoWriter:
   """Encodes frames to H.264 (libx264) in `path`, muxing every audio track of the source.
 
@@ -205,10 +284,19 @@ class VideoWriter:
         cmd += ["-b:a", "192k"]
       if num_frames is not None:  # --max_frames: cut the audio where the video ends
         cmd += ["-t", f"{float(num_frames / info.fps):.6f}"]
-    # BT.709 conversion, tagged: untagged HD video is read as BT.709 by most players, and
-    # swscale's default BT.601 matrix would shift its colours.
-    cmd += ["-vf", f"scale=out_color_matrix=bt709:out_range=tv,setsar={info.sar}",
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+    primaries, trc = output_color(info)
+    sar_num, sar_den = map(int, info.sar.split(":"))
+    # BT.709 conversion: untagged HD video is read as BT.709 by most players, and swscale's
+    # default BT.601 matrix would shift its colours. The encoder takes the tags from the
+    # frames, so setparams tags them (the -color_* options alone came out "unknown"; they
+    # stay for ffmpeg builds that read them). In setsar, "128:117" would mean sar=128,
+    # max=117, and the ratio is reduced to terms up to max (default 100): write it as one
+    # value with a max that fits.
+    cmd += ["-vf", f"scale=out_color_matrix=bt709:out_range=tv,"
+                   f"setsar=sar={sar_num}/{sar_den}:max={max(sar_num, sar_den)},"
+                   f"setparams=range=tv:colorspace=bt709:color_primaries={primaries}:"
+                   f"color_trc={trc}",
+            "-colorspace", "bt709", "-color_primaries", primaries, "-color_trc", trc,
             "-c:v", "libx264", "-pix_fmt", pixel_format(info.width, info.height),
             "-crf", str(crf), "-preset", preset]
     if ext in (".mp4", ".mov"):

@@ -8,7 +8,6 @@ import pytest
 from fastchi_tf import build_render_net
 from fastchi_tf import video_io
 from tool_runner import last_line
-from tool_runner import run_tool
 from tool_runner import tool_command
 from tool_runner import tool_env
 import video_clips
@@ -25,66 +24,177 @@ def _count(path):
   return len(list(video_io.read_frames(video_io.probe(path))))
 
 
-def test_odd_size_ntsc_rate_audio_and_frame_count_are_kept(model_path, tmp_path):
-  source = video_clips.pan_clip(tmp_path / "in.mp4", 33, 21, 15, "30000/1001", audio=True)
-  out = str(tmp_path / "out.mp4")
-  result = run_tool("stylize_video.py", "--model", model_path, "--input", source,
-                    "--output", out, "--cpu_devices", 2, "--batch_size", 2)
-  assert result.returncode == 0, result.stderr
+def _start(*args, env=None):
+  return subprocess.Popen(tool_command("stylize_video.py", *args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env or tool_env())
+
+
+def _finish(procs, timeout=300):
+  """Waits for every process; returns {name: (exit status, stdout, stderr)}."""
+  results = {}
+  for name, proc in procs.items():
+    stdout, stderr = proc.communicate(timeout=timeout)
+    results[name] = (proc.returncode, stdout, stderr)
+  return results
+
+
+@pytest.fixture(scope="module")
+def runs(model_path, tmp_path_factory):
+  """The successful runs, started at once (each loads TensorFlow): {name: (status, stdout,
+  stderr, output path, input path)}."""
+  tmp = tmp_path_factory.mktemp("runs")
+  quiet_env = tool_env()
+  del quiet_env["TF_CPP_MIN_LOG_LEVEL"]  # as a user runs it: the tool keeps TensorFlow quiet
+  cases = {
+      "odd ntsc": (video_clips.pan_clip(tmp / "in.mp4", 33, 21, 15, "30000/1001", audio=True),
+                   str(tmp / "out.mp4"), ["--cpu_devices", 2, "--batch_size", 2], None),
+      "silent": (video_clips.pan_clip(tmp / "silent.mp4", 64, 48, 10, 24, audio=False),
+                 str(tmp / "silent_out.mp4"), [], None),
+      "cut": (video_clips.pan_clip(tmp / "loud.mp4", 64, 48, 24, 24, audio=True),
+              str(tmp / "cut.mkv"), ["--max_frames", 6], None),
+      # Like carphone_pristine.mp4: 176x144 with pixels 128:117 wide, which came back 117:1.
+      "anamorphic": (video_clips.pattern_clip(tmp / "wide.mp4", 176, 144, 8, sar="128:117"),
+                     str(tmp / "new" / "deeper" / "wide.mov"), [], quiet_env),
+  }
+  procs = {name: _start("--model", model_path, "--input", src, "--output", out, *args,
+                        env=env)
+           for name, (src, out, args, env) in cases.items()}
+  return {name: (*result, cases[name][1], cases[name][0])
+          for name, result in _finish(procs).items()}
+
+
+def test_odd_size_ntsc_rate_audio_and_frame_count_are_kept(runs):
+  status, stdout, stderr, out, source = runs["odd ntsc"]
+  assert status == 0, stderr
   src, dst = video_io.probe(source), video_io.probe(out)
   assert (dst.width, dst.height, dst.fps) == (33, 21, fractions.Fraction(30000, 1001))
   assert dst.codec == "h264" and dst.audio_codec == "aac"
   assert _count(out) == 15
   assert abs(dst.duration - src.duration) < 1 / 29.97
-  assert "per device CPU:0:" in result.stdout and "CPU:1:" in result.stdout
-  assert "frames 15/15" in result.stderr  # the progress line
+  assert "per device CPU:0:" in stdout and "CPU:1:" in stdout
+  assert "frames 15/15" in stderr  # the progress line's end: the true count
 
 
-def test_no_audio_stays_silent_and_max_frames_cuts_video_and_audio(model_path, tmp_path):
-  silent = video_clips.pan_clip(tmp_path / "silent.mp4", 64, 48, 10, 24, audio=False)
-  loud = video_clips.pan_clip(tmp_path / "loud.mp4", 64, 48, 24, 24, audio=True)
-  out_silent, out_cut = str(tmp_path / "silent_out.mp4"), str(tmp_path / "cut.mkv")
-  for args in ((silent, out_silent), (loud, out_cut, "--max_frames", 6)):
-    result = run_tool("stylize_video.py", "--model", model_path, "--input", args[0],
-                      "--output", *args[1:])
-    assert result.returncode == 0, result.stderr
+def test_no_audio_stays_silent_and_max_frames_cuts_video_and_audio(runs):
+  for name in ("silent", "cut"):
+    assert runs[name][0] == 0, runs[name][2]
+  out_silent, out_cut = runs["silent"][3], runs["cut"][3]
   assert video_io.probe(out_silent).audio_codec is None and _count(out_silent) == 10
   cut = video_io.probe(out_cut)
   assert _count(out_cut) == 6 and cut.audio_codec is not None
   assert abs(cut.duration - 6 / 24) < 0.05  # the audio stops with the video
 
 
+def test_anamorphic_video_keeps_its_shape_and_the_console_has_only_our_lines(runs):
+  status, _, stderr, out, _ = runs["anamorphic"]
+  assert status == 0, stderr
+  info = video_io.probe(out)  # in a folder the run created
+  assert (info.width, info.height, info.sar) == (176, 144, "128:117")
+  assert video_clips.display_aspect(out) == fractions.Fraction(1408, 1053)
+  assert (info.colorspace, info.color_primaries, info.color_trc) == ("bt709",) * 3
+  for noise in ("cuInit", "oneDNN", "cudart", "absl::InitializeLog"):
+    assert noise not in stderr, stderr
+  assert "frames 8/8" in stderr
+
+
 def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
   clip = video_clips.pan_clip(tmp_path / "clip.mp4", 64, 48, 24, 24)
   text = tmp_path / "notes.mp4"
   text.write_text("not a video\n")
+  # Exit status 2 for what is wrong before the work starts, 1 for what the work finds.
   cases = {
-      "missing": ([str(tmp_path / "missing.mp4")], "input video not found"),
-      "not a video": ([str(text)], "cannot read"),
-      "truncated": ([video_clips.truncated(clip, tmp_path / "cut.mp4", False)], "cannot read"),
-      "truncated data": ([video_clips.truncated(clip, tmp_path / "cut_fs.mp4", True)],
+      "missing": ([str(tmp_path / "missing.mp4")], 2, "input video not found"),
+      "not a video": ([str(text)], 2, "cannot read"),
+      "truncated": ([video_clips.truncated(clip, tmp_path / "cut.mp4", False)], 2,
+                    "cannot read"),
+      "truncated data": ([video_clips.truncated(clip, tmp_path / "cut_fs.mp4", True)], 1,
                          "is truncated"),
-      "audio only": ([video_clips.audio_only(tmp_path / "tone.m4a")], "no video stream"),
-      "zero frames": ([video_clips.zero_frame_video(tmp_path / "empty.y4m")],
+      "audio only": ([video_clips.audio_only(tmp_path / "tone.m4a")], 2, "no video stream"),
+      "zero frames": ([video_clips.zero_frame_video(tmp_path / "empty.y4m")], 1,
                       "no video frames"),
-      "output is input": ([clip, "--output", clip], "would overwrite its input"),
-      "bad extension": ([clip, "--output", str(tmp_path / "out.avi")], "unsupported output"),
-      "too many devices": ([clip, "--devices", 3, "--cpu_devices", 2], "--devices 3"),
-      "float16 on a CPU": ([clip, "--mixed_precision"], "--mixed_precision needs a GPU"),
+      "output is input": ([clip, "--output", clip], 2, "(the same file)"),
+      "bad extension": ([clip, "--output", str(tmp_path / "out.avi")], 2,
+                        "unsupported output"),
+      "too many devices": ([clip, "--devices", 3, "--cpu_devices", 2], 2, "--devices 3"),
+      "float16 on a CPU": ([clip, "--mixed_precision"], 2, "--mixed_precision needs a GPU"),
   }
   before = set(os.listdir(tmp_path))
   procs = {}
-  for name, (args, _) in cases.items():
+  for name, (args, _, _) in cases.items():
     out = ["--output", str(tmp_path / "out.mp4")] if "--output" not in args else []
-    procs[name] = subprocess.Popen(
-        tool_command("stylize_video.py", "--model", model_path, "--input", *args, *out),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tool_env())
-  for name, proc in procs.items():
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode != 0, name
+    procs[name] = _start("--model", model_path, "--input", *args, *out)
+  for name, (status, _, stderr) in _finish(procs, timeout=120).items():
     line = last_line(stderr)
-    assert line.startswith("stylize_video.py: error:") and cases[name][1] in line, (name, line)
+    assert status == cases[name][1], (name, status, stderr)
+    assert line.startswith("stylize_video.py: error:") and cases[name][2] in line, (name, line)
   assert set(os.listdir(tmp_path)) == before  # no output, no temporary file
+
+
+def test_outputs_naming_the_input_or_unwritable_are_refused_before_the_model_loads(
+    model_path, tmp_path):
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 32, 32, 2, 24, audio=False)
+  original = open(source, "rb").read()
+  (tmp_path / "sub").mkdir()
+  (tmp_path / "link.mp4").symlink_to(source)
+  (tmp_path / "out_link.mp4").symlink_to(source)
+  os.link(source, tmp_path / "hard.mp4")
+  # Not a model at all: had the model been loaded first, its error would be the one shown.
+  garbage = tmp_path / "garbage.keras"
+  garbage.write_text("not a model\n")
+  cases = {
+      "symlink input, real file output": (str(tmp_path / "link.mp4"), source, "same file"),
+      "symlink output": (source, str(tmp_path / "out_link.mp4"), "same file"),
+      "dir/../name": (source, str(tmp_path / "sub" / ".." / "in.mp4"), "same file"),
+      "hard link": (source, str(tmp_path / "hard.mp4"), "same file"),
+      # /proc takes no new files, even for root (whom permission bits do not stop).
+      "unwritable": (source, "/proc/x.mp4", "cannot write /proc/x.mp4"),
+      "under a file": (source, str(tmp_path / "in.mp4" / "x.mp4"), "is a file, not a folder"),
+  }
+  procs = {name: _start("--model", str(garbage), "--input", src, "--output", out)
+           for name, (src, out, _) in cases.items()}
+  # Another case: another file on a case-sensitive file system, the same file otherwise.
+  procs["case"] = _start("--model", model_path, "--input", source, "--output",
+                         str(tmp_path / "IN.MP4"))
+  results = _finish(procs)
+  for name, (status, _, stderr) in results.items():
+    assert open(source, "rb").read() == original, name
+    if name == "case" and status == 0:
+      assert not os.path.samefile(source, tmp_path / "IN.MP4")
+      continue
+    lines = stderr.strip().splitlines()
+    assert status == 2 and len(lines) == 1, (name, status, stderr)
+    assert lines[0].startswith("stylize_video.py: error:"), (name, lines)
+    assert (cases[name][2] if name in cases else "same file") in lines[0], (name, lines)
+
+
+def test_help_and_flag_errors_answer_at_once_with_the_usual_statuses(model_path, tmp_path):
+  clip = video_clips.pan_clip(tmp_path / "clip.mp4", 32, 32, 2, 24, audio=False)
+  files = ["--model", model_path, "--input", clip, "--output", str(tmp_path / "out.mp4")]
+  cases = {
+      "help": (["--help"], 0, None),
+      "batch size 0": ([*files, "--batch_size", 0], 2, "--batch_size"),
+      "input is a folder": (["--model", model_path, "--input", str(tmp_path), "--output",
+                             str(tmp_path / "out.mp4")], 2, "is a folder"),
+      "model missing": (["--model", str(tmp_path / "nope.keras"), "--input", clip,
+                         "--output", str(tmp_path / "out.mp4")], 2, "model not found"),
+      "crf too high": ([*files, "--crf", 60], 2, "--crf"),
+      "max frames 0": ([*files, "--max_frames", 0], 2, "--max_frames"),
+      "devices 0": ([*files, "--devices", 0], 2, "--devices"),
+      "tiny tile": ([*files, "--tile", 10], 2, "--tile"),
+      "unknown preset": ([*files, "--preset", "fastest"], 2, "--preset"),
+      "stray argument": ([*files, "extra"], 2, "unexpected arguments"),
+      "no output": (files[:4], 2, "--output is required"),
+  }
+  results = _finish({name: _start(*args) for name, (args, _, _) in cases.items()}, 120)
+  for name, (status, stdout, stderr) in results.items():
+    assert status == cases[name][1], (name, status, stderr)
+    if name == "help":
+      assert "--input" in stdout and "--batch_size" in stdout and not stderr.strip()
+      continue
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stylize_video.py: error:"), (name, lines)
+    assert cases[name][2] in lines[0], (name, lines)
+  assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
 
 
 def test_ctrl_c_leaves_no_partial_output(model_path, tmp_path):
@@ -99,8 +209,8 @@ def test_ctrl_c_leaves_no_partial_output(model_path, tmp_path):
       break
   proc.send_signal(signal.SIGINT)
   _, stderr = proc.communicate(timeout=60)
-  assert proc.returncode != 0
-  assert "interrupted" in last_line(stderr)
+  assert proc.returncode == 130
+  assert last_line(stderr) == f"stylize_video.py: interrupted; {out} was not written"
   assert sorted(os.listdir(tmp_path)) == ["long.mp4"]
   assert not _processes_using(str(tmp_path))  # the decoder's and encoder's ffmpeg are gone
 
@@ -117,9 +227,3 @@ def _processes_using(path):
     if path in cmdline and "pytest" not in cmdline:
       found.append(cmdline.replace("\0", " "))
   return found
-
-
-def test_flag_errors_answer_before_loading_anything(tmp_path):
-  result = run_tool("stylize_video.py", "--model", "m", "--input", "i.mp4", "--output",
-                    "o.mp4", "--crf", 60)
-  assert result.returncode != 0 and "--crf must be in 0..51" in last_line(result.stderr)

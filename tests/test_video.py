@@ -93,14 +93,15 @@ def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):
   model = build_render_net("inception", width=8)
   from fastchi_tf import export
   export.export_saved_model(model, str(tmp_path / "saved_model"))
-  stylizer = stylize.Stylizer(str(tmp_path / "saved_model"))
+  stylizer = stylize.load_stylizer(str(tmp_path / "saved_model"))
   # An odd width: 4:4:4 chroma, so crf 0 is lossless in YUV (4:2:0 would blur the colours).
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 6, 24, audio=False)
   out_path = str(tmp_path / "out.mp4")
   video.stylize_video(source, out_path, video.frame_function(stylizer),
                       video.video_devices(2), batch_size=4, crf=0, progress=False)
   decoded_in = list(video_io.read_frames(video_io.probe(source)))
-  expected = stylizer.batch(np.stack(decoded_in)).astype(int)
+  # As tools/stylize.py would do each frame (small frames are rendered enlarged).
+  expected = np.stack(stylize.stylize_batch(stylizer, decoded_in)).astype(int)
   got = np.stack(list(video_io.read_frames(video_io.probe(out_path)))).astype(int)
   # Only the RGB -> YUV -> RGB round trip differs: a level or two.
   assert np.abs(got - expected).mean() < 2.0
@@ -133,8 +134,8 @@ def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path):
   out_path = str(tmp_path / "out.mp4")
   video.stylize_video(source, out_path, fns, video.video_devices(2), batch_size=1, crf=0,
                       progress=False)
-  decoded_in = np.stack(list(video_io.read_frames(video_io.probe(source))))
-  expected = np.stack([first(f) for f in decoded_in]).astype(int)
+  decoded_in = list(video_io.read_frames(video_io.probe(source)))
+  expected = np.stack(stylize.stylize_batch(first, decoded_in)).astype(int)
   got = np.stack(list(video_io.read_frames(video_io.probe(out_path)))).astype(int)
   assert np.abs(got - expected).mean() < 2.0
 
@@ -146,7 +147,9 @@ def test_every_audio_track_is_kept_and_the_output_is_readable_by_others(tmp_path
   out_path = str(tmp_path / "new" / "deeper" / "out.mp4")
   video.stylize_video(source, out_path, lambda f: f, ["/cpu:0"], progress=False)
   assert len(video_io.probe(out_path).audio_codecs) == 2
-  assert os.stat(out_path).st_mode & 0o777 == 0o666 & ~io_utils._UMASK
+  umask = os.umask(0o022)
+  os.umask(umask)
+  assert os.stat(out_path).st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_a_failed_run_removes_the_folders_it_made(tmp_path):
@@ -159,3 +162,61 @@ def test_a_failed_run_removes_the_folders_it_made(tmp_path):
     video.stylize_video(source, str(tmp_path / "new" / "out.mp4"), drops_a_frame, ["/cpu:0"],
                         progress=False)
   assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def _output_spellings(tmp_path, source):
+  """(input, output) pairs where the output names the input, however spelled."""
+  (tmp_path / "sub").mkdir()
+  link = tmp_path / "link.mp4"
+  link.symlink_to(source)
+  out_link = tmp_path / "out_link.mp4"
+  out_link.symlink_to(source)
+  hard = tmp_path / "hard.mp4"
+  os.link(source, hard)
+  return {"symlink input, real file output": (str(link), source),
+          "symlink output": (source, str(out_link)),
+          "dir/../name": (source, str(tmp_path / "sub" / ".." / "in.mp4")),
+          "missing/../name": (source, str(tmp_path / "missing" / ".." / "in.mp4")),
+          "hard link": (source, str(hard))}
+
+
+def test_an_output_naming_the_input_is_refused_however_spelled(tmp_path):
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 32, 32, 2, 24, audio=False)
+  original = open(source, "rb").read()
+  calls = []
+  for name, (src, out) in _output_spellings(tmp_path, source).items():
+    with pytest.raises(ValueError, match="same file|does not exist"):
+      video.stylize_video(src, out, lambda f: calls.append(1) or f, ["/cpu:0"], progress=False)
+    assert open(source, "rb").read() == original, name
+  assert not calls
+  # Another case is another file on a case-sensitive file system, the same file otherwise.
+  upper = str(tmp_path / "IN.MP4")
+  try:
+    video.stylize_video(source, upper, lambda f: f, ["/cpu:0"], progress=False)
+    assert not os.path.samefile(source, upper)
+  except io_utils.OverwriteError:
+    pass
+  assert open(source, "rb").read() == original
+
+
+def test_an_unwritable_output_fails_before_any_frame_naming_it(tmp_path):
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 32, 32, 2, 24, audio=False)
+  calls = []
+  # /proc takes no new files, even for root (whom permission bits do not stop).
+  for out in ("/proc/x.mp4", str(tmp_path / "in.mp4" / "x.mp4")):
+    with pytest.raises(video_io.VideoError, match=f"cannot write {out}"):
+      video.stylize_video(source, out, lambda f: calls.append(1) or f, ["/cpu:0"],
+                          progress=False)
+  assert not calls and sorted(os.listdir(tmp_path)) == ["in.mp4"]
+
+
+def test_the_progress_total_is_an_estimate_until_the_last_frame(tmp_path, capsys):
+  # 10 frames with a second, 1 s audio track: the header's duration suggests 24 frames.
+  source = video_clips.with_two_audio_tracks(
+      video_clips.pan_clip(tmp_path / "one.mp4", 32, 32, 10, 24), tmp_path / "two.mp4")
+  assert video_io.probe(source).expected_frames == 24
+  video.stylize_video(source, str(tmp_path / "out.mp4"), lambda f: f, ["/cpu:0"])
+  lines = [l.split(" [")[0] for l in capsys.readouterr().err.splitlines()
+           if l.startswith("frames ")]
+  assert len(lines) >= 2 and all("/~" in l for l in lines[:-1]), lines
+  assert lines[-1] == "frames 10/10"

@@ -89,3 +89,62 @@ def test_writer_failure_is_one_clear_error(tmp_path):
     for _ in range(50):
       writer.write(np.zeros((32, 32, 3), np.uint8))
     writer.close()
+
+
+def _rewrite(source, path):
+  """Decodes `source` and encodes it into `path` as the tools do; returns the output's info."""
+  info = video_io.probe(source)
+  writer = video_io.VideoWriter(str(path), info)
+  for frame in video_io.read_frames(info):
+    writer.write(frame)
+  writer.close()
+  return video_io.probe(str(path))
+
+
+@pytest.mark.parametrize("sar", ["16:15", "4:3"])
+@pytest.mark.parametrize("width, height", [(33, 21), (32, 24)])
+def test_non_square_pixels_keep_their_aspect_in_every_container(tmp_path, sar, width, height):
+  # In a filter, "setsar=16:15" reads as sar=16, max=15: the clip came back 15:1.
+  expected_dar = fractions.Fraction(width, height) * fractions.Fraction(*map(int, sar.split(":")))
+  for ext in video_io.VIDEO_FORMATS:
+    source = video_clips.pattern_clip(tmp_path / f"in{ext}", width, height, sar=sar)
+    assert video_io.probe(source).sar == sar
+    out = _rewrite(source, tmp_path / f"out{ext}")
+    assert (out.width, out.height, out.sar) == (width, height, sar), ext
+    assert video_clips.display_aspect(out.path) == expected_dar == out.display_aspect, ext
+
+
+def test_untagged_sources_are_tagged_bt709_in_container_and_bitstream(tmp_path):
+  source = video_clips.pattern_clip(tmp_path / "in.mp4", 32, 24)
+  assert "bt709" not in video_clips.video_line(source)  # untagged
+  for ext in video_io.VIDEO_FORMATS:
+    out = _rewrite(source, tmp_path / f"out{ext}")
+    # All three agree, so ffmpeg names them once: "yuv420p(tv, bt709, progressive)".
+    assert (out.colorspace, out.color_primaries, out.color_trc) == ("bt709",) * 3, ext
+    assert "(tv, bt709, progressive)" in video_clips.video_line(out.path), ext
+    assert "(tv, bt709, progressive)" in video_clips.video_line(out.path, bitstream=True), ext
+
+
+def test_source_primaries_and_transfer_are_kept_with_our_bt709_matrix(tmp_path):
+  """The frames are converted with our BT.709 matrix, but their primaries and transfer are
+  the source's: nothing converts those."""
+  source = video_clips.pattern_clip(tmp_path / "in.mkv", 32, 24, colorspace="smpte170m",
+                                    color_primaries="smpte170m", color_trc="smpte170m")
+  src = video_io.probe(source)
+  assert (src.colorspace, src.color_primaries, src.color_trc) == ("smpte170m",) * 3
+  out = _rewrite(source, tmp_path / "out.mp4")
+  assert (out.colorspace, out.color_primaries, out.color_trc) == (
+      "bt709", "smpte170m", "smpte170m")
+  assert "bt709/smpte170m/smpte170m" in video_clips.video_line(out.path, bitstream=True)
+
+
+@pytest.mark.parametrize("line, color", [
+    (" (High), yuv420p(tv, bt709, progressive), 64x48", ("bt709",) * 3),
+    (" (High), yuv420p(tv, bt709/unknown/unknown, progressive), 64x48",
+     ("bt709", "unknown", "unknown")),
+    (" (avc1 / 0x31637661), yuvj420p(pc, bt470bg/bt470bg/smpte170m), 64x48",
+     ("bt470bg", "bt470bg", "smpte170m")),
+    (" (High), yuv420p(progressive), 64x48", ("unknown",) * 3),
+    (", yuv420p, 64x48", ("unknown",) * 3)])
+def test_parse_color_reads_ffmpegs_two_spellings(line, color):
+  assert video_io.parse_color(line) == color

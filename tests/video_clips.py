@@ -2,6 +2,7 @@
 
 import fractions
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -101,3 +102,37 @@ def audio_with_cover_art(path):
   os.remove(wav)
   os.remove(cover)
   return str(path)
+
+
+def pattern_clip(path, width, height, frames=3, sar="1:1", **color):
+  """ffmpeg's test pattern, made by ffmpeg alone (not by the writer under test), with pixels
+  `sar` wide ("16:15") and the colour tags `color` (setparams names); untagged without them.
+  4:4:4 chroma, so any size works."""
+  num, den = map(int, sar.split(":"))
+  vf = f"setsar=sar={num}/{den}:max={max(num, den)}"
+  if color:
+    vf += ",setparams=" + ":".join(f"{k}={v}" for k, v in color.items())
+  ffmpeg("-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate=24", "-frames:v", frames,
+         "-vf", vf, "-c:v", "libx264", "-pix_fmt", "yuv444p", path)
+  return str(path)
+
+
+def video_line(path, bitstream=False):
+  """ffmpeg's description of the first video stream of `path`; with `bitstream`, of its raw
+  H.264 stream alone (what the encoder wrote, without the container's tags)."""
+  if bitstream:
+    raw = subprocess.run([video_io.ffmpeg_exe(), "-v", "error", "-i", str(path), "-map",
+                          "0:v:0", "-c", "copy", "-f", "h264", "-"],
+                         capture_output=True, check=True).stdout
+    text = subprocess.run([video_io.ffmpeg_exe(), "-hide_banner", "-f", "h264", "-i", "-"],
+                          input=raw, capture_output=True).stderr.decode()
+  else:
+    text = subprocess.run([video_io.ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                          capture_output=True, text=True).stderr
+  return next(line for line in text.splitlines() if "Video:" in line)
+
+
+def display_aspect(path):
+  """The display aspect ratio ffmpeg reads from `path`, as a fraction."""
+  dar = re.search(r"DAR (\d+):(\d+)", video_line(path))
+  return fractions.Fraction(int(dar.group(1)), int(dar.group(2)))

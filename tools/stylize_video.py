@@ -2,87 +2,112 @@ r"""Stylizes a video with an exported model, its frames spread over the availabl
 
   python tools/stylize_video.py --model export/saved_model --input in.mp4 --output out.mp4
 
-The output keeps the source's frame rate (30000/1001 included), exact size, frame count and
-audio track; it is H.264 in MP4 (4:4:4 chroma when a side is odd, which 4:2:0 cannot hold).
+The output keeps the source's frame rate (30000/1001 included), exact size, pixel aspect
+ratio, frame count and audio tracks; it is H.264 (4:4:4 chroma when a side is odd, which
+4:2:0 cannot hold) with the BT.709 matrix and the source's primaries and transfer (BT.709
+when untagged). Missing output folders are created.
 Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker each.
 """
 
+import os
 import sys
 
-from absl import app
 from absl import flags
 
+from fastchi_tf import cli
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow", "placebo")
+
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file.")
-flags.DEFINE_string("input", None, "Input video (anything ffmpeg reads).")
+flags.DEFINE_string("input", None, "Input video file (anything ffmpeg reads).")
 flags.DEFINE_string("output", None, "Output video: .mp4 (default choice), .mov or .mkv.")
-flags.DEFINE_integer("devices", None, "Devices to use (GPUs, else logical CPUs); default all.")
-flags.DEFINE_integer("cpu_devices", None, "Split the CPU into this many logical devices.")
-flags.DEFINE_integer("batch_size", 4, "Frames per model call on each device.")
-flags.DEFINE_integer("max_frames", None, "Stylize only the first N frames (audio is cut too).")
+flags.DEFINE_integer("devices", None, "Devices to use (GPUs, else logical CPUs); default all.",
+                     lower_bound=1)
+flags.DEFINE_integer("cpu_devices", None, "Split the CPU into this many logical devices.",
+                     lower_bound=1)
+flags.DEFINE_integer("batch_size", 4, "Frames per model call on each device.", lower_bound=1)
+flags.DEFINE_integer("max_frames", None, "Stylize only the first N frames (audio is cut too).",
+                     lower_bound=1)
 flags.DEFINE_bool("preserve_color", False, "Keep the source's colours (luminance transfer).")
-flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless, 51 worst.")
-flags.DEFINE_string("preset", "veryfast", "x264 speed preset (ultrafast ... veryslow); "
-                    "veryfast keeps encoding from slowing the model, at about the same size.")
+flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless, 51 worst.",
+                     lower_bound=0, upper_bound=51)
+flags.DEFINE_enum("preset", "veryfast", X264_PRESETS, "x264 speed preset; veryfast keeps "
+                  "encoding from slowing the model, at about the same size.")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
 flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024. "
                      "Default: 512 above 2048x2048 pixels when the model is a .keras file "
-                     "or an export folder; 0 never tiles.")
+                     "or an export folder; 0 never tiles.", lower_bound=0)
 
 FLAGS = flags.FLAGS
 
 
-def _fail(message):
-  sys.exit(f"stylize_video.py: error: {message}")
+def _check_paths():
+  """Everything about the paths, before TensorFlow loads: returns the input's VideoInfo and
+  the output folders created."""
+  from fastchi_tf import video_io  # no TensorFlow in here
+  if not os.path.exists(FLAGS.model):
+    raise ValueError(f"model not found: {FLAGS.model}")
+  info = video_io.probe(FLAGS.input)  # names a missing file, a folder, a non-video
+  video_io.check_output(FLAGS.input, FLAGS.output, FLAGS.model)
+  return info, video_io.prepare_output(FLAGS.output)
 
 
-def main(argv):
-  if len(argv) > 1:
-    _fail(f"unexpected arguments {argv[1:]}")
-  for name in ("model", "input", "output"):
-    if not getattr(FLAGS, name):
-      _fail(f"--{name} is required")
-  for name in ("devices", "cpu_devices", "batch_size", "max_frames"):
-    value = getattr(FLAGS, name)
-    if value is not None and value < 1:
-      _fail(f"--{name} must be at least 1, got {value}")
-  if not 0 <= FLAGS.crf <= 51:
-    _fail(f"--crf must be in 0..51, got {FLAGS.crf}")
-  if FLAGS.tile is not None and FLAGS.tile != 0 and FLAGS.tile < 64:
-    _fail(f"--tile must be 0 (never) or at least 64, got {FLAGS.tile}")
-
-  # TensorFlow is imported after the flag checks: they answer at once.
+def _setup():
+  """Devices and model: (frame functions, devices); a ValueError names what is wrong."""
   from fastchi_tf import distribute
   from fastchi_tf import precision
   from fastchi_tf import stylize
   from fastchi_tf import video
-  from fastchi_tf import video_io
   if FLAGS.cpu_devices:
     distribute.split_cpu(FLAGS.cpu_devices)
+  devices = video.video_devices(FLAGS.devices)
+  if FLAGS.mixed_precision:
+    precision.check_available("stylize_video.py")
+  frame_fns, stylizer = video.frame_functions(FLAGS.model, len(devices), FLAGS.preserve_color,
+                                              FLAGS.tile, FLAGS.mixed_precision)
+  if FLAGS.tile and stylizer.keras_model is None:
+    raise stylize.StylizeError("--tile needs the Keras model: give a .keras file or an "
+                               "export folder's saved_model (with model.keras beside it)")
+  return frame_fns, devices
+
+
+def main(argv):
+  del argv
+  for name in ("model", "input", "output"):
+    if not getattr(FLAGS, name):
+      cli.usage_error(f"--{name} is required")
+  cli.check_tile(FLAGS.tile)
+  from fastchi_tf import io_utils
+  created = []
   try:
-    info = video_io.probe(FLAGS.input)
-    video.check_output(FLAGS.input, FLAGS.output)
-    devices = video.video_devices(FLAGS.devices)
-    if FLAGS.mixed_precision:
-      precision.check_available("stylize_video.py")
-    frame_fns, stylizer = video.frame_functions(FLAGS.model, len(devices), FLAGS.preserve_color,
-                                                FLAGS.tile, FLAGS.mixed_precision)
-    if FLAGS.tile and stylizer.keras_model is None:
-      raise stylize.StylizeError("--tile needs the Keras model: give a .keras file or an "
-                                 "export folder's saved_model (with model.keras beside it)")
+    try:
+      info, created = _check_paths()
+      cli.import_tensorflow_quietly()
+      frame_fns, devices = _setup()
+    except ValueError as e:  # bad paths, devices or model: usage, nothing was done
+      io_utils.remove_empty(created)
+      cli.usage_error(e)
+    import tensorflow as tf
+    from fastchi_tf import video
+    from fastchi_tf import video_io
     if video_io.pixel_format(info.width, info.height) != "yuv420p":
-      print(f"note: {info.width}x{info.height} has an odd side; encoding 4:4:4 chroma to keep "
-            "it exact (some players, e.g. browsers, only play 4:2:0)", file=sys.stderr)
+      cli.warn(f"note: {info.width}x{info.height} has an odd side; encoding 4:4:4 chroma to "
+               "keep it exact (some players, e.g. browsers, only play 4:2:0)")
     print(f"{FLAGS.input}: {info.width}x{info.height}, {float(info.fps):.3f} fps "
           f"({info.fps}), {info.duration:.2f} s, audio: {info.audio_codec or 'none'}; "
           f"devices: {', '.join(devices)}", file=sys.stderr)
-    result = video.stylize_video(
-        FLAGS.input, FLAGS.output, frame_fns, devices,
-        batch_size=FLAGS.batch_size, max_frames=FLAGS.max_frames, crf=FLAGS.crf,
-        preset=FLAGS.preset)
-  except (video_io.VideoError, stylize.StylizeError, ValueError) as e:
-    _fail(e)
+    try:
+      result = video.stylize_video(
+          FLAGS.input, FLAGS.output, frame_fns, devices,
+          batch_size=FLAGS.batch_size, max_frames=FLAGS.max_frames, crf=FLAGS.crf,
+          preset=FLAGS.preset)
+    except (ValueError, tf.errors.OpError) as e:  # OpError: e.g. out of memory
+      io_utils.remove_empty(created)
+      cli.fail((str(e).strip() or type(e).__name__).splitlines()[0])
   except KeyboardInterrupt:
-    _fail(f"interrupted; {FLAGS.output} was not written")
+    io_utils.remove_empty(created)
+    cli.interrupted(f"{FLAGS.output} was not written")
   rate = result["frames"] / max(result["seconds"], 1e-9)
   split = ", ".join(f"{d.split('device:')[-1]}: {n}"
                     for d, n in result["frames_per_device"].items())
@@ -91,4 +116,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)
