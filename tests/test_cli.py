@@ -1,0 +1,54 @@
+"""fastchi_tf.cli through a tiny tool, as the tools use it."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(tmp_path, *args, **env):
+  tool = tmp_path / "tool.py"
+  tool.write_text(textwrap.dedent('''\
+      """A tool that says hello."""
+      from absl import flags
+      from fastchi_tf import cli
+      flags.DEFINE_integer("count", 1, "How many.", lower_bound=1)
+      def main(argv):
+        cli.import_tensorflow_quietly()
+        import tensorflow as tf
+        tf.config.list_physical_devices()
+        if flags.FLAGS.count == 7:
+          cli.fail("seven is unlucky")
+        if flags.FLAGS.count == 8:
+          raise KeyboardInterrupt
+        print("hello" * flags.FLAGS.count)
+      if __name__ == "__main__":
+        try:
+          cli.run(main)
+        except KeyboardInterrupt:
+          cli.interrupted("nothing was written")
+      '''))
+  environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  environ.update(PYTHONPATH=ROOT, **env)
+  return subprocess.run([sys.executable, str(tool), *args], capture_output=True, text=True,
+                        env=environ, timeout=120)
+
+
+def test_exit_codes_and_one_line_messages(tmp_path):
+  ok = _run(tmp_path, "--count", "2")
+  assert ok.returncode == 0 and ok.stdout.strip() == "hellohello"
+  assert ok.stderr == ""  # no TensorFlow start-up lines (oneDNN, cudart, cuInit)
+  for args, code, line in [(["--count", "0"], 2, "tool.py: error: flag --count=0"),
+                           (["--nope"], 2, "tool.py: error: Unknown command line flag"),
+                           (["stray"], 2, "tool.py: error: unexpected arguments"),
+                           (["--count", "7"], 1, "tool.py: error: seven is unlucky"),
+                           (["--count", "8"], 130, "tool.py: interrupted; nothing was written")]:
+    result = _run(tmp_path, *args)
+    assert result.returncode == code, (args, result.stderr)
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+    assert result.stderr.startswith(line), result.stderr
+  help_ = _run(tmp_path, "--help")
+  assert help_.returncode == 0 and "A tool that says hello." in help_.stdout
+  assert "--count" in help_.stdout
