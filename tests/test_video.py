@@ -220,3 +220,21 @@ def test_the_progress_total_is_an_estimate_until_the_last_frame(tmp_path, capsys
            if l.startswith("frames ")]
   assert len(lines) >= 2 and all("/~" in l for l in lines[:-1]), lines
   assert lines[-1] == "frames 10/10"
+
+
+def test_tiled_frames_over_two_devices_equal_one_device(tmp_path):
+  # Threads of both devices tile with one shared Keras model at once; each frame must keep
+  # its own whole-image statistics (they were attributes of shared layers once).
+  model_path = str(tmp_path / "model.keras")
+  build_render_net("inception", width=8).save(model_path)
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 161, 120, 6, 24, audio=False)
+  frames = {}
+  for count in (1, 2):
+    out_path = str(tmp_path / f"out{count}.mp4")
+    fns, _ = video.frame_functions(model_path, count, tile=64)
+    video.stylize_video(source, out_path, fns, video.video_devices(count), batch_size=1,
+                        crf=0, progress=False)
+    frames[count] = list(video_io.read_frames(video_io.probe(out_path)))
+  assert len(frames[2]) == 6
+  for one, two in zip(frames[1], frames[2]):
+    np.testing.assert_array_equal(one, two)
