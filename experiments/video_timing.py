@@ -18,6 +18,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from fastchi_tf import samples
 from fastchi_tf import build_render_net
 from fastchi_tf import demo
 from fastchi_tf import export
@@ -29,7 +30,7 @@ from fastchi_tf import video_io
 def make_test_clip(path, width=640, height=360, frames=48, fps=30):
   """An H.264 pan over scikit-image's photo, no audio; returns its VideoInfo."""
   photo = np.asarray(Image.open(demo.skimage_data(demo.CLIP_PHOTO)).convert("RGB"))
-  video_io.make_clip(path, video_io.pan_frames(photo, width, height, frames), fps)
+  samples.make_clip(path, samples.pan_frames(photo, width, height, frames), fps)
   return video_io.probe(path)
 
 

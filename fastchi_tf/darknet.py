@@ -10,7 +10,6 @@ Layers are named conv<i>, bn<i>, leaky<i> (i = 1..8) and pool<i> (i = 1..6).
 """
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
@@ -51,7 +50,7 @@ def build_tiny_yolo(filters=TINY_YOLO_VOC, name="tiny_yolo"):
   return keras.Model(image, x, name=name)
 
 
-def _convs(model):
+def conv_pairs(model):
   """[(Conv2D, BatchNormalization)] in cfg order."""
   count = sum(isinstance(l, keras.layers.Conv2D) for l in model.layers)
   return [(model.get_layer(f"conv{i}"), model.get_layer(f"bn{i}")) for i in range(1, count + 1)]
@@ -123,7 +122,7 @@ def load_weights(model, path):
   [filters, channels, kh, kw]. A trailing detection convolution is skipped.
   """
   header, values = read_weights(path)
-  convs = _convs(model)
+  convs = conv_pairs(model)
   need = sum(bn.gamma.shape[0] * 4 + int(np.prod(conv.kernel.shape)) for conv, bn in convs)
   if values.size < need:
     raise ValueError(f"Darknet weights file {path} is truncated: {values.size} values, "
@@ -145,38 +144,3 @@ def load_weights(model, path):
     conv.set_weights([kernel])
     bn.set_weights([gamma, beta, mean, variance])
   return header
-
-
-def conv_arrays(model):
-  """A `build_tiny_yolo` model's convolutions as dicts for `write_weights`."""
-  arrays = []
-  for conv, bn in _convs(model):
-    gamma, beta, mean, variance = bn.get_weights()
-    arrays.append(dict(kernel=conv.get_weights()[0], beta=beta, gamma=gamma, mean=mean,
-                       variance=variance))
-  return arrays
-
-
-def write_weights(path, convs, header=None):
-  """Writes convolutions as a Darknet .weights file.
-
-  Args:
-    path: the file to write.
-    convs: a `build_tiny_yolo` model, or dicts in cfg order, each with "kernel"
-      [kh, kw, c, n] and either "beta", "gamma", "mean", "variance" (batch-normalized) or
-      "bias" (not, e.g. a detection layer).
-    header: a Header; the default is version 0.2.0 with seen = 0.
-  """
-  if isinstance(convs, keras.Model):
-    convs = conv_arrays(convs)
-  header = header or Header()
-  parts = [np.array([header.major, header.minor, header.revision], "<i4"),
-           np.array([header.seen], "<i8" if header.wide_seen else "<i4")]
-  for conv in convs:
-    vectors = ("bias",) if "bias" in conv else ("beta", "gamma", "mean", "variance")
-    parts += [np.asarray(conv[k], "<f4").ravel() for k in vectors]
-    parts.append(np.asarray(conv["kernel"], "<f4").transpose(3, 2, 0, 1).ravel())
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, "wb") as f:
-    for part in parts:
-      f.write(part.tobytes())

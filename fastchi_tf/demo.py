@@ -13,10 +13,10 @@ from fastchi_tf import config as config_lib
 from fastchi_tf import export
 from fastchi_tf import io_utils
 from fastchi_tf import plots
+from fastchi_tf import samples
 from fastchi_tf import stylize
 from fastchi_tf import train_lib
 from fastchi_tf import video
-from fastchi_tf import video_io
 
 TRAIN_PHOTOS = ("astronaut.png", "chelsea.png", "motorcycle_left.png", "motorcycle_right.png",
                 "rocket.jpg", "camera.png", "coins.png", "moon.png", "page.png", "text.png",
@@ -115,7 +115,7 @@ def preview_writer(path, size):
 def make_demo_clip(path, size=(320, 180)):
   """A 2 s pan over a scikit-image photo, with audio: the demo needs no video download."""
   photo = np.asarray(Image.open(skimage_data(CLIP_PHOTO)).convert("RGB"))
-  frames = video_io.pan_frames(photo, size[0], size[1], CLIP_FRAMES)
+  frames = samples.pan_frames(photo, size[0], size[1], CLIP_FRAMES)
   seconds = CLIP_FRAMES * 1001 / 30000
   with io_utils.atomic_path(path) as tmp:
-    video_io.make_clip(tmp, frames, CLIP_FPS, audio_seconds=seconds)
+    samples.make_clip(tmp, frames, CLIP_FPS, audio_seconds=seconds)

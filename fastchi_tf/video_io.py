@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import threading
-import wave
 
 import imageio_ffmpeg  # ships the ffmpeg binary used here
 import numpy as np
@@ -342,56 +341,3 @@ class VideoWriter:
       self._proc.stdin.close()
     except (BrokenPipeError, OSError):
       pass
-
-
-def write_sine_wav(path, seconds, rate=44100, hz=440.0):
-  t = np.arange(int(seconds * rate)) / rate
-  samples = (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
-  with wave.open(path, "wb") as f:
-    f.setnchannels(1)
-    f.setsampwidth(2)
-    f.setframerate(rate)
-    f.writeframes(samples.tobytes())
-
-
-def pan_frames(image, width, height, num_frames):
-  """A camera pan over `image`: `num_frames` crops of width x height moving diagonally."""
-  image = np.asarray(image, np.uint8)
-  scale = max(width / image.shape[1], height / image.shape[0]) * 1.25
-  if scale > 1:  # too small to pan over: enlarge (nearest is enough for test clips)
-    rows = (np.arange(int(image.shape[0] * scale)) / scale).astype(int)
-    cols = (np.arange(int(image.shape[1] * scale)) / scale).astype(int)
-    image = image[rows][:, cols]
-  span_y, span_x = image.shape[0] - height, image.shape[1] - width
-  for i in range(num_frames):
-    t = i / max(1, num_frames - 1)
-    y, x = int(t * span_y), int(t * span_x)
-    yield image[y:y + height, x:x + width]
-
-
-def make_clip(path, frames, fps, audio_seconds=None, crf=18):
-  """Writes `frames` (uint8 [h, w, 3]) as an H.264 clip, with a 440 Hz tone if asked.
-
-  Used by tests and the demo to make videos without downloading any.
-  """
-  frames = list(frames)
-  height, width = frames[0].shape[:2]
-  fps = fractions.Fraction(fps)
-  info = VideoInfo(path="", width=width, height=height, fps=fps, duration=0.0, codec="")
-  wav = None
-  if audio_seconds:
-    wav = path + ".wav"
-    write_sine_wav(wav, audio_seconds)
-    info = dataclasses.replace(info, path=wav, audio_codecs=("pcm_s16le",))
-  writer = VideoWriter(path, info, crf=crf, preset="veryfast")
-  try:
-    for frame in frames:
-      writer.write(frame)
-    writer.close()
-  except BaseException:
-    writer.abort()
-    raise
-  finally:
-    if wav:
-      os.remove(wav)
-  return path

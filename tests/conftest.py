@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from fastchi_tf import samples  # noqa: E402
+
 NUM_CPU_DEVICES = 2
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
@@ -30,21 +32,10 @@ def hed_vgg16():
   return build_loss_net("vgg16", weights="hed")
 
 
-SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png",
-                  "rocket.jpg", "hubble_deep_field.jpg")
-
-
-def skimage_path(name):
-  import skimage
-  return os.path.join(os.path.dirname(skimage.__file__), "data", name)
-
-
 def write_small_photo(name, path, size=64):
   """Writes scikit-image's photo `name`, shrunk so its longer side is `size`, to `path`."""
   from PIL import Image
-  image = Image.open(skimage_path(name)).convert("RGB")
-  image.thumbnail((size, size))
-  image.save(path)
+  Image.fromarray(samples.read_photo(name, size)).save(path)
   return path
 
 
@@ -53,7 +44,7 @@ def photo_folder(tmp_path_factory):
   """A folder of small real photos, some in a subfolder, as training data."""
   folder = tmp_path_factory.mktemp("photos")
   (folder / "more").mkdir()
-  for i, name in enumerate(SKIMAGE_PHOTOS):
+  for i, name in enumerate(samples.TEST_PHOTOS):
     target = folder / ("more" if i % 2 else "") / f"{i}_{name.split('.')[0]}.jpg"
     write_small_photo(name, str(target))
   return str(folder)

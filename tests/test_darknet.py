@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+import darknet_files
 from fastchi_tf import darknet
 
 # A narrow backbone of the same shape, so files stay a few kilobytes.
@@ -124,7 +125,7 @@ def test_writer_matches_the_layout_and_round_trips(tmp_path):
   model = darknet.build_tiny_yolo(SMALL)
   darknet.load_weights(model, by_hand)
   written = str(tmp_path / "written.weights")
-  darknet.write_weights(written, model, darknet.Header(0, 1, 0, seen=7))
+  darknet_files.write_weights(written, model, darknet.Header(0, 1, 0, seen=7))
   with open(by_hand, "rb") as a, open(written, "rb") as b:
     assert a.read() == b.read()
 
@@ -134,7 +135,7 @@ def test_writer_takes_a_detection_conv_and_the_loader_skips_it(tmp_path):
   darknet.load_weights(model, _write_by_hand(tmp_path / "a.weights", _darknet_arrays(SMALL)))
   detection = dict(kernel=np.ones((1, 1, 9, 5), "float32"), bias=np.zeros(5, "float32"))
   path = str(tmp_path / "with_detection.weights")
-  darknet.write_weights(path, darknet.conv_arrays(model) + [detection])
+  darknet_files.write_weights(path, darknet_files.conv_arrays(model) + [detection])
   _, values = darknet.read_weights(path)
   assert values.size == darknet.backbone_size(SMALL) + 5 * (1 + 9)
   clone = darknet.build_tiny_yolo(SMALL)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import darknet_files
 from fastchi_tf import build_loss_net, darknet, losses
 from fastchi_tf import loss_net as loss_net_lib
 
@@ -169,7 +170,7 @@ def test_tiny_yolo_loads_a_full_darknet_file(tmp_path, rng, filters, n_detection
                    bias=np.zeros(n_detection, "float32"))
   version = (0, 1, 0) if n_detection == 125 else (0, 2, 0)
   path = str(tmp_path / "tiny.weights")
-  darknet.write_weights(path, darknet.conv_arrays(source) + [detection],
+  darknet_files.write_weights(path, darknet_files.conv_arrays(source) + [detection],
                         darknet.Header(*version, seen=64000))
   model = build_loss_net("tiny_yolo", weights=path, style_layers=["leaky1", "leaky8"])
   np.testing.assert_array_equal(model.get_layer("conv8").get_weights()[0],

@@ -173,9 +173,8 @@ def test_large_images_are_tiled_automatically_when_the_model_allows(keras_model_
 
 def test_small_images_are_rendered_enlarged_not_as_noise():
   import keras
-  import skimage
-  photo = np.asarray(Image.open(os.path.join(os.path.dirname(skimage.__file__), "data",
-                                             "coffee.png")).convert("RGB"))
+  from fastchi_tf import samples
+  photo = samples.read_photo("coffee.png")
   keras.utils.set_random_seed(0)
   stylizer = stylize.KerasStylizer("seeded", build_render_net("inception", width=8))
   reference = np.asarray(Image.fromarray(stylizer(photo)).resize((24, 16), Image.LANCZOS))

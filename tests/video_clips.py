@@ -8,7 +8,8 @@ import subprocess
 import numpy as np
 
 from fastchi_tf import video_io
-from conftest import skimage_path
+from fastchi_tf import samples
+from fastchi_tf.samples import skimage_path
 
 _BIT = 8  # side of one index bit's square: survives H.264 at the default crf
 
@@ -20,7 +21,7 @@ def astronaut():
 
 def pan_clip(path, width, height, frames, fps, audio=True):
   seconds = frames / fractions.Fraction(fps) if audio else None
-  return video_io.make_clip(str(path), video_io.pan_frames(astronaut(), width, height, frames),
+  return samples.make_clip(str(path), samples.pan_frames(astronaut(), width, height, frames),
                             fps, audio_seconds=seconds)
 
 
@@ -38,8 +39,8 @@ def read_index(frame, bits=10):
 
 
 def indexed_clip(path, frames, width=96, height=48, fps=24):
-  pan = video_io.pan_frames(astronaut(), width, height, frames)
-  return video_io.make_clip(str(path), [stamp_index(f, i) for i, f in enumerate(pan)], fps,
+  pan = samples.pan_frames(astronaut(), width, height, frames)
+  return samples.make_clip(str(path), [stamp_index(f, i) for i, f in enumerate(pan)], fps,
                             audio_seconds=frames / fps)
 
 
@@ -48,7 +49,7 @@ def ffmpeg(*args):
 
 
 def audio_only(path):
-  video_io.write_sine_wav(str(path) + ".wav", 1.0)
+  samples.write_sine_wav(str(path) + ".wav", 1.0)
   ffmpeg("-i", str(path) + ".wav", "-c:a", "aac", path)
   os.remove(str(path) + ".wav")
   return str(path)
@@ -85,7 +86,7 @@ def variable_rate(source, path):
 
 def with_two_audio_tracks(source, path):
   wav = str(path) + ".wav"
-  video_io.write_sine_wav(wav, 1.0)
+  samples.write_sine_wav(wav, 1.0)
   ffmpeg("-i", source, "-i", wav, "-map", "0:v", "-map", "0:a", "-map", "1:a", "-c:v", "copy",
          "-c:a", "aac", path)
   os.remove(wav)
@@ -94,7 +95,7 @@ def with_two_audio_tracks(source, path):
 
 def audio_with_cover_art(path):
   wav, cover = str(path) + ".wav", str(path) + ".png"
-  video_io.write_sine_wav(wav, 1.0)
+  samples.write_sine_wav(wav, 1.0)
   from PIL import Image
   Image.fromarray(astronaut()[:64, :64]).save(cover)
   ffmpeg("-i", wav, "-i", cover, "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png",
