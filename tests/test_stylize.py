@@ -7,7 +7,6 @@ from PIL import Image
 
 from fastchi_tf import build_render_net
 from fastchi_tf import stylize
-from fastchi_tf import tiling
 from tool_runner import last_line
 from tool_runner import run_tool
 from tool_runner import run_tools
@@ -46,22 +45,6 @@ def test_preserve_color_keeps_the_input_chroma(rng):
   inside = np.all((out > 0) & (out < 255), axis=-1)  # clipping may move saturated pixels
   np.testing.assert_allclose(yuv(out)[inside][:, 1:], yuv(content)[inside][:, 1:], atol=0.01)
   np.testing.assert_allclose(yuv(out)[inside][:, 0], yuv(stylized)[inside][:, 0], atol=0.01)
-
-
-def test_tiled_output_stays_close_to_the_whole_image(rng):
-  model = build_render_net("original", width=8)
-  render = lambda x: model(x, training=False)
-  image = np.asarray(Image.fromarray(rng.integers(0, 256, (64, 64, 3), np.uint8)).resize(
-      (1024, 1024), Image.BILINEAR))
-  whole = np.clip(np.round(render(image[None].astype(np.float32))[0].numpy()), 0, 255)
-  tiled = tiling.stylize_tiled(model, image, tile=256)
-  assert tiled.shape == image.shape
-  assert np.abs(tiled - whole).mean() <= 2.0  # 2/255 of the range
-  # Without whole-image statistics tiles disagree: the bound is not trivially met.
-  naive = np.concatenate([np.concatenate([
-      np.clip(np.round(render(image[None, y:y + 256, x:x + 256].astype(np.float32))[0]), 0, 255)
-      for x in range(0, 1024, 256)], axis=1) for y in range(0, 1024, 256)], axis=0)
-  assert np.abs(naive - whole).mean() > np.abs(tiled - whole).mean()
 
 
 def test_folder_mode_reports_bad_files_and_processes_the_rest(keras_model_path, photo,
@@ -217,16 +200,3 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, rng):
   assert image.shape == (30, 20, 3)
   stored = np.asarray(Image.open(path).convert("RGB")).astype(int)
   np.testing.assert_array_equal(image, np.rot90(stored, k=-1))
-
-
-def test_threads_tiling_with_one_model_get_each_image_its_own_statistics(rng):
-  import concurrent.futures
-  model = build_render_net("inception", width=8)
-  images = [rng.integers(0, 256, (150, 170, 3), np.uint8),
-            np.full((150, 170, 3), 40, np.uint8) + rng.integers(0, 30, (150, 170, 3), np.uint8)]
-  alone = [tiling.stylize_tiled(model, image, tile=64) for image in images]
-  with concurrent.futures.ThreadPoolExecutor(4) as pool:
-    together = list(pool.map(lambda i: tiling.stylize_tiled(model, images[i % 2], tile=64),
-                             range(8)))
-  for i, out in enumerate(together):
-    np.testing.assert_array_equal(out, alone[i % 2])
