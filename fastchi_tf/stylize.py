@@ -31,8 +31,9 @@ AUTO_TILE = 512
 # below this are rendered enlarged to it and brought back to their exact size
 # (docs/small_images.jpg: input, as is, enlarged, the full photo stylized and shrunk).
 MIN_RENDER_SIDE = 256
-TILING_NEEDS_KERAS = ("tiling needs the Keras model: give a .keras file or an export folder's "
-                      "saved_model (with model.keras beside it)")
+KERAS_NEEDED = ("needs the Keras model: give a .keras file or an export folder's saved_model "
+                "(with model.keras beside it)")
+TILING_NEEDS_KERAS = f"tiling {KERAS_NEEDED}"
 
 
 class StylizeError(ValueError):
@@ -258,8 +259,7 @@ def load_stylizer(path: str, mixed_precision: bool = False) -> Stylizer:
                        "file or a .tflite file")
   if mixed_precision:
     if stylizer.keras_model is None:
-      raise StylizeError("--mixed_precision needs the Keras model: give a .keras file or "
-                         "an export folder's saved_model (with model.keras beside it)")
+      raise StylizeError(f"--mixed_precision {KERAS_NEEDED}")
     from fastchi_tf import precision  # Imported lazily: only this option needs it.
     stylizer = KerasStylizer(path, precision.mixed_copy(stylizer.keras_model))
   return stylizer

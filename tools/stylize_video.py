@@ -66,9 +66,8 @@ def _setup():
     precision.check_available("stylize_video.py")
   frame_fns, stylizer = video.frame_functions(FLAGS.model, len(devices), FLAGS.preserve_color,
                                               FLAGS.tile, FLAGS.mixed_precision)
-  if FLAGS.tile and stylizer.keras_model is None:
-    raise stylize.StylizeError("--tile needs the Keras model: give a .keras file or an "
-                               "export folder's saved_model (with model.keras beside it)")
+  if FLAGS.tile and not stylizer.supports_tiling:
+    raise stylize.StylizeError(f"--tile: {stylize.TILING_NEEDS_KERAS}")
   return frame_fns, devices
 
 
