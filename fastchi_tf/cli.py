@@ -7,29 +7,30 @@ Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
 import contextlib
 import os
 import sys
+from typing import Callable, NoReturn, Optional
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
          "--helpfull": False}
 
 
-def tool_name():
+def tool_name() -> str:
   return os.path.basename(sys.argv[0]) or "fastchi"
 
 
-def usage_error(message):
+def usage_error(message: str | BaseException) -> NoReturn:
   """Bad flags or paths: one line, status 2."""
   print(f"{tool_name()}: error: {message}", file=sys.stderr)
   sys.exit(USAGE)
 
 
-def fail(message):
+def fail(message: str | BaseException) -> NoReturn:
   """The work failed: one line, status 1."""
   print(f"{tool_name()}: error: {message}", file=sys.stderr)
   sys.exit(FAILED)
 
 
-def warn(message):
+def warn(message: str | BaseException) -> None:
   """A note or a skipped item: one line on stderr, no exit."""
   print(f"{tool_name()}: {message}", file=sys.stderr)
 
@@ -37,13 +38,13 @@ def warn(message):
 MIN_TILE = 64  # tiles smaller than the tiling margin would be mostly margin
 
 
-def check_tile(tile):
+def check_tile(tile: Optional[int]) -> None:
   """--tile: None (automatic), 0 (never) or at least MIN_TILE."""
   if tile is not None and tile != 0 and tile < MIN_TILE:
     usage_error(f"--tile must be 0 (never) or at least {MIN_TILE}, got {tile}")
 
 
-def interrupted(message):
+def interrupted(message: str | BaseException) -> NoReturn:
   """Ctrl-C: one line, status 130."""
   print(f"{tool_name()}: interrupted; {message}", file=sys.stderr)
   sys.exit(INTERRUPTED)
@@ -64,7 +65,7 @@ def _quiet_fd2():
     os.close(devnull)
 
 
-def import_tensorflow_quietly():
+def import_tensorflow_quietly() -> None:
   """Imports TensorFlow keeping the console to our own lines.
 
   TensorFlow prints oneDNN, CUDA-stub and cuInit lines on a machine without GPUs; they are
@@ -103,7 +104,7 @@ def _parse(argv):
   return rest
 
 
-def run(main):
+def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   """absl's app.run with --help exiting 0 and bad flags as one line with status 2."""
   from absl import app
   app.run(main, flags_parser=_parse)

@@ -10,6 +10,7 @@ Layers are named conv<i>, bn<i>, leaky<i> (i = 1..8) and pool<i> (i = 1..6).
 """
 
 import dataclasses
+from typing import Mapping, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -27,7 +28,8 @@ LEAKY_SLOPE = 0.1
 BN_EPSILON = 1e-5
 
 
-def build_tiny_yolo(filters=TINY_YOLO_VOC, name="tiny_yolo"):
+def build_tiny_yolo(filters: Sequence[int] = TINY_YOLO_VOC,
+                    name: str = "tiny_yolo") -> keras.Model:
   """The tiny-YOLO backbone: RGB in [0, 255], any size -> the last leaky-ReLU's features.
 
   Args:
@@ -50,13 +52,14 @@ def build_tiny_yolo(filters=TINY_YOLO_VOC, name="tiny_yolo"):
   return keras.Model(image, x, name=name)
 
 
-def conv_pairs(model):
+def conv_pairs(model: keras.Model
+               ) -> list[Tuple[keras.layers.Conv2D, keras.layers.BatchNormalization]]:
   """[(Conv2D, BatchNormalization)] in cfg order."""
   count = sum(isinstance(l, keras.layers.Conv2D) for l in model.layers)
   return [(model.get_layer(f"conv{i}"), model.get_layer(f"bn{i}")) for i in range(1, count + 1)]
 
 
-def backbone_size(filters, channels=3):
+def backbone_size(filters: Sequence[int], channels: int = 3) -> int:
   """Number of float32 values the backbone takes in a .weights file."""
   total = 0
   for n in filters:
@@ -80,12 +83,12 @@ class Header:
   seen: int = 0  # images seen in training
 
   @property
-  def wide_seen(self):
+  def wide_seen(self) -> bool:
     """Darknet's parser.c: `seen` is a size_t from version 0.2 on, an int before."""
     return (self.major * 10 + self.minor) >= 2 and self.major < 1000 and self.minor < 1000
 
 
-def read_weights(path):
+def read_weights(path: str) -> Tuple[Header, np.ndarray]:
   """(Header, float32 values after it) of a Darknet .weights file."""
   with open(path, "rb") as f:
     data = f.read()
@@ -103,7 +106,8 @@ def read_weights(path):
   return header, np.frombuffer(data, "<f4", offset=start)
 
 
-def infer_filters(path, cfgs=None):
+def infer_filters(path: str,
+                  cfgs: Optional[Mapping[str, Sequence[int]]] = None) -> Tuple[int, ...]:
   """The filters of the backbone in `cfgs` (default CFGS) whose size fits the file."""
   cfgs = CFGS if cfgs is None else cfgs
   _, values = read_weights(path)
@@ -114,7 +118,7 @@ def infer_filters(path, cfgs=None):
                    f"{', '.join(cfgs)}")
 
 
-def load_weights(model, path):
+def load_weights(model: keras.Model, path: str) -> Header:
   """Copies a Darknet .weights file into a `build_tiny_yolo` model; returns its Header.
 
   Darknet's load_convolutional_weights reads, per convolution in cfg order: biases (the

@@ -2,11 +2,12 @@
 
 import json
 import os
+from typing import Optional, Sequence
 
 import tensorflow as tf
 
 
-def split_cpu(num_devices):
+def split_cpu(num_devices: int) -> None:
   """Splits the CPU into `num_devices` logical devices; call before TensorFlow initializes.
 
   This lets multi-device code run (and be tested) on a machine without GPUs.
@@ -24,7 +25,8 @@ def split_cpu(num_devices):
                        "already initialized") from None
 
 
-def make_strategy(name="default", devices=None):
+def make_strategy(name: str = "default",
+                  devices: Optional[Sequence[str]] = None) -> tf.distribute.Strategy:
   """Returns a tf.distribute.Strategy.
 
   Args:
@@ -59,7 +61,7 @@ def make_strategy(name="default", devices=None):
   raise ValueError(f"unknown strategy {name!r}; choose default, mirrored or multi_worker")
 
 
-def is_chief(strategy):
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
   """Whether this process writes the run's checkpoints, summaries and config."""
   resolver = getattr(strategy, "cluster_resolver", None)
   if resolver is None or not resolver.task_type:
@@ -70,7 +72,7 @@ def is_chief(strategy):
   return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
 
 
-def task_name(strategy):
+def task_name(strategy: tf.distribute.Strategy) -> str:
   resolver = getattr(strategy, "cluster_resolver", None)
   if resolver is None or not resolver.task_type:
     return "chief"

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import tempfile
+from typing import Callable, Dict, Optional
 
 import keras
 import numpy as np
@@ -23,7 +24,7 @@ class ExportError(ValueError):
   """A model that cannot be exported or loaded."""
 
 
-def restore_render_net(model_dir):
+def restore_render_net(model_dir: str) -> keras.Model:
   """Builds the run's render network from config.json and loads its latest checkpoint."""
   config_path = os.path.join(model_dir, "config.json")
   if not os.path.exists(config_path):
@@ -39,7 +40,7 @@ def restore_render_net(model_dir):
   return model
 
 
-def uint8_serving_fn(model):
+def uint8_serving_fn(model: keras.Model) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
   """uint8 [batch, h, w, 3] in, uint8 of the same shape out: what serving and phones use."""
 
   def serve(images):
@@ -69,7 +70,7 @@ def _atomic_dir(write, path):
     raise
 
 
-def export_saved_model(model, path):
+def export_saved_model(model: keras.Model, path: str) -> None:
   """A SavedModel whose `serving_default` maps uint8 images to uint8 images, any size."""
   # Keras' ExportArchive, not tf.saved_model.save on a tf.Module: with Keras 3 variables
   # the latter converts to TFLite models that compute garbage.
@@ -81,12 +82,12 @@ def export_saved_model(model, path):
   _atomic_dir(lambda tmp: archive.write_out(tmp, verbose=False), path)
 
 
-def export_keras(model, path):
+def export_keras(model: keras.Model, path: str) -> None:
   with io_utils.atomic_path(path) as tmp:
     model.save(tmp)
 
 
-def tflite_bytes(saved_model_dir, precision="float32"):
+def tflite_bytes(saved_model_dir: str, precision: str = "float32") -> bytes:
   converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
   if precision == "float16":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -97,13 +98,13 @@ def tflite_bytes(saved_model_dir, precision="float32"):
 class TFLiteRunner:
   """Runs a .tflite render network on one uint8 [h, w, 3] image of any size."""
 
-  def __init__(self, path_or_bytes):
+  def __init__(self, path_or_bytes: str | bytes) -> None:
     kwargs = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
               else {"model_path": path_or_bytes})
     self.interpreter = Interpreter(**kwargs)
     self._shape = None
 
-  def __call__(self, image):
+  def __call__(self, image: np.ndarray) -> np.ndarray:
     image = np.asarray(image, np.uint8)[None]
     inp = self.interpreter.get_input_details()[0]
     if self._shape != image.shape:
@@ -119,7 +120,7 @@ class TFLiteRunner:
 EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, *TFLITE_FILES.values()})
 
 
-def check_export_dir(model_dir, export_dir):
+def check_export_dir(model_dir: str, export_dir: str) -> None:
   """Refuses an export folder that would replace the run or files that are not an export.
 
   An export replaces the whole folder, so that it holds exactly one model's files: a stale
@@ -150,7 +151,8 @@ def _existing_parent(path):
   return folder
 
 
-def export_all(model_dir, export_dir, tflite=False, check_image=None):
+def export_all(model_dir: str, export_dir: str, tflite: bool = False,
+               check_image: Optional[np.ndarray] = None) -> Dict[str, int]:
   """Writes SavedModel, .keras and (optionally) TFLite models of the run in `model_dir`.
 
   The folder is written whole and replaces any earlier export in `export_dir`. Each TFLite

@@ -1,10 +1,17 @@
 """FLOPs of a model at a given input size, counted from the traced graph's layer shapes."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import tensorflow as tf
 
+if TYPE_CHECKING:
+  import keras
 
-def count_flops(model, height, width, batch=1):
+
+def count_flops(model: keras.Model, height: int, width: int, batch: int = 1) -> int:
   """FLOPs (2 x multiply-accumulates) of one forward pass on a [batch, height, width, 3] input.
 
   Counts convolutions and matmuls; normalization, padding and activations are ignored (a few

@@ -3,10 +3,11 @@
 import contextlib
 import os
 import tempfile
+from typing import Iterable, Iterator, Sequence
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: str) -> Iterator[str]:
   """Yields a temporary path beside `path`; renames it to `path` only on success.
 
   The temporary name keeps the extension, so writers that pick a format from it work.
@@ -36,7 +37,7 @@ def _read_umask():
 UMASK = _read_umask()
 
 
-def make_parents(path):
+def make_parents(path: str) -> list[str]:
   """Creates the missing folders above `path`; returns them, outermost first."""
   created, folder = [], os.path.dirname(os.path.abspath(path))
   while not os.path.isdir(folder):
@@ -47,14 +48,14 @@ def make_parents(path):
   return created
 
 
-def remove_empty(folders):
+def remove_empty(folders: Sequence[str]) -> None:
   """Removes the folders `make_parents` created, innermost first, if they are still empty."""
   for folder in reversed(folders):
     with contextlib.suppress(OSError):
       os.rmdir(folder)
 
 
-def write_text(path, text):
+def write_text(path: str, text: str) -> None:
   with atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       f.write(text)
@@ -72,7 +73,7 @@ def _identity(path):
   return st.st_dev, st.st_ino
 
 
-def check_not_inputs(outputs, inputs):
+def check_not_inputs(outputs: Iterable[str], inputs: Iterable[str]) -> None:
   """Refuses outputs that are one of `inputs`, however spelled.
 
   The operating system decides sameness (device and inode), so symbolic and hard links,
@@ -90,7 +91,7 @@ def check_not_inputs(outputs, inputs):
                            "(the same file); choose another output")
 
 
-def is_within(path, folder):
+def is_within(path: str, folder: str) -> bool:
   """True if `path` is `folder` or lies inside it, as the file system resolves them."""
   target = _identity(folder)
   if target is None:
@@ -105,7 +106,7 @@ def is_within(path, folder):
     current = parent
 
 
-def check_writable_folder(folder):
+def check_writable_folder(folder: str) -> None:
   """Raises ValueError naming `folder` if files cannot be created in it.
 
   A real probe (create and delete a file), because permission bits lie for root and on
@@ -123,7 +124,7 @@ def check_writable_folder(folder):
   os.remove(probe)
 
 
-def prepare_output(path):
+def prepare_output(path: str) -> list[str]:
   """Checks that `path` can be written, creating its missing parent folders.
 
   Returns the folders it created (outermost first) so a failed run can remove them with
@@ -141,7 +142,7 @@ def prepare_output(path):
   return make_parents(path)
 
 
-def prepare_folder(folder):
+def prepare_folder(folder: str) -> list[str]:
   """Checks that files can be written in `folder`, creating it (and its parents) if missing.
 
   Returns the folders it created, outermost first, for `remove_empty`.

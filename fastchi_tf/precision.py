@@ -5,6 +5,7 @@ matrix units), so the tools accept --mixed_precision only when a GPU is present.
 """
 
 import contextlib
+from typing import Iterator
 
 import keras
 import tensorflow as tf
@@ -13,7 +14,7 @@ MIXED = "mixed_float16"
 
 
 @contextlib.contextmanager
-def dtype_policy(mixed_precision):
+def dtype_policy(mixed_precision: bool) -> Iterator[None]:
   """Layers built inside use float16 compute and float32 variables if `mixed_precision`."""
   previous = keras.mixed_precision.global_policy()
   if mixed_precision:
@@ -24,7 +25,7 @@ def dtype_policy(mixed_precision):
     keras.mixed_precision.set_global_policy(previous)
 
 
-def check_available(tool):
+def check_available(tool: str) -> None:
   """Raises ValueError unless a GPU is present (float16 on a CPU only slows things down)."""
   if not tf.config.list_physical_devices("GPU"):
     raise ValueError(f"--mixed_precision needs a GPU; none found (on a CPU float16 runs "
@@ -45,7 +46,7 @@ def _mixed_config(config):
   return config
 
 
-def mixed_copy(model):
+def mixed_copy(model: keras.Model) -> keras.Model:
   """The same functional model and weights, computing in float16 (and returning float16)."""
   with dtype_policy(True):
     copy = keras.Model.from_config(_mixed_config(model.get_config()))

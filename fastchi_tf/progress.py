@@ -2,9 +2,10 @@
 
 import sys
 import time
+from typing import Optional, TextIO
 
 
-def format_duration(seconds):
+def format_duration(seconds: float) -> str:
   seconds = int(max(0, seconds))
   h, rest = divmod(seconds, 3600)
   m, s = divmod(rest, 60)
@@ -20,8 +21,9 @@ class Progress:
   the true count.
   """
 
-  def __init__(self, total, label="", unit="it", start=0, stream=None, interval=10.0,
-               estimate=False):
+  def __init__(self, total: int, label: str = "", unit: str = "it", start: int = 0,
+               stream: Optional[TextIO] = None, interval: float = 10.0,
+               estimate: bool = False) -> None:
     self.total, self.label, self.unit, self.estimate = total, label, unit, estimate
     self.done = self._start = start
     self.stream = stream or sys.stderr
@@ -31,11 +33,11 @@ class Progress:
     self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
   @property
-  def rate(self):
+  def rate(self) -> float:
     elapsed = time.monotonic() - self._t0
     return (self.done - self._start) / elapsed if elapsed > 0 else 0.0
 
-  def update(self, done, **values):
+  def update(self, done: int, **values: object) -> None:
     self.done = done
     if self.estimate and done >= self.total:
       self.total = done + 1  # past the estimate and not finished: keep it ahead
@@ -48,12 +50,12 @@ class Progress:
                       ("\n" if final or not self._tty else ""))
     self.stream.flush()
 
-  def finish(self, **values):
+  def finish(self, **values: object) -> None:
     """The work is over: what is done is the true total; prints the final line."""
     self.total, self.estimate = self.done, False
     self.update(self.done, **values)
 
-  def line(self, **values):
+  def line(self, **values: object) -> str:
     rate = self.rate
     eta = (self.total - self.done) / rate if rate > 0 else float("nan")
     filled = int(20 * self.done / max(1, self.total))

@@ -5,6 +5,8 @@ u2W, uW, c9s1-3, with W = `width` (32 in the paper). Instance normalization and 
 every convolution but the last; the second convolution of a residual block has no ReLU.
 """
 
+from typing import Optional
+
 import keras
 
 from fastchi_tf import layers
@@ -29,8 +31,8 @@ def _check_args(variant, width, shrink, upsample):
           f"width={width} must be divisible by shrink={shrink} for the inception network")
 
 
-def build_render_net(variant="original", width=32, shrink=2, upsample="nearest",
-                     name=None):
+def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2,
+                     upsample: str = "nearest", name: Optional[str] = None) -> keras.Model:
   """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
 
   Args:
@@ -80,7 +82,7 @@ def build_render_net(variant="original", width=32, shrink=2, upsample="nearest",
   return keras.Model(image, x, name=name or f"render_{variant}")
 
 
-def use_space_to_depth(model, block=2):
+def use_space_to_depth(model: keras.Model, block: int = 2) -> keras.Model:
   """Opt-in for CPU inference: a copy of `model` whose convolutions to fewer than 16 channels
   (the 9x9 one to RGB) run on blocks of `block` x `block` pixels; block=1 plain again.
 

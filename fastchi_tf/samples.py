@@ -9,6 +9,7 @@ import dataclasses
 import fractions
 import os
 import wave
+from typing import Iterable, Iterator, Optional
 
 import numpy as np
 from PIL import Image
@@ -33,7 +34,7 @@ def skimage_path(name: str) -> str:
   return os.path.join(os.path.dirname(skimage.__file__), "data", name)
 
 
-def read_photo(name: str, max_side=None) -> np.ndarray:
+def read_photo(name: str, max_side: Optional[int] = None) -> np.ndarray:
   """uint8 RGB of a scikit-image photo, shrunk so its longer side is at most `max_side`."""
   with Image.open(skimage_path(name)) as image:
     image = image.convert("RGB")
@@ -42,7 +43,7 @@ def read_photo(name: str, max_side=None) -> np.ndarray:
     return np.asarray(image)
 
 
-def write_sine_wav(path, seconds, rate=44100, hz=440.0):
+def write_sine_wav(path: str, seconds: float, rate: int = 44100, hz: float = 440.0) -> None:
   t = np.arange(int(seconds * rate)) / rate
   samples = (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
   with wave.open(path, "wb") as f:
@@ -52,7 +53,8 @@ def write_sine_wav(path, seconds, rate=44100, hz=440.0):
     f.writeframes(samples.tobytes())
 
 
-def pan_frames(image, width, height, num_frames):
+def pan_frames(image: np.ndarray, width: int, height: int,
+               num_frames: int) -> Iterator[np.ndarray]:
   """A camera pan over `image`: `num_frames` crops of width x height moving diagonally."""
   image = np.asarray(image, np.uint8)
   scale = max(width / image.shape[1], height / image.shape[0]) * 1.25
@@ -67,7 +69,8 @@ def pan_frames(image, width, height, num_frames):
     yield image[y:y + height, x:x + width]
 
 
-def make_clip(path, frames, fps, audio_seconds=None, crf=18):
+def make_clip(path: str, frames: Iterable[np.ndarray], fps: float | fractions.Fraction | str,
+              audio_seconds: Optional[float] = None, crf: int = 18) -> str:
   """Writes `frames` (uint8 [h, w, 3]) as an H.264 clip, with a 440 Hz tone if asked.
 
   Used by tests and the demo to make videos without downloading any.

@@ -5,17 +5,23 @@
 images, enlarging of small ones, colour preservation and the alpha channel.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import sys
 import zipfile
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 from PIL import ImageOps
 
 from fastchi_tf import io_utils
+
+if TYPE_CHECKING:  # TensorFlow is imported lazily: only where a model is loaded or run
+  import keras
+  import tensorflow as tf
 
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                  ".bmp": "BMP"}
@@ -48,7 +54,7 @@ def check_extension(path: str, role: str) -> str:
   return ext
 
 
-def read_image_alpha(path: str):
+def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """(uint8 RGB [h, w, 3], uint8 alpha [h, w] or None), upright by its EXIF orientation.
 
   Reads anything PIL reads: grayscale, RGBA, palette with transparency, 16-bit.
@@ -100,9 +106,9 @@ class Stylizer:
   """
 
   kind = ""
-  keras_model = None
+  keras_model: Optional[keras.Model] = None
 
-  def __init__(self, path: str):
+  def __init__(self, path: str) -> None:
     self.path = path
 
   @property
@@ -116,7 +122,7 @@ class Stylizer:
   def __call__(self, image: np.ndarray) -> np.ndarray:
     return self.batch(np.asarray(image, np.uint8)[None])[0]
 
-  def float_model(self, images):
+  def float_model(self, images: np.ndarray) -> tf.Tensor:
     """Float [b, h, w, 3] in [0, 255] -> float32 tensor; needs the Keras model."""
     import tensorflow as tf
     if self.keras_model is None:
@@ -128,11 +134,11 @@ class Stylizer:
 class KerasStylizer(Stylizer):
   kind = "keras"
 
-  def __init__(self, path, model=None):
+  def __init__(self, path: str, model: Optional[keras.Model] = None) -> None:
     super().__init__(path)
     self.keras_model = model if model is not None else _load_keras(path)
 
-  def batch(self, images):
+  def batch(self, images: np.ndarray) -> np.ndarray:
     out = self.float_model(np.asarray(images, np.uint8)).numpy()
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
@@ -141,7 +147,7 @@ class SavedModelStylizer(Stylizer):
   """An export's SavedModel; its sibling model.keras, if any, enables tiling."""
   kind = "saved_model"
 
-  def __init__(self, path):
+  def __init__(self, path: str) -> None:
     super().__init__(path)
     self._fn = _load_saved_model(path)
     from fastchi_tf import export
@@ -149,7 +155,7 @@ class SavedModelStylizer(Stylizer):
     if os.path.isfile(sibling):
       self.keras_model = _load_keras(sibling)
 
-  def batch(self, images):
+  def batch(self, images: np.ndarray) -> np.ndarray:
     import tensorflow as tf
     return self._fn(images=tf.constant(np.asarray(images, np.uint8)))["stylized"].numpy()
 
@@ -159,7 +165,7 @@ class TFLiteStylizer(Stylizer):
   each thread its own (video.frame_functions does)."""
   kind = "tflite"
 
-  def __init__(self, path):
+  def __init__(self, path: str) -> None:
     super().__init__(path)
     with open(path, "rb") as f:
       head = f.read(8)
@@ -179,7 +185,7 @@ class TFLiteStylizer(Stylizer):
       raise StylizeError(f"{path} is a TFLite model but not a FastChi-TF export: it takes "
                          f"{found}; expected one uint8 image [1, h, w, 3]")
 
-  def batch(self, images):
+  def batch(self, images: np.ndarray) -> np.ndarray:
     return np.stack([self._fn(image) for image in np.asarray(images, np.uint8)])
 
 
@@ -240,7 +246,8 @@ def _load_saved_model(path):
     raise StylizeError(f"{path} is a SavedModel but not a FastChi-TF export: serving_default "
                        f"takes {takes} and returns {sorted(outs)}; expected uint8 'images' "
                        "[batch, h, w, 3] -> 'stylized'")
-  fn._loaded = loaded  # keep the variables alive as long as the function  # pylint: disable=protected-access
+  # Keep the variables alive as long as the function.
+  fn._loaded = loaded  # pylint: disable=protected-access
   return fn
 
 
@@ -281,7 +288,7 @@ def downscale(image: np.ndarray, max_size: Optional[int]) -> np.ndarray:
   return _resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
 
 
-def render_size(shape) -> Optional[tuple]:
+def render_size(shape: Sequence[int]) -> Optional[Tuple[int, int]]:
   """(h, w) to render an image of `shape` at when it is too small for the network, or None."""
   h, w = shape[:2]
   if min(h, w) >= MIN_RENDER_SIDE:
@@ -294,7 +301,7 @@ def render_size(shape) -> Optional[tuple]:
   return size
 
 
-def preserve_color(content, stylized):
+def preserve_color(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
   """Luminance of the stylized image with the chroma of the content (YUV)."""
   import tensorflow as tf
   c = tf.image.rgb_to_yuv(tf.cast(content, tf.float32) / 255.0)
@@ -303,7 +310,8 @@ def preserve_color(content, stylized):
   return np.clip(np.round(rgb.numpy() * 255.0), 0, 255).astype(np.uint8)
 
 
-def choose_tile(stylizer, shape, tile=None):
+def choose_tile(stylizer: Stylizer, shape: Sequence[int],
+                tile: Optional[int] = None) -> Optional[int]:
   """The tile size to use, or None: `tile` if given (0: never tile); otherwise AUTO_TILE for
   images over AUTO_TILE_PIXELS when the stylizer has the Keras model that tiling needs."""
   if tile is not None:
@@ -313,7 +321,8 @@ def choose_tile(stylizer, shape, tile=None):
   return None
 
 
-def stylize_batch(stylizer, images, keep_color=False, tile=None):
+def stylize_batch(stylizer: Stylizer, images: Sequence[np.ndarray], keep_color: bool = False,
+                  tile: Optional[int] = None) -> list[np.ndarray]:
   """Stylizes uint8 images of one size in one call; large ones are tiled (see choose_tile),
   small ones rendered enlarged (see render_size)."""
   if choose_tile(stylizer, images[0].shape, tile):
@@ -337,7 +346,8 @@ def _check_untiled_size(image):
                        "(or --max_size)")
 
 
-def stylize_image(stylizer, image, max_size=None, keep_color=False, tile=None):
+def stylize_image(stylizer: Stylizer, image: np.ndarray, max_size: Optional[int] = None,
+                  keep_color: bool = False, tile: Optional[int] = None) -> np.ndarray:
   """Stylizes one uint8 image; the output has the (possibly downscaled) input's size."""
   image = downscale(image, max_size)
   tile = choose_tile(stylizer, image.shape, tile)
@@ -358,10 +368,11 @@ class _Pending:
   alpha: Optional[np.ndarray]
 
 
-def stylize_files(stylizer: Stylizer, jobs: Sequence[tuple], *, max_size: Optional[int] = None,
-                  keep_color: bool = False, tile: Optional[int] = None, batch_size: int = 4,
+def stylize_files(stylizer: Stylizer, jobs: Sequence[Tuple[str, str]], *,
+                  max_size: Optional[int] = None, keep_color: bool = False,
+                  tile: Optional[int] = None, batch_size: int = 4,
                   on_done: Optional[Callable[[int], None]] = None,
-                  on_skip: Optional[Callable[[str], None]] = None) -> list:
+                  on_skip: Optional[Callable[[str], None]] = None) -> list[str]:
   """Stylizes (src, dst) pairs; same-size images go through the model together.
 
   A file that cannot be read, stylized or written is skipped: `on_skip(message)` is called

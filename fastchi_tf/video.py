@@ -9,6 +9,7 @@ flat however long the video is, while decoding, compute and encoding overlap.
 import queue
 import threading
 import time
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +20,8 @@ from fastchi_tf import video_io
 from fastchi_tf.progress import Progress
 
 _DONE = object()  # end of stream marker on the queues
+# uint8 [b, h, w, 3] -> uint8 [b, h, w, 3]: what a worker does to one batch of frames.
+FrameFunction = Callable[[np.ndarray], np.ndarray]
 
 
 class _Stopped(Exception):
@@ -46,7 +49,7 @@ def _get(q, stop):
       pass
 
 
-def batches_of(frames, batch_size):
+def batches_of(frames: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
   """Groups an iterable of same-size frames into uint8 [b, h, w, 3] arrays."""
   batch = []
   try:
@@ -62,7 +65,9 @@ def batches_of(frames, batch_size):
       frames.close()
 
 
-def run_pipeline(batches, workers, write, max_in_flight=None):
+def run_pipeline(batches: Iterable[np.ndarray], workers: Sequence[FrameFunction],
+                 write: Callable[[np.ndarray, int], None],
+                 max_in_flight: Optional[int] = None) -> list[int]:
   """Applies the worker functions to `batches` in parallel and calls `write` in order.
 
   Args:
@@ -150,7 +155,7 @@ def run_pipeline(batches, workers, write, max_in_flight=None):
   return counts
 
 
-def video_devices(count=None):
+def video_devices(count: Optional[int] = None) -> list[str]:
   """The first `count` GPUs, or the logical CPU devices when there are no GPUs."""
   gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
   found = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -163,7 +168,8 @@ def video_devices(count=None):
   return found[:count]
 
 
-def frame_function(stylizer, keep_color=False, tile=None):
+def frame_function(stylizer: stylize.Stylizer, keep_color: bool = False,
+                   tile: Optional[int] = None) -> FrameFunction:
   """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3] for one device, as tools/stylize.py would do."""
   def process(frames):
     if tile:
@@ -173,7 +179,9 @@ def frame_function(stylizer, keep_color=False, tile=None):
   return process
 
 
-def frame_functions(model_path, count, keep_color=False, tile=None, mixed_precision=False):
+def frame_functions(model_path: str, count: int, keep_color: bool = False,
+                    tile: Optional[int] = None, mixed_precision: bool = False
+                    ) -> Tuple[list[FrameFunction], stylize.Stylizer]:
   """One frame function per worker. TensorFlow models are shared (their calls are
   thread-safe); a TFLite interpreter is not, so each worker gets its own."""
   first = stylize.load_stylizer(model_path, mixed_precision)
@@ -183,7 +191,7 @@ def frame_functions(model_path, count, keep_color=False, tile=None, mixed_precis
   return [frame_function(s, keep_color, tile) for s in stylizers], first
 
 
-def on_device(fn, device):
+def on_device(fn: FrameFunction, device: str) -> FrameFunction:
   def run(batch):
     with tf.device(device):
       out = fn(batch)
@@ -194,8 +202,10 @@ def on_device(fn, device):
   return run
 
 
-def stylize_video(input_path, output_path, frame_fn, devices, batch_size=4, max_frames=None,
-                  crf=18, preset="veryfast", progress=True):
+def stylize_video(input_path: str, output_path: str,
+                  frame_fn: FrameFunction | Sequence[FrameFunction], devices: Sequence[str],
+                  batch_size: int = 4, max_frames: Optional[int] = None, crf: int = 18,
+                  preset: str = "veryfast", progress: bool = True) -> Dict[str, Any]:
   """Stylizes a video file into `output_path`, which appears only once it is complete.
 
   Args:

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import threading
+from typing import Iterator, Optional, Tuple
 
 import imageio_ffmpeg  # ships the ffmpeg binary used here
 import numpy as np
@@ -45,7 +46,7 @@ class VideoInfo:
   fps: fractions.Fraction
   duration: float  # seconds, of the container (0 if unknown)
   codec: str
-  audio_codecs: tuple = ()  # of every audio track; empty: no audio
+  audio_codecs: Tuple[str, ...] = ()  # of every audio track; empty: no audio
   sar: str = "1:1"  # sample (pixel) aspect ratio, kept so anamorphic video keeps its shape
   # Colour tags as ffmpeg names them; "unknown" when the file does not say.
   colorspace: str = "unknown"  # the YUV matrix
@@ -53,27 +54,27 @@ class VideoInfo:
   color_trc: str = "unknown"  # the transfer function
 
   @property
-  def audio_codec(self):
+  def audio_codec(self) -> Optional[str]:
     """The first audio track's codec, or None."""
     return self.audio_codecs[0] if self.audio_codecs else None
 
   @property
-  def display_aspect(self):
+  def display_aspect(self) -> fractions.Fraction:
     """Width / height as shown: the frame's shape stretched by the sample aspect ratio."""
     return fractions.Fraction(self.width, self.height) * fractions.Fraction(
         *map(int, self.sar.split(":")))
 
   @property
-  def expected_frames(self):
+  def expected_frames(self) -> Optional[int]:
     """Frame count the header implies; an estimate (variable-rate sources differ)."""
     return max(1, round(self.duration * self.fps)) if self.duration else None
 
 
-def ffmpeg_exe():
+def ffmpeg_exe() -> str:
   return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def parse_rate(text):
+def parse_rate(text: str) -> fractions.Fraction:
   """ffmpeg's printed rate ("29.97", "25", "23.98", "8.33", "1k") as an exact fraction.
 
   ffmpeg prints rates rounded to two decimals; NTSC rates (N*1000/1001) are recovered
@@ -90,7 +91,7 @@ def parse_rate(text):
   return fractions.Fraction(text).limit_denominator(1001)
 
 
-def parse_color(details):
+def parse_color(details: str) -> Tuple[str, str, str]:
   """(matrix, primaries, transfer) from an ffmpeg stream line.
 
   ffmpeg prints the three once when they agree ("yuv420p(tv, bt709, progressive)") and as
@@ -113,7 +114,7 @@ def _header(path):
   return result.stderr
 
 
-def probe(path):
+def probe(path: str) -> VideoInfo:
   """Reads the header of a video file; raises VideoError for anything that is not one."""
   if not os.path.exists(path):
     raise VideoError(f"input video not found: {path}")
@@ -160,7 +161,7 @@ def probe(path):
                    colorspace=colorspace, color_primaries=primaries, color_trc=trc)
 
 
-def check_output(input_path, output_path, model_path=None):
+def check_output(input_path: str, output_path: str, model_path: Optional[str] = None) -> None:
   """Refuses an output that is not a video file name, or that names an input however spelled
   (links, '..', hard links, case); raises a ValueError naming it."""
   ext = os.path.splitext(output_path)[1].lower()
@@ -173,7 +174,7 @@ def check_output(input_path, output_path, model_path=None):
                             inputs=[p for p in (input_path, model_path) if p])
 
 
-def prepare_output(output_path):
+def prepare_output(output_path: str) -> list[str]:
   """Creates the output's missing folders and checks it can be written, before any work;
   returns the folders created (for io_utils.remove_empty)."""
   try:
@@ -203,7 +204,7 @@ class _StderrCollector(threading.Thread):
       self.lines.append(line.decode("utf-8", "replace").strip())
 
 
-def read_frames(info, max_frames=None):
+def read_frames(info: VideoInfo, max_frames: Optional[int] = None) -> Iterator[np.ndarray]:
   """Yields the video's frames in order as uint8 [h, w, 3]; raises VideoError at the end if
   ffmpeg reports the file truncated or fails, or if there are no frames at all."""
   # passthrough: every decoded frame once. ffmpeg's default for rawvideo is a constant rate
@@ -242,7 +243,7 @@ def read_frames(info, max_frames=None):
     proc.stdout.close()
 
 
-def pixel_format(width, height):
+def pixel_format(width: int, height: int) -> str:
   """4:2:0 chroma where the size allows (plays everywhere); 4:4:4 for odd sizes.
 
   H.264 4:2:0 stores chroma per 2x2 block and can only crop in steps of 2, so an odd width or
@@ -251,7 +252,7 @@ def pixel_format(width, height):
   return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
 
 
-def output_color(info):
+def output_color(info: VideoInfo) -> Tuple[str, str]:
   """(primaries, transfer) to tag a video made from `info`'s frames with.
 
   The frames are converted to RGB and back with our BT.709 matrix, but nothing converts their
@@ -268,7 +269,8 @@ class VideoWriter:
   raises VideoError if ffmpeg failed; abort() kills ffmpeg at once.
   """
 
-  def __init__(self, path, info, crf=18, preset="veryfast", num_frames=None):
+  def __init__(self, path: str, info: VideoInfo, crf: int = 18, preset: str = "veryfast",
+               num_frames: Optional[int] = None) -> None:
     self.path, self.info, self.frames = path, info, 0
     ext = os.path.splitext(path)[1].lower()
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error",
@@ -313,7 +315,7 @@ class VideoWriter:
     return VideoError(f"cannot {what} the video made from {self.info.path}: ffmpeg says: "
                       f"{reason}")
 
-  def write(self, frame):
+  def write(self, frame: np.ndarray) -> None:
     frame = np.ascontiguousarray(frame, np.uint8)
     if frame.shape != (self.info.height, self.info.width, 3):
       raise VideoError(f"frame of shape {frame.shape} does not fit the "
@@ -324,7 +326,7 @@ class VideoWriter:
       raise self._failure("encode") from None
     self.frames += 1
 
-  def close(self):
+  def close(self) -> None:
     try:
       self._proc.stdin.close()
     except (BrokenPipeError, OSError):
@@ -333,7 +335,7 @@ class VideoWriter:
       raise self._failure("encode")
     self._errors.join(timeout=5)
 
-  def abort(self):
+  def abort(self) -> None:
     if self._proc.poll() is None:
       self._proc.kill()
     self._proc.wait()
