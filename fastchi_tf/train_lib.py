@@ -1,13 +1,20 @@
 """Training a render network: a custom synchronous loop under any tf.distribute strategy.
 
 Everything that can be wrong with the inputs is checked before anything is written, so a
-failed start leaves `model_dir` as it was.
+failed start leaves `model_dir` as it was. A run holds its folder (see `lock_folder`), and
+Ctrl-C stops it between steps with a checkpoint (see `Interrupted`).
 """
 
+import contextlib
+import copy
 import csv
 import dataclasses
+import fcntl
 import json
 import os
+import signal
+import sys
+import threading
 import time
 
 from absl import logging
@@ -29,11 +36,37 @@ from fastchi_tf.render_net import build_render_net
 TERMS = ("total", "content", "style", "tv")
 LOSS_LOG = "losses.csv"
 NUM_SUMMARY_IMAGES = 2
-MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates
+MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates (and Ctrl-C's wait)
+LOCK_FILE = ".lock"  # see lock_folder
 
 
 class TrainingError(RuntimeError):
   """Training cannot go on (the loss diverged)."""
+
+
+class InUseError(RuntimeError):
+  """Another training run holds the folder."""
+
+
+class Interrupted(KeyboardInterrupt):
+  """Ctrl-C stopped the run. A KeyboardInterrupt, so callers that stop on one still do.
+
+  Attributes:
+    step: the step reached, or None if training had not begun.
+    checkpoint: the run's last checkpoint (intact), or None.
+    checkpoint_step: its step.
+  """
+
+  def __init__(self, step, checkpoint):
+    self.step, self.checkpoint = step, checkpoint
+    self.checkpoint_step = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else None
+    where = "before training began" if step is None else f"at step {step}"
+    if checkpoint:
+      kept = (f"checkpoint {os.path.basename(checkpoint)} (step {self.checkpoint_step}) is "
+              "intact; the same command resumes from it")
+    else:
+      kept = "no checkpoint yet; the same command starts the run again"
+    super().__init__(f"stopped {where}; {kept}")
 
 
 @dataclasses.dataclass
@@ -42,12 +75,16 @@ class TrainResult:
   skipped_files: int  # undecodable training images replaced by a good one
   model_dir: str
   last_losses: dict
+  config: config_lib.TrainConfig = None  # as recorded in config.json
+  config_changes: list = dataclasses.field(default_factory=list)  # accepted on resuming
 
 
 @dataclasses.dataclass
 class _Inputs:
   style_image: np.ndarray
   files: list  # empty for tfds sources
+  style_sha256: str
+  train_data_sha256: str  # None for tfds sources
   fallback: str  # a decodable file standing in for undecodable ones
   preview: np.ndarray  # fixed content images for image summaries
 
@@ -58,14 +95,14 @@ def _check_inputs(cfg, strategy):
   if cfg.batch_size % replicas:
     raise ValueError(f"--batch_size={cfg.batch_size} cannot be shared by {replicas} replicas "
                      f"(use a multiple of {replicas})")
-  if not os.path.exists(cfg.data.style_image):
-    raise data.DataError(f"style image not found: {cfg.data.style_image}")
   style = data.read_image(cfg.data.style_image)
+  style_sha256 = data.file_sha256(cfg.data.style_image)
   if cfg.data.train_data.startswith("tfds:"):
     data.check_tfds_name(cfg.data.train_data[len("tfds:"):])
-    files, preview_files, fallback = [], [], ""
+    files, preview_files, fallback, files_sha256 = [], [], "", None
   else:
     files = data.list_images(cfg.data.train_data)
+    files_sha256 = data.files_sha256(cfg.data.train_data, files)
     first = data.first_decodable(files)
     fallback = files[first]
     preview_files = [files[first]]
@@ -80,7 +117,7 @@ def _check_inputs(cfg, strategy):
   preview = [_center_crop(data.read_image(p), cfg.data.image_size) for p in preview_files]
   preview = np.stack(preview) if preview else np.zeros((0, cfg.data.image_size,
                                                          cfg.data.image_size, 3), np.float32)
-  return _Inputs(style, files, fallback, preview)
+  return _Inputs(style, files, style_sha256, files_sha256, fallback, preview)
 
 
 def _center_crop(image, size):
@@ -91,12 +128,86 @@ def _center_crop(image, size):
   return tf.image.resize(crop, [size, size], method="area", antialias=True).numpy()
 
 
-def _check_model_dir(cfg):
+def _check_model_dir(cfg, allow_changes):
+  """What `cfg` changes in the run already in its folder (see config.check_resumable)."""
   path = os.path.join(cfg.model_dir, "config.json")
-  if os.path.exists(path):
+  if not os.path.exists(path):
+    return []
+  try:
     with open(path) as f:
       saved = config_lib.TrainConfig.from_dict(json.load(f))
-    config_lib.check_resumable(saved, cfg)
+  except (ValueError, TypeError) as e:  # not JSON, or not a run's settings
+    raise ValueError(f"{path} is not a training run's config.json ({e}); "
+                     "use another --model_dir") from None
+  return config_lib.check_resumable(saved, cfg, allow_changes)
+
+
+@contextlib.contextmanager
+def lock_folder(folder):
+  """Holds `folder` for this process; raises InUseError if another run holds it.
+
+  An advisory flock on `folder`/.lock: the kernel drops it when the holder ends in any way,
+  SIGKILL included, so a dead run never leaves the folder stuck. The file records the
+  holder's pid for the message and stays (deleting it would race with a run opening it).
+  A refused run changes nothing: the file it opens is already there.
+  """
+  try:
+    fd = os.open(os.path.join(folder, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o666)
+  except OSError as e:
+    raise ValueError(f"cannot write to {folder}: {e.strerror}") from None
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+      raise InUseError(f"{folder} is in use by another training run (pid {pid})") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    yield
+  finally:
+    os.close(fd)  # releases the lock
+
+
+class _StopRequest:
+  """Turns Ctrl-C into a request the loop honours between calls of the compiled loop.
+
+  A KeyboardInterrupt raised wherever it lands could cut a checkpoint or a log row in half.
+  The signal cannot reach Python during a compiled call anyway, so stopping after it costs
+  no responsiveness. Only the main thread receives signals; a SIGINT the caller ignores or
+  handles itself is left alone.
+  """
+
+  def __init__(self):
+    self.requested = False
+    self._installed = False
+
+  def __enter__(self):
+    if (threading.current_thread() is threading.main_thread() and
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+      signal.signal(signal.SIGINT, self._handle)
+      self._installed = True
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._installed:
+      signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _multi_worker(strategy):
+  resolver = getattr(strategy, "cluster_resolver", None)
+  return bool(resolver is not None and resolver.task_type)
+
+
+def _say(verbose, message):
+  """A line for the user: on stderr beside the progress line, or to the log when quiet."""
+  if verbose:
+    print(message, file=sys.stderr, flush=True)
+  else:
+    logging.warning("%s", message)
 
 
 def _trim_loss_log(path, step):
@@ -199,27 +310,63 @@ def _next_boundary(step, every):
   return (step // every + 1) * every
 
 
-def train(cfg, strategy=None, verbose=True, on_summary=None):
+def train(cfg, strategy=None, verbose=True, on_summary=None, allow_config_change=False):
   """Trains (or resumes) the run described by `cfg`; returns a TrainResult.
 
   `on_summary(step, model)`, if given, is called at step 0 of a new run and wherever summaries
   are written (every `cfg.summary_every` steps and at the end), e.g. to save snapshots.
+  `allow_config_change` lets a resumed run go on with settings that change what it learns
+  (config.check_resumable); the changes are reported and recorded in config.json.
 
   Raises:
     ValueError / data.DataError: bad configuration or inputs (nothing written).
+    InUseError: another run holds the folder (nothing written).
     TrainingError: the loss became NaN or infinite (the last good checkpoint is kept).
+    Interrupted: Ctrl-C; the run stopped between steps and saved a checkpoint there
+      (except a worker of a multi-worker run: its last checkpoint is kept).
   """
-  cfg.validate()
-  strategy = strategy or distribute.make_strategy(cfg.strategy, cfg.devices)
-  inputs = _check_inputs(cfg, strategy)
-  _check_model_dir(cfg)
+  write_dir = None
+  try:
+    cfg.validate()
+    strategy = strategy or distribute.make_strategy(cfg.strategy, cfg.devices)
+    inputs = _check_inputs(cfg, strategy)
+    # The inputs' digests go into config.json with the settings (a copy: the caller's
+    # config is left alone).
+    cfg = copy.deepcopy(cfg)
+    cfg.data.style_sha256 = inputs.style_sha256
+    cfg.data.train_data_sha256 = inputs.train_data_sha256
+    chief = distribute.is_chief(strategy)
+    # A non-chief worker writes (and so holds) a folder of its own.
+    write_dir = cfg.model_dir if chief else os.path.join(
+        cfg.model_dir, "workers", distribute.task_name(strategy))
+    _check_model_dir(cfg, allow_config_change)  # before anything is written
+    if not os.path.isdir(write_dir):
+      io_utils.prepare_folder(write_dir)
+    # Held before anything else is written, and checked for writing only once held, so a
+    # refused run leaves the folder exactly as it was.
+    with lock_folder(write_dir):
+      io_utils.check_writable_folder(write_dir)
+      return _train_locked(cfg, strategy, inputs, chief, write_dir, verbose, on_summary,
+                           allow_config_change)
+  except Interrupted:
+    raise
+  except KeyboardInterrupt:
+    # Ctrl-C before the loop began (e.g. while building the networks): nothing half-done.
+    latest = tf.train.latest_checkpoint(write_dir) if write_dir and os.path.isdir(write_dir) \
+        else None
+    raise Interrupted(None, latest) from None
+
+
+def _train_locked(cfg, strategy, inputs, chief, write_dir, verbose, on_summary,
+                  allow_config_change):
+  """`train` once the folder is held."""
+  # Again: another run may have changed config.json before this one took the folder.
+  changes = _check_model_dir(cfg, allow_config_change)
+  if changes:
+    _say(verbose, f"resuming {cfg.model_dir} with changed settings (--allow_config_change): "
+         f"{'; '.join(changes)}")
   if cfg.deterministic:
     tf.config.experimental.enable_op_determinism()
-
-  chief = distribute.is_chief(strategy)
-  write_dir = cfg.model_dir if chief else os.path.join(
-      cfg.model_dir, "workers", distribute.task_name(strategy))
-  os.makedirs(write_dir, exist_ok=True)
   if chief:
     io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
 
@@ -229,10 +376,23 @@ def train(cfg, strategy=None, verbose=True, on_summary=None):
   _trim_loss_log(log_path, start)
   if start >= cfg.steps:
     logging.info("%s is already at step %d of %d", cfg.model_dir, start, cfg.steps)
-    return TrainResult(start, 0, cfg.model_dir, {})
+    return TrainResult(start, 0, cfg.model_dir, {}, cfg, changes)
   if start:
+    if verbose:
+      print(f"resuming {cfg.model_dir} from step {start}", file=sys.stderr, flush=True)
     logging.info("resuming %s from step %d", cfg.model_dir, start)
 
+  # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
+  # checkpoint or log write.
+  with _StopRequest() as stop:
+    return _loop(cfg, strategy, trainer, inputs, chief, write_dir, start, verbose,
+                 on_summary, changes, stop)
+
+
+def _loop(cfg, strategy, trainer, inputs, chief, write_dir, start, verbose, on_summary,
+          changes, stop):
+  """Runs the steps from `start`; raises Interrupted if `stop` is requested before the end."""
+  log_path = os.path.join(write_dir, LOSS_LOG)
   counter = data.SkipCounter()
   dataset = strategy.distribute_datasets_from_function(
       _make_dataset_fn(cfg, inputs, start, counter))
@@ -240,7 +400,7 @@ def train(cfg, strategy=None, verbose=True, on_summary=None):
   writer = tf.summary.create_file_writer(write_dir)
   progress = Progress(cfg.steps, label="step", unit="step", start=start) if verbose else None
 
-  step = start
+  step = saved = start
   if on_summary and start == 0:
     on_summary(0, trainer.model)
   last = {}
@@ -249,7 +409,7 @@ def train(cfg, strategy=None, verbose=True, on_summary=None):
     log = csv.writer(log_file)
     if new_log:
       log.writerow(("step",) + TERMS)
-    while step < cfg.steps:
+    while step < cfg.steps and not stop.requested:
       chunk = min(_next_boundary(step, cfg.checkpoint_every),
                   _next_boundary(step, cfg.summary_every), cfg.steps,
                   step + MAX_STEPS_PER_CALL) - step
@@ -274,6 +434,15 @@ def train(cfg, strategy=None, verbose=True, on_summary=None):
           on_summary(step, trainer.model)
       if step % cfg.checkpoint_every == 0 or step == cfg.steps:
         trainer.manager.save(checkpoint_number=step)
+        saved = step
+    if step < cfg.steps:  # Ctrl-C
+      if progress and getattr(progress, "_tty", False):
+        progress.stream.write("\n")  # ends the line redrawn in place
+      # Workers of a multi-worker run save together; one alone would wait for the others.
+      if step != saved and not _multi_worker(strategy):
+        trainer.manager.save(checkpoint_number=step)
+      writer.flush()
+      raise Interrupted(step, trainer.manager.latest_checkpoint)
 
   writer.flush()
   if chief:
@@ -281,7 +450,7 @@ def train(cfg, strategy=None, verbose=True, on_summary=None):
                            os.path.join(cfg.model_dir, "loss_curve.png"))
   if counter.count:
     logging.warning("skipped %d undecodable training images", counter.count)
-  return TrainResult(step, counter.count, cfg.model_dir, last)
+  return TrainResult(step, counter.count, cfg.model_dir, last, cfg, changes)
 
 
 def _write_summaries(writer, trainer, preview, step, last, images_per_sec):

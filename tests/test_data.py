@@ -1,3 +1,6 @@
+import os
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -113,6 +116,10 @@ def test_random_square_crop_eagerly_and_in_dataset_map(rng):
 def test_empty_or_missing_folders_are_rejected(tmp_path):
   with pytest.raises(data.DataError, match="not found"):
     data.list_images(str(tmp_path / "missing"))
+  (tmp_path / "a.jpg").write_bytes(b"")
+  with pytest.raises(data.DataError, match="a.jpg is a file, not a folder"):
+    data.list_images(str(tmp_path / "a.jpg"))
+  os.remove(tmp_path / "a.jpg")
   with pytest.raises(data.DataError, match="no images"):
     data.list_images(str(tmp_path))
   (tmp_path / "x.png").write_bytes(b"junk")
@@ -124,3 +131,21 @@ def test_unknown_tfds_name_is_rejected_offline():
   with pytest.raises(data.DataError, match="unknown tensorflow-datasets dataset 'no_such_ds/2014'"):
     data.check_tfds_name("no_such_ds/2014")
   data.check_tfds_name("coco/2014")
+
+
+def test_inputs_are_identified_by_content_not_path(tmp_path_factory, mixed_folder):
+  folder, _ = mixed_folder
+  files = data.list_images(str(folder))
+  digest = data.files_sha256(str(folder), files)
+  elsewhere = tmp_path_factory.mktemp("elsewhere")
+  moved = str(elsewhere / "moved")
+  shutil.copytree(folder, moved)
+  assert data.files_sha256(moved, data.list_images(moved)) == digest
+  (elsewhere / "moved" / "sub" / "more.png").write_bytes(b"x")  # another file: another stream
+  assert data.files_sha256(moved, data.list_images(moved)) != digest
+  style = str(folder / "rgb.jpg")
+  copy = str(elsewhere / "copy.jpg")
+  shutil.copy(style, copy)
+  assert data.file_sha256(copy) == data.file_sha256(style)
+  Image.open(copy).rotate(90).save(copy)
+  assert data.file_sha256(copy) != data.file_sha256(style)

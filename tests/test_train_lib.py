@@ -1,9 +1,13 @@
+import hashlib
 import json
 import os
+import shutil
+import signal
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import data
@@ -78,6 +82,13 @@ def test_run_writes_config_checkpoints_summaries_log_and_curve(tmp_path, photo_f
   assert {"ckpt-2.index", "ckpt-3.index"} <= set(files)
   saved = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(cfg.model_dir,
                                                                        "config.json"))))
+  assert saved == result.config
+  # The run records its inputs by content; the caller's config is left as it was.
+  assert saved.data.style_sha256 == hashlib.sha256(open(style_path, "rb").read()).hexdigest()
+  assert saved.data.train_data_sha256 == data.files_sha256(
+      photo_folder, data.list_images(photo_folder))
+  assert cfg.data.style_sha256 is None
+  saved.data.style_sha256 = saved.data.train_data_sha256 = None
   assert saved == cfg
   log = open(os.path.join(cfg.model_dir, "losses.csv")).read().splitlines()
   assert log[0] == "step,total,content,style,tv" and len(log) == 4
@@ -114,25 +125,35 @@ def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
   cfg = make_config(tmp_path / "nan", photo_folder, style_path, steps=2, checkpoint_every=1)
   train_lib.train(cfg, verbose=False)
   cfg.steps = 4
-  cfg.loss.style_weight = float("inf")
+  cfg.loss.tv_weight = 1e38  # finite, but times the TV loss it overflows float32
   with pytest.raises(train_lib.TrainingError, match=r"at step 3.*ckpt-2"):
-    train_lib.train(cfg, verbose=False)
+    train_lib.train(cfg, verbose=False, allow_config_change=True)
   assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
 
 
 @pytest.mark.parametrize("change,error,match", [
     (dict(batch_size=3), ValueError, "batch_size=3 cannot be shared by 2 replicas"),
-    (dict(style="missing.png"), data.DataError, "style image not found"),
-    (dict(train_data="missing"), data.DataError, "training data folder not found"),
+    (dict(style="missing.png"), ValueError, "style image not found"),
+    (dict(style="empty"), ValueError, "style image .*empty is a folder"),
+    (dict(train_data="missing"), ValueError, "training data folder not found"),
+    (dict(train_data="photos/a.jpg"), ValueError, "training data .*a.jpg is a file, not a folder"),
     (dict(train_data="empty"), data.DataError, "no images"),
     (dict(train_data="tfds:no_such_dataset"), data.DataError, "no_such_dataset"),
     (dict(render_variant="resnet"), ValueError, "unknown render network variant"),
+    (dict(train_data="photos", model_dir="photos/run"), ValueError,
+     "lies inside --train_data .*train on its own outputs"),
+    (dict(model_dir="photos/a.jpg"), ValueError, "a.jpg is a file, not a folder"),
+    (dict(style_weight=float("nan")), ValueError, "--style_weight must be at least 0"),
 ])
 def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, style_path, change,
                                                     error, match):
   (tmp_path / "empty").mkdir()
-  cfg = make_config(tmp_path / "run", photo_folder, style_path)
+  (tmp_path / "photos").mkdir()  # a folder of training data that a wrong run could write to
+  shutil.copy(data.list_images(photo_folder)[0], tmp_path / "photos" / "a.jpg")
+  before = sorted(os.listdir(tmp_path / "photos"))
+  cfg = make_config(tmp_path / change.get("model_dir", "run"), photo_folder, style_path)
   cfg.batch_size = change.get("batch_size", cfg.batch_size)
+  cfg.loss.style_weight = change.get("style_weight", cfg.loss.style_weight)
   if "style" in change:
     cfg.data.style_image = str(tmp_path / change["style"])
   if "train_data" in change:
@@ -141,7 +162,8 @@ def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, styl
   cfg.render.variant = change.get("render_variant", cfg.render.variant)
   with pytest.raises(error, match=match):
     train_lib.train(cfg, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), verbose=False)
-  assert not os.path.exists(cfg.model_dir)
+  assert not os.path.isdir(cfg.model_dir)
+  assert sorted(os.listdir(tmp_path / "photos")) == before
 
 
 def test_resuming_with_another_architecture_is_refused(tmp_path, photo_folder, style_path):
@@ -152,6 +174,88 @@ def test_resuming_with_another_architecture_is_refused(tmp_path, photo_folder, s
   with pytest.raises(ValueError, match="different render configuration"):
     train_lib.train(cfg, verbose=False)
   assert sorted(os.listdir(cfg.model_dir)) == before
+
+
+def folder_state(folder):
+  """Names, sizes and modification times of a folder and its files."""
+  state = {".": os.stat(folder).st_mtime_ns}
+  for name in os.listdir(folder):
+    st = os.stat(os.path.join(folder, name))
+    state[name] = (st.st_size, st.st_mtime_ns)
+  return state
+
+
+def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path)
+  os.makedirs(cfg.model_dir)
+  with train_lib.lock_folder(cfg.model_dir):  # as another run would
+    before = folder_state(cfg.model_dir)
+    with pytest.raises(train_lib.InUseError,
+                       match=rf"run is in use by another training run \(pid {os.getpid()}\)"):
+      train_lib.train(cfg, verbose=False)
+    assert folder_state(cfg.model_dir) == before
+  with train_lib.lock_folder(cfg.model_dir):  # the refused run does not keep it
+    pass
+  # A run killed while holding the folder does not block the next one: see
+  # test_train_tool.test_sigkilled_run_resumes_to_the_same_weights.
+
+
+def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_folder,
+                                                            style_path):
+  style = str(tmp_path / "style.png")
+  shutil.copy(style_path, style)
+  cfg = make_config(tmp_path / "run", photo_folder, style, steps=1)
+  train_lib.train(cfg, verbose=False)
+  # Free: more steps, other save intervals and devices, the folder spelled otherwise, and an
+  # identical style image elsewhere.
+  moved = str(tmp_path / "moved.png")
+  shutil.move(style, moved)
+  free = make_config(str(tmp_path / "run") + "/.", photo_folder, moved, steps=1,
+                     checkpoint_every=1, summary_every=2, strategy="mirrored", cpu_devices=2)
+  result = train_lib.train(free, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+                           verbose=False)
+  assert result.step == 1 and result.config_changes == []
+  # The same path with other content is another style.
+  Image.open(moved).rotate(90).save(moved)
+  before = folder_state(cfg.model_dir)
+  restyled = make_config(tmp_path / "run", photo_folder, moved, steps=1, learning_rate=0.01)
+  with pytest.raises(ValueError, match=r"other settings: style image content .*moved.png; "
+                     r"sha256 \w{12} -> \w{12}\); --learning_rate 0.001 -> 0.01\. "
+                     r".*--allow_config_change"):
+    train_lib.train(restyled, verbose=False)
+  assert folder_state(cfg.model_dir) == before
+  # Allowed explicitly: the changes are reported and recorded.
+  result = train_lib.train(restyled, verbose=False, allow_config_change=True)
+  assert len(result.config_changes) == 2
+  saved = json.load(open(os.path.join(cfg.model_dir, "config.json")))
+  assert saved["learning_rate"] == 0.01
+  assert saved["data"]["style_sha256"] == hashlib.sha256(open(moved, "rb").read()).hexdigest()
+
+
+def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=2,
+                    checkpoint_every=1000)
+  handlers = []
+
+  def press_ctrl_c(step, model):
+    del model
+    if step == 2:
+      handlers.append(signal.getsignal(signal.SIGINT))
+      if handlers[0] is not signal.default_int_handler:  # else it would stop pytest itself
+        os.kill(os.getpid(), signal.SIGINT)
+
+  with pytest.raises(train_lib.Interrupted,
+                     match="stopped at step 2; checkpoint ckpt-2 .step 2. is intact; the same "
+                           "command resumes from it") as e:
+    train_lib.train(cfg, verbose=False, on_summary=press_ctrl_c)
+  assert isinstance(e.value, KeyboardInterrupt)
+  assert handlers[0] is not signal.default_int_handler
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+  assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
+  step = tf.train.load_checkpoint(cfg.model_dir).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")
+  assert step == 2  # the checkpoint holds the state after the last logged step
+  log = open(os.path.join(cfg.model_dir, "losses.csv")).read().splitlines()
+  assert [row.split(",")[0] for row in log[1:]] == ["1", "2"]
 
 
 def test_on_summary_sees_the_model_at_step_0_and_each_summary(tmp_path, photo_folder,

@@ -1,5 +1,7 @@
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,8 +13,7 @@ import tensorflow as tf
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import train_lib
-from tool_runner import last_line
-from tool_runner import run_tool
+from fastchi_tf.render_net import build_render_net
 from tool_runner import tool_command
 from tool_runner import tool_env
 
@@ -24,24 +25,61 @@ def small_flags(model_dir, photo_folder, style_path, *extra):
           *extra]
 
 
+def quiet_env():
+  """The environment of a user who set nothing: no TF_CPP_MIN_LOG_LEVEL."""
+  env = tool_env()
+  del env["TF_CPP_MIN_LOG_LEVEL"]
+  return env
+
+
 def test_flags_reach_the_saved_config(tmp_path, photo_folder, style_path):
   run = str(tmp_path / "run")
-  result = run_tool("train.py", *small_flags(
+  result = subprocess.run(tool_command("train.py", *small_flags(
       run, photo_folder, style_path, "--steps", "2", "--learning_rate", "0.005",
       "--style_weight", "3", "--loss_reduction", "sum", "--upsample", "transpose",
-      "--strategy", "mirrored", "--cpu_devices", "2", "--style_layers", "relu1_2,relu2_2"))
+      "--strategy", "mirrored", "--cpu_devices", "2", "--style_layers", "relu1_2,relu2_2")),
+      env=quiet_env(), capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   assert "trained to step 2" in result.stdout
   assert "step 2/2" in result.stderr and "ETA" in result.stderr  # the progress line
+  # Only our own lines: no TensorFlow start-up (cuInit, oneDNN, cudart, absl::InitializeLog)
+  # nor checkpoint "Sharding callback" lines.
+  lines = result.stderr.strip().splitlines()
+  assert lines and all(line.startswith("step ") for line in lines), result.stderr
   cfg = json.load(open(os.path.join(run, "config.json")))
   assert cfg["learning_rate"] == 0.005 and cfg["loss"]["style_weight"] == 3
   assert cfg["loss"]["reduction"] == "sum" and cfg["render"]["upsample"] == "transpose"
   assert cfg["loss"]["style_layers"] == ["relu1_2", "relu2_2"] and cfg["cpu_devices"] == 2
 
 
-@pytest.mark.parametrize("flags,message", [
+def test_help_exits_0_and_every_numeric_flag_has_a_range():
+  result = subprocess.run(tool_command("train.py", "--help"), env=tool_env(),
+                          capture_output=True, text=True, timeout=60)
+  assert result.returncode == 0 and "--style_image" in result.stdout
+  kinds = [line.strip() for line in result.stdout.splitlines()
+           if line.strip().startswith(("(an integer", "(a number", "(a non-negative"))]
+  # width, shrink, 3 loss weights, 2 sizes, batch, rate, 3 step counts, cpus, seed
+  assert len(kinds) == 14
+  assert "(an integer)" not in kinds and "(a number)" not in kinds  # unbounded
+
+
+# (flags after small_flags', expected one line). {tmp}, {photos} and {style} are filled in.
+BAD_USAGE = [
     (["--style_image", "/nonexistent/style.jpg"], "style image not found: /nonexistent/style.jpg"),
+    (["--style_image", "{photos}"], "style image {photos} is a folder, not an image file"),
     (["--train_data", "/nonexistent"], "training data folder not found"),
+    (["--train_data", "{style}"], "training data {style} is a file, not a folder"),
+    (["--model_dir", "{style}"], "--model_dir {style} is a file, not a folder"),
+    (["--train_data", "{tmp}/data", "--model_dir", "{tmp}/data/run"],
+     "--model_dir {tmp}/data/run lies inside --train_data {tmp}/data: the run would train on "
+     "its own outputs"),
+    (["--batch_size", "0"], "flag --batch_size=0: 0 is not an integer in the range [1, 4096]"),
+    (["--image_size", "8"], "flag --image_size=8: 8 is not an integer in the range [16, 4096]"),
+    (["--learning_rate", "0"], "flag --learning_rate=0.0: --learning_rate must be above 0"),
+    (["--style_weight", "nan"], "flag --style_weight=nan: --style_weight must be a finite number"),
+    (["--steps", "-1"], "flag --steps=-1: -1 is not an integer in the range [1, 1000000000]"),
+    (["extra"], "unexpected arguments ['extra']"),
+    (["--model_dir="], "--model_dir is required"),
     (["--batch_size", "3", "--strategy", "mirrored", "--cpu_devices", "2"],
      "cannot be shared by 2 replicas"),
     (["--train_data", "tfds:not_a_dataset"], "unknown tensorflow-datasets dataset"),
@@ -50,16 +88,34 @@ def test_flags_reach_the_saved_config(tmp_path, photo_folder, style_path):
     (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
     (["--style_layers", "relu7_1"], "unknown vgg16 layer 'relu7_1'"),
     (["--mixed_precision"], "--mixed_precision needs a GPU; none found"),
-])
-def test_bad_input_gets_one_clear_line_and_leaves_no_model_dir(tmp_path, photo_folder,
-                                                              style_path, flags, message):
-  run = str(tmp_path / "run")
-  result = run_tool("train.py", *small_flags(run, photo_folder, style_path, "--steps", "1"),
-                    *flags, TF_CONFIG="")
-  assert result.returncode != 0
-  assert message in last_line(result.stderr)
-  assert last_line(result.stderr).startswith("train.py: error:")
-  assert not os.path.exists(run)
+]
+
+
+def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, photo_folder,
+                                                                  style_path):
+  (tmp_path / "data").mkdir()  # training data that a run must not write into
+  photo = sorted(n for n in os.listdir(photo_folder) if n.endswith(".jpg"))[0]
+  shutil.copy(os.path.join(photo_folder, photo), tmp_path / "data")
+  names = dict(tmp=str(tmp_path), photos=photo_folder, style=style_path)
+  procs = []
+  for i, (flags, message) in enumerate(BAD_USAGE):  # all at once: most fail in a moment
+    run = str(tmp_path / f"run{i}")
+    flags = [f.format(**names) for f in flags]
+    procs.append((run, message.format(**names), subprocess.Popen(
+        tool_command("train.py", *small_flags(run, photo_folder, style_path, "--steps", "1"),
+                     *flags),
+        env=tool_env(TF_CONFIG=""), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)))
+  try:
+    errors = [p.communicate(timeout=300)[1] for _, _, p in procs]
+  finally:
+    for _, _, p in procs:
+      p.kill()
+  for (run, message, p), err in zip(procs, errors):
+    assert p.returncode == 2, err
+    assert err.startswith("train.py: error: ") and message in err and err.count("\n") == 1, err
+    assert not os.path.exists(run)
+  assert os.listdir(tmp_path / "data") == [photo]
 
 
 def _wait_for(predicate, timeout, poll=0.05):
@@ -85,6 +141,8 @@ def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style
     proc.kill()
   saved = int(tf.train.latest_checkpoint(killed).rsplit("-", 1)[1])
   target = saved + 2
+  # The killed run held the folder; its lock died with it, so the resumed run is not refused.
+  assert open(os.path.join(killed, ".lock")).read().strip() == str(proc.pid)
   # Resume: the same command, with as many steps as the uninterrupted run below.
   cfg = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(killed, "config.json"))))
   cfg.steps = target
@@ -99,6 +157,46 @@ def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style
   steps = [int(r.split(",")[0]) for r in open(os.path.join(killed, "losses.csv"))
            .read().splitlines()[1:]]
   assert steps == list(range(1, target + 1))  # steps past the checkpoint were redone once
+
+
+def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path, photo_folder,
+                                                                       style_path):
+  run = str(tmp_path / "run")
+  command = tool_command("train.py", *small_flags(
+      run, photo_folder, style_path, "--steps", "100000", "--checkpoint_every", "100000",
+      "--summary_every", "2"))
+  first = subprocess.Popen(command, env=tool_env(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+  try:
+    progress = first.stderr.readline()
+    assert progress.startswith("step "), progress
+    # A second run into the same folder meanwhile is refused; the first goes on.
+    second = subprocess.run(command, env=tool_env(), capture_output=True, text=True,
+                            timeout=300)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=300)
+  finally:
+    first.kill()
+  assert second.returncode == 1
+  assert second.stderr == (f"train.py: error: {run} is in use by another training run "
+                           f"(pid {first.pid})\n")
+  assert first.returncode == 130, err
+  lines = err.strip().splitlines()
+  assert all(line.startswith("step ") for line in lines[:-1]), err  # no traceback
+  match = re.fullmatch(r"train.py: interrupted; stopped at step (\d+); checkpoint ckpt-(\d+) "
+                       r"\(step (\d+)\) is intact; the same command resumes from it", lines[-1])
+  assert match and len(set(match.groups())) == 1, lines[-1]
+  step = int(match.group(1))
+  # The checkpoint restores, and the log holds exactly the steps it holds.
+  latest = tf.train.latest_checkpoint(run)
+  assert latest.endswith(f"ckpt-{step}")
+  model = build_render_net("inception", 8)
+  tf.train.Checkpoint(model=model).restore(latest).expect_partial() \
+      .assert_existing_objects_matched()
+  assert int(tf.train.load_checkpoint(run).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) == step
+  steps = [int(r.split(",")[0]) for r in open(os.path.join(run, "losses.csv"))
+           .read().splitlines()[1:]]
+  assert steps == list(range(1, step + 1))
 
 
 def _free_ports(n):
