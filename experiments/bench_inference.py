@@ -7,57 +7,58 @@ networks are reported by their median round. The probes are a 2048^3 float32 mat
 3x3 128->128 convolution at 256x256, each in a tf.function. GFLOP/s is
 fastchi_tf.flops.count_flops of the plain network over the median time, and "% conv peak"
 divides it by the best convolution probe round of the same group: other jobs on the machine
-slow some rounds, and this keeps the fraction conservative.
+slow some rounds, and this keeps the fraction conservative. Targets: the original network at
+80% of the convolution peak from 512x512 up, and inception k = 2 at twice the original's
+frames/s at the same width.
 
-Command: python experiments/bench_inference.py [--quick] [--jit] [--space_to_depth]
+Command: python -m experiments.bench_inference [--quick] [--jit] [--space_to_depth]
 Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: --quick (256x256 and 512x512,
   batch 1 and 4, 3 rounds) ~35 s; full (4 sizes, 5 rounds) ~2 min, ~4 min with
   --space_to_depth; --jit adds about as much again. Twice that when another job shares the CPU.
-Expected result: probes ~480 GFLOP/s. The original network runs at 70-75% of the convolution
-  peak at every size (512x512: ~245 ms, 4.1 frames/s); with --space_to_depth at 80-84% (~215
-  ms). Inception k=2 at width 32 is 1.6-1.7x the original's frames/s (1.7-1.85x with
-  --space_to_depth), not 2x: ~70 ms of a 512x512 frame (the two 9x9 RGB convolutions, 15
-  instance norms over the same tensors) are the same in both networks. XLA (--jit) is
-  25-35% slower (Eigen convolutions instead of oneDNN's); batch 4 is no faster per frame.
-Writes experiments/results/bench_inference/results.json (--out_dir).
+Writes results.json and report.md (the table, the peaks, the targets) to
+experiments/results/bench_inference/.
 """
 
+import dataclasses
 import itertools
 import os
 import time
 
-from absl import app
-from absl import flags
 import tensorflow as tf
 
-from experiments import cli
-from experiments import reporting
+from experiments.lib import reporting
+from experiments.lib import runner
 from fastchi_tf import export
 from fastchi_tf import render_net
 from fastchi_tf.flops import count_flops
 
-_QUICK = cli.QUICK  # 256x256 and 512x512 only, 3 rounds
-_JIT = flags.DEFINE_bool("jit", False, "Also time every network with XLA (jit_compile=True).")
-_S2D = flags.DEFINE_bool(
-    "space_to_depth", False,
-    "Also time every network with render_net.use_space_to_depth (opt-in RGB convolution).")
-_ROUNDS = flags.DEFINE_integer("rounds", None, "Timed runs per network (default 5; quick 3).")
-_INTRA = flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: default).")
-_INTER = flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: default).")
+TARGET_PEAK_FRACTION = 0.8  # of the convolution peak, for the original network...
+TARGET_MIN_PIXELS = 512 * 512  # ...at frames of at least this many pixels
+TARGET_SPEEDUP = 2.0  # inception k = 2 over the original at the same width, frames/s
 
-# (variant, width, shrink): the original and FastChi's inception network with k = 2.
-NETWORKS = (("original", 32, None), ("inception", 32, 2), ("inception", 16, 2))
-SIZES = ((256, 256), (640, 360), (512, 512), (1280, 720))  # (width, height)
-QUICK_SIZES = ((256, 256), (512, 512))
-BATCHES = (1, 4)
-WARMUP = 2
-MATMUL_SIZE = 2048
-CONV_PROBE = dict(size=256, channels=128)
-# Targets on a 2-core CPU: the original at >= 80% of the convolution peak from 512x512 up, and
-# inception k = 2 at the same width >= 2x the original's frames/s.
-TARGET_PEAK_FRACTION = 0.8
-TARGET_MIN_PIXELS = 512 * 512
-TARGET_SPEEDUP = 2.0
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  # (variant, width, k): the original and FastChi's inception network with k = 2.
+  networks: tuple = (("original", 32, None), ("inception", 32, 2), ("inception", 16, 2))
+  sizes: tuple = ((256, 256), (640, 360), (512, 512), (1280, 720))  # (width, height)
+  batches: tuple = (1, 4)
+  rounds: int = runner.flag(5, "Timed runs per network.")
+  warmup: int = 2  # untimed runs first (tracing, oneDNN primitive creation)
+  jit: bool = runner.flag(False, "Also time every network with XLA (jit_compile=True).")
+  space_to_depth: bool = runner.flag(
+      False, "Also time every network with render_net.use_space_to_depth (opt-in RGB "
+      "convolution).")
+  intra_op_threads: int = runner.flag(0, "TensorFlow intra-op threads (0: default).")
+  inter_op_threads: int = runner.flag(0, "TensorFlow inter-op threads (0: default).")
+  matmul_size: int = 2048  # the matmul probe's n
+  conv_probe_size: int = 256  # the convolution probe's frame side...
+  conv_probe_channels: int = 128  # ...and channels
+  probes: bool = True  # time the peak probes
+
+
+FULL = Config()
+QUICK = Config(sizes=((256, 256), (512, 512)), rounds=3)
 
 
 def _timed(fn):
@@ -66,9 +67,8 @@ def _timed(fn):
   return time.perf_counter() - start
 
 
-def peak_probes():
-  """{name: (callable, FLOPs per call)}: the matmul and the convolution probe."""
-  n, c, s = MATMUL_SIZE, CONV_PROBE["channels"], CONV_PROBE["size"]
+def peak_probes(n=2048, s=256, c=128):
+  """{name: (callable, FLOPs per call)}: an n^3 matmul, a 3x3 c->c convolution at s x s."""
   a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
   x, k = tf.random.normal([1, s, s, c]), tf.random.normal([3, 3, c, c])
   matmul = tf.function(tf.linalg.matmul)
@@ -83,7 +83,7 @@ def serving_fn(model, height, width, batch, jit=False):
       tf.TensorSpec([batch, height, width, 3], tf.uint8)])
 
 
-def time_group(fns, rounds, warmup=WARMUP):
+def time_group(fns, rounds, warmup=2):
   """{name: [seconds]}; the callables take turns once per round, so load changes hit all."""
   for fn in fns.values():
     for _ in range(warmup):
@@ -106,7 +106,7 @@ def build_models(networks, modes):
   return models
 
 
-def bench_group(models, size, batch, rounds, probes=None, warmup=WARMUP):
+def bench_group(models, size, batch, rounds, probes=None, warmup=2):
   """Rows for every model at one frame size and batch, timed in turns with the probes.
 
   Args:
@@ -184,17 +184,18 @@ def targets_text(targets):
   for form, t in targets.items():
     fractions = ", ".join(f"{k} {v:.0%}" for k, v in t["original_fraction_of_conv_peak"].items())
     speedups = ", ".join(f"{k} {v:.2f}x" for k, v in t["inception_k2_speedup"].items())
-    lines += [f"{form}: original >= 80% of conv peak from 512x512 up: "
+    lines += [f"- {form}: original >= 80% of conv peak from 512x512 up: "
               f"{t['original_at_80_percent_of_conv_peak']} ({fractions})",
-              f"{form}: inception k=2 >= 2x the original's frames/s: {t['inception_k2_at_2x']} "
-              f"({speedups})"]
+              f"- {form}: inception k=2 >= 2x the original's frames/s: "
+              f"{t['inception_k2_at_2x']} ({speedups})"]
   return "\n".join(lines)
 
 
 def table(rows):
   header = ["network", "width", "k", "form", "frame", "batch", "ms/frame", "frames/s",
             "GFLOP/frame", "GFLOP/s", "% matmul peak", "% conv peak"]
-  percent = lambda r, name: round(100 * r.get(f"fraction_of_{name}_peak", float("nan")))
+  percent = lambda r, name: (round(100 * r[f"fraction_of_{name}_peak"])
+                             if f"fraction_of_{name}_peak" in r else "-")
   form = lambda r: "+".join(n for n, on in zip(("XLA", "s2d"), (r["jit"], r["space_to_depth"]))
                             if on) or "plain"
   body = [[r["variant"], r["width"], r["shrink"] or "-", form(r), r["frame"], r["batch"],
@@ -204,17 +205,25 @@ def table(rows):
   return reporting.markdown_table(header, body)
 
 
-def run(sizes, batches, rounds, modes=((False, False),), networks=NETWORKS, warmup=WARMUP,
-        probes=True, log=print):
-  """The whole benchmark; returns the JSON payload (rows, peaks, targets, settings).
+def forms(cfg):
+  """(jit, space_to_depth) pairs: the plain network, then the forms asked for."""
+  return [(False, False)] + [(True, False)] * cfg.jit + [(False, True)] * cfg.space_to_depth
 
-  modes: (jit, space_to_depth) pairs; every network is timed in each.
-  """
-  models = build_models(networks, modes)
-  probe_fns = peak_probes() if probes else None
+
+def run(cfg, out_dir, log=print):
+  """Every network in every form, group by group; returns rows, peaks and targets."""
+  del out_dir  # numbers only
+  # Thread pools are fixed when TensorFlow runs its first op, so set them before anything.
+  if cfg.intra_op_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(cfg.intra_op_threads)
+  if cfg.inter_op_threads:
+    tf.config.threading.set_inter_op_parallelism_threads(cfg.inter_op_threads)
+  models = build_models(cfg.networks, forms(cfg))
+  probe_fns = (peak_probes(cfg.matmul_size, cfg.conv_probe_size, cfg.conv_probe_channels)
+               if cfg.probes else None)
   rows, probe_rates = [], {}
-  for size, batch in itertools.product(sizes, batches):
-    group, rates = bench_group(models, size, batch, rounds, probe_fns, warmup)
+  for size, batch in itertools.product(cfg.sizes, cfg.batches):
+    group, rates = bench_group(models, size, batch, cfg.rounds, probe_fns, cfg.warmup)
     for r in group:
       log(f"{r['variant']} w{r['width']} {r['frame']} batch {batch} jit={r['jit']} "
           f"s2d={r['space_to_depth']}: {r['ms_per_frame']:.1f} ms/frame, "
@@ -222,43 +231,89 @@ def run(sizes, batches, rounds, modes=((False, False),), networks=NETWORKS, warm
     rows += group
     for name, values in rates.items():
       probe_rates.setdefault(name, []).extend(values)
-  peaks = {name: max(values) for name, values in probe_rates.items()}
-  settings = dict(
-      sizes=[list(s) for s in sizes], batches=list(batches), rounds=rounds, warmup=warmup,
-      modes=[list(m) for m in modes], matmul_size=MATMUL_SIZE, conv_probe=CONV_PROBE,
-      intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
-      inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
-      TF_ENABLE_ONEDNN_OPTS=os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
-  return dict(rows=rows, peaks_gflops=peaks, probe_gflops=probe_rates,
-              targets=check_targets(rows), settings=settings)
+  return dict(
+      rows=rows, peaks_gflops={name: max(values) for name, values in probe_rates.items()},
+      probe_gflops=probe_rates, targets=check_targets(rows), runtime=dict(
+          intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+          inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+          TF_ENABLE_ONEDNN_OPTS=os.environ.get("TF_ENABLE_ONEDNN_OPTS")))
 
 
-def main(argv):
-  del argv
-  tf.get_logger().setLevel("ERROR")  # a tf.function per frame size is intended, not retracing
-  # Thread pools are fixed when TensorFlow runs its first op, so set them before anything.
-  tf.config.threading.set_intra_op_parallelism_threads(_INTRA.value)
-  tf.config.threading.set_inter_op_parallelism_threads(_INTER.value)
-  quick = _QUICK.value
-  modes = [(False, False)] + [(True, False)] * _JIT.value + [(False, True)] * _S2D.value
-  machine = reporting.machine()  # the load average before the run
-  start = time.perf_counter()
-  payload = run(sizes=QUICK_SIZES if quick else SIZES, batches=BATCHES,
-                rounds=_ROUNDS.value or (3 if quick else 5), modes=modes)
-  payload["run_seconds"] = time.perf_counter() - start
-  payload["machine"] = machine
-  peaks = payload["peaks_gflops"]
-  print(f"\nPeaks (best round of the run; the table uses each group's best): {MATMUL_SIZE}^3 "
-        f"matmul {peaks['matmul']:.0f} GFLOP/s, 3x3 128->128 conv at 256x256 "
-        f"{peaks['conv3x3']:.0f} GFLOP/s\n")
-  print(table(payload["rows"]))
-  print()
-  print(targets_text(payload["targets"]))
-  path = os.path.join(reporting.results_dir("bench_inference", cli.OUT_DIR.value),
-                      "results.json")
-  reporting.write_json(path, payload)
-  print(f"Wrote {path} ({payload['run_seconds']:.0f} s)")
+def _span(values, fmt, unit):
+  """"a-b%": the range of `values`, each formatted by `fmt`, then the unit."""
+  low, high = fmt(min(values)), fmt(max(values))
+  return (low if low == high else f"{low}-{high}") + unit
+
+
+def _original_ms(summary, frame):
+  """Median ms per frame of the plain original w32 network at `frame`, batch 1, or None."""
+  for r in summary["rows"]:
+    if (r["variant"], r["width"], r["frame"], r["batch"], r["jit"], r["space_to_depth"]) == (
+        "original", 32, frame, 1, False, False):
+      return r["ms_per_frame"]
+  return None
+
+
+def _spans(summary):
+  """{form: "a-b%"} of the original's conv-peak fractions, {form: "a-bx"} of the speed-ups."""
+  t = summary["targets"]
+  fractions = {form: _span(v["original_fraction_of_conv_peak"].values(),
+                           lambda x: f"{100 * x:.0f}", "%")
+               for form, v in t.items() if v["original_fraction_of_conv_peak"]}
+  speedups = {form: _span(v["inception_k2_speedup"].values(), lambda x: f"{x:.1f}", "x")
+              for form, v in t.items() if v["inception_k2_speedup"]}
+  return fractions, speedups
+
+
+def _others(spans):
+  return [f"{value} with {form.replace('_', '-')}" for form, value in spans.items()
+          if form != "plain"]
+
+
+def targets(summary):
+  """README's rows: (target, measured in each form, met by the plain network)."""
+  fractions, speedups = _spans(summary)
+  peaks, plain = summary["peaks_gflops"], summary["targets"]["plain"]
+  ms = _original_ms(summary, "512x512")
+  measured = fractions.get("plain", "-") + (
+      f" ({ms:.0f} ms per 512x512 frame; peaks {peaks['conv3x3']:.0f} GFLOP/s conv, "
+      f"{peaks['matmul']:.0f} matmul)" if ms and "conv3x3" in peaks else "")
+  return [
+      (f"original network at least {TARGET_PEAK_FRACTION:.0%} of the measured conv peak at "
+       "512x512 and above", "; ".join([measured] + _others(fractions)),
+       plain["original_at_80_percent_of_conv_peak"]),
+      (f"inception k = 2 at the same width at least {TARGET_SPEEDUP:g}x the original's "
+       "frames/s", "; ".join([speedups.get("plain", "-")] + _others(speedups)),
+       plain["inception_k2_at_2x"])]
+
+
+def finding(summary):
+  fractions, speedups = _spans(summary)
+  return (f"original w32 at {fractions.get('plain', '-')} of the conv peak from 512x512 up; "
+          f"inception k = 2 at {speedups.get('plain', '-')} the original's frames/s")
+
+
+def report(summary, out_dir):
+  del out_dir  # no figures
+  cfg, peaks = summary["config"], summary["peaks_gflops"]
+  channels, side = cfg["conv_probe_channels"], cfg["conv_probe_size"]
+  return f"""# Inference speed against the measured peak
+
+Frames as the exported SavedModel takes them (uint8 in and out); per frame size and batch,
+every network and both peak probes take turns, {cfg['rounds']} rounds after {cfg['warmup']}
+of warm-up; medians. "% conv peak" divides a network's GFLOP/s (the plain network's FLOPs,
+whatever form runs) by the best round of the convolution probe (3x3, {channels} channels in
+and out, at {side}x{side}) in the same group.
+
+Peaks (best round of the run): {cfg['matmul_size']}^3 matmul {peaks.get('matmul', 0):.0f}
+GFLOP/s, convolution {peaks.get('conv3x3', 0):.0f} GFLOP/s.
+
+{table(summary["rows"])}
+
+## Targets
+{targets_text(summary["targets"])}
+"""
 
 
 if __name__ == "__main__":
-  app.run(main)
+  runner.main(__name__)

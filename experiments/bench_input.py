@@ -1,58 +1,77 @@
 """Input speed: images/s of the readers alone, and the share of a training step spent waiting.
 
-Command: python experiments/bench_input.py [--quick] [--out_dir DIR]
+Each reader (lib/input_timing: FastChi's sequential reader, our tf.data pipeline, batches from
+memory) is timed alone, then feeding real training steps of the inception w32 network with the
+HED VGG16 loss. Target: with tf.data the loop waits at most 3% of its time.
+
+Command: python -m experiments.bench_input [--quick] [--out_dir DIR]
 Run time on 2 CPU cores: 1-2 minutes with --quick (128 px crops, 3 runs of 6 steps per
 reader), about 10 minutes (estimated) in full (256 px, 3 runs of 10 steps).
-Expected result: either reader alone gives 400-600 images/s of 640 px JPEGs, some 60x what
-training consumes on this CPU, and with tf.data the loop waits well under the 3% target
-(about 0.3%); the sequential reader costs about 1.3% at 128 px, less at 256 px where steps
-are longer. Decoding in the background leaves the step within noise (a few %) of the step
-with batches already in memory.
-Writes results.json to experiments/results/bench_input/.
+Writes results.json and report.md to experiments/results/bench_input/.
 """
 
-import os
+import dataclasses
 
-from absl import app
+from experiments.lib import input_timing
+from experiments.lib import reporting
+from experiments.lib import runner
 
-from experiments import cli
-from experiments import input_timing
-from experiments import reporting
-
-NAME = "bench_input"
-FULL = dict(image_size=256, batch_size=4, runs=3, steps=10, reader_batches=50)
-QUICK = dict(image_size=128, batch_size=4, runs=3, steps=6, reader_batches=25)
 TARGET_WAIT_FRACTION = 0.03  # of the loop's time, for our tf.data pipeline
 
-_QUICK = cli.QUICK
-_OUT_DIR = cli.OUT_DIR
+
+@dataclasses.dataclass(frozen=True)
+class Config(input_timing.LoopConfig):
+  reader_batches: int = 50  # per run of a reader alone
 
 
-def reader_rates(files, settings):
+FULL = Config()
+QUICK = Config(image_size=128, steps=6, reader_batches=25)
+
+
+def reader_rates(files, cfg):
   """Median images/s of each reader alone over `runs` runs."""
   rates = {}
   for kind in ("sequential", "tf.data"):
-    reader = input_timing.make_reader(kind, files, settings["image_size"],
-                                      settings["batch_size"])
+    reader = input_timing.make_reader(kind, files, cfg.image_size, cfg.batch_size)
     rates[kind] = reporting.median([
-        input_timing.reader_rate(reader, settings["batch_size"], settings["reader_batches"])
-        for _ in range(settings["runs"])])
+        input_timing.reader_rate(reader, cfg.batch_size, cfg.reader_batches)
+        for _ in range(cfg.runs)])
   return rates
 
 
-def main(argv):
-  del argv
-  settings = QUICK if _QUICK.value else FULL
-  out_dir = reporting.results_dir(NAME, _OUT_DIR.value)
-  machine = reporting.machine()
+def run(cfg, out_dir):
+  del out_dir  # numbers only
   results, rates = input_timing.measure_on_photos(
-      settings, input_timing.READERS, lambda files: reader_rates(files, settings))
+      cfg, input_timing.READERS, lambda files: reader_rates(files, cfg))
   base_train = results["in-memory"]["summary"]["median_train_s"]
+  for kind in input_timing.READERS:
+    s = results[kind]["summary"]
+    s["loop_images_per_s"] = cfg.batch_size / s["median_iteration_s"]
+    s["train_vs_in_memory"] = s["median_train_s"] / base_train
+  fraction = results["tf.data"]["summary"]["wait_fraction"]
+  return dict(reader_images_per_s=rates, target_wait_fraction=TARGET_WAIT_FRACTION,
+              wait_fraction=fraction, target_met=fraction <= TARGET_WAIT_FRACTION,
+              reader_headroom=rates["tf.data"] / results["tf.data"]["summary"][
+                  "loop_images_per_s"], results=results)
+
+
+def targets(summary):
+  return [(f"input wait at most {100 * summary['target_wait_fraction']:.0f}% of a training "
+           "step", f"{100 * summary['wait_fraction']:.1f}%", summary["target_met"])]
+
+
+def finding(summary):
+  return (f"waits {100 * summary['wait_fraction']:.1f}% of the step (target at most "
+          f"{100 * summary['target_wait_fraction']:.0f}%); the tf.data reader alone is "
+          f"{summary['reader_headroom']:.0f}x faster than training consumes")
+
+
+def report(summary, out_dir):
+  del out_dir  # no figures
+  cfg, rates, results = summary["config"], summary["reader_images_per_s"], summary["results"]
   rows = []
   for kind in input_timing.READERS:
     s = results[kind]["summary"]
-    s["loop_images_per_s"] = settings["batch_size"] / s["median_iteration_s"]
-    s["train_vs_in_memory"] = s["median_train_s"] / base_train
     rows.append([kind, f"{rates[kind]:.0f}" if kind in rates else "-",
                  f"{s['loop_images_per_s']:.2f}", 1e3 * s["median_wait_s"],
                  f"{100 * s['wait_fraction']:.2f}", f"{s['median_train_s']:.3f}",
@@ -60,22 +79,19 @@ def main(argv):
   table = reporting.markdown_table(
       ["reader", "alone (img/s)", "training loop (img/s)", "median wait (ms/batch)",
        "waiting (% of loop)", "step (s)", "step / in-memory step"], rows)
-  fraction = results["tf.data"]["summary"]["wait_fraction"]
-  headroom = rates["tf.data"] / results["tf.data"]["summary"]["loop_images_per_s"]
-  met = fraction <= TARGET_WAIT_FRACTION
-  print(f"\nTraining the inception w32 network with the HED VGG16 loss on "
-        f"{settings['image_size']} px crops, batch {settings['batch_size']}; medians of "
-        f"{settings['runs']} runs of {settings['steps']} steps.\n")
-  print(table)
-  print(f"\ntf.data: the loop waits {100 * fraction:.2f}% of its time (target <= "
-        f"{100 * TARGET_WAIT_FRACTION:.0f}%: {'met' if met else 'NOT met'}); the reader alone "
-        f"is {headroom:.0f}x faster than training consumes.")
-  reporting.write_json(os.path.join(out_dir, "results.json"), dict(
-      settings=settings, quick=_QUICK.value, machine=machine, reader_images_per_s=rates,
-      target_wait_fraction=TARGET_WAIT_FRACTION, wait_fraction=fraction, target_met=met,
-      reader_headroom=headroom, results=results))
-  print(f"wrote {out_dir}")
+  return f"""# Input speed
+
+Training the inception w32 network with the HED VGG16 loss on {cfg['image_size']} px crops,
+batch {cfg['batch_size']}; medians of {cfg['runs']} runs of {cfg['steps']} steps per reader.
+The readers alone: medians of {cfg['runs']} runs of {cfg['reader_batches']} batches.
+
+{table}
+
+tf.data: the loop waits {100 * summary['wait_fraction']:.2f}% of its time (target <=
+{100 * summary['target_wait_fraction']:.0f}%: {reporting.met(summary['target_met'])}); the
+reader alone is {summary['reader_headroom']:.0f}x faster than training consumes.
+"""
 
 
 if __name__ == "__main__":
-  app.run(main)
+  runner.main(__name__)

@@ -4,46 +4,43 @@ The same render network (inception, k = 2, width 16: FastChi's) is trained again
 loss networks, each with the mean ("expectation", FastChi) and the sum (Johnson) reduction:
 VGG19 and VGG16 pretrained, VGG19 with random weights (He et al. 2016), and Darknet's
 tiny-YOLO. Each run's loss is in its own units, so every output is also measured with one
-fixed judge (experiments.common.Judge). Writes to experiments/results/loss_networks/:
+fixed judge (Judge). Writes to experiments/results/loss_networks/:
   fig10_outputs.png (rows: runs; columns: held-out photos), judged.png (style and content
-  distance of each run's outputs), results.json, report.md.
+  distance of each run's outputs, drawn from results.json), results.json, report.md.
 
 Commands and run times on 2 CPU cores:
-  python experiments/loss_networks.py --quick   # ~5 min, offline: 96 px, 150 steps, VGG16
+  python -m experiments.loss_networks --quick   # ~5 min, offline: 96 px, 150 steps, VGG16
       # (hed), VGG19 random and tiny-YOLO random; ImageNet VGG19 and pretrained tiny-YOLO are
       # added when available (--tiny_yolo_weights, a cached ImageNet VGG19)
-  python experiments/loss_networks.py --tiny_yolo_weights tiny-yolo-voc.weights
+  python -m experiments.loss_networks --tiny_yolo_weights tiny-yolo-voc.weights
       # paper settings: 256 px, batch 4, 1500 steps, every network: ~8 h on 2 CPU cores,
       # ~30 min on one GPU. Downloads ImageNet VGG19/VGG16 once.
-Expected (the paper): tiny-YOLO learns little style with the sum, some texture with the mean;
-the random VGG19 transfers style (He et al.).
+The paper expects tiny-YOLO to learn little style with the sum and some texture with the
+mean, and He et al. the random VGG19 to transfer style; report.md says what these runs found.
 """
 
 import dataclasses
+import functools
 import os
-import shutil
+from typing import Optional
 
-from absl import app
-from absl import flags
 import numpy as np
+import tensorflow as tf
 
-from experiments import cli
-from experiments import common
-from fastchi_tf import config as config_lib
-from fastchi_tf import demo
+from experiments.lib import reporting
+from experiments.lib import runner
+from experiments.lib import training
+from fastchi_tf import samples
+from fastchi_tf import losses
 from fastchi_tf import plots
-from fastchi_tf import train_lib
-
-_YOLO = flags.DEFINE_string("tiny_yolo_weights", None,
-                            "Darknet tiny-yolo-voc.weights or yolov2-tiny.weights (pjreddie.com).")
 
 VGG19_CACHE = os.path.expanduser(
     "~/.keras/models/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5")
 
 
 @dataclasses.dataclass(frozen=True)
-class LossNetConfig:
-  # (label, network, weights); "tiny_yolo_file" is replaced by --tiny_yolo_weights.
+class Config:
+  # (label, network, weights); "tiny_yolo_file" is replaced by tiny_yolo_weights.
   networks: tuple = (("VGG19", "vgg19", "imagenet"), ("VGG16", "vgg16", "imagenet"),
                      ("VGG19 random", "vgg19", "random"),
                      ("tiny-YOLO", "tiny_yolo", "tiny_yolo_file"))
@@ -55,58 +52,83 @@ class LossNetConfig:
   width: int = 16
   style_image: str = "ihc.png"
   snapshot_size: int = 256
+  offline: bool = False  # skip the ImageNet weights unless cached (no download)
+  tiny_yolo_weights: Optional[str] = runner.flag(
+      None, "Darknet tiny-yolo-voc.weights or yolov2-tiny.weights (pjreddie.com).")
+  train_data: Optional[str] = runner.flag(
+      None, "Training photos: a folder, or tfds:NAME (default: scikit-image's).")
+  work_dir: Optional[str] = runner.flag(
+      None, "Scratch folder for the training runs (default: a temp folder).")
 
 
-PAPER = LossNetConfig()
-QUICK = LossNetConfig(
+FULL = Config()
+QUICK = Config(
     networks=(("VGG19", "vgg19", "imagenet"), ("VGG16 (hed)", "vgg16", "hed"),
               ("VGG19 random", "vgg19", "random"), ("tiny-YOLO", "tiny_yolo", "tiny_yolo_file"),
               ("tiny-YOLO random", "tiny_yolo", "random")),
-    steps=150, image_size=96, batch_size=2, snapshot_size=128)
+    steps=150, image_size=96, batch_size=2, snapshot_size=128, offline=True)
 
 
-def available(network, weights, yolo_path, offline):
+class Judge:
+  """One fixed yardstick for outputs of runs trained with different loss networks.
+
+  Each run's own loss is in its own units; this measures every output with the same
+  pretrained network (hed VGG16, offline): style distance to the style image (Gram matrices,
+  relu1_2..relu4_3) and content distance to the photo (relu2_2 and relu3_3), both with mean
+  reduction, so numbers compare across runs.
+  """
+
+  def __init__(self, style_image, style_size=256):
+    from fastchi_tf import build_loss_net  # pylint: disable=g-import-not-at-top
+    self.net = build_loss_net("vgg16", weights="hed",
+                              content_layers=("relu2_2", "relu3_3"))
+    self.grams = losses.style_targets(self.net, style_image, style_size)
+
+  def __call__(self, outputs, photos):
+    """Mean style and content distances of outputs [b, h, w, 3] to their photos."""
+    outputs = tf.convert_to_tensor(outputs, tf.float32)
+    photos = tf.convert_to_tensor(photos, tf.float32)
+    generated, original = self.net(outputs), self.net(photos)
+    style, _ = losses.style_loss(generated, self.grams, "mean")
+    content = tf.add_n([losses.content_loss(generated[l], original[l], "mean")
+                        for l in self.net.content_layers])
+    return dict(style=float(tf.reduce_mean(style)), content=float(tf.reduce_mean(content)))
+
+
+def available(cfg, network, weights):
   """(weights to use, None) or (None, why the run is skipped)."""
   if weights == "tiny_yolo_file":
-    if not yolo_path:
+    if not cfg.tiny_yolo_weights:
       return None, "no --tiny_yolo_weights given (pjreddie.com's tiny-yolo-voc.weights)"
-    return yolo_path, None
-  if weights == "imagenet" and offline and not (network == "vgg19" and
-                                                os.path.exists(VGG19_CACHE)):
+    return cfg.tiny_yolo_weights, None
+  if weights == "imagenet" and cfg.offline and not (network == "vgg19" and
+                                                    os.path.exists(VGG19_CACHE)):
     return None, "--quick stays offline and the ImageNet weights are not cached"
   return weights, None
 
 
-def run_one(cfg, network, weights, reduction, model_dir, train_data, photos):
-  if os.path.exists(model_dir):
-    shutil.rmtree(model_dir)
+def train_config(cfg, network, weights, reduction, model_dir, train_data):
   content, style, tv = cfg.loss_weights
-  train_cfg = config_lib.TrainConfig(
-      model_dir=model_dir,
-      render=config_lib.RenderConfig(variant="inception", width=cfg.width, shrink=2),
-      loss=config_lib.LossConfig(network=network, weights=weights, content_weight=content,
-                                 style_weight=style, tv_weight=tv, reduction=reduction),
-      data=config_lib.DataConfig(train_data=train_data, image_size=cfg.image_size,
-                                 style_image=demo.skimage_data(cfg.style_image),
-                                 style_size=256),
+  return training.derive(
+      model_dir=model_dir, render=dict(variant="inception", width=cfg.width, shrink=2),
+      loss=dict(network=network, weights=weights, content_weight=content, style_weight=style,
+                tv_weight=tv, reduction=reduction),
+      data=dict(train_data=train_data, image_size=cfg.image_size,
+                style_image=samples.skimage_path(cfg.style_image)),
       batch_size=cfg.batch_size, steps=cfg.steps, checkpoint_every=cfg.steps,
       summary_every=cfg.steps)
-  final = {}
-  train_lib.train(train_cfg, on_summary=lambda step, model: final.update(
-      out=np.clip(np.round(model(photos.astype(np.float32), training=False).numpy()),
-                  0, 255).astype(np.uint8)))
-  log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
-  return final["out"], log
 
 
-def run(cfg, out_dir, work_dir, train_data=None, yolo_path=None, offline=True):
-  train_data = train_data or common.offline_photos(os.path.join(work_dir, "photos"))
-  photos = np.stack([common.load_photo(p, cfg.snapshot_size) for p in common.SNAPSHOT_PHOTOS])
-  style = common.load_photo(cfg.style_image, cfg.snapshot_size)
-  judge = common.Judge(np.asarray(style, np.float32))
+def run(cfg, out_dir):
+  work_dir = training.scratch_dir("loss_networks", cfg.work_dir)
+  train_data = cfg.train_data or training.offline_photos(os.path.join(work_dir, "photos"))
+  photos = np.stack([training.load_photo(p, cfg.snapshot_size)
+                     for p in training.SNAPSHOT_PHOTOS])
+  style = training.load_photo(cfg.style_image, cfg.snapshot_size)
+  judge = Judge(np.asarray(style, np.float32))
   runs, skipped, rows, labels = {}, {}, [], []
   for label, network, weights in cfg.networks:
-    use, why = available(network, weights, yolo_path, offline)
+    use, why = available(cfg, network, weights)
     if why:
       skipped[label] = why
       print(f"== {label}: skipped: {why}")
@@ -114,29 +136,27 @@ def run(cfg, out_dir, work_dir, train_data=None, yolo_path=None, offline=True):
     for reduction in cfg.reductions:
       name = f"{label} / {reduction}"
       print(f"== {name}: {cfg.steps} steps")
-      out, log = run_one(cfg, network, use, reduction,
-                         os.path.join(work_dir, name.replace(" ", "_").replace("/", "")),
-                         train_data, photos)
-      judged = judge(out, photos)
-      runs[name] = dict(network=network, weights=use, reduction=reduction, judge=judged,
-                        own_loss_first10={t: float(np.mean(log[t][:10]))
-                                          for t in ("content", "style")},
-                        own_loss_last10={t: float(np.mean(log[t][-10:]))
-                                         for t in ("content", "style")})
-      rows.append([*out, style])
+      final = {}
+      log = training.train_afresh(
+          train_config(cfg, network, use, reduction,
+                       os.path.join(work_dir, name.replace(" ", "_").replace("/", "")),
+                       train_data),
+          on_summary=lambda step, model: final.update(out=training.stylized(model, photos)))
+      first, last = training.loss_ends(log)
+      runs[name] = dict(network=network, weights=use, reduction=reduction,
+                        judge=judge(final["out"], photos), own_loss_first10=first,
+                        own_loss_last10=last)
+      rows.append([*final["out"], style])
       labels.append(name)
-  untrained = judge(photos, photos)  # the photos themselves: no style at all
   plots.image_grid(rows, os.path.join(out_dir, "fig10_outputs.png"), row_labels=labels,
-                   col_labels=[*common.SNAPSHOT_PHOTOS, "style"], scale=1.8)
-  plot_judged(runs, untrained, os.path.join(out_dir, "judged.png"))
-  summary = dict(config=dataclasses.asdict(cfg), runs=runs, skipped=skipped,
-                 photos_themselves=untrained)
-  common.write_json(os.path.join(out_dir, "results.json"), summary)
-  return summary
+                   col_labels=[*training.SNAPSHOT_PHOTOS, "style"], scale=1.8)
+  # The photos themselves: no style at all.
+  return dict(runs=runs, skipped=skipped, photos_themselves=judge(photos, photos))
 
 
 def plot_judged(runs, baseline, path):
-  import matplotlib.pyplot as plt
+  """Each run's judged style and content distance, the photos themselves marked."""
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   names = list(runs)
   fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(names) + 1.5))
   for ax, term in zip(axes, ("style", "content")):
@@ -151,19 +171,32 @@ def plot_judged(runs, baseline, path):
   plots.save_figure(fig, path)
 
 
-def report(summary):
+def _gain(summary, prefix):
+  """How many times closer to the style image than the photos are the outputs of the runs of
+  loss network `prefix` (its best reduction); None if it did not run."""
+  runs, base = summary["runs"], summary["photos_themselves"]
+  names = [n for n in runs if n.startswith(prefix + " /")]
+  return max((base["style"] / runs[n]["judge"]["style"] for n in names), default=None)
+
+
+def finding(summary):
+  gains = {label: _gain(summary, label) for label, _, _ in summary["config"]["networks"]}
+  return ("style brought closer to the style image than the photos are, best reduction: " +
+          ", ".join(f"{label} {g:.1f}x" for label, g in gains.items() if g))
+
+
+def report(summary, out_dir):
   cfg, runs, base = summary["config"], summary["runs"], summary["photos_themselves"]
+  plot_judged(runs, base, os.path.join(out_dir, "judged.png"))
   rows = [[n, f"{r['judge']['style']:.3g}", f"{r['judge']['content']:.3g}",
            f"{base['style'] / r['judge']['style']:.1f}x"] for n, r in runs.items()]
-  table = common.markdown_table(
+  table = reporting.markdown_table(
       ["loss network / reduction", "judged style distance", "judged content distance",
        "style closer than the photo by"], rows)
   skipped = "".join(f"\n- {k}: skipped, {v}." for k, v in summary["skipped"].items())
   ranked = sorted(runs, key=lambda n: runs[n]["judge"]["style"])
 
-  def gain(prefix):
-    names = [n for n in runs if n.startswith(prefix + " /")]
-    return max((base["style"] / runs[n]["judge"]["style"] for n in names), default=None)
+  gain = functools.partial(_gain, summary)
 
   notes = []
   yolo_label = "tiny-YOLO" if gain("tiny-YOLO") else "tiny-YOLO random"
@@ -219,11 +252,5 @@ style {base['style']:.3g}, content 0. Ranked by style: {', '.join(ranked)}.
 """
 
 
-def main(argv):
-  del argv
-  common.main("loss_networks", QUICK, PAPER, lambda *args: run(
-      *args, yolo_path=_YOLO.value, offline=cli.QUICK.value), report)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  runner.main(__name__)

@@ -5,41 +5,42 @@ only; total), with a snapshot of fixed held-out photos every `snapshot_every` st
 experiments/results/render_ablation/:
   fig5_style_only.png, fig6_content_only.png, fig7_total.png: rows are networks (one per held-
     out photo), columns are iterations, as in figures 5-7;
-  fig8_loss_curves.png: style and content loss of every run, as in figure 8;
-  results.json (final losses, seconds per step), losses_<run>.csv, report.md.
+  fig8_loss_curves.png: style and content loss of every run, as in figure 8 (drawn from
+    losses_<run>.csv, so --report_only redraws it);
+  results.json (first and final losses, seconds per step), losses_<run>.csv, report.md.
 
 Commands and run times on 2 CPU cores:
-  python experiments/render_ablation.py --quick   # ~5 min: width 16, 96 px, 150 steps, hed VGG16
-  python experiments/render_ablation.py           # paper settings: width 32, 256 px, batch 4,
+  python -m experiments.render_ablation --quick   # ~5 min: width 16, 96 px, 150 steps,
+      # hed VGG16
+  python -m experiments.render_ablation           # paper settings: width 32, 256 px, batch 4,
       # 1500 steps, snapshot every 300, VGG19 ImageNet (downloads once): ~6 h on 2 CPU cores,
       # ~15 min on one GPU. --train_data points at COCO or any photo folder (default: the
       # scikit-image photos).
-Expected: every run's trained loss falls; inception learns style and content a little less
-completely than the original (the paper: "a little less", "cannot catch the color intensity
-completely"), at about half the FLOPs.
+The paper expects every run's trained loss to fall, and inception to learn style and content
+a little less completely than the original ("a little less", "cannot catch the color
+intensity completely") at about half the FLOPs; report.md says what these runs found.
 """
 
 import csv
 import dataclasses
+import functools
 import os
-import shutil
 import time
+from typing import Optional
 
-from absl import app
 import numpy as np
 
-from experiments import cli
-from experiments import common
-from fastchi_tf import config as config_lib
-from fastchi_tf import demo
+from experiments.lib import reporting
+from experiments.lib import runner
+from experiments.lib import training
+from fastchi_tf import samples
 from fastchi_tf import plots
-from fastchi_tf import train_lib
 
+FIGURES = {"style_only": "fig5", "content_only": "fig6", "total": "fig7"}
 
 
 @dataclasses.dataclass(frozen=True)
-class AblationConfig:
-  """One named configuration of the experiment."""
+class Config:
   networks: tuple = (("original", 32), ("inception", 32))  # (variant, width); k = 2
   # name -> (content weight, style weight, TV weight): FastChi's three training strategies.
   modes: tuple = (("style_only", (0.0, 1.0, 1e-4)), ("content_only", (1.0, 0.0, 1e-4)),
@@ -53,88 +54,84 @@ class AblationConfig:
   loss_weights: str = "imagenet"
   style_image: str = "ihc.png"  # in scikit-image's data folder
   snapshot_size: int = 256
+  train_data: Optional[str] = runner.flag(
+      None, "Training photos: a folder, or tfds:NAME (default: scikit-image's).")
+  work_dir: Optional[str] = runner.flag(
+      None, "Scratch folder for the training runs (default: a temp folder).")
 
 
-PAPER = AblationConfig()
-QUICK = AblationConfig(networks=(("original", 16), ("inception", 16)), steps=150,
-                       snapshot_every=30, image_size=96, batch_size=2, loss_net="vgg16",
-                       loss_weights="hed", snapshot_size=128)
+FULL = Config()
+QUICK = Config(networks=(("original", 16), ("inception", 16)), steps=150, snapshot_every=30,
+               image_size=96, batch_size=2, loss_net="vgg16", loss_weights="hed",
+               snapshot_size=128)
 
 
 def train_config(cfg, variant, width, weights, model_dir, train_data):
   content, style, tv = weights
-  return config_lib.TrainConfig(
-      model_dir=model_dir,
-      render=config_lib.RenderConfig(variant=variant, width=width, shrink=2),
-      loss=config_lib.LossConfig(network=cfg.loss_net, weights=cfg.loss_weights,
-                                 content_weight=content, style_weight=style, tv_weight=tv),
-      data=config_lib.DataConfig(train_data=train_data, image_size=cfg.image_size,
-                                 style_image=demo.skimage_data(cfg.style_image),
-                                 style_size=256),
+  return training.derive(
+      model_dir=model_dir, render=dict(variant=variant, width=width, shrink=2),
+      loss=dict(network=cfg.loss_net, weights=cfg.loss_weights, content_weight=content,
+                style_weight=style, tv_weight=tv),
+      data=dict(train_data=train_data, image_size=cfg.image_size,
+                style_image=samples.skimage_path(cfg.style_image)),
       batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, steps=cfg.steps,
       checkpoint_every=cfg.steps, summary_every=cfg.snapshot_every)
 
 
-def run_one(cfg, variant, width, weights, model_dir, train_data, photos):
+def run_one(train_cfg, photos):
   """Trains one run from scratch; returns ({step: outputs}, loss log, seconds per step)."""
-  if os.path.exists(model_dir):
-    shutil.rmtree(model_dir)  # scratch runs: always start over, so snapshots match steps
   snapshots = {}
-
-  def snapshot(step, model):
-    out = model(photos.astype(np.float32), training=False).numpy()
-    snapshots[step] = np.clip(np.round(out), 0, 255).astype(np.uint8)
-
   t0 = time.perf_counter()
-  train_lib.train(train_config(cfg, variant, width, weights, model_dir, train_data),
-                  on_summary=snapshot)
-  seconds = (time.perf_counter() - t0) / cfg.steps
-  log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
-  return snapshots, log, seconds
+  log = training.train_afresh(train_cfg, on_summary=lambda step, model: snapshots.update(
+      {step: training.stylized(model, photos)}))
+  return snapshots, log, (time.perf_counter() - t0) / train_cfg.steps
 
 
-def run(cfg, out_dir, work_dir, train_data=None):
-  train_data = train_data or common.offline_photos(os.path.join(work_dir, "photos"))
-  photos = np.stack([common.load_photo(p, cfg.snapshot_size) for p in common.SNAPSHOT_PHOTOS])
-  results, logs = {}, {}
+def log_path(out_dir, name):
+  return os.path.join(out_dir, f"losses_{name}.csv")
+
+
+def run(cfg, out_dir):
+  work_dir = training.scratch_dir("render_ablation", cfg.work_dir)
+  train_data = cfg.train_data or training.offline_photos(os.path.join(work_dir, "photos"))
+  photos = np.stack([training.load_photo(p, cfg.snapshot_size)
+                     for p in training.SNAPSHOT_PHOTOS])
+  results = {}
   for mode, weights in cfg.modes:
     rows, labels = [], []
     for variant, width in cfg.networks:
       name = f"{variant}_w{width}_{mode}"
       print(f"== {name}: {cfg.steps} steps")
-      snapshots, log, seconds = run_one(cfg, variant, width, weights,
-                                        os.path.join(work_dir, name), train_data, photos)
-      logs[name] = log
+      snapshots, log, seconds = run_one(train_config(
+          cfg, variant, width, weights, os.path.join(work_dir, name), train_data), photos)
       steps = sorted(snapshots)
       for i in range(len(photos)):
         rows.append([photos[i]] + [snapshots[s][i] for s in steps])
         labels.append(f"{variant} w{width}")
-      first = {t: float(np.mean(log[t][:10])) for t in ("content", "style")}
-      final = {t: float(np.mean(log[t][-10:])) for t in ("content", "style")}
+      first, final = training.loss_ends(log)
       results[name] = dict(variant=variant, width=width, mode=mode, weights=weights,
                            seconds_per_step=seconds, first10=first, last10=final)
-      with open(os.path.join(out_dir, f"losses_{name}.csv"), "w", newline="") as f:
+      with open(log_path(out_dir, name), "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(("step", "content", "style"))
         writer.writerows(zip(log["step"].astype(int), log["content"], log["style"]))
-    figure = {"style_only": "fig5", "content_only": "fig6", "total": "fig7"}[mode]
-    plots.image_grid(rows, os.path.join(out_dir, f"{figure}_{mode}.png"), row_labels=labels,
-                     col_labels=["photo"] + [f"step {s}" for s in steps], scale=1.6)
-  plot_curves(cfg, logs, os.path.join(out_dir, "fig8_loss_curves.png"))
-  summary = dict(config=dataclasses.asdict(cfg), runs=results)
-  common.write_json(os.path.join(out_dir, "results.json"), summary)
-  return summary
+    plots.image_grid(rows, os.path.join(out_dir, f"{FIGURES[mode]}_{mode}.png"),
+                     row_labels=labels, col_labels=["photo"] + [f"step {s}" for s in steps],
+                     scale=1.6)
+  return dict(runs=results)
 
 
-def plot_curves(cfg, logs, path):
-  """Figure 8: one panel per run (rows networks, columns modes), style and content loss."""
-  import matplotlib.pyplot as plt
-  fig, axes = plt.subplots(len(cfg.networks), len(cfg.modes),
-                           figsize=(3.6 * len(cfg.modes), 2.8 * len(cfg.networks)),
-                           squeeze=False)
-  for r, (variant, width) in enumerate(cfg.networks):
-    for c, (mode, _) in enumerate(cfg.modes):
-      log, ax = logs[f"{variant}_w{width}_{mode}"], axes[r][c]
+def plot_curves(cfg, out_dir, path):
+  """Figure 8: one panel per run (rows networks, columns modes), style and content loss,
+  from the runs' losses_<run>.csv in out_dir."""
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  networks, modes = cfg["networks"], cfg["modes"]
+  fig, axes = plt.subplots(len(networks), len(modes),
+                           figsize=(3.6 * len(modes), 2.8 * len(networks)), squeeze=False)
+  for r, (variant, width) in enumerate(networks):
+    for c, (mode, _) in enumerate(modes):
+      ax = axes[r][c]
+      log = plots.read_loss_log(log_path(out_dir, f"{variant}_w{width}_{mode}"))
       for term, color in (("style", "C0"), ("content", "C1")):
         k = max(1, len(log[term]) // 30)  # light smoothing: per-step losses are noisy
         smooth = np.convolve(log[term], np.ones(k) / k, mode="valid")
@@ -147,6 +144,32 @@ def plot_curves(cfg, logs, path):
   plots.save_figure(fig, path)
 
 
+def _networks(summary):
+  return [f"{v}_w{w}" for v, w in summary["config"]["networks"]]
+
+
+def _ratio(summary, mode, term):
+  """Final `term` loss of the second network (inception) over the first's, in `mode`."""
+  a, b = (summary["runs"][f"{n}_{mode}"]["last10"][term] for n in _networks(summary))
+  return b / a
+
+
+def _fell(summary, mode, term):
+  """Whether the trained `term` loss fell in `mode` for every network."""
+  runs = [summary["runs"][f"{n}_{mode}"] for n in _networks(summary)]
+  return all(r["last10"][term] < r["first10"][term] for r in runs)
+
+
+def finding(summary):
+  converged = _fell(summary, "style_only", "style") and _fell(summary, "content_only",
+                                                              "content")
+  return (f"the trained loss {'fell in every run' if converged else 'did NOT fall in every run'}"
+          f"; final losses, inception / original: content x"
+          f"{_ratio(summary, 'content_only', 'content'):.2f} (content only), x"
+          f"{_ratio(summary, 'total', 'content'):.2f} (total); style x"
+          f"{_ratio(summary, 'style_only', 'style'):.2f} (style only)")
+
+
 def speed_note(speed, cfg):
   if speed > 1.05:
     return ("Inception steps were faster, though by less than its FLOP ratio: the loss "
@@ -154,30 +177,25 @@ def speed_note(speed, cfg):
   return (f"Inception steps were {'slower' if speed < 0.95 else 'no faster'}: at "
           f"{cfg['image_size']} px the loss network's forward and backward passes dominate a "
           "step, and inception's three layers per convolution add per-layer overhead that its "
-          "fewer FLOPs do not repay at this size (experiments/bench_training.py measures it "
+          "fewer FLOPs do not repay at this size (experiments.bench_training measures it "
           "at 256 px). FastChi's own logs showed no per-step gain either. These timings share "
           "2 CPU cores with whatever else runs, so read them as rough.")
 
 
-def report(summary):
+def report(summary, out_dir):
   cfg, runs = summary["config"], summary["runs"]
+  plot_curves(cfg, out_dir, os.path.join(out_dir, "fig8_loss_curves.png"))
   rows = []
   for name, r in runs.items():
     rows.append([r["variant"], r["width"], r["mode"], f"{r['first10']['style']:.3g}",
                  f"{r['last10']['style']:.3g}", f"{r['first10']['content']:.3g}",
                  f"{r['last10']['content']:.3g}", f"{r['seconds_per_step']:.3f}"])
-  table = common.markdown_table(
+  table = reporting.markdown_table(
       ["network", "width", "loss", "style (first 10)", "style (last 10)", "content (first 10)",
        "content (last 10)", "s/step"], rows)
-  networks = [f"{v}_w{w}" for v, w in cfg["networks"]]
+  networks = _networks(summary)
 
-  def ratio(mode, term):
-    a, b = (runs[f"{n}_{mode}"]["last10"][term] for n in networks)
-    return b / a
-
-  def fell(mode, term):
-    return all(runs[f"{n}_{mode}"]["last10"][term] < runs[f"{n}_{mode}"]["first10"][term]
-               for n in networks)
+  ratio, fell = functools.partial(_ratio, summary), functools.partial(_fell, summary)
 
   def agreement():
     # The paper: inception learns style "a little less" (fig. 5), catches colour intensity
@@ -238,10 +256,5 @@ crops, batch {cfg['batch_size']}, learning rate {cfg['learning_rate']}, loss net
 """
 
 
-def main(argv):
-  del argv
-  common.main("render_ablation", QUICK, PAPER, run, report)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  runner.main(__name__)

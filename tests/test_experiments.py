@@ -1,36 +1,102 @@
-"""The experiment scripts run end to end on tiny settings and write what their reports show."""
+"""The experiments run end to end on tiny settings, and their committed results redraw their
+reports: every number a report shows comes from its results.json."""
 
 import dataclasses
+import importlib
 import os
+import re
+import shutil
 
-from experiments import common
+import pytest
+
 from experiments import loss_networks
+from experiments import model_table
 from experiments import render_ablation
+from experiments.lib import readme
+from experiments.lib import reporting
+from experiments.lib import runner
+
+COMMITTED = os.path.join(reporting.EXPERIMENTS_DIR, "results")
+WITH_RESULTS = sorted(n for n in os.listdir(COMMITTED)
+                      if os.path.exists(os.path.join(COMMITTED, n, reporting.RESULTS)))
+# The figures that report() draws from the numbers (the others are pictures of a run).
+DRAWN = {"device_scaling": ["speedup.png"], "loss_networks": ["judged.png"],
+         "reading_speed": ["wait_per_batch.png"], "render_ablation": ["fig8_loss_curves.png"]}
 
 
-def test_render_ablation_writes_figures_numbers_and_report(tmp_path, photo_folder):
+def test_every_experiment_has_committed_results():
+  assert set(WITH_RESULTS) == set(readme.EXPERIMENTS) | {"model_table"}
+
+
+@pytest.mark.parametrize("name", WITH_RESULTS)
+def test_committed_results_redraw_their_committed_report_and_figures(tmp_path, name):
+  module = importlib.import_module(f"experiments.{name}")
+  out_dir = str(tmp_path / name)
+  shutil.copytree(os.path.join(COMMITTED, name), out_dir)
+  for figure in DRAWN.get(name, []):
+    os.remove(os.path.join(out_dir, figure))
+  text = runner.report_only(module, out_dir)
+  with open(os.path.join(COMMITTED, name, reporting.REPORT)) as f:
+    assert text == f.read(), "report.md is stale: python -m experiments.NAME --report_only"
+  with open(os.path.join(out_dir, reporting.REPORT)) as f:
+    assert f.read() == text
+  for figure in re.findall(r"\]\((\w+\.png)\)", text):  # every figure the report shows
+    assert os.path.getsize(os.path.join(out_dir, figure)) > 0, figure
+
+
+def test_every_drawn_figure_is_in_its_report():
+  for name, figures in DRAWN.items():
+    with open(os.path.join(COMMITTED, name, reporting.REPORT)) as f:
+      text = f.read()
+    assert all(f"]({figure})" in text for figure in figures), name
+
+
+def test_readme_tables_come_from_the_committed_results():
+  table = readme.experiments_table()
+  for name in readme.EXPERIMENTS:
+    assert f"[report](experiments/results/{name}/report.md)" in table
+  assert "`python -m experiments.bench_inference --space_to_depth`" in table  # a full run
+  assert "`python -m experiments.render_ablation --quick`" in table
+  targets = readme.targets_table()
+  assert len(targets.splitlines()) == 2 + 5
+  assert "| tiled 4K stylization at most 3 GiB peak RSS | 1.54 GiB with `--tile 512`" in targets
+
+
+def test_model_table_counts_parameters_and_flops(tmp_path):
+  cfg = dataclasses.replace(model_table.QUICK, size=32,
+                            networks=(("original", 4, None), ("inception", 4, 2)))
+  summary = runner.execute(model_table, cfg, str(tmp_path))
+  original, inception = summary["rows"]
+  assert original["parameters"] > inception["parameters"] > 0
+  assert original["gflop_per_frame"] > inception["gflop_per_frame"] > 0
+  assert "| inception | 4 | 2 |" in (tmp_path / reporting.REPORT).read_text()
+
+
+def test_render_ablation_run_writes_snapshots_losses_and_numbers(tmp_path, photo_folder):
   cfg = dataclasses.replace(render_ablation.QUICK, steps=2, snapshot_every=1, image_size=32,
-                            networks=(("original", 4), ("inception", 4)), snapshot_size=32)
-  summary = render_ablation.run(cfg, str(tmp_path), str(tmp_path / "work"), photo_folder)
-  assert len(summary["runs"]) == 6
-  for name in ("fig5_style_only.png", "fig6_content_only.png", "fig7_total.png",
-               "fig8_loss_curves.png", "results.json", "losses_inception_w4_total.csv"):
+                            networks=(("inception", 4),), modes=(("total", (1.0, 1.0, 1e-4)),),
+                            snapshot_size=32, train_data=photo_folder,
+                            work_dir=str(tmp_path / "work"))
+  summary = render_ablation.run(cfg, str(tmp_path))
+  run = summary["runs"]["inception_w4_total"]
+  assert {"first10", "last10", "seconds_per_step", "weights"} <= run.keys()
+  assert run["last10"].keys() == {"content", "style"}
+  for name in ("fig7_total.png", "losses_inception_w4_total.csv"):
     assert os.path.getsize(tmp_path / name) > 0, name
-  assert common.read_json(str(tmp_path / "results.json"))["runs"].keys() == summary["runs"].keys()
-  text = render_ablation.report(summary)
-  assert "inception / original" in text and "fig8_loss_curves.png" in text
+  assert len((tmp_path / "losses_inception_w4_total.csv").read_text().splitlines()) == 3
 
 
 def test_loss_networks_judges_every_run_and_names_the_skipped(tmp_path, photo_folder):
   cfg = dataclasses.replace(
       loss_networks.QUICK, steps=1, image_size=32, snapshot_size=32, width=4,
-      networks=(("VGG16 (hed)", "vgg16", "hed"), ("tiny-YOLO", "tiny_yolo", "tiny_yolo_file"),
-                ("tiny-YOLO random", "tiny_yolo", "random")))
-  summary = loss_networks.run(cfg, str(tmp_path), str(tmp_path / "work"), photo_folder)
-  assert set(summary["runs"]) == {"VGG16 (hed) / mean", "VGG16 (hed) / sum",
-                                  "tiny-YOLO random / mean", "tiny-YOLO random / sum"}
+      reductions=("mean",), train_data=photo_folder, work_dir=str(tmp_path / "work"),
+      networks=(("VGG16 (hed)", "vgg16", "hed"), ("tiny-YOLO", "tiny_yolo", "tiny_yolo_file")))
+  summary = runner.execute(loss_networks, cfg, str(tmp_path), quick=True)
+  assert set(summary["runs"]) == {"VGG16 (hed) / mean"}
   assert "tiny_yolo_weights" in summary["skipped"]["tiny-YOLO"]
-  for run in summary["runs"].values():
-    assert 0 < run["judge"]["style"] < summary["photos_themselves"]["style"] * 10
-  assert os.path.getsize(tmp_path / "fig10_outputs.png") > 0
-  assert "tiny-YOLO: skipped" in loss_networks.report(summary)
+  judged = summary["runs"]["VGG16 (hed) / mean"]["judge"]
+  assert 0 < judged["style"] < summary["photos_themselves"]["style"] * 10
+  assert summary["config"]["width"] == 4 and summary["quick"] is True
+  for name in ("fig10_outputs.png", "judged.png"):
+    assert os.path.getsize(tmp_path / name) > 0, name
+  assert "tiny-YOLO: skipped" in (tmp_path / reporting.REPORT).read_text()

@@ -1,7 +1,6 @@
 """The benchmarks' shared helpers: readers, the feeds that time waits, and result writing.
 
-No timing assertions: only that each helper measures what it claims to. Only flag-free
-modules are imported: the benchmark binaries define flags that others define too.
+No timing assertions: only that each helper measures what it claims to.
 """
 
 import json
@@ -9,9 +8,9 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from experiments import input_timing
-from experiments import reporting
-from experiments import video_timing
+from experiments.lib import input_timing
+from experiments.lib import reporting
+from experiments.lib import video_timing
 
 
 class _SumTrainer:

@@ -15,7 +15,7 @@ made from scikit-image's photos. They sit in the page cache after the first epoc
 small dataset would; a cold disk would slow the sequential reader, not the prefetched one.
 """
 
-
+import dataclasses
 import os
 import tempfile
 import time
@@ -24,14 +24,23 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from experiments import reporting
-from fastchi_tf import config as config_lib
+from experiments.lib import reporting
+from experiments.lib import training
 from fastchi_tf import data
-from fastchi_tf import demo
-from fastchi_tf import train_lib
+from fastchi_tf import samples
 
 PHOTO_SIDE = 640  # COCO train2014 images are about 640 x 480
 READERS = ("sequential", "tf.data", "in-memory")
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+  """What `measure_on_photos` times: training loops of `steps` steps on crops of
+  `image_size`, batch `batch_size`, `runs` times per reader."""
+  image_size: int = 256
+  batch_size: int = 4
+  runs: int = 3
+  steps: int = 10  # per run and reader
 
 
 def make_photo_folder(folder, count=48, side=PHOTO_SIDE, quality=90):
@@ -39,13 +48,13 @@ def make_photo_folder(folder, count=48, side=PHOTO_SIDE, quality=90):
   os.makedirs(folder, exist_ok=True)
   files = []
   for i in range(count):
-    name = demo.TRAIN_PHOTOS[i % len(demo.TRAIN_PHOTOS)]
-    with Image.open(demo.skimage_data(name)) as photo:
+    name = samples.TRAIN_PHOTOS[i % len(samples.TRAIN_PHOTOS)]
+    with Image.open(samples.skimage_path(name)) as photo:
       image = photo.convert("RGB")
     scale = side / max(image.size)
     image = image.resize((round(image.width * scale), round(image.height * scale)),
                          Image.LANCZOS)
-    if (i // len(demo.TRAIN_PHOTOS)) % 2:  # a mirrored copy, so repeats are new files
+    if (i // len(samples.TRAIN_PHOTOS)) % 2:  # a mirrored copy, so repeats are new files
       image = image.transpose(Image.FLIP_LEFT_RIGHT)
     path = os.path.join(folder, f"{i:04d}.jpg")
     image.save(path, quality=quality)
@@ -100,7 +109,7 @@ def make_reader(kind, files, image_size, batch_size, seed=0):
 def make_dataset(kind, files, image_size, batch_size, seed=0):
   """The tf.data.Dataset behind the "tf.data" and "in-memory" readers."""
   if kind == "tf.data":
-    return data.folder_dataset(files, image_size, batch_size, seed)
+    return data.folder_dataset(files, image_size=image_size, global_batch=batch_size, seed=seed)
   if kind == "in-memory":
     batch = next(SequentialReader(files, image_size, batch_size, seed))
     return tf.data.Dataset.from_tensors(batch).repeat()
@@ -115,21 +124,6 @@ def reader_rate(reader, batch_size, batches, warmup=3):
   for _ in range(batches):
     next(reader)
   return batches * batch_size / (time.perf_counter() - start)
-
-
-def build_trainer(write_dir, image_size, batch_size, variant="inception", width=32, shrink=2,
-                  loss_network="vgg16", loss_weights="hed", strategy=None):
-  """A train_lib.Trainer styled after scikit-image's `ihc.png`; nothing is written."""
-  cfg = config_lib.TrainConfig(
-      model_dir=write_dir,
-      render=config_lib.RenderConfig(variant=variant, width=width, shrink=shrink),
-      loss=config_lib.LossConfig(network=loss_network, weights=loss_weights),
-      data=config_lib.DataConfig(image_size=image_size, style_size=256,
-                                 style_image=demo.skimage_data(demo.STYLE_IMAGE)),
-      batch_size=batch_size)
-  strategy = strategy or tf.distribute.get_strategy()
-  style = data.read_image(cfg.data.style_image)
-  return train_lib.Trainer(cfg, strategy, style, write_dir)
 
 
 class PythonFeed:
@@ -234,7 +228,7 @@ def measure(files, image_size, batch_size, readers, runs, steps, write_dir, warm
     {reader: {"runs": [time_loop dicts], "warmup_waits_s": the first iterations' waits
     (tracing, a fresh pipeline's start-up), "summary": medians over runs of summarize_run}}.
   """
-  trainer = build_trainer(write_dir, image_size, batch_size)
+  trainer = training.build_trainer(write_dir, image_size, batch_size)
   feeds = {kind: make_feed(kind, files, trainer, image_size, batch_size) for kind in readers}
   results = {kind: dict(warmup_waits_s=time_loop(feeds[kind], warmup)["wait"], runs=[])
              for kind in readers}
@@ -252,13 +246,13 @@ def measure(files, image_size, batch_size, readers, runs, steps, write_dir, warm
   return results
 
 
-def measure_on_photos(settings, readers, with_files=None):
-  """`measure` on a temporary folder of generated photos with a script's settings dict
-  (image_size, batch_size, runs, steps); `with_files(files)`, if given, runs on the same
+def measure_on_photos(cfg, readers, with_files=None):
+  """`measure` on a temporary folder of generated photos with a LoopConfig (or an
+  experiment's Config derived from it); `with_files(files)`, if given, runs on the same
   photos first. Returns (measure's results, with_files' result)."""
   with tempfile.TemporaryDirectory() as tmp:
     files = make_photo_folder(os.path.join(tmp, "photos"))
     extra = with_files(files) if with_files else None
-    results = measure(files, settings["image_size"], settings["batch_size"], readers,
-                      settings["runs"], settings["steps"], os.path.join(tmp, "run"))
+    results = measure(files, cfg.image_size, cfg.batch_size, readers, cfg.runs, cfg.steps,
+                      os.path.join(tmp, "run"))
   return results, extra

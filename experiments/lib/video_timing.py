@@ -5,8 +5,8 @@ pan over a scikit-image photo, the model a freshly built (untrained) render netw
 as a SavedModel: the model's speed does not depend on its weights.
 
 Every measurement returns frames/s and CPU milliseconds per frame, counted for this process
-(all its threads) and for its finished children (ffmpeg). Wall time swings by up to 2x here
-when other jobs load the machine; CPU time hardly does, so it shows what each part costs, and
+(all its threads) and for its finished children (ffmpeg). Wall time swings widely here when
+other jobs load the machine; CPU time hardly does, so it shows what each part costs, and
 on an idle machine whose cores all stay busy, wall time follows it.
 """
 
@@ -20,7 +20,6 @@ from PIL import Image
 
 from fastchi_tf import samples
 from fastchi_tf import build_render_net
-from fastchi_tf import demo
 from fastchi_tf import export
 from fastchi_tf import stylize
 from fastchi_tf import video
@@ -29,7 +28,7 @@ from fastchi_tf import video_io
 
 def make_test_clip(path, width=640, height=360, frames=48, fps=30):
   """An H.264 pan over scikit-image's photo, no audio; returns its VideoInfo."""
-  photo = np.asarray(Image.open(demo.skimage_data(demo.CLIP_PHOTO)).convert("RGB"))
+  photo = np.asarray(Image.open(samples.skimage_path(samples.CLIP_PHOTO)).convert("RGB"))
   samples.make_clip(path, samples.pan_frames(photo, width, height, frames), fps)
   return video_io.probe(path)
 

@@ -1,4 +1,4 @@
-"""What every benchmark writes: a markdown table, and JSON that says which machine ran it.
+"""What every experiment writes: results.json that says which machine ran it, markdown tables.
 
 Other engineers run CPU-heavy jobs on the same machine, so absolute timings are noisy; the
 JSON records the load average before and after, and scripts compare ratios measured within
@@ -14,7 +14,10 @@ import tensorflow as tf
 
 from fastchi_tf import io_utils
 
-EXPERIMENTS_DIR = os.path.dirname(os.path.abspath(__file__))
+EXPERIMENTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(EXPERIMENTS_DIR)
+RESULTS = "results.json"
+REPORT = "report.md"
 
 
 def results_dir(name, out_dir=None):
@@ -50,6 +53,10 @@ def markdown_table(header, rows):
   return "\n".join(lines)
 
 
+def met(value):
+  return "met" if value else "NOT met"
+
+
 def write_json(path, payload):
   """Writes `payload` atomically, adding the load average at the end of the run."""
   payload = dict(payload)
@@ -57,3 +64,8 @@ def write_json(path, payload):
                             load_average_at_end=[round(x, 2) for x in os.getloadavg()])
   io_utils.write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
   return path
+
+
+def read_json(path):
+  with open(path) as f:
+    return json.load(f)

@@ -1,0 +1,95 @@
+"""What the experiments that train share: one base configuration, offline data, run folders.
+
+Every TrainConfig of experiments/ is `derive`d from BASE. Training runs (checkpoints,
+summaries) go to a scratch folder that is not committed.
+"""
+
+import dataclasses
+import os
+import shutil
+import tempfile
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from fastchi_tf import config as config_lib
+from fastchi_tf import data
+from fastchi_tf import samples
+from fastchi_tf import plots
+from fastchi_tf import train_lib
+
+# FastChi's inception render network trained with the offline (hed) VGG16 loss on 256 px
+# crops, styled after scikit-image's `ihc.png`; model_dir and train_data are per run.
+BASE = config_lib.TrainConfig(
+    render=config_lib.RenderConfig(variant="inception", width=32, shrink=2),
+    loss=config_lib.LossConfig(network="vgg16", weights="hed"),
+    data=config_lib.DataConfig(image_size=256, style_image=samples.skimage_path(samples.STYLE_IMAGE),
+                               style_size=256),
+    batch_size=4)
+
+# Held out of the training photos; stylized at every snapshot.
+SNAPSHOT_PHOTOS = ("coffee.png", "chelsea.png")
+
+
+def derive(cfg=BASE, **changes):
+  """dataclasses.replace, where a dict replaces fields of a sub-config.
+
+  derive(render=dict(width=16), steps=10) is BASE with render.width 16 and 10 steps.
+  """
+  return dataclasses.replace(cfg, **{
+      key: dataclasses.replace(getattr(cfg, key), **value) if isinstance(value, dict)
+      else value for key, value in changes.items()})
+
+
+def scratch_dir(name, work_dir=None):
+  """Where an experiment's training runs live (not committed): work_dir or a temp folder."""
+  path = work_dir or os.path.join(tempfile.gettempdir(), "fastchi_experiments", name)
+  os.makedirs(path, exist_ok=True)
+  return path
+
+
+def offline_photos(folder, size=256):
+  """scikit-image's photos (the demo's training set) as PNGs in `folder`; returns it."""
+  samples.write_train_photos(folder, size)
+  return folder
+
+
+def load_photo(name, size):
+  """A scikit-image photo, centre-cropped to a square and resized to size x size, uint8."""
+  image = Image.open(samples.skimage_path(name)).convert("RGB")
+  side = min(image.size)
+  left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
+  image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+  return np.asarray(image)
+
+
+def stylized(model, photos):
+  """The render network's outputs for uint8 photos [b, h, w, 3], as uint8."""
+  out = model(photos.astype(np.float32), training=False).numpy()
+  return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def train_afresh(cfg, on_summary):
+  """Trains `cfg` from scratch (its model_dir emptied first, so snapshots match steps).
+
+  Returns the loss log ({"step", "content", "style", ...: np.array}).
+  """
+  if os.path.exists(cfg.model_dir):
+    shutil.rmtree(cfg.model_dir)
+  train_lib.train(cfg, on_summary=on_summary)
+  return plots.read_loss_log(os.path.join(cfg.model_dir, train_lib.LOSS_LOG))
+
+
+def loss_ends(log, steps=10, terms=("content", "style")):
+  """(mean of the first `steps` losses, mean of the last) of each term."""
+  return ({t: float(np.mean(log[t][:steps])) for t in terms},
+          {t: float(np.mean(log[t][-steps:])) for t in terms})
+
+
+def build_trainer(write_dir, image_size, batch_size, strategy=None, **changes):
+  """A train_lib.Trainer of `derive(**changes)` at one crop size and batch; writes nothing."""
+  cfg = derive(model_dir=write_dir, data=dict(image_size=image_size), batch_size=batch_size,
+               **changes)
+  style = data.read_image(cfg.data.style_image)
+  return train_lib.Trainer(cfg, strategy or tf.distribute.get_strategy(), style, write_dir)

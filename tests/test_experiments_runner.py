@@ -1,0 +1,106 @@
+"""The one main of the experiments: flags from the Config, QUICK or FULL, results and report;
+and the shape every experiment module has."""
+
+import dataclasses
+import importlib
+import json
+import os
+import pkgutil
+import types
+from typing import Optional
+
+from absl import flags
+import pytest
+
+import experiments
+from experiments.lib import readme
+from experiments.lib import reporting
+from experiments.lib import runner
+from experiments.lib import training
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+  size: int = runner.flag(8, "A size.")
+  scale: float = runner.flag(1.0, "A scale.")
+  fast: bool = runner.flag(False, "Go fast.")
+  model: Optional[str] = runner.flag(None, "A model.")
+  rows: tuple = (1, 2)  # not a flag
+
+
+def _experiment(tmp_path):
+  """A module of the experiments' shape, whose run and report record their calls."""
+  module = types.ModuleType("toy")
+  module.__file__ = str(tmp_path / "toy.py")
+  module.Config, module.FULL, module.QUICK = _Config, _Config(), _Config(size=2, rows=(1,))
+  module.run = lambda cfg, out_dir: dict(total=cfg.size * cfg.scale, rows=list(cfg.rows))
+  module.report = lambda summary, out_dir: f"total {summary['total']}, {summary['config']}"
+  return module
+
+
+def test_flags_are_the_flag_fields_and_default_to_the_chosen_config(tmp_path):
+  module = _experiment(tmp_path)
+  assert runner.flag_fields(_Config) == {"size": (int, "A size."), "scale": (float, "A scale."),
+                                         "fast": (bool, "Go fast."), "model": (str, "A model.")}
+  values = flags.FlagValues()
+  runner.define_flags(module, values)
+  values(["toy", "--quick", "--scale", "0.5", "--model", "m"])
+  assert "default 8; --quick: 2" in values["size"].help
+  overrides = {name: values[name].value for name in runner.flag_fields(_Config)}
+  cfg = runner.chosen_config(module, values.quick, overrides)
+  assert cfg == _Config(size=2, scale=0.5, model="m", rows=(1,))
+  assert runner.chosen_config(module, False, overrides).size == 8
+
+
+def test_execute_writes_numbers_with_their_config_and_report_only_redraws(tmp_path):
+  module = _experiment(tmp_path)
+  out_dir = str(tmp_path / "out")
+  summary = runner.execute(module, module.QUICK, out_dir, quick=True)
+  with open(os.path.join(out_dir, reporting.RESULTS)) as f:
+    written = json.load(f)
+  assert written == summary  # the report saw what --report_only will see
+  assert summary["total"] == 2.0 and summary["rows"] == [1]
+  assert summary["config"] == dict(size=2, scale=1.0, fast=False, model=None, rows=[1])
+  assert summary["quick"] is True and summary["run_seconds"] >= 0
+  assert {"cpus", "load_average", "load_average_at_end"} <= summary["machine"].keys()
+  report_path = os.path.join(out_dir, reporting.REPORT)
+  os.remove(report_path)
+  text = runner.report_only(module, out_dir)
+  assert text.startswith("total 2.0") and open(report_path).read() == text
+  assert runner.name_of(module) == "toy"
+
+
+def test_readme_command_names_the_flags_that_changed_the_config(tmp_path):
+  module = _experiment(tmp_path)
+  module.__name__ = "experiments.toy"
+  summary = dict(quick=True, config=dict(size=2, scale=1.0, fast=True, model="m", rows=[1]))
+  assert readme.command(module, summary) == "python -m experiments.toy --quick --fast --model m"
+
+
+def _experiment_modules():
+  return [m.name for m in pkgutil.iter_modules(experiments.__path__) if not m.ispkg]
+
+
+def test_experiments_package_holds_only_experiments():
+  assert set(_experiment_modules()) == set(readme.EXPERIMENTS) | {"model_table"}
+
+
+@pytest.mark.parametrize("name", _experiment_modules())
+def test_every_experiment_has_the_one_shape(name):
+  module = importlib.import_module(f"experiments.{name}")
+  assert dataclasses.is_dataclass(module.Config)
+  assert isinstance(module.FULL, module.Config) and isinstance(module.QUICK, module.Config)
+  assert callable(module.run) and callable(module.report)
+  assert f"python -m experiments.{name}" in module.__doc__  # its command line
+  assert "Run time" in module.__doc__ or "run times" in module.__doc__
+  with open(module.__file__) as f:
+    assert f.read().endswith('if __name__ == "__main__":\n  runner.main(__name__)\n')
+  json.dumps(dataclasses.asdict(module.FULL))  # results.json records it
+
+
+def test_derive_replaces_fields_of_sub_configs():
+  cfg = training.derive(render=dict(width=8), loss=dict(reduction="sum"), steps=3)
+  assert (cfg.render.width, cfg.render.variant, cfg.loss.reduction, cfg.loss.network) == (
+      8, training.BASE.render.variant, "sum", training.BASE.loss.network)
+  assert cfg.steps == 3 and cfg.data == training.BASE.data
+  assert training.BASE.render.width == 32  # BASE itself is unchanged
