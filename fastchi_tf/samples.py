@@ -14,6 +14,7 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 from PIL import Image
 
+from fastchi_tf import io_utils
 from fastchi_tf import video_io
 
 # Photos the demo trains on, and one it never sees.
@@ -41,6 +42,17 @@ def read_photo(name: str, max_side: Optional[int] = None) -> np.ndarray:
     if max_side:
       image.thumbnail((max_side, max_side))
     return np.asarray(image)
+
+
+def write_train_photos(folder: str, size: int = 256) -> str:
+  """Writes TRAIN_PHOTOS, shrunk to at most `size` px, as PNGs into `folder` (kept if there)."""
+  os.makedirs(folder, exist_ok=True)
+  for name in TRAIN_PHOTOS:
+    target = os.path.join(folder, os.path.splitext(name)[0] + ".png")
+    if not os.path.exists(target):
+      with io_utils.atomic_path(target) as tmp:
+        Image.fromarray(read_photo(name, size)).save(tmp, format="PNG")
+  return folder
 
 
 def write_sine_wav(path: str, seconds: float, rate: int = 44100, hz: float = 440.0) -> None:

@@ -2,18 +2,25 @@ import os
 
 from PIL import Image
 
-from fastchi_tf import demo
+from fastchi_tf import samples
 from fastchi_tf import video_io
+from tool_runner import run_tool
 
 
 def test_demo_writes_its_results_offline(tmp_path):
-  paths = demo.run_demo(str(tmp_path), steps=2)
-  for key in ("stylized", "preserved_color", "before_after", "loss_curve", "preview"):
-    assert os.path.getsize(paths[key]) > 0
-  content = Image.open(demo.skimage_data(demo.HELD_OUT_PHOTO))
-  assert Image.open(paths["stylized"]).size == content.size
-  assert Image.open(paths["before_after"]).size == (4 * content.size[0], content.size[1])
-  clip = video_io.probe(paths["clip_stylized"])
+  out = tmp_path / "demo"
+  result = run_tool("demo.py", "--out_dir", out, "--steps", "2", timeout=600)
+  assert result.returncode == 0, result.stderr
+  assert "preview (updated as it trains)" in result.stdout  # the first picture comes early
+  names = ("preview.png", "coffee_stylized.png", "coffee_stylized_color.png",
+           "before_after.png", "loss_curve.png")
+  for name in names:
+    assert os.path.getsize(out / name) > 0, name
+  content = Image.open(samples.skimage_path(samples.HELD_OUT_PHOTO))
+  assert Image.open(out / "coffee_stylized.png").size == content.size
+  assert Image.open(out / "before_after.png").size == (4 * content.size[0], content.size[1])
+  clip = video_io.probe(str(out / "clip_stylized.mp4"))
   assert (clip.width, clip.height, clip.audio_codec) == (320, 180, "aac")
-  assert len(list(video_io.read_frames(clip))) == demo.CLIP_FRAMES
-  assert {"saved_model", "model.keras", "model_float32.tflite"} <= set(os.listdir(paths["export"]))
+  assert len(list(video_io.read_frames(clip))) == 60
+  assert {"saved_model", "model.keras", "model_float32.tflite"} <= set(
+      os.listdir(out / "export"))
