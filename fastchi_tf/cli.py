@@ -35,6 +35,14 @@ def warn(message: str | BaseException) -> None:
   print(f"{tool_name()}: {message}", file=sys.stderr)
 
 
+def require(*names: str) -> None:
+  """Usage error unless every named flag is set."""
+  from absl import flags
+  missing = [f"--{name}" for name in names if not flags.FLAGS[name].value]
+  if missing:
+    usage_error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+
+
 MIN_TILE = 64  # tiles smaller than the tiling margin would be mostly margin
 
 

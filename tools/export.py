@@ -23,8 +23,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  if not FLAGS.model_dir or not FLAGS.export_dir:
-    cli.usage_error("--model_dir and --export_dir are required")
+  cli.require("model_dir", "export_dir")
   if not os.path.isdir(FLAGS.model_dir):
     cli.usage_error(f"--model_dir {FLAGS.model_dir} is not a folder" if
                     os.path.exists(FLAGS.model_dir) else

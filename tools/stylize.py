@@ -43,9 +43,7 @@ def _inputs(pattern, image_formats):
 
 def main(argv):
   del argv
-  for name in ("model", "input", "output"):
-    if not getattr(FLAGS, name):
-      cli.usage_error(f"--{name} is required")
+  cli.require("model", "input", "output")
   cli.check_tile(FLAGS.tile)
   cli.import_tensorflow_quietly()
   from fastchi_tf import io_utils

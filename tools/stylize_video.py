@@ -73,9 +73,7 @@ def _setup():
 
 def main(argv):
   del argv
-  for name in ("model", "input", "output"):
-    if not getattr(FLAGS, name):
-      cli.usage_error(f"--{name} is required")
+  cli.require("model", "input", "output")
   cli.check_tile(FLAGS.tile)
   from fastchi_tf import io_utils
   created = []
