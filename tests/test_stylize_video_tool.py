@@ -6,6 +6,8 @@ import subprocess
 import pytest
 
 from fastchi_tf import build_render_net
+from fastchi_tf import flicker
+from fastchi_tf import samples
 from fastchi_tf import video_io
 from tool_runner import last_line
 from tool_runner import tool_command
@@ -48,8 +50,10 @@ def runs(model_path, tmp_path_factory):
   cases = {
       "odd ntsc": (video_clips.pan_clip(tmp / "in.mp4", 33, 21, 15, "30000/1001", audio=True),
                    str(tmp / "out.mp4"), ["--cpu_devices", 2, "--batch_size", 2], None),
-      "silent": (video_clips.pan_clip(tmp / "silent.mp4", 64, 48, 10, 24, audio=False),
-                 str(tmp / "silent_out.mp4"), [], None),
+      # A slow pan (2 pixels a frame) that optical flow can follow, for the flicker report.
+      "silent": (samples.make_clip(str(tmp / "silent.mp4"), flicker.synthetic_clip(
+          samples.read_photo("coffee.png", 200), "pan", 10, 64, 48)[0], 24),
+                 str(tmp / "silent_out.mp4"), ["--report_flicker"], None),
       "cut": (video_clips.pan_clip(tmp / "loud.mp4", 64, 48, 24, 24, audio=True),
               str(tmp / "cut.mkv"), ["--max_frames", 6], None),
       # Like carphone_pristine.mp4: 176x144 with pixels 128:117 wide, which came back 117:1.
@@ -83,6 +87,20 @@ def test_no_audio_stays_silent_and_max_frames_cuts_video_and_audio(runs):
   cut = video_io.probe(out_cut)
   assert _count(out_cut) == 6 and cut.audio_codec is not None
   assert abs(cut.duration - 6 / 24) < 0.05  # the audio stops with the video
+
+
+def test_report_flicker_prints_and_writes_the_warping_errors(runs):
+  import json
+  status, stdout, stderr, out, source = runs["silent"]
+  assert status == 0, stderr
+  report = json.load(open(os.path.splitext(out)[0] + ".flicker.json"))
+  assert report["input_path"] == source and report["output_path"] == out
+  for clip in ("input", "output"):
+    assert report[clip]["pairs"] == 9 and report[clip]["scene_cuts"] == 0
+    assert report[clip]["warping_error"] > 0
+  ratio = report["output"]["warping_error"] / report["input"]["warping_error"]
+  assert report["output_to_input"] == ratio
+  assert "flicker (warping error" in stdout and f"{ratio:.1f}x the input's" in stdout
 
 
 def test_anamorphic_video_keeps_its_shape_and_the_console_has_only_our_lines(runs):

@@ -35,6 +35,9 @@ flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless
 flags.DEFINE_enum("preset", "veryfast", X264_PRESETS, "x264 speed preset; veryfast keeps "
                   "encoding from slowing the model, at about the same size.")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
+flags.DEFINE_bool("report_flicker", False, "After writing, measure the warping error of the "
+                  "input and the output (flicker; see fastchi_tf/flicker.py), print it and "
+                  "write it as JSON next to the output (OUTPUT.flicker.json).")
 flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024. "
                      "Default: 512 above 2048x2048 pixels when the model is a .keras file "
                      "or an export folder; 0 never tiles.", lower_bound=0)
@@ -110,6 +113,30 @@ def main(argv):
                     for d, n in result["frames_per_device"].items())
   print(f"wrote {FLAGS.output}: {result['frames']} frames in {result['seconds']:.1f} s "
         f"({rate:.2f} frames/s; per device {split})")
+  if FLAGS.report_flicker:
+    _report_flicker(result["frames"])
+
+
+def _report_flicker(frames):
+  import json
+  from fastchi_tf import flicker
+  from fastchi_tf import io_utils
+  from fastchi_tf.progress import Progress
+  progress = Progress(max(1, frames - 1), label="flicker pairs", unit="pair")
+  try:
+    report = flicker.measure_files(FLAGS.input, FLAGS.output, FLAGS.max_frames,
+                                   on_pair=progress.update)
+  except KeyboardInterrupt:
+    cli.interrupted(f"{FLAGS.output} was written; its flicker was not measured")
+  except ValueError as e:
+    cli.fail(f"cannot measure flicker: {e}")
+  path = os.path.splitext(FLAGS.output)[0] + ".flicker.json"
+  io_utils.write_text(path, json.dumps(report, indent=2) + "\n")
+  source, output = report["input"], report["output"]
+  print(f"flicker (warping error, lower is steadier): input {source['warping_error']:.5f}, "
+        f"output {output['warping_error']:.5f} ({report['output_to_input']:.1f}x the "
+        f"input's) over {output['pairs']} frame pairs, {output['scene_cuts']} scene cuts "
+        f"skipped; wrote {path}")
 
 
 if __name__ == "__main__":
