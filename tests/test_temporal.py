@@ -1,0 +1,46 @@
+import numpy as np
+import tensorflow as tf
+
+from fastchi_tf import build_render_net
+from fastchi_tf import flicker
+from fastchi_tf import temporal
+
+
+def test_warp_moves_pixels_like_the_flicker_measure(rng):
+  images = rng.uniform(0, 255, (2, 12, 16, 3)).astype(np.float32)
+  flow = np.zeros((2, 12, 16, 2), np.float32)
+  flow[0, ..., 0], flow[0, ..., 1] = 2, -1  # whole pixels: exact
+  flow[1] = rng.uniform(-3, 3, (12, 16, 2))  # any flow: same as OpenCV's bilinear remap
+  warped, valid = temporal.warp(tf.constant(images), tf.constant(flow))
+  np.testing.assert_array_equal(warped[0, 1:, :-2], images[0, :-1, 2:])
+  assert not valid[0, 0].numpy().any() and not valid[0, :, -2:].numpy().any()
+  for b in range(2):
+    reference, inside = flicker.warp(images[b], flow[b])
+    np.testing.assert_allclose(warped[b].numpy()[inside], reference[inside], atol=1e-3)
+    np.testing.assert_array_equal(valid[b, ..., 0].numpy() > 0, inside)
+
+
+def test_random_flow_is_smooth_bounded_and_a_function_of_the_seed():
+  settings = temporal.TemporalSettings(max_shift=3.0, local_shift=1.0)
+  flow = temporal.random_flow(tf.constant([1, 2]), 3, 32, 40, settings).numpy()
+  assert flow.shape == (3, 32, 40, 2)
+  np.testing.assert_array_equal(
+      flow, temporal.random_flow(tf.constant([1, 2]), 3, 32, 40, settings).numpy())
+  assert not np.array_equal(flow, temporal.random_flow(tf.constant([1, 3]), 3, 32, 40,
+                                                        settings).numpy())
+  assert np.abs(np.diff(flow, axis=1)).max() < 0.5  # smooth: no tearing between neighbours
+  assert np.abs(flow).max() < 3.0 + 4 * 1.0
+  still = temporal.random_flow(tf.constant([1, 2]), 1, 8, 8, temporal.TemporalSettings(
+      max_shift=0.0, local_shift=0.0)).numpy()
+  assert not still.any()  # the noise-only variant
+
+
+def test_the_loss_is_zero_for_a_network_that_commutes_and_positive_for_ours(rng):
+  images = tf.constant(rng.uniform(0, 255, (2, 32, 32, 3)).astype(np.float32))
+  second, flow, valid = temporal.second_frames(
+      images, tf.constant([0, 1]), temporal.TemporalSettings(noise=0.0))
+  identity = temporal.temporal_loss(images, second, flow, valid).numpy()
+  assert identity.shape == (2,) and identity.max() < 1e-9  # f = identity commutes with F
+  model = build_render_net("inception", width=8)
+  loss = temporal.temporal_loss(model(images), model(second), flow, valid).numpy()
+  assert (loss > 1e-5).all()
