@@ -1,5 +1,6 @@
 """Exports a trained render network: SavedModel (uint8 serving signature), .keras, TFLite."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -9,10 +10,10 @@ from typing import Callable, Dict, Optional
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import io_utils
+from fastchi_tf.lite import TFLiteRunner
 from fastchi_tf.render_net import build_render_net
 
 SAVED_MODEL = "saved_model"
@@ -34,9 +35,9 @@ def restore_render_net(model_dir: str) -> keras.Model:
   latest = tf.train.latest_checkpoint(model_dir)
   if not latest:
     raise ExportError(f"{model_dir} has no checkpoint yet")
-  r = cfg.render
-  model = build_render_net(r.variant, r.width, r.shrink, r.upsample)
-  tf.train.Checkpoint(model=model).restore(latest).expect_partial().assert_existing_objects_matched()
+  model = build_render_net(**dataclasses.asdict(cfg.render))
+  restored = tf.train.Checkpoint(model=model).restore(latest).expect_partial()
+  restored.assert_existing_objects_matched()
   return model
 
 
@@ -93,28 +94,6 @@ def tflite_bytes(saved_model_dir: str, precision: str = "float32") -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
   return converter.convert()
-
-
-class TFLiteRunner:
-  """Runs a .tflite render network on one uint8 [h, w, 3] image of any size."""
-
-  def __init__(self, path_or_bytes: str | bytes) -> None:
-    kwargs = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
-              else {"model_path": path_or_bytes})
-    self.interpreter = Interpreter(**kwargs)
-    self._shape = None
-
-  def __call__(self, image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image, np.uint8)[None]
-    inp = self.interpreter.get_input_details()[0]
-    if self._shape != image.shape:
-      self.interpreter.resize_tensor_input(inp["index"], image.shape, strict=False)
-      self.interpreter.allocate_tensors()
-      self._shape = image.shape
-      inp = self.interpreter.get_input_details()[0]
-    self.interpreter.set_tensor(inp["index"], image)
-    self.interpreter.invoke()
-    return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
 
 
 EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, *TFLITE_FILES.values()})

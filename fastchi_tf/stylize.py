@@ -171,9 +171,9 @@ class TFLiteStylizer(Stylizer):
       head = f.read(8)
     if len(head) < 8 or head[4:8] != b"TFL3":
       raise StylizeError(f"{path} is not a TFLite model (no TFL3 flatbuffer header)")
-    from fastchi_tf import export
+    from fastchi_tf import lite  # LiteRT only: this path never imports TensorFlow
     try:
-      self._fn = export.TFLiteRunner(path)
+      self._fn = lite.TFLiteRunner(path)
     except Exception as e:  # noqa: BLE001  (the interpreter raises bare RuntimeErrors)
       raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
     details = self._fn.interpreter.get_input_details()
@@ -301,13 +301,22 @@ def render_size(shape: Sequence[int]) -> Optional[Tuple[int, int]]:
   return size
 
 
+# tf.image.rgb_to_yuv's and yuv_to_rgb's matrices, here in NumPy so that the light TFLite
+# path needs no TensorFlow.
+_RGB_TO_YUV = np.array([[0.299, -0.14714119, 0.61497538],
+                        [0.587, -0.28886916, -0.51496512],
+                        [0.114, 0.43601035, -0.10001026]], np.float32)
+_YUV_TO_RGB = np.array([[1, 1, 1],
+                        [0, -0.394642334, 2.03206185],
+                        [1.13988303, -0.58062185, 0]], np.float32)
+
+
 def preserve_color(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
   """Luminance of the stylized image with the chroma of the content (YUV)."""
-  import tensorflow as tf
-  c = tf.image.rgb_to_yuv(tf.cast(content, tf.float32) / 255.0)
-  s = tf.image.rgb_to_yuv(tf.cast(stylized, tf.float32) / 255.0)
-  rgb = tf.image.yuv_to_rgb(tf.concat([s[..., :1], c[..., 1:]], axis=-1))
-  return np.clip(np.round(rgb.numpy() * 255.0), 0, 255).astype(np.uint8)
+  c = (np.asarray(content, np.float32) / 255.0) @ _RGB_TO_YUV
+  s = (np.asarray(stylized, np.float32) / 255.0) @ _RGB_TO_YUV
+  rgb = np.concatenate([s[..., :1], c[..., 1:]], axis=-1) @ _YUV_TO_RGB
+  return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
 def choose_tile(stylizer: Stylizer, shape: Sequence[int],

@@ -4,8 +4,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from fastchi_tf import export
+from fastchi_tf import lite
 from fastchi_tf import train_lib
 from test_train_lib import make_config
 from tool_runner import last_line
@@ -62,8 +64,8 @@ def test_tflite_agrees_with_the_saved_model(exported, rng):
       "serving_default"]
   image = rng.integers(0, 256, (50, 70, 3), np.uint8)
   reference = signature(images=tf.constant(image[None]))["stylized"].numpy()[0].astype(int)
-  f32 = export.TFLiteRunner(os.path.join(export_dir, "model_float32.tflite"))(image)
-  f16 = export.TFLiteRunner(os.path.join(export_dir, "model_float16.tflite"))(image)
+  f32 = lite.TFLiteRunner(os.path.join(export_dir, "model_float32.tflite"))(image)
+  f16 = lite.TFLiteRunner(os.path.join(export_dir, "model_float16.tflite"))(image)
   assert f32.shape == image.shape and np.abs(f32.astype(int) - reference).max() <= 1
   assert np.abs(f16.astype(int) - reference).mean() <= 2
 
@@ -104,3 +106,23 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
   assert all(r.returncode == 2 for r in results[1:5])
   assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:5])
   assert results[5].returncode == 0 and "--export_dir" in results[5].stdout
+
+
+def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
+  export_dir, _ = exported
+  blocker = tmp_path / "blocked"
+  for name in ("tensorflow", "keras"):  # importing either now fails loudly
+    (blocker / name).mkdir(parents=True)
+    (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed')")
+  photo = str(tmp_path / "photo.png")
+  image = rng.integers(0, 256, (40, 30, 3), np.uint8)
+  Image.fromarray(image).save(photo)
+  model = os.path.join(export_dir, "model_float32.tflite")
+  from tool_runner import ROOT
+  result, = run_tools(("stylize.py", "--model", model, "--input", photo, "--output",
+                       tmp_path / "out.png", "--preserve_color"),
+                      PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}")
+  assert result.returncode == 0, result.stderr
+  from fastchi_tf import stylize
+  expected = stylize.stylize_image(stylize.load_stylizer(model), image, keep_color=True)
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)

@@ -6,6 +6,7 @@ r"""Stylizes photos with an exported model.
 
 --tile N stylizes images too big for memory in N x N tiles with whole-image statistics.
 Missing output folders are created. PNG and WebP outputs keep an input's transparency.
+A .tflite model never imports TensorFlow (the light install, requirements-lite.txt, is enough).
 """
 
 import glob
@@ -45,9 +46,10 @@ def main(argv):
   del argv
   cli.require("model", "input", "output")
   cli.check_tile(FLAGS.tile)
-  cli.import_tensorflow_quietly()
+  if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:
+    # A .tflite model runs on LiteRT alone: the light path never imports TensorFlow.
+    cli.import_tensorflow_quietly()
   from fastchi_tf import io_utils
-  from fastchi_tf import precision
   from fastchi_tf import stylize
   from fastchi_tf.progress import Progress
 
@@ -69,6 +71,7 @@ def main(argv):
     if not many:
       created = io_utils.prepare_output(FLAGS.output)
     if FLAGS.mixed_precision:
+      from fastchi_tf import precision
       precision.check_available("stylize.py")
     stylizer = stylize.load_stylizer(FLAGS.model, FLAGS.mixed_precision)
   except ValueError as e:
