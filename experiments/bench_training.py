@@ -58,7 +58,7 @@ def run(cfg, out_dir):
       trainers[config] = training.build_trainer(
           os.path.join(tmp, "run"), size, batch,
           render=dict(variant=variant, width=width, shrink=shrink),
-          loss=dict(network=network, weights=weights))
+          loss_net=dict(name=network, weights=weights))
       iterators[config] = iter(dataset)
       time_steps(trainers[config], iterators[config], 1)  # traces the loop
     seconds = {config: [] for config in configs}

@@ -111,8 +111,8 @@ def train_config(cfg, network, weights, reduction, model_dir, train_data):
   content, style, tv = cfg.loss_weights
   return training.derive(
       model_dir=model_dir, render=dict(variant="inception", width=cfg.width, shrink=2),
-      loss=dict(network=network, weights=weights, content_weight=content, style_weight=style,
-                tv_weight=tv, reduction=reduction),
+      loss_net=dict(name=network, weights=weights),
+      loss=dict(content_weight=content, style_weight=style, tv_weight=tv, reduction=reduction),
       data=dict(train_data=train_data, image_size=cfg.image_size,
                 style_image=samples.skimage_path(cfg.style_image)),
       batch_size=cfg.batch_size, steps=cfg.steps, checkpoint_every=cfg.steps,

@@ -70,8 +70,8 @@ def train_config(cfg, variant, width, weights, model_dir, train_data):
   content, style, tv = weights
   return training.derive(
       model_dir=model_dir, render=dict(variant=variant, width=width, shrink=2),
-      loss=dict(network=cfg.loss_net, weights=cfg.loss_weights, content_weight=content,
-                style_weight=style, tv_weight=tv),
+      loss_net=dict(name=cfg.loss_net, weights=cfg.loss_weights),
+      loss=dict(content_weight=content, style_weight=style, tv_weight=tv),
       data=dict(train_data=train_data, image_size=cfg.image_size,
                 style_image=samples.skimage_path(cfg.style_image)),
       batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, steps=cfg.steps,

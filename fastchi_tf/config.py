@@ -1,136 +1,171 @@
 """Typed, documented configurations of a training run, saved as `config.json` in its folder.
 
-Imports no TensorFlow (the network checks of `validate` import it when called), so a tool can
-check its flags and paths before paying for, and hearing from, TensorFlow's start.
+Imports nothing of the model and no TensorFlow (`validate` calls the builders' own checks,
+importing them then), so a tool can check its flags and paths before paying for, and hearing
+from, TensorFlow's start. Each sub-config holds one builder's arguments under the builder's
+parameter names, so it travels whole: `build_render_net(**dataclasses.asdict(cfg.render))`.
+tools/train.py's flags are made from the fields (`define_flags`); the demo, the experiments and
+the tests start from the `named` configurations.
 """
 
+import copy
 import dataclasses
 import json
+import math
 import os
 import sys
-from typing import Optional, Tuple
+import typing
+from typing import Any, Dict, List, Optional, Tuple
 
 from fastchi_tf import io_utils
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
-# The choices of loss_net.NAMES, render_net.VARIANTS / UPSAMPLES and losses.REDUCTIONS, here
-# so that flags can offer them without importing TensorFlow (a test keeps them equal).
-LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
+# The choices of render_net.VARIANTS / UPSAMPLES, loss_net.NAMES / WEIGHT_SOURCES and
+# losses.REDUCTIONS, here so that flags can offer them without importing TensorFlow (a test
+# keeps them equal). The builders check their arguments against their own.
 RENDER_VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
-REDUCTIONS = ("mean", "sum")
+LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
 NAMED_WEIGHTS = ("imagenet", "hed", "random")  # anything else is a weights file
+REDUCTIONS = ("mean", "sum")
 
 FINITE = sys.float_info.max  # upper bound of the settings that take any finite value
-# Inclusive ranges of the numeric settings; tools/train.py bounds its flags with them.
+# Inclusive ranges of the numeric settings; every numeric flag is bounded by its range.
 RANGES = {
     "render.width": (1, 1024),
     "render.shrink": (1, 64),
+    "loss_net.seed": (0, 2**31 - 1),
     "loss.content_weight": (0.0, FINITE),
     "loss.style_weight": (0.0, FINITE),
     "loss.tv_weight": (0.0, FINITE),
-    "loss.seed": (0, 2**31 - 1),
     "data.image_size": (16, 4096),  # VGG's four poolings need 16 pixels
     "data.style_size": (16, 8192),
     "batch_size": (1, 4096),
-    "learning_rate": (0.0, 1.0),  # and above 0
+    "learning_rate": (0.0, 1.0),  # and above 0: see POSITIVE
     "steps": (1, 10**9),
     "checkpoint_every": (1, 10**9),
     "summary_every": (1, 10**9),
     "cpu_devices": (1, 256),
     "seed": (0, 2**31 - 1),  # data seeds add to it in int64; Keras takes up to 2**32 - 1
 }
-# Settings whose flag is not named after the field.
-FLAG_NAMES = {"render.variant": "network", "loss.network": "loss_net",
-              "loss.weights": "loss_weights", "loss.reduction": "loss_reduction",
-              "loss.seed": "seed"}
+POSITIVE = ("learning_rate",)  # settings whose range excludes its lower bound, 0
+# The flags not named after their field, kept as documented. --seed sets both seeds.
+FLAG_NAMES = {"render.variant": "network", "loss_net.name": "loss_net",
+              "loss_net.weights": "loss_weights", "loss_net.seed": "seed",
+              "loss.reduction": "loss_reduction"}
 
 # Files a run writes directly in its folder (besides checkpoints and summaries).
 RUN_FILES = ("config.json", "losses.csv", "loss_curve.png", "checkpoint", ".lock")
 
 
-def flag_name(key):
+def flag_name(key: str) -> str:
   """"loss.style_weight" -> "style_weight": the tools/train.py flag of a setting."""
   return FLAG_NAMES.get(key, key.split(".")[-1])
 
 
+def _setting(default: Any, doc: str, choices: Optional[Tuple[str, ...]] = None) -> Any:
+  """A field that a flag sets: its help text, and its choices if it has a fixed set."""
+  return dataclasses.field(default=default, metadata={"help": doc, "choices": choices})
+
+
+def _recorded() -> Any:
+  """A field that training fills in, not a setting: no flag."""
+  return dataclasses.field(default=None)
+
+
 @dataclasses.dataclass
 class RenderConfig:
-  """The render network (see `render_net.build_render_net`)."""
-  variant: str = "inception"  # "original" (Johnson) or "inception" (FastChi)
-  width: int = 32  # base number of filters; FastChi's own code used 16
-  shrink: int = 2  # k of the inception convolutions
-  upsample: str = "nearest"  # "nearest" + conv, or "transpose" (FastChi; checkerboards)
+  """The render network: the arguments of `render_net.build_render_net`."""
+  variant: str = _setting("inception", "Render network: original (Johnson) or inception "
+                          "(FastChi).", RENDER_VARIANTS)
+  width: int = _setting(32, "Base number of filters.")  # FastChi's own code used 16
+  shrink: int = _setting(2, "k of the inception convolutions.")
+  upsample: str = _setting("nearest", "Upsampling: nearest + conv, or transpose (FastChi; "
+                           "checkerboards).", UPSAMPLES)
+
+
+@dataclasses.dataclass
+class LossNetConfig:
+  """The frozen loss network: the arguments of `loss_net.build_loss_net`."""
+  name: str = _setting("vgg19", "Loss network.", LOSS_NETWORKS)
+  weights: str = _setting("imagenet", "imagenet, hed (offline VGG16), random (He et al. 2016), "
+                          "a .h5 path (VGG) or a Darknet .weights path (tiny_yolo).")
+  content_layers: Optional[Tuple[str, ...]] = _setting(
+      None, "Content layers, e.g. relu4_2 (default: per net).")
+  style_layers: Optional[Tuple[str, ...]] = _setting(
+      None, "Style layers, e.g. relu1_1,relu2_1 (default: per net).")
+  seed: int = _setting(0, "Seed of the random weights.")  # its flag is --seed
 
 
 @dataclasses.dataclass
 class LossConfig:
-  """The frozen loss network and the weights of FastChi's equation (1)."""
-  network: str = "vgg19"
-  # "imagenet", "hed" (offline VGG16), "random", a .h5 path (VGG) or a .weights path
-  # (Darknet, for tiny_yolo)
-  weights: str = "imagenet"
-  content_layers: Optional[Tuple[str, ...]] = None  # None: the network's defaults
-  style_layers: Optional[Tuple[str, ...]] = None
-  content_weight: float = 1.0  # alpha
-  style_weight: float = 1.0  # beta; Gram matrices are normalized by h * w * c
-  tv_weight: float = 1e-4  # gamma
-  reduction: str = "mean"  # "mean" (FastChi's expectation) or "sum" (Johnson)
-  seed: int = 0  # of the "random" weights
+  """FastChi's equation (1): the weights of `losses.perceptual_loss`, by their names."""
+  content_weight: float = _setting(1.0, "alpha.")
+  style_weight: float = _setting(1.0, "beta.")  # Gram matrices are normalized by h * w * c
+  tv_weight: float = _setting(1e-4, "gamma.")
+  reduction: str = _setting("mean", "mean (FastChi's expectation) or sum (Johnson).",
+                            REDUCTIONS)
 
 
 @dataclasses.dataclass
 class DataConfig:
-  """Training images: a folder of images, or a tensorflow-datasets name."""
-  train_data: str = ""  # folder searched recursively, or "tfds:coco/2014"
-  tfds_data_dir: Optional[str] = None
-  image_size: int = 256  # square training crops
-  style_image: str = ""
-  style_size: Optional[int] = None  # longer side of the style image; None keeps its size
-  # Not settings: training records its inputs by content here, so that resuming notices a
-  # changed style image or training set whatever their paths say (see check_resumable).
-  style_sha256: Optional[str] = None  # of the style image file
-  train_data_sha256: Optional[str] = None  # of a folder's file names and sizes
+  """Training images (a folder of images, or a tensorflow-datasets name) and the style."""
+  train_data: str = _setting("", "Folder searched recursively for images, or tfds:NAME "
+                             "(e.g. tfds:coco/2014).")
+  tfds_data_dir: Optional[str] = _setting(None, "tensorflow-datasets data folder.")
+  image_size: int = _setting(256, "Training crop size.")  # square crops
+  style_image: str = _setting("", "Style image file.")
+  style_size: Optional[int] = _setting(
+      None, "Longer side of the style image (default: as is).")
+  # Training records its inputs by content here, so that resuming notices a changed style
+  # image or training set whatever their paths say (see check_resumable).
+  style_sha256: Optional[str] = _recorded()  # of the style image file
+  train_data_sha256: Optional[str] = _recorded()  # of a folder's file names and sizes
 
 
 @dataclasses.dataclass
 class TrainConfig:
   """A whole training run."""
-  model_dir: str = ""
+  model_dir: str = _setting("", "Run folder: checkpoints, summaries, config.json. Not inside "
+                            "--train_data; one run at a time.")
   render: RenderConfig = dataclasses.field(default_factory=RenderConfig)
+  loss_net: LossNetConfig = dataclasses.field(default_factory=LossNetConfig)
   loss: LossConfig = dataclasses.field(default_factory=LossConfig)
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
-  batch_size: int = 4  # global, shared by all replicas
-  learning_rate: float = 1e-3  # Adam
-  steps: int = 40000  # about 2 epochs of COCO train2014 at batch 4
-  checkpoint_every: int = 1000
-  summary_every: int = 100
-  strategy: str = "default"
-  devices: Optional[Tuple[str, ...]] = None  # GPU indices to mirror over; None: all
-  cpu_devices: int = 1  # split the CPU into this many logical devices
-  seed: int = 0
-  deterministic: bool = False  # deterministic ops: slower, but runs repeat bit for bit
-  # float16 compute with float32 variables and losses, and loss scaling (for GPUs)
-  mixed_precision: bool = False
+  batch_size: int = _setting(4, "Global batch size.")  # shared by all replicas
+  learning_rate: float = _setting(1e-3, "Adam learning rate (above 0).")
+  # 40000: about 2 epochs of COCO train2014 at batch 4
+  steps: int = _setting(40000, "Total training steps.")
+  checkpoint_every: int = _setting(1000, "Steps between checkpoints.")
+  summary_every: int = _setting(100, "Steps between TensorBoard summaries.")
+  strategy: str = _setting("default", "tf.distribute strategy.", STRATEGIES)
+  devices: Optional[Tuple[str, ...]] = _setting(
+      None, "GPU indices to mirror over, e.g. 0,1 (default: all).")
+  cpu_devices: int = _setting(
+      1, "Split the CPU into N logical devices (multi-device runs without GPUs).")
+  seed: int = _setting(0, "Random seed.")
+  deterministic: bool = _setting(False, "Deterministic ops (repeatable runs).")
+  mixed_precision: bool = _setting(
+      False, "float16 compute, float32 variables and losses, loss scaling (GPUs only).")
 
-  def check(self):
+  def check(self) -> None:
     """Raises ValueError naming the first bad setting or path; needs no TensorFlow.
 
-    Everything `validate` checks except the render and loss networks' own arguments.
+    Everything `validate` checks except the builders' own arguments.
     """
     self._check_settings()
     self._check_paths()
 
-  def validate(self):
+  def validate(self) -> None:
     """Raises ValueError naming the first impossible or contradictory setting or path."""
     self.check()
     # Imported here: they import TensorFlow.
     from fastchi_tf import loss_net  # pylint: disable=g-import-not-at-top
+    from fastchi_tf import losses  # pylint: disable=g-import-not-at-top
     from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
-    render_net._check_args(self.render.variant, self.render.width, self.render.shrink,
-                           self.render.upsample)
-    loss_net.check_args(self.loss.network, self.loss.weights, self.loss.content_layers,
-                        self.loss.style_layers)
+    render_net.check_args(**dataclasses.asdict(self.render))
+    loss_net.check_args(**dataclasses.asdict(self.loss_net))
+    losses.check_reduction(self.loss.reduction)
 
   def _check_settings(self):
     if not self.model_dir:
@@ -147,15 +182,10 @@ class TrainConfig:
       if not (isinstance(value, (int, float)) and low <= value <= high):
         span = f"at least {low} and finite" if high == FINITE else f"from {low} to {high}"
         raise ValueError(f"--{flag_name(key)} must be {span}, got {value}")
-    if not self.learning_rate > 0:
-      raise ValueError(f"--learning_rate must be positive, got {self.learning_rate}")
-    if self.loss.reduction not in REDUCTIONS:
-      raise ValueError(f"unknown loss reduction {self.loss.reduction!r}; "
-                       f"choose one of {REDUCTIONS}")
+      if key in POSITIVE and not value > low:
+        raise ValueError(f"--{flag_name(key)} must be positive, got {value}")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {STRATEGIES}")
-    if self.loss.weights == "hed" and self.loss.network != "vgg16":
-      raise ValueError("--loss_weights=hed is a VGG16 backbone: use --loss_net=vgg16")
     if self.devices and self.strategy != "mirrored":
       raise ValueError(f"--devices needs --strategy=mirrored, not {self.strategy!r}")
     if self.devices and self.cpu_devices > 1:
@@ -166,7 +196,7 @@ class TrainConfig:
 
   def _check_paths(self):
     """Each path of the right kind; the run's folder neither inside its data nor an input."""
-    d = self.data
+    d, weights = self.data, self.loss_net.weights
     if not os.path.exists(d.style_image):
       raise ValueError(f"style image not found: {d.style_image}")
     if os.path.isdir(d.style_image):
@@ -176,9 +206,9 @@ class TrainConfig:
       _check_folder(d.train_data, "training data")
     elif d.tfds_data_dir and os.path.exists(d.tfds_data_dir):
       _check_folder(d.tfds_data_dir, "--tfds_data_dir")
-    weights_file = self.loss.weights not in NAMED_WEIGHTS
-    if weights_file and os.path.isdir(self.loss.weights):
-      raise ValueError(f"loss network weights {self.loss.weights} is a folder, not a file")
+    weights_file = weights not in NAMED_WEIGHTS
+    if weights_file and os.path.isdir(weights):
+      raise ValueError(f"loss network weights {weights} is a folder, not a file")
     if os.path.exists(self.model_dir) and not os.path.isdir(self.model_dir):
       raise ValueError(f"--model_dir {self.model_dir} is a file, not a folder")
     existing = os.path.abspath(self.model_dir)
@@ -189,21 +219,38 @@ class TrainConfig:
     if folder_data and io_utils.is_within(self.model_dir, d.train_data):
       raise ValueError(f"--model_dir {self.model_dir} lies inside --train_data {d.train_data}: "
                        "the run would train on its own outputs; choose a folder outside it")
-    inputs = [d.style_image] + ([self.loss.weights] if weights_file else [])
+    inputs = [d.style_image] + ([weights] if weights_file else [])
     io_utils.check_not_inputs(
         [self.model_dir] + [os.path.join(self.model_dir, n) for n in RUN_FILES], inputs)
 
-  def to_json(self):
+  def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
   @classmethod
-  def from_dict(cls, d):
-    d = dict(d)
-    nested = {"render": RenderConfig, "loss": LossConfig, "data": DataConfig}
-    for key, kind in nested.items():
-      if key in d:
-        d[key] = _tuples(kind(**d[key]))
+  def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
+    """The config of a `config.json`, older layouts included (see _migrate)."""
+    d = _migrate(d)
+    for f in dataclasses.fields(cls):
+      if dataclasses.is_dataclass(f.type) and f.name in d:
+        d[f.name] = f.type(**d[f.name])
     return _tuples(cls(**d))
+
+
+# config.json files written before the loss network had a sub-config of its own kept its
+# arguments in "loss": old key -> key in "loss_net".
+_OLD_LOSS_KEYS = {"network": "name", "weights": "weights", "content_layers": "content_layers",
+                  "style_layers": "style_layers", "seed": "seed"}
+
+
+def _migrate(d):
+  """A copy of a config.json's dict in today's layout."""
+  d = dict(d)
+  if isinstance(d.get("loss"), dict):
+    loss = dict(d["loss"])
+    moved = {new: loss.pop(old) for old, new in _OLD_LOSS_KEYS.items() if old in loss}
+    if moved:
+      d["loss"], d["loss_net"] = loss, {**moved, **d.get("loss_net", {})}
+  return d
 
 
 def _check_folder(path, what):
@@ -220,24 +267,156 @@ def _get(config, key):
 
 
 def _tuples(config):
-  """JSON turns tuples into lists; turn them back so configs compare equal."""
-  for field in dataclasses.fields(config):
-    value = getattr(config, field.name)
+  """JSON and flags give lists; turn them into tuples so configs compare equal."""
+  for f in dataclasses.fields(config):
+    value = getattr(config, f.name)
     if isinstance(value, list):
-      setattr(config, field.name, tuple(value))
+      setattr(config, f.name, tuple(value))
+    elif dataclasses.is_dataclass(value):
+      _tuples(value)
   return config
 
 
 def _flatten(config, prefix=""):
   """{"loss.style_weight": 1.0, ...}: every setting under its dotted name."""
   flat = {}
-  for field in dataclasses.fields(config):
-    value = getattr(config, field.name)
+  for f in dataclasses.fields(config):
+    value = getattr(config, f.name)
     if dataclasses.is_dataclass(value):
-      flat.update(_flatten(value, f"{prefix}{field.name}."))
+      flat.update(_flatten(value, f"{prefix}{f.name}."))
     else:
-      flat[prefix + field.name] = value
+      flat[prefix + f.name] = value
   return flat
+
+
+def _settings(cls=TrainConfig, prefix=""):
+  """(dotted key, field, type) of each setting, sub-configs' included: what flags set."""
+  hints = typing.get_type_hints(cls)
+  for f in dataclasses.fields(cls):
+    if dataclasses.is_dataclass(hints[f.name]):
+      yield from _settings(hints[f.name], f"{prefix}{f.name}.")
+    elif "help" in f.metadata:
+      yield prefix + f.name, f, hints[f.name]
+
+
+def _optional_of(kind):
+  """Optional[X] -> X."""
+  args = typing.get_args(kind)
+  if typing.get_origin(kind) is typing.Union and type(None) in args:
+    return next(a for a in args if a is not type(None))
+  return kind
+
+
+def define_flags(flag_values: Any = None) -> None:
+  """Defines an absl flag per setting (on absl's FLAGS unless `flag_values` is given).
+
+  Each is named by `flag_name` and takes its field's type, default, help and choices, and a
+  numeric one its range of RANGES. A flag that two settings share (--seed) is defined by the
+  field it is named after.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  fv = flags.FLAGS if flag_values is None else flag_values
+  defined = set()
+  for key, f, kind in sorted(_settings(), key=lambda s: s[0] in FLAG_NAMES):
+    name = flag_name(key)
+    if name in defined:
+      continue
+    defined.add(name)
+    kind, help_, choices = _optional_of(kind), f.metadata["help"], f.metadata["choices"]
+    default = None if f.default == "" else f.default  # "": a required path
+    if choices:
+      flags.DEFINE_enum(name, default, list(choices), help_, flag_values=fv)
+    elif kind is bool:
+      flags.DEFINE_bool(name, default, help_, flag_values=fv)
+    elif kind is str:
+      flags.DEFINE_string(name, default, help_, flag_values=fv)
+    elif typing.get_origin(kind) is tuple:
+      flags.DEFINE_list(name, default, help_, flag_values=fv)
+    else:
+      low, high = RANGES[key]  # every numeric setting has a range
+      bounds = dict(lower_bound=low) if high == FINITE else dict(lower_bound=low,
+                                                                  upper_bound=high)
+      define = flags.DEFINE_integer if kind is int else flags.DEFINE_float
+      define(name, default, help_, flag_values=fv, **bounds)
+      if kind is float:  # absl's bounds let NaN through (every comparison with it is false)
+        flags.register_validator(name, lambda v: v is None or math.isfinite(v), flag_values=fv,
+                                 message=f"--{name} must be a finite number")
+      if key in POSITIVE:
+        flags.register_validator(name, lambda v: v > 0, flag_values=fv,
+                                 message=f"--{name} must be above 0")
+
+
+def from_flags(flag_values: Any = None) -> TrainConfig:
+  """The TrainConfig that the flags of `define_flags` describe."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  fv = flags.FLAGS if flag_values is None else flag_values
+  cfg = TrainConfig()
+  for key, f, _ in _settings():
+    value = fv[flag_name(key)].value
+    if isinstance(value, list):
+      value = tuple(value) or None  # an empty list: the default
+    elif value is None:
+      value = f.default
+    parent, _, name = key.rpartition(".")
+    setattr(_get(cfg, parent) if parent else cfg, name, value)
+  return cfg
+
+
+def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+  """dataclasses.replace on a copy of `cfg`, where a dict changes fields of a sub-config.
+
+  replace(cfg, render=dict(width=16), steps=10) is `cfg` with render.width 16 and 10 steps;
+  `cfg` and the result share nothing.
+  """
+  cfg = copy.deepcopy(cfg)
+  return _tuples(dataclasses.replace(cfg, **{
+      key: dataclasses.replace(getattr(cfg, key), **value) if isinstance(value, dict)
+      else value for key, value in changes.items()}))
+
+
+def _sample_style():
+  # Imported here: only the offline configurations need the sample data.
+  from fastchi_tf import samples  # pylint: disable=g-import-not-at-top
+  return samples.skimage_path(samples.STYLE_IMAGE)
+
+
+def _paper():
+  """The field defaults: FastChi's inception network (width 32, k 2) trained with an
+  ImageNet VGG19 loss on 256 px crops, batch 4, for 40000 steps (the README's command)."""
+  return TrainConfig()
+
+
+def _offline():
+  """The paper's with what ships in pinned packages: hed's VGG16 loss network and
+  scikit-image's `ihc.png` at 256 px as the style; model_dir and train_data are per run."""
+  return replace(_paper(), loss_net=dict(name="vgg16", weights="hed"),
+                 data=dict(style_image=_sample_style(), style_size=256))
+
+
+def _demo():
+  """`make demo`'s: tuned on its photos, style weight 1 at 128 px gives visible style and
+  kept content in 300 steps."""
+  return replace(_offline(), render=dict(width=16), data=dict(image_size=128), batch_size=2,
+                 steps=300, checkpoint_every=100, summary_every=50)
+
+
+def _tiny():
+  """The tests': the smallest network and crops that train in seconds on a CPU."""
+  return replace(_offline(), render=dict(width=8), data=dict(image_size=32, style_size=None),
+                 steps=2, checkpoint_every=2, summary_every=1, seed=1)
+
+
+NAMED = {"paper": _paper, "offline": _offline, "demo": _demo, "tiny": _tiny}
+
+
+def named(name: str, **changes: Any) -> TrainConfig:
+  """A fresh named configuration (see NAMED) with `changes`, as `replace` takes them.
+
+  named("tiny", model_dir=run, data=dict(train_data=photos), steps=4)
+  """
+  if name not in NAMED:
+    raise ValueError(f"unknown configuration {name!r}; choose one of {tuple(NAMED)}")
+  return replace(NAMED[name](), **changes)
 
 
 # Settings that change what a checkpoint holds: a resumed run must agree on them.
@@ -264,7 +443,7 @@ def _show(value):
   return str(value)
 
 
-def changed_settings(saved, current):
+def changed_settings(saved: TrainConfig, current: TrainConfig) -> List[str]:
   """What `current` changes in what the run `saved` learns, as readable strings.
 
   Architecture changes are `check_resumable`'s; free settings are not listed.
@@ -285,12 +464,13 @@ def changed_settings(saved, current):
         continue
     if old[key] != new[key]:
       change = f"--{flag_name(key)} {_show(old[key])} -> {_show(new[key])}"
-      if change not in changes:  # loss.seed and seed are both --seed
+      if change not in changes:  # loss_net.seed and seed are both --seed
         changes.append(change)
   return changes
 
 
-def check_resumable(saved, current, allow_changes=False):
+def check_resumable(saved: TrainConfig, current: TrainConfig,
+                    allow_changes: bool = False) -> List[str]:
   """Raises ValueError if `current` cannot resume the run described by `saved`.
 
   Returns what `current` changes in what the run learns: refused (ValueError listing it)

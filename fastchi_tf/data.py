@@ -9,6 +9,7 @@ exactly the images an uninterrupted run would have seen, with no iterator state 
 import hashlib
 import os
 import threading
+from typing import List, Optional, Sequence
 
 from absl import logging
 import numpy as np
@@ -21,7 +22,7 @@ class DataError(ValueError):
   """Training data that cannot be used (missing, empty, undecodable)."""
 
 
-def list_images(folder):
+def list_images(folder: str) -> List[str]:
   """Sorted image files under `folder`, searched recursively."""
   if not os.path.exists(folder):
     raise DataError(f"training data folder not found: {folder}")
@@ -37,7 +38,7 @@ def list_images(folder):
   return files
 
 
-def file_sha256(path):
+def file_sha256(path: str) -> str:
   """Hex sha256 of a file's bytes: identifies an input by content, wherever it lies."""
   digest = hashlib.sha256()
   with open(path, "rb") as f:
@@ -46,7 +47,7 @@ def file_sha256(path):
   return digest.hexdigest()
 
 
-def files_sha256(folder, files):
+def files_sha256(folder: str, files: Sequence[str]) -> str:
   """Hex sha256 of `files`' names relative to `folder` and their sizes, in order.
 
   Cheap enough for COCO's 83k files (no file is read), and enough to tell the training stream
@@ -60,14 +61,14 @@ def files_sha256(folder, files):
   return digest.hexdigest()
 
 
-def decode_rgb(contents):
+def decode_rgb(contents: tf.Tensor) -> tf.Tensor:
   """Encoded bytes -> uint8 [h, w, 3] RGB; grayscale, RGBA, palette and 16-bit converted."""
   image = tf.io.decode_image(contents, channels=3, dtype=tf.uint16, expand_animations=False)
   # Decoding to uint16 keeps 16-bit PNGs exact; 8-bit sources come back scaled by 257.
   return tf.cast(tf.round(tf.cast(image, tf.float32) / 257.0), tf.uint8)
 
 
-def read_image(path):
+def read_image(path: str) -> np.ndarray:
   """Decodes one file eagerly; raises DataError naming it when it is not a usable image."""
   try:
     image = decode_rgb(tf.io.read_file(path))
@@ -85,7 +86,7 @@ def _op_message(error):
   return message.split(" [Op:")[0].strip()
 
 
-def first_decodable(files):
+def first_decodable(files: Sequence[str]) -> int:
   """Index of the first file that decodes; DataError if none does."""
   for i, path in enumerate(files):
     try:
@@ -104,14 +105,14 @@ class SkipCounter:
     self._lock = threading.Lock()
     self.skipped = set()
 
-  def add(self, path):
+  def add(self, path: str) -> None:
     with self._lock:
       if path not in self.skipped:
         logging.warning("skipping undecodable training image %s", path)
       self.skipped.add(path)
 
   @property
-  def count(self):
+  def count(self) -> int:
     return len(self.skipped)
 
 
@@ -136,7 +137,7 @@ def _make_safe_decode(counter, fallback):
   return safe_decode
 
 
-def random_square_crop(image, size, seed):
+def random_square_crop(image: tf.Tensor, size: int, seed: tf.Tensor) -> tf.Tensor:
   """A random square of the shorter side, resized to size x size float32 in [0, 255]."""
   shape = tf.shape(image)
   side = tf.minimum(shape[0], shape[1])
@@ -151,8 +152,11 @@ def _epoch_permutation(n, seed, epoch):
   return tf.argsort(noise)
 
 
-def folder_dataset(files, image_size, global_batch, seed=0, start_step=0, input_context=None,
-                   deterministic=False, counter=None, fallback=None):
+def folder_dataset(files: Sequence[str], *, image_size: int, global_batch: int, seed: int = 0,
+                   start_step: int = 0,
+                   input_context: Optional[tf.distribute.InputContext] = None,
+                   deterministic: bool = False, counter: Optional[SkipCounter] = None,
+                   fallback: Optional[str] = None) -> tf.data.Dataset:
   """Batches of training crops from `files` for one input pipeline.
 
   Args:
@@ -201,8 +205,10 @@ def folder_dataset(files, image_size, global_batch, seed=0, start_step=0, input_
           .with_options(options))
 
 
-def tfds_dataset(name, image_size, global_batch, data_dir=None, seed=0, input_context=None,
-                 deterministic=False):
+def tfds_dataset(name: str, *, image_size: int, global_batch: int,
+                 data_dir: Optional[str] = None, seed: int = 0,
+                 input_context: Optional[tf.distribute.InputContext] = None,
+                 deterministic: bool = False) -> tf.data.Dataset:
   """Batches of training crops from a tensorflow-datasets image dataset ("coco/2014").
 
   Resuming reshuffles rather than replaying the exact order: tfds readers keep no
@@ -228,7 +234,7 @@ def tfds_dataset(name, image_size, global_batch, data_dir=None, seed=0, input_co
           .with_options(options))
 
 
-def check_tfds_name(name):
+def check_tfds_name(name: str) -> None:
   """Raises DataError unless tensorflow-datasets knows `name` (no download happens)."""
   import tensorflow_datasets as tfds
   base = name.split("/")[0].split(":")[0]

@@ -45,9 +45,15 @@ def layer_names(name: str) -> Tuple[str, ...]:
                for i in range(1, convs + 1))
 
 
-def check_args(name: str, weights: str, content_layers: Optional[Sequence[str]] = None,
-               style_layers: Optional[Sequence[str]] = None) -> None:
-  """Raises ValueError (or FileNotFoundError) naming a bad argument and the valid choices."""
+def check_args(name: str = "vgg19", weights: str = "imagenet",
+               content_layers: Optional[Sequence[str]] = None,
+               style_layers: Optional[Sequence[str]] = None, seed: int = 0) -> None:
+  """Raises ValueError (or FileNotFoundError) naming a bad argument of `build_loss_net`.
+
+  Takes the same arguments, so that a config of them can be checked before anything is built;
+  any integer `seed` is fine.
+  """
+  del seed
   if name not in NAMES:
     raise ValueError(f"unknown loss network {name!r}; choose one of {NAMES}")
   sources, suffix, kind = WEIGHT_SOURCES, ".h5", ".h5 weights file"
@@ -63,7 +69,8 @@ def check_args(name: str, weights: str, content_layers: Optional[Sequence[str]] 
     if not os.path.exists(weights):
       raise FileNotFoundError(f"loss network weights file not found: {weights}")
   if weights == "hed" and name != "vgg16":
-    raise ValueError(f"weights='hed' is a VGG16 backbone; use name='vgg16', not {name!r}")
+    raise ValueError(f"loss network weights 'hed' are a VGG16 backbone: use loss network "
+                     f"'vgg16', not {name!r}")
   valid = layer_names(name)
   for layer in tuple(content_layers or ()) + tuple(style_layers or ()):
     if layer not in valid:
@@ -196,7 +203,7 @@ def build_loss_net(name: str = "vgg19", weights: str = "imagenet",
     A keras.Model taking RGB in [0, 255] and returning {layer name: features}. Its
     `content_layers` and `style_layers` attributes list which outputs serve which loss.
   """
-  check_args(name, weights, content_layers, style_layers)
+  check_args(name, weights, content_layers, style_layers, seed)
   content_layers = tuple(content_layers or DEFAULT_LAYERS[name]["content"])
   style_layers = tuple(style_layers or DEFAULT_LAYERS[name]["style"])
 

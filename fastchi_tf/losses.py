@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 REDUCTIONS = ("mean", "sum")
 
 
-def _check_reduction(reduction):
+def check_reduction(reduction: str) -> None:
+  """Raises ValueError unless `reduction` is one of REDUCTIONS."""
   if reduction not in REDUCTIONS:
     raise ValueError(f"unknown loss reduction {reduction!r}; choose one of {REDUCTIONS}")
 
@@ -43,7 +44,7 @@ def gram_matrix(features: tf.Tensor) -> tf.Tensor:
 
 def content_loss(generated: tf.Tensor, target: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
   """Squared feature difference per example: [batch, h, w, c] x 2 -> [batch]."""
-  _check_reduction(reduction)
+  check_reduction(reduction)
   return _per_example(tf.square(_float32(generated) - _float32(target)), reduction)
 
 
@@ -59,7 +60,7 @@ def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf
   Returns:
     (total [batch], {layer: [batch]}).
   """
-  _check_reduction(reduction)
+  check_reduction(reduction)
   terms = {}
   for layer, target in target_grams.items():
     diff = gram_matrix(generated[layer]) - target
@@ -69,7 +70,7 @@ def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf
 
 def total_variation_loss(images: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
   """Squared differences between neighbouring pixels, [batch, h, w, c] -> [batch]."""
-  _check_reduction(reduction)
+  check_reduction(reduction)
   images = _float32(images)
   dy = images[:, 1:, :, :] - images[:, :-1, :, :]
   dx = images[:, :, 1:, :] - images[:, :, :-1, :]

@@ -16,7 +16,9 @@ UPSAMPLES = ("nearest", "transpose")
 NUM_RESIDUAL_BLOCKS = 5
 
 
-def _check_args(variant, width, shrink, upsample):
+def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
+               upsample: str = "nearest") -> None:
+  """Raises ValueError naming a bad argument of `build_render_net` and the valid choices."""
   if variant not in VARIANTS:
     raise ValueError(f"unknown render network variant {variant!r}; choose one of {VARIANTS}")
   if upsample not in UPSAMPLES:
@@ -46,7 +48,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   Returns:
     A functional keras.Model; its output has exactly the input's height and width.
   """
-  _check_args(variant, width, shrink, upsample)
+  check_args(variant, width, shrink, upsample)
 
   def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False):
     transpose = up > 1 and upsample == "transpose"

@@ -1,12 +1,12 @@
 """Training a render network: a custom synchronous loop under any tf.distribute strategy.
 
-Everything that can be wrong with the inputs is checked before anything is written, so a
-failed start leaves `model_dir` as it was. A run holds its folder (see `lock_folder`), and
-Ctrl-C stops it between steps with a checkpoint (see `Interrupted`).
+`train` sets a run up (`_setup`: everything that can be wrong with the inputs is checked
+before anything is written, so a failed start leaves `model_dir` as it was), holds its folder
+(`lock_folder`), and runs the loop (`_loop`), which reports through `_RunLog`. Ctrl-C stops
+it between steps with a checkpoint (see `Interrupted`).
 """
 
 import contextlib
-import copy
 import csv
 import dataclasses
 import fcntl
@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Any, Callable, Iterator, Optional
 
 from absl import logging
 import keras
@@ -33,7 +34,7 @@ from fastchi_tf.loss_net import build_loss_net
 from fastchi_tf.progress import Progress
 from fastchi_tf.render_net import build_render_net
 
-TERMS = ("total", "content", "style", "tv")
+TERMS = ("total", "content", "style", "tv")  # the columns of LOSS_LOG
 LOSS_LOG = "losses.csv"
 NUM_SUMMARY_IMAGES = 2
 MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates (and Ctrl-C's wait)
@@ -74,7 +75,7 @@ class TrainResult:
   step: int  # global step reached
   skipped_files: int  # undecodable training images replaced by a good one
   model_dir: str
-  last_losses: dict
+  last_losses: dict  # {term: value} of the last step (see Trainer.terms)
   config: config_lib.TrainConfig = None  # as recorded in config.json
   config_changes: list = dataclasses.field(default_factory=list)  # accepted on resuming
 
@@ -143,7 +144,7 @@ def _check_model_dir(cfg, allow_changes):
 
 
 @contextlib.contextmanager
-def lock_folder(folder):
+def lock_folder(folder: str) -> Iterator[None]:
   """Holds `folder` for this process; raises InUseError if another run holds it.
 
   An advisory flock on `folder`/.lock: the kernel drops it when the holder ends in any way,
@@ -224,19 +225,21 @@ def _trim_loss_log(path, step):
 
 
 class Trainer:
-  """Holds the model, optimizer, checkpoint and compiled loop of one run."""
+  """Holds the model, optimizer, checkpoint and compiled loop of one run.
 
-  def __init__(self, cfg, strategy, style_image, write_dir):
+  `terms` names the losses each step returns: TERMS, then each style layer's part of the
+  style term ("style/relu1_2"), unweighted like it.
+  """
+
+  def __init__(self, cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy,
+               style_image: np.ndarray, write_dir: str) -> None:
     self.cfg = cfg
     self.strategy = strategy
     self.write_dir = write_dir
     with strategy.scope(), precision.dtype_policy(cfg.mixed_precision):
       keras.utils.set_random_seed(cfg.seed)
-      self.model = build_render_net(cfg.render.variant, cfg.render.width, cfg.render.shrink,
-                                    cfg.render.upsample)
-      self.loss_net = build_loss_net(cfg.loss.network, cfg.loss.weights,
-                                     cfg.loss.content_layers, cfg.loss.style_layers,
-                                     seed=cfg.loss.seed)
+      self.model = build_render_net(**dataclasses.asdict(cfg.render))
+      self.loss_net = build_loss_net(**dataclasses.asdict(cfg.loss_net))
       self.optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
       if cfg.mixed_precision:
         # Scales the loss up so float16 gradients do not underflow; skips steps that
@@ -248,9 +251,10 @@ class Trainer:
                                             step=self.step)
     self.manager = tf.train.CheckpointManager(self.checkpoint, write_dir, max_to_keep=3)
     self.style_grams = losses.style_targets(self.loss_net, style_image, cfg.data.style_size)
+    self.terms = TERMS + tuple(f"style/{layer}" for layer in self.style_grams)
     self._loop = tf.function(self._train_loop)
 
-  def restore(self):
+  def restore(self) -> int:
     """Restores the latest checkpoint, if any; returns the step to start from."""
     if self.manager.latest_checkpoint:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
@@ -268,14 +272,13 @@ class Trainer:
       content = {k: features[k][n:] for k in self.loss_net.content_layers}
       per_example, terms = losses.perceptual_loss(
           generated, content, self.style_grams, rendered, self.loss_net.content_layers,
-          cfg.loss.content_weight, cfg.loss.style_weight, cfg.loss.tv_weight,
-          cfg.loss.reduction)
+          **dataclasses.asdict(cfg.loss))
       # Scaled by the global batch: summing over replicas then gives the batch mean.
       loss = tf.reduce_sum(per_example) / cfg.batch_size
       scaled = self.optimizer.scale_loss(loss) if cfg.mixed_precision else loss
     grads = tape.gradient(scaled, self.model.trainable_variables)
     self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
-    values = [loss] + [tf.reduce_sum(terms[t]) / cfg.batch_size for t in TERMS[1:]]
+    values = [loss] + [tf.reduce_sum(terms[t]) / cfg.batch_size for t in self.terms[1:]]
     return tf.stack(values)
 
   def _train_loop(self, iterator, steps):
@@ -286,23 +289,24 @@ class Trainer:
       self.step.assign_add(1)
     return history.stack()
 
-  def run_steps(self, iterator, steps):
-    """Runs `steps` training steps; returns their [steps, len(TERMS)] losses."""
+  def run_steps(self, iterator: Iterator[Any], steps: int) -> np.ndarray:
+    """Runs `steps` training steps; returns their [steps, len(terms)] losses."""
     return self._loop(iterator, tf.constant(steps, tf.int32)).numpy()
 
-  def stylize(self, images):
+  def stylize(self, images: np.ndarray) -> tf.Tensor:
     return tf.cast(self.model(tf.convert_to_tensor(images), training=False), tf.float32)
 
 
 def _make_dataset_fn(cfg, inputs, start_step, counter):
   def dataset_fn(input_context):
+    common = dict(image_size=cfg.data.image_size, global_batch=cfg.batch_size,
+                  input_context=input_context, deterministic=cfg.deterministic)
     if inputs.files:
-      return data.folder_dataset(inputs.files, cfg.data.image_size, cfg.batch_size, cfg.seed,
-                                 start_step, input_context, cfg.deterministic, counter,
-                                 inputs.fallback)
-    return data.tfds_dataset(cfg.data.train_data[len("tfds:"):], cfg.data.image_size,
-                             cfg.batch_size, cfg.data.tfds_data_dir, cfg.seed + start_step,
-                             input_context, cfg.deterministic)
+      return data.folder_dataset(inputs.files, seed=cfg.seed, start_step=start_step,
+                                 counter=counter, fallback=inputs.fallback, **common)
+    return data.tfds_dataset(cfg.data.train_data[len("tfds:"):],
+                             data_dir=cfg.data.tfds_data_dir, seed=cfg.seed + start_step,
+                             **common)
   return dataset_fn
 
 
@@ -310,7 +314,10 @@ def _next_boundary(step, every):
   return (step // every + 1) * every
 
 
-def train(cfg, strategy=None, verbose=True, on_summary=None, allow_config_change=False):
+def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
+          verbose: bool = True,
+          on_summary: Optional[Callable[[int, keras.Model], None]] = None,
+          allow_config_change: bool = False) -> TrainResult:
   """Trains (or resumes) the run described by `cfg`; returns a TrainResult.
 
   `on_summary(step, model)`, if given, is called at step 0 of a new run and wherever summaries
@@ -327,27 +334,15 @@ def train(cfg, strategy=None, verbose=True, on_summary=None, allow_config_change
   """
   write_dir = None
   try:
-    cfg.validate()
-    strategy = strategy or distribute.make_strategy(cfg.strategy, cfg.devices)
-    inputs = _check_inputs(cfg, strategy)
-    # The inputs' digests go into config.json with the settings (a copy: the caller's
-    # config is left alone).
-    cfg = copy.deepcopy(cfg)
-    cfg.data.style_sha256 = inputs.style_sha256
-    cfg.data.train_data_sha256 = inputs.train_data_sha256
-    chief = distribute.is_chief(strategy)
-    # A non-chief worker writes (and so holds) a folder of its own.
-    write_dir = cfg.model_dir if chief else os.path.join(
-        cfg.model_dir, "workers", distribute.task_name(strategy))
-    _check_model_dir(cfg, allow_config_change)  # before anything is written
+    run = _setup(cfg, strategy, allow_config_change)
+    write_dir = run.write_dir
     if not os.path.isdir(write_dir):
       io_utils.prepare_folder(write_dir)
     # Held before anything else is written, and checked for writing only once held, so a
     # refused run leaves the folder exactly as it was.
     with lock_folder(write_dir):
       io_utils.check_writable_folder(write_dir)
-      return _train_locked(cfg, strategy, inputs, chief, write_dir, verbose, on_summary,
-                           allow_config_change)
+      return _train_locked(run, verbose, on_summary, allow_config_change)
   except Interrupted:
     raise
   except KeyboardInterrupt:
@@ -357,9 +352,35 @@ def train(cfg, strategy=None, verbose=True, on_summary=None, allow_config_change
     raise Interrupted(None, latest) from None
 
 
-def _train_locked(cfg, strategy, inputs, chief, write_dir, verbose, on_summary,
-                  allow_config_change):
-  """`train` once the folder is held."""
+@dataclasses.dataclass
+class _Run:
+  """A run as `_setup` resolved it."""
+  cfg: config_lib.TrainConfig  # with its inputs' digests
+  strategy: tf.distribute.Strategy
+  inputs: _Inputs
+  chief: bool
+  write_dir: str  # a non-chief worker writes (and so holds) a folder of its own
+
+
+def _setup(cfg, strategy, allow_config_change):
+  """Checks the configuration, inputs and folder, and resolves the run; writes nothing."""
+  cfg.validate()
+  strategy = strategy or distribute.make_strategy(cfg.strategy, cfg.devices)
+  inputs = _check_inputs(cfg, strategy)
+  # The inputs' digests go into config.json with the settings (on a copy: the caller's
+  # config is left alone).
+  cfg = config_lib.replace(cfg, data=dict(style_sha256=inputs.style_sha256,
+                                          train_data_sha256=inputs.train_data_sha256))
+  chief = distribute.is_chief(strategy)
+  write_dir = cfg.model_dir if chief else os.path.join(
+      cfg.model_dir, "workers", distribute.task_name(strategy))
+  _check_model_dir(cfg, allow_config_change)  # before anything is written
+  return _Run(cfg, strategy, inputs, chief, write_dir)
+
+
+def _train_locked(run, verbose, on_summary, allow_config_change):
+  """`train` once the folder is held: records the settings, restores, runs the loop."""
+  cfg = run.cfg
   # Again: another run may have changed config.json before this one took the folder.
   changes = _check_model_dir(cfg, allow_config_change)
   if changes:
@@ -367,13 +388,12 @@ def _train_locked(cfg, strategy, inputs, chief, write_dir, verbose, on_summary,
          f"{'; '.join(changes)}")
   if cfg.deterministic:
     tf.config.experimental.enable_op_determinism()
-  if chief:
+  if run.chief:
     io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
 
-  trainer = Trainer(cfg, strategy, inputs.style_image, write_dir)
+  trainer = Trainer(cfg, run.strategy, run.inputs.style_image, run.write_dir)
   start = trainer.restore()
-  log_path = os.path.join(write_dir, LOSS_LOG)
-  _trim_loss_log(log_path, start)
+  _trim_loss_log(os.path.join(run.write_dir, LOSS_LOG), start)
   if start >= cfg.steps:
     logging.info("%s is already at step %d of %d", cfg.model_dir, start, cfg.steps)
     return TrainResult(start, 0, cfg.model_dir, {}, cfg, changes)
@@ -382,84 +402,118 @@ def _train_locked(cfg, strategy, inputs, chief, write_dir, verbose, on_summary,
       print(f"resuming {cfg.model_dir} from step {start}", file=sys.stderr, flush=True)
     logging.info("resuming %s from step %d", cfg.model_dir, start)
 
+  counter = data.SkipCounter()
   # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
   # checkpoint or log write.
   with _StopRequest() as stop:
-    return _loop(cfg, strategy, trainer, inputs, chief, write_dir, start, verbose,
-                 on_summary, changes, stop)
-
-
-def _loop(cfg, strategy, trainer, inputs, chief, write_dir, start, verbose, on_summary,
-          changes, stop):
-  """Runs the steps from `start`; raises Interrupted if `stop` is requested before the end."""
-  log_path = os.path.join(write_dir, LOSS_LOG)
-  counter = data.SkipCounter()
-  dataset = strategy.distribute_datasets_from_function(
-      _make_dataset_fn(cfg, inputs, start, counter))
-  iterator = iter(dataset)
-  writer = tf.summary.create_file_writer(write_dir)
-  progress = Progress(cfg.steps, label="step", unit="step", start=start) if verbose else None
-
-  step = saved = start
-  if on_summary and start == 0:
-    on_summary(0, trainer.model)
-  last = {}
-  new_log = not os.path.exists(log_path)
-  with open(log_path, "a", newline="") as log_file:
-    log = csv.writer(log_file)
-    if new_log:
-      log.writerow(("step",) + TERMS)
-    while step < cfg.steps and not stop.requested:
-      chunk = min(_next_boundary(step, cfg.checkpoint_every),
-                  _next_boundary(step, cfg.summary_every), cfg.steps,
-                  step + MAX_STEPS_PER_CALL) - step
-      t0 = time.perf_counter()
-      history = trainer.run_steps(iterator, chunk)
-      images_per_sec = chunk * cfg.batch_size / (time.perf_counter() - t0)
-      bad = np.flatnonzero(~np.all(np.isfinite(history), axis=1))
-      if bad.size:
-        kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
-        raise TrainingError(f"loss became {history[bad[0], 0]} at step {step + bad[0] + 1}; "
-                            f"stopped. Last good checkpoint: {kept}")
-      for i, row in enumerate(history):
-        log.writerow((step + i + 1,) + tuple(f"{v:.6g}" for v in row))
-      log_file.flush()
-      step += chunk
-      last = dict(zip(TERMS, map(float, history[-1])))
-      if progress:
-        progress.update(step, **{"loss": last["total"], "img/s": images_per_sec})
-      if step % cfg.summary_every == 0 or step == cfg.steps:
-        _write_summaries(writer, trainer, inputs.preview, step, last, images_per_sec)
-        if on_summary:
-          on_summary(step, trainer.model)
-      if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-        trainer.manager.save(checkpoint_number=step)
-        saved = step
-    if step < cfg.steps:  # Ctrl-C
-      if progress and getattr(progress, "_tty", False):
-        progress.stream.write("\n")  # ends the line redrawn in place
-      # Workers of a multi-worker run save together; one alone would wait for the others.
-      if step != saved and not _multi_worker(strategy):
-        trainer.manager.save(checkpoint_number=step)
-      writer.flush()
-      raise Interrupted(step, trainer.manager.latest_checkpoint)
-
-  writer.flush()
-  if chief:
-    plots.plot_loss_curves(plots.read_loss_log(log_path),
+    iterator = iter(run.strategy.distribute_datasets_from_function(
+        _make_dataset_fn(cfg, run.inputs, start, counter)))
+    with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,
+                 start) as log:
+      last = _loop(cfg, trainer, iterator, log, start, stop, _multi_worker(run.strategy))
+  if run.chief:
+    plots.plot_loss_curves(plots.read_loss_log(os.path.join(run.write_dir, LOSS_LOG)),
                            os.path.join(cfg.model_dir, "loss_curve.png"))
   if counter.count:
     logging.warning("skipped %d undecodable training images", counter.count)
-  return TrainResult(step, counter.count, cfg.model_dir, last, cfg, changes)
+  return TrainResult(cfg.steps, counter.count, cfg.model_dir, last, cfg, changes)
 
 
-def _write_summaries(writer, trainer, preview, step, last, images_per_sec):
-  with writer.as_default(step=step):
-    for name, value in last.items():
-      tf.summary.scalar(f"loss/{name}", value)
-    tf.summary.scalar("learning_rate", float(trainer.optimizer.learning_rate.numpy()))
-    tf.summary.scalar("images_per_sec", images_per_sec)
-    if len(preview):
-      stylized = trainer.stylize(preview)
-      both = tf.concat([preview, stylized], axis=2) / 255.0
-      tf.summary.image("content_and_stylized", both, max_outputs=len(preview))
+def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
+  """Trains from step `start` to `cfg.steps`, saving and reporting at their intervals.
+
+  Returns the last step's losses. Raises TrainingError when a loss is not finite, and
+  Interrupted (after saving a checkpoint there) when `stop` is requested before the end.
+  """
+  step = saved = start
+  last = {}
+  if start == 0:
+    log.snapshot(0)
+  while step < cfg.steps and not stop.requested:
+    chunk = min(_next_boundary(step, cfg.checkpoint_every),
+                _next_boundary(step, cfg.summary_every), cfg.steps,
+                step + MAX_STEPS_PER_CALL) - step
+    t0 = time.perf_counter()
+    history = trainer.run_steps(iterator, chunk)
+    images_per_sec = chunk * cfg.batch_size / (time.perf_counter() - t0)
+    bad = np.flatnonzero(~np.all(np.isfinite(history), axis=1))
+    if bad.size:
+      kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
+      raise TrainingError(f"loss became {history[bad[0], 0]} at step {step + bad[0] + 1}; "
+                          f"stopped. Last good checkpoint: {kept}")
+    last = log.steps(step, history, images_per_sec)
+    step += chunk
+    if step % cfg.summary_every == 0 or step == cfg.steps:
+      log.summary(step, last, images_per_sec)
+    if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+      trainer.manager.save(checkpoint_number=step)
+      saved = step
+  if step < cfg.steps:  # Ctrl-C
+    log.interrupted()
+    # Workers of a multi-worker run save together; one alone would wait for the others.
+    if step != saved and not multi_worker:
+      trainer.manager.save(checkpoint_number=step)
+    raise Interrupted(step, trainer.manager.latest_checkpoint)
+  return last
+
+
+class _RunLog:
+  """Where a run reports, as a context manager.
+
+  Every step's TERMS go to LOSS_LOG (losses.csv); at each summary every term (per style
+  layer too, as Magenta logs them), the learning rate, images/s and the preview images go
+  to TensorBoard, and the caller's `on_summary` sees the model; the progress line follows
+  each call of the compiled loop.
+  """
+
+  def __init__(self, cfg, trainer, write_dir, preview, verbose, on_summary, start):
+    self.trainer, self.write_dir, self.preview = trainer, write_dir, preview
+    self.on_summary = on_summary
+    self.progress = Progress(cfg.steps, label="step", unit="step", start=start) \
+        if verbose else None
+
+  def __enter__(self):
+    path = os.path.join(self.write_dir, LOSS_LOG)
+    new = not os.path.exists(path)
+    self._file = open(path, "a", newline="")
+    self._csv = csv.writer(self._file)
+    if new:
+      self._csv.writerow(("step",) + TERMS)
+    self._writer = tf.summary.create_file_writer(self.write_dir)
+    return self
+
+  def __exit__(self, *exc):
+    self._writer.flush()
+    self._file.close()
+
+  def steps(self, step, history, images_per_sec):
+    """Logs the losses [n, len(terms)] of steps step+1..step+n; returns the last's as a dict."""
+    for i, row in enumerate(history):
+      self._csv.writerow((step + i + 1,) + tuple(f"{v:.6g}" for v in row[:len(TERMS)]))
+    self._file.flush()
+    last = dict(zip(self.trainer.terms, map(float, history[-1])))
+    if self.progress:
+      self.progress.update(step + len(history),
+                           **{"loss": last["total"], "img/s": images_per_sec})
+    return last
+
+  def summary(self, step, last, images_per_sec):
+    with self._writer.as_default(step=step):
+      for name, value in last.items():
+        # TERMS under loss/, each style layer's term under style/ ("style/relu1_2").
+        tf.summary.scalar(name if "/" in name else f"loss/{name}", value)
+      tf.summary.scalar("learning_rate", float(self.trainer.optimizer.learning_rate.numpy()))
+      tf.summary.scalar("images_per_sec", images_per_sec)
+      if len(self.preview):
+        stylized = self.trainer.stylize(self.preview)
+        both = tf.concat([self.preview, stylized], axis=2) / 255.0
+        tf.summary.image("content_and_stylized", both, max_outputs=len(self.preview))
+    self.snapshot(step)
+
+  def snapshot(self, step):
+    if self.on_summary:
+      self.on_summary(step, self.trainer.model)
+
+  def interrupted(self):
+    if self.progress and getattr(self.progress, "_tty", False):
+      self.progress.stream.write("\n")  # ends the line redrawn in place

@@ -61,7 +61,8 @@ def test_pipeline_skips_broken_files_by_name_and_goes_on(mixed_folder):
   folder, _ = mixed_folder
   files = data.list_images(str(folder))
   counter = data.SkipCounter()
-  batches = list(data.folder_dataset(files, 24, 3, seed=1, counter=counter).take(9))
+  batches = list(data.folder_dataset(files, image_size=24, global_batch=3, seed=1,
+                                     counter=counter).take(9))
   assert all(b.shape == (3, 24, 24, 3) and b.dtype == tf.float32 for b in batches)
   assert all(0 <= b.numpy().min() and b.numpy().max() <= 255 for b in batches)
   assert {p.split("/")[-1] for p in counter.skipped} == {"bad.png", "empty.jpg",
@@ -71,12 +72,12 @@ def test_pipeline_skips_broken_files_by_name_and_goes_on(mixed_folder):
 def test_resuming_at_a_step_replays_the_same_batches(mixed_folder):
   folder, _ = mixed_folder
   files = data.list_images(str(folder))
-  whole = [b.numpy() for b in data.folder_dataset(files, 16, 2, seed=3).take(12)]
-  resumed = [b.numpy() for b in data.folder_dataset(files, 16, 2, seed=3, start_step=7)
-             .take(5)]
+  pipeline = dict(image_size=16, global_batch=2, seed=3)
+  whole = [b.numpy() for b in data.folder_dataset(files, **pipeline).take(12)]
+  resumed = [b.numpy() for b in data.folder_dataset(files, **pipeline, start_step=7).take(5)]
   for a, b in zip(whole[7:], resumed):
     np.testing.assert_array_equal(a, b)
-  other_seed = next(iter(data.folder_dataset(files, 16, 2, seed=4))).numpy()
+  other_seed = next(iter(data.folder_dataset(files, **{**pipeline, "seed": 4}))).numpy()
   assert not np.array_equal(other_seed, whole[0])
 
 
@@ -84,7 +85,8 @@ def test_epochs_visit_every_file_once(tmp_path, rng):
   for i in range(5):  # each image a distinct flat colour
     Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / f"{i}.png")
   files = data.list_images(str(tmp_path))
-  colours = [b.numpy()[0, 0, 0, 0] for b in data.folder_dataset(files, 8, 1).take(10)]
+  colours = [b.numpy()[0, 0, 0, 0]
+             for b in data.folder_dataset(files, image_size=8, global_batch=1).take(10)]
   assert sorted(colours[:5]) == sorted(colours[5:]) == [0, 40, 80, 120, 160]
 
 
@@ -92,13 +94,14 @@ def test_sharding_splits_elements_between_pipelines(tmp_path):
   for i in range(8):
     Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
   files = data.list_images(str(tmp_path))
-  one = np.concatenate([b.numpy()[:, 0, 0, 0] for b in data.folder_dataset(files, 8, 4).take(2)])
+  one = np.concatenate([b.numpy()[:, 0, 0, 0]
+                        for b in data.folder_dataset(files, image_size=8, global_batch=4).take(2)])
   shards = []
   for pipeline in range(2):
     ctx = tf.distribute.InputContext(2, pipeline, 2)
     shards.append(np.concatenate(
-        [b.numpy()[:, 0, 0, 0] for b in data.folder_dataset(files, 8, 4, input_context=ctx)
-         .take(2)]))
+        [b.numpy()[:, 0, 0, 0] for b in data.folder_dataset(
+            files, image_size=8, global_batch=4, input_context=ctx).take(2)]))
   np.testing.assert_array_equal(np.sort(np.concatenate(shards)), np.sort(one))
   np.testing.assert_array_equal(shards[0], one[0::2])
 

@@ -100,7 +100,7 @@ def test_every_experiment_has_the_one_shape(name):
 
 def test_derive_replaces_fields_of_sub_configs():
   cfg = training.derive(render=dict(width=8), loss=dict(reduction="sum"), steps=3)
-  assert (cfg.render.width, cfg.render.variant, cfg.loss.reduction, cfg.loss.network) == (
-      8, training.BASE.render.variant, "sum", training.BASE.loss.network)
+  assert (cfg.render.width, cfg.render.variant, cfg.loss.reduction, cfg.loss_net.name) == (
+      8, training.BASE.render.variant, "sum", training.BASE.loss_net.name)
   assert cfg.steps == 3 and cfg.data == training.BASE.data
   assert training.BASE.render.width == 32  # BASE itself is unchanged

@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -126,3 +128,17 @@ def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
   from fastchi_tf import stylize
   expected = stylize.stylize_image(stylize.load_stylizer(model), image, keep_color=True)
   np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
+
+
+def test_a_run_with_an_older_config_json_restores(trained_run, tmp_path, rng):
+  """Before the loss network had a sub-config, config.json kept its arguments in "loss"."""
+  old_run = str(tmp_path / "old")
+  shutil.copytree(trained_run, old_run)
+  path = os.path.join(old_run, "config.json")
+  cfg = json.load(open(path))
+  loss_net = cfg.pop("loss_net")
+  cfg["loss"].update(network=loss_net.pop("name"), **loss_net)
+  json.dump(cfg, open(path, "w"))
+  x = rng.uniform(0, 255, (1, 24, 32, 3)).astype(np.float32)
+  np.testing.assert_array_equal(export.restore_render_net(old_run)(x),
+                                export.restore_render_net(trained_run)(x))

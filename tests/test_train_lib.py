@@ -1,3 +1,5 @@
+import collections
+import glob
 import hashlib
 import json
 import os
@@ -15,16 +17,9 @@ from fastchi_tf import train_lib
 
 
 def make_config(model_dir, photo_folder, style_path, **overrides):
-  cfg = config_lib.TrainConfig(
-      model_dir=str(model_dir),
-      render=config_lib.RenderConfig(variant="inception", width=8, shrink=2),
-      loss=config_lib.LossConfig(network="vgg16", weights="hed"),
-      data=config_lib.DataConfig(train_data=photo_folder, image_size=32,
-                                 style_image=style_path),
-      batch_size=4, steps=2, checkpoint_every=2, summary_every=1, seed=1)
-  for key, value in overrides.items():
-    setattr(cfg, key, value)
-  return cfg
+  return config_lib.named("tiny", model_dir=str(model_dir),
+                          data=dict(train_data=photo_folder, style_image=style_path),
+                          **overrides)
 
 
 def checkpoint_tensors(model_dir):
@@ -101,6 +96,33 @@ def test_run_writes_config_checkpoints_summaries_log_and_curve(tmp_path, photo_f
   lr = [v.tensor for e in tf.compat.v1.train.summary_iterator(
       os.path.join(cfg.model_dir, events[0])) for v in e.summary.value if v.tag == "learning_rate"]
   assert tf.make_ndarray(lr[0]) == pytest.approx(0.01)  # the flag is used
+
+
+def scalars(model_dir):
+  """{tag: {step: value}} of the scalar summaries in a run's TensorBoard event files."""
+  values = collections.defaultdict(dict)
+  for path in glob.glob(os.path.join(model_dir, "events.out.tfevents*")):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.metadata.plugin_data.plugin_name == "scalars":
+          values[value.tag][event.step] = float(tf.make_ndarray(value.tensor))
+  return values
+
+
+def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tmp_path, photo_folder,
+                                                                        style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=2, summary_every=1,
+                    loss_net=dict(style_layers=("relu1_2", "relu2_2", "relu3_3")))
+  result = train_lib.train(cfg, verbose=False)
+  values = scalars(cfg.model_dir)
+  layers = [f"style/{layer}" for layer in cfg.loss_net.style_layers]
+  assert sorted(tag for tag in values if tag.startswith("style/")) == layers
+  for step in (1, 2):
+    assert values["loss/style"][step] > 0
+    assert sum(values[tag][step] for tag in layers) == pytest.approx(values["loss/style"][step],
+                                                                     rel=1e-5)
+  assert result.last_losses["style"] == pytest.approx(
+      sum(result.last_losses[tag] for tag in layers), rel=1e-5)
 
 
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, photo_folder,

@@ -49,7 +49,7 @@ def test_flags_reach_the_saved_config(tmp_path, photo_folder, style_path):
   cfg = json.load(open(os.path.join(run, "config.json")))
   assert cfg["learning_rate"] == 0.005 and cfg["loss"]["style_weight"] == 3
   assert cfg["loss"]["reduction"] == "sum" and cfg["render"]["upsample"] == "transpose"
-  assert cfg["loss"]["style_layers"] == ["relu1_2", "relu2_2"] and cfg["cpu_devices"] == 2
+  assert cfg["loss_net"]["style_layers"] == ["relu1_2", "relu2_2"] and cfg["cpu_devices"] == 2
 
 
 def test_help_exits_0_and_every_numeric_flag_has_a_range():
@@ -83,7 +83,7 @@ BAD_USAGE = [
     (["--batch_size", "3", "--strategy", "mirrored", "--cpu_devices", "2"],
      "cannot be shared by 2 replicas"),
     (["--train_data", "tfds:not_a_dataset"], "unknown tensorflow-datasets dataset"),
-    (["--loss_net", "vgg19"], "--loss_weights=hed is a VGG16 backbone"),
+    (["--loss_net", "vgg19"], "loss network weights 'hed' are a VGG16 backbone"),
     (["--devices", "0,1"], "--devices needs --strategy=mirrored"),
     (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
     (["--style_layers", "relu7_1"], "unknown vgg16 layer 'relu7_1'"),

@@ -34,16 +34,9 @@ CLIP_FRAMES, CLIP_FPS = 60, "30000/1001"  # 2 s at NTSC's 29.97 fps
 
 
 def demo_config(out_dir, steps=300):
-  """Tuned on this data: style weight 1 at 128 px gives visible style and kept content."""
-  return config_lib.TrainConfig(
-      model_dir=os.path.join(out_dir, "run"),
-      render=config_lib.RenderConfig(variant="inception", width=16, shrink=2),
-      loss=config_lib.LossConfig(network="vgg16", weights="hed", style_weight=1.0,
-                                 tv_weight=1e-4),
-      data=config_lib.DataConfig(train_data=os.path.join(out_dir, "train_photos"),
-                                 image_size=128, style_image=samples.skimage_path(samples.STYLE_IMAGE),
-                                 style_size=256),
-      batch_size=2, learning_rate=1e-3, steps=steps, checkpoint_every=100, summary_every=50)
+  """config.named("demo") (tuned on these photos) writing under `out_dir`."""
+  return config_lib.named("demo", model_dir=os.path.join(out_dir, "run"), steps=steps,
+                          data=dict(train_data=os.path.join(out_dir, "train_photos")))
 
 
 def run_demo(out_dir, steps=300):

@@ -4,7 +4,6 @@ Every TrainConfig of experiments/ is `derive`d from BASE. Training runs (checkpo
 summaries) go to a scratch folder that is not committed.
 """
 
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -21,25 +20,16 @@ from fastchi_tf import train_lib
 
 # FastChi's inception render network trained with the offline (hed) VGG16 loss on 256 px
 # crops, styled after scikit-image's `ihc.png`; model_dir and train_data are per run.
-BASE = config_lib.TrainConfig(
-    render=config_lib.RenderConfig(variant="inception", width=32, shrink=2),
-    loss=config_lib.LossConfig(network="vgg16", weights="hed"),
-    data=config_lib.DataConfig(image_size=256, style_image=samples.skimage_path(samples.STYLE_IMAGE),
-                               style_size=256),
-    batch_size=4)
+BASE = config_lib.named("offline")
 
 # Held out of the training photos; stylized at every snapshot.
 SNAPSHOT_PHOTOS = ("coffee.png", "chelsea.png")
 
 
 def derive(cfg=BASE, **changes):
-  """dataclasses.replace, where a dict replaces fields of a sub-config.
-
-  derive(render=dict(width=16), steps=10) is BASE with render.width 16 and 10 steps.
-  """
-  return dataclasses.replace(cfg, **{
-      key: dataclasses.replace(getattr(cfg, key), **value) if isinstance(value, dict)
-      else value for key, value in changes.items()})
+  """config.replace from BASE: derive(render=dict(width=16), steps=10) is BASE with
+  render.width 16 and 10 steps."""
+  return config_lib.replace(cfg, **changes)
 
 
 def scratch_dir(name, work_dir=None):
