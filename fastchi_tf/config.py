@@ -47,12 +47,21 @@ RANGES = {
     "summary_every": (1, 10**9),
     "cpu_devices": (1, 256),
     "seed": (0, 2**31 - 1),  # data seeds add to it in int64; Keras takes up to 2**32 - 1
+    "temporal.weight": (0.0, FINITE),
+    "temporal.max_shift": (0.0, 64.0),
+    "temporal.local_shift": (0.0, 64.0),
+    "temporal.grid": (1, 64),
+    "temporal.blur": (0.0, 1.0),
+    "temporal.noise": (0.0, 64.0),
 }
 POSITIVE = ("learning_rate",)  # settings whose range excludes its lower bound, 0
 # The flags not named after their field, kept as documented. --seed sets both seeds.
 FLAG_NAMES = {"render.variant": "network", "loss_net.name": "loss_net",
               "loss_net.weights": "loss_weights", "loss_net.seed": "seed",
-              "loss.reduction": "loss_reduction"}
+              "loss.reduction": "loss_reduction", "temporal.weight": "temporal_weight",
+              "temporal.max_shift": "temporal_max_shift",
+              "temporal.local_shift": "temporal_local_shift", "temporal.grid": "temporal_grid",
+              "temporal.blur": "temporal_blur", "temporal.noise": "temporal_noise"}
 
 # Files a run writes directly in its folder (besides checkpoints and summaries).
 RUN_FILES = ("config.json", "losses.csv", "loss_curve.png", "checkpoint", ".lock")
@@ -108,6 +117,25 @@ class LossConfig:
 
 
 @dataclasses.dataclass
+class TemporalConfig:
+  """The temporal term (Wang et al. 2020; fastchi_tf/temporal.py): the weight, and how the
+  second frame is made, by the names of `temporal.TemporalSettings`. A weight of 0 adds
+  nothing (and computes nothing). max_shift and local_shift at 0 give the noise-only
+  variant, f(x) against f(x + n)."""
+  weight: float = _setting(0.0, "Weight of the temporal term (0: off). Its values are mean "
+                           "squared differences of [0, 1] pixels, so useful weights are large "
+                           "(see experiments/temporal_stability.py).")
+  max_shift: float = _setting(4.0, "Temporal term: global shift of the second frame, up to "
+                              "this many pixels per axis.")
+  local_shift: float = _setting(2.0, "Temporal term: std in pixels of the smooth local flow.")
+  grid: int = _setting(4, "Temporal term: the local flow's coarse grid is grid x grid.")
+  blur: float = _setting(0.1, "Temporal term: blur of the local flow, as a fraction of the "
+                         "crop side.")
+  noise: float = _setting(2.0, "Temporal term: std of the noise added to the second frame, "
+                          "in [0, 255] levels.")
+
+
+@dataclasses.dataclass
 class DataConfig:
   """Training images (a folder of images, or a tensorflow-datasets name) and the style."""
   train_data: str = _setting("", "Folder searched recursively for images, or tfds:NAME "
@@ -132,6 +160,7 @@ class TrainConfig:
   loss_net: LossNetConfig = dataclasses.field(default_factory=LossNetConfig)
   loss: LossConfig = dataclasses.field(default_factory=LossConfig)
   data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  temporal: TemporalConfig = dataclasses.field(default_factory=TemporalConfig)
   batch_size: int = _setting(4, "Global batch size.")  # shared by all replicas
   learning_rate: float = _setting(1e-3, "Adam learning rate (above 0).")
   # 40000: about 2 epochs of COCO train2014 at batch 4

@@ -22,7 +22,7 @@ def read_loss_log(path: str) -> Dict[str, np.ndarray]:
 
 
 def plot_loss_curves(log: Mapping[str, np.ndarray], path: str, title: str = "Training loss",
-                     terms: Sequence[str] = ("total", "content", "style", "tv")) -> None:
+                     terms: Sequence[str] = ("total", "content", "style", "tv", "temporal")) -> None:
   """Writes one log-scale panel per loss term of `log` ({"step": ..., term: ...}) to `path`."""
   terms = [t for t in terms if t in log]
   fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 3.0), squeeze=False)

@@ -16,7 +16,7 @@ f(x + n). The convention of `warp` is that of `flicker.warp`, which measures the
 from __future__ import annotations
 
 import dataclasses
-from typing import Tuple
+from typing import Any, Optional, Tuple
 
 import tensorflow as tf
 
@@ -90,15 +90,22 @@ def random_flow(seed: tf.Tensor, batch: int, height: int, width: int,
 
 
 def second_frames(images: tf.Tensor, seed: tf.Tensor,
-                  settings: TemporalSettings = TemporalSettings()
+                  settings: TemporalSettings = TemporalSettings(),
+                  total: Optional[int] = None, offset: Any = 0,
                   ) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-  """(x' = warp(x, F) + noise, F, valid mask) for a batch of crops x in [0, 255]."""
-  shape = images.shape
-  flow = random_flow(seed, shape[0], shape[1], shape[2], settings)
+  """(x' = warp(x, F) + noise, F, valid mask) for a batch of crops x in [0, 255].
+
+  For one replica's share of a global batch, `total` is the global batch and `offset` the
+  position of this share: flows and noise are drawn for the whole batch and sliced, so any
+  number of replicas draws what one device would.
+  """
+  b, h, w, c = images.shape
+  total = total or b
+  flow = random_flow(seed, total, h, w, settings)[offset:offset + b]
   moved, valid = warp(images, flow)
   noise_seed = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 7)
-  noise = tf.random.stateless_normal(tf.shape(images), noise_seed, stddev=settings.noise,
-                                     dtype=images.dtype)
+  noise = tf.random.stateless_normal([total, h, w, c], noise_seed, stddev=settings.noise,
+                                     dtype=images.dtype)[offset:offset + b]
   return tf.clip_by_value(moved + noise, 0.0, 255.0), flow, valid
 
 

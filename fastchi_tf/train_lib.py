@@ -28,6 +28,7 @@ from fastchi_tf import data
 from fastchi_tf import distribute
 from fastchi_tf import io_utils
 from fastchi_tf import losses
+from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
 from fastchi_tf.loss_net import build_loss_net
@@ -251,7 +252,15 @@ class Trainer:
                                             step=self.step)
     self.manager = tf.train.CheckpointManager(self.checkpoint, write_dir, max_to_keep=3)
     self.style_grams = losses.style_targets(self.loss_net, style_image, cfg.data.style_size)
-    self.terms = TERMS + tuple(f"style/{layer}" for layer in self.style_grams)
+    # The temporal term exists only when weighted, so default runs stay as they were.
+    self.temporal = None
+    if cfg.temporal.weight > 0:
+      settings = dataclasses.asdict(cfg.temporal)
+      del settings["weight"]
+      self.temporal = temporal.TemporalSettings(**settings)
+    # losses.csv's columns: TERMS, and "temporal" when it is on.
+    self.log_terms = TERMS + (("temporal",) if self.temporal else ())
+    self.terms = self.log_terms + tuple(f"style/{layer}" for layer in self.style_grams)
     self._loop = tf.function(self._train_loop)
 
   def restore(self) -> int:
@@ -273,6 +282,8 @@ class Trainer:
       per_example, terms = losses.perceptual_loss(
           generated, content, self.style_grams, rendered, self.loss_net.content_layers,
           **dataclasses.asdict(cfg.loss))
+      if self.temporal:
+        per_example, terms = self._add_temporal(images, rendered, per_example, terms)
       # Scaled by the global batch: summing over replicas then gives the batch mean.
       loss = tf.reduce_sum(per_example) / cfg.batch_size
       scaled = self.optimizer.scale_loss(loss) if cfg.mixed_precision else loss
@@ -280,6 +291,20 @@ class Trainer:
     self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
     values = [loss] + [tf.reduce_sum(terms[t]) / cfg.batch_size for t in self.terms[1:]]
     return tf.stack(values)
+
+  def _add_temporal(self, images, rendered, per_example, terms):
+    """Adds weight x |warp(f(x), F) - f(x')|^2, x' a randomly moved and noised x."""
+    # The second frames are a pure function of (seed, step, position in the global batch):
+    # a resumed run, and any number of replicas, draw what one device would.
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    seed = tf.stack([tf.constant(self.cfg.seed, tf.int64), self.step])
+    second, flow, valid = temporal.second_frames(
+        images, seed, self.temporal, total=self.cfg.batch_size,
+        offset=replica * images.shape[0])
+    rendered_second = tf.cast(self.model(second, training=True), tf.float32)
+    term = temporal.temporal_loss(rendered, rendered_second, flow, valid)
+    return (per_example + self.cfg.temporal.weight * term,
+            dict(terms, temporal=term))
 
   def _train_loop(self, iterator, steps):
     history = tf.TensorArray(tf.float32, size=steps)
@@ -460,7 +485,7 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
 class _RunLog:
   """Where a run reports, as a context manager.
 
-  Every step's TERMS go to LOSS_LOG (losses.csv); at each summary every term (per style
+  Every step's TERMS (and the temporal term when on) go to LOSS_LOG (losses.csv); at each summary every term (per style
   layer too, as Magenta logs them), the learning rate, images/s and the preview images go
   to TensorBoard, and the caller's `on_summary` sees the model; the progress line follows
   each call of the compiled loop.
@@ -478,7 +503,7 @@ class _RunLog:
     self._file = open(path, "a", newline="")
     self._csv = csv.writer(self._file)
     if new:
-      self._csv.writerow(("step",) + TERMS)
+      self._csv.writerow(("step",) + self.trainer.log_terms)
     self._writer = tf.summary.create_file_writer(self.write_dir)
     return self
 
@@ -489,7 +514,8 @@ class _RunLog:
   def steps(self, step, history, images_per_sec):
     """Logs the losses [n, len(terms)] of steps step+1..step+n; returns the last's as a dict."""
     for i, row in enumerate(history):
-      self._csv.writerow((step + i + 1,) + tuple(f"{v:.6g}" for v in row[:len(TERMS)]))
+      self._csv.writerow((step + i + 1,) + tuple(
+          f"{v:.6g}" for v in row[:len(self.trainer.log_terms)]))
     self._file.flush()
     last = dict(zip(self.trainer.terms, map(float, history[-1])))
     if self.progress:
@@ -500,7 +526,7 @@ class _RunLog:
   def summary(self, step, last, images_per_sec):
     with self._writer.as_default(step=step):
       for name, value in last.items():
-        # TERMS under loss/, each style layer's term under style/ ("style/relu1_2").
+        # TERMS and temporal under loss/, each style layer's under style/ ("style/relu1_2").
         tf.summary.scalar(name if "/" in name else f"loss/{name}", value)
       tf.summary.scalar("learning_rate", float(self.trainer.optimizer.learning_rate.numpy()))
       tf.summary.scalar("images_per_sec", images_per_sec)

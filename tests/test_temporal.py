@@ -44,3 +44,48 @@ def test_the_loss_is_zero_for_a_network_that_commutes_and_positive_for_ours(rng)
   model = build_render_net("inception", width=8)
   loss = temporal.temporal_loss(model(images), model(second), flow, valid).numpy()
   assert (loss > 1e-5).all()
+
+
+def test_training_with_the_temporal_term_lowers_it_and_logs_it(tmp_path, photo_folder,
+                                                             style_path):
+  import csv
+  from fastchi_tf import train_lib
+  from test_train_lib import make_config
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=40,
+                    checkpoint_every=40, summary_every=40, learning_rate=3e-3,
+                    loss=dict(content_weight=1e-3, style_weight=1e-3),
+                    temporal=dict(weight=1e3))
+  train_lib.train(cfg, verbose=False)
+  with open(tmp_path / "run" / "losses.csv") as f:
+    rows = list(csv.DictReader(f))
+  assert list(rows[0]) == ["step", "total", "content", "style", "tv", "temporal"]
+  term = np.array([float(r["temporal"]) for r in rows])
+  assert len(term) == 40 and term[-10:].mean() < 0.5 * term[:5].mean()
+
+
+def test_a_zero_weight_leaves_training_as_it_was(tmp_path, photo_folder, style_path):
+  from fastchi_tf import train_lib
+  from test_train_lib import checkpoint_tensors
+  from test_train_lib import make_config
+  plain = make_config(tmp_path / "plain", photo_folder, style_path, deterministic=True)
+  other = make_config(tmp_path / "other", photo_folder, style_path, deterministic=True,
+                      temporal=dict(weight=0.0, max_shift=9.0, noise=5.0))
+  for cfg in (plain, other):
+    train_lib.train(cfg, verbose=False)
+  a, b = checkpoint_tensors(plain.model_dir), checkpoint_tensors(other.model_dir)
+  assert a.keys() == b.keys()
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key])
+  with open(tmp_path / "plain" / "losses.csv") as f:
+    assert f.readline().strip() == "step,total,content,style,tv"
+
+
+
+def test_a_replicas_share_of_the_batch_gets_what_one_device_would(rng):
+  images = tf.constant(rng.uniform(0, 255, (4, 16, 16, 3)).astype(np.float32))
+  seed = tf.constant([3, 5], tf.int64)
+  whole = temporal.second_frames(images, seed)
+  for offset in (0, 2):
+    part = temporal.second_frames(images[offset:offset + 2], seed, total=4, offset=offset)
+    for a, b in zip(part, whole):
+      np.testing.assert_array_equal(a.numpy(), b.numpy()[offset:offset + 2])
