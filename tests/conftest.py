@@ -5,7 +5,9 @@ This must happen before TensorFlow initializes its devices, hence at conftest im
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from fastchi_tf import cli  # noqa: E402
+
+cli.import_tensorflow_quietly()  # the tools' quiet start: no CUDA-stub or cuInit lines
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

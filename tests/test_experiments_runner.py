@@ -104,3 +104,26 @@ def test_derive_replaces_fields_of_sub_configs():
       8, training.BASE.render.variant, "sum", training.BASE.loss_net.name)
   assert cfg.steps == 3 and cfg.data == training.BASE.data
   assert training.BASE.render.width == 32  # BASE itself is unchanged
+
+
+def test_temporal_stability_blends_chooses_and_reports(tmp_path):
+  import numpy as np
+  from experiments import temporal_stability as ts
+  frames = [np.full((2, 2, 3), v, np.uint8) for v in (0, 100, 100)]
+  assert [int(f[0, 0, 0]) for f in ts._blend(frames, 0.5)] == [0, 50, 75]
+  clip = lambda e: dict(warping_error=e, input_error=1e-4, fps=1.0, frames=3,
+                        content_vs_source=1.0)
+  runs = {"w0": dict(weight=0.0, style=10.0, content=5.0, clips={"demo clip": clip(4e-3)}),
+          "w10": dict(weight=10.0, style=10.5, content=5.0, clips={"demo clip": clip(1e-3)}),
+          "w100": dict(weight=100.0, style=15.0, content=5.0, clips={"demo clip": clip(1e-4)})}
+  summary = dict(runs=runs, clips=["demo clip"], style_image="s.jpg", shared_data=False,
+                 config={})
+  summary["chosen"] = ts._choose(summary)
+  assert summary["chosen"] == "w10"  # the largest within +10% style
+  summary["compared"] = ts._compared(summary)
+  summary["baseline"] = {"demo clip": dict(strength=0.6, warping_error=9e-4, target=1e-3,
+                                           content_blend=2.0, content_chosen=1.0)}
+  text = ts.report(summary, str(tmp_path))
+  assert "Chosen weight: 10" in text and "x0.25" in text and ": met" in text
+  assert os.path.exists(tmp_path / "tradeoff.png")
+  assert "less content on 1 of 1 clips" in ts.finding(summary)

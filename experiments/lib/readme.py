@@ -14,7 +14,8 @@ from experiments.lib import runner
 
 # In README's order.
 EXPERIMENTS = ("render_ablation", "loss_networks", "reading_speed", "device_scaling",
-               "bench_inference", "bench_training", "bench_input", "bench_video", "bench_memory")
+               "temporal_stability", "bench_inference", "bench_training", "bench_input",
+               "bench_video", "bench_memory")
 
 
 def load(name):

@@ -1,0 +1,367 @@
+r"""Temporal stability: the temporal term's weight against flicker, style and content.
+
+One style is trained with the temporal weight at 0 and at a sweep of values (same steps,
+data order and seed). For each network: the warping error (fastchi_tf/flicker.py) on
+synthetic clips with exact flow (a pan and a slow zoom over a held-out photo), on the real
+clips of ../shared/data/video/ (optical flow on the input frames; scene cuts skipped) and on
+the clip `make demo` generates; the style and content losses of the training objective on
+held-out photos; and frames/s. The naive fix is the baseline: an exponential blend of
+consecutive output frames of the unregularized network, at the strength that reaches the
+chosen weight's warping error, with the content loss of its frames against the source
+frames (how much it smears). Writes to experiments/results/temporal_stability/: results.json,
+report.md, tradeoff.png (warping error against style loss), frames.png (consecutive frames
+and their differences at weight 0 and the chosen weight).
+
+Data: the painting, the training photos (BSDS500 train/ and val/), the held-out photos
+(BSDS500 test/) and the real clips come from ../shared/data when it is there (say so in the
+report); without it, scikit-image's photos and style stand in and only the synthetic and
+demo clips are measured.
+
+Commands and run times on 2 CPU cores:
+  python -m experiments.temporal_stability --quick   # ~20 min: inception w16, 128 px,
+      # batch 2, 300 steps per weight, 4 weights, clips cut to 48 frames at most 640 px
+  python -m experiments.temporal_stability           # w16, 256 px, batch 4, 4000 steps,
+      # 6 weights, whole clips: ~10 h on 2 CPU cores
+"""
+
+import dataclasses
+import os
+import shutil
+import time
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from experiments.lib import reporting
+from experiments.lib import runner
+from experiments.lib import training
+from fastchi_tf import flicker
+from fastchi_tf import losses
+from fastchi_tf import samples
+from fastchi_tf import stylize
+from fastchi_tf import train_lib
+from fastchi_tf import video_io
+
+# ../shared/data beside the repository (this file is <repo>/experiments/...).
+SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "shared", "data")
+REAL_CLIPS = ("carphone_pristine.mp4", "bigbuckbunny.mp4", "scene_cuts.mp4")
+DEMO_CLIP = ("chelsea.png", 320, 180, 60)  # tools/demo.py's clip: photo, size, frames
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  weights: tuple = (0.0, 3e3, 1e4, 3e4, 1e5, 3e5)  # temporal weights; 0 first
+  width: int = 16
+  image_size: int = 256
+  batch_size: int = 4
+  steps: int = 4000
+  style: str = "starry_night.jpg"  # in ../shared/data/styles (else scikit-image's ihc.png)
+  style_size: int = 512
+  eval_photos: int = 20  # held-out photos for the losses
+  eval_size: int = 256
+  max_frames: Optional[int] = None  # per clip
+  clip_max_side: Optional[int] = None  # clips are downscaled to this first
+  seed: int = 0
+  work_dir: Optional[str] = runner.flag(
+      None, "Scratch folder for the training runs (default: a temp folder).")
+
+
+FULL = Config()
+QUICK = Config(weights=(0.0, 1e4, 3e4, 1e5), image_size=128, batch_size=2, steps=300,
+               style_size=256, eval_photos=8, max_frames=48, clip_max_side=640)
+
+
+def _shared(*parts):
+  path = os.path.join(SHARED, *parts)
+  return path if os.path.exists(path) else None
+
+
+def _train_config(cfg, weight, model_dir, train_data, style_image):
+  return training.derive(
+      model_dir=model_dir, render=dict(variant="inception", width=cfg.width, shrink=2),
+      data=dict(train_data=train_data, image_size=cfg.image_size, style_image=style_image,
+                style_size=cfg.style_size),
+      temporal=dict(weight=weight), batch_size=cfg.batch_size, steps=cfg.steps,
+      checkpoint_every=cfg.steps, summary_every=cfg.steps, seed=cfg.seed)
+
+
+def _photos(cfg):
+  """Held-out photos, uint8 [n, s, s, 3] centre crops."""
+  folder = _shared("photos", "bsds500", "test")
+  if folder:
+    names = sorted(os.listdir(folder))[:cfg.eval_photos]
+    images = [Image.open(os.path.join(folder, n)).convert("RGB") for n in names]
+  else:
+    images = [Image.fromarray(samples.read_photo(n)) for n in ("coffee.png", "chelsea.png")]
+  out = []
+  for image in images:
+    side = min(image.size)
+    left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
+    out.append(np.asarray(image.crop((left, top, left + side, top + side)).resize(
+        (cfg.eval_size, cfg.eval_size), Image.LANCZOS)))
+  return np.stack(out)
+
+
+def _objective(trainer, model, photos):
+  """Mean content and style terms of the training objective on `photos` (one at a time)."""
+  content, style = [], []
+  for photo in photos:
+    x = photo[None].astype(np.float32)
+    out = model(x, training=False)
+    features = trainer.loss_net(np.concatenate([np.asarray(out), x], 0))
+    generated = {k: v[:1] for k, v in features.items()}
+    target = {k: features[k][1:] for k in trainer.loss_net.content_layers}
+    _, terms = losses.perceptual_loss(generated, target, trainer.style_grams, out,
+                                      trainer.loss_net.content_layers,
+                                      **dataclasses.asdict(trainer.cfg.loss))
+    content.append(float(terms["content"][0]))
+    style.append(float(terms["style"][0]))
+  return float(np.mean(content)), float(np.mean(style))
+
+
+def _clips(cfg, work):
+  """{name: list of uint8 frames} of the clips measured."""
+  clips = {}
+  photo = samples.read_photo("coffee.png")
+  for kind in ("pan", "zoom"):
+    frames, flows = flicker.synthetic_clip(photo, kind, 24, 256, 192)
+    clips[f"synthetic {kind}"] = (frames, flows)
+  name, w, h, n = DEMO_CLIP
+  clips["demo clip"] = (list(samples.pan_frames(samples.read_photo(name), w, h, n)), None)
+  for clip in REAL_CLIPS:
+    path = _shared("video", clip)
+    if path:
+      frames = list(video_io.read_frames(video_io.probe(path), cfg.max_frames))
+      frames = [stylize.downscale(f, cfg.clip_max_side) for f in frames]
+      clips[clip] = (frames, None)
+  return clips
+
+
+def _render(model, frames):
+  stylizer = stylize.KerasStylizer("trained", model)
+  return [stylize.stylize_image(stylizer, f) for f in frames]
+
+
+def _flicker(outputs, frames, flows):
+  if flows is not None:  # exact flow: the input's own error is resampling alone
+    return (flicker.warping_error(outputs, flows=flows).error,
+            flicker.warping_error(frames, flows=flows).error)
+  source, output = flicker.clip_errors(frames, outputs)
+  return output.error, source.error
+
+
+def _blend(outputs, strength):
+  """The naive fix: o'_t = strength * o'_t-1 + (1 - strength) * o_t."""
+  blended, previous = [], None
+  for out in outputs:
+    current = out.astype(np.float32) if previous is None else (
+        strength * previous + (1 - strength) * out.astype(np.float32))
+    blended.append(np.clip(np.round(current), 0, 255).astype(np.uint8))
+    previous = current
+  return blended
+
+
+def _content_against_source(trainer, outputs, frames):
+  """Mean content term of stylized frames against their source frames."""
+  values = []
+  for out, frame in zip(outputs[::4], frames[::4]):
+    x = np.stack([out, frame]).astype(np.float32)
+    features = trainer.loss_net(x)
+    values.append(float(sum(losses.content_loss(features[k][:1], features[k][1:])[0]
+                            for k in trainer.loss_net.content_layers)))
+  return float(np.mean(values))
+
+
+def run(cfg, out_dir):
+  work = training.scratch_dir("temporal_stability", cfg.work_dir)
+  style_image = _shared("styles", cfg.style) or samples.skimage_path(samples.STYLE_IMAGE)
+  train_data = (_shared("photos", "bsds500") and os.path.join(work, "train_photos"))
+  if train_data:  # copies of train/ and val/ only: test/ is held out
+    for part in ("train", "val"):
+      folder = os.path.join(train_data, part)
+      if not os.path.isdir(folder):
+        shutil.copytree(_shared("photos", "bsds500", part), folder)
+  else:
+    train_data = training.offline_photos(os.path.join(work, "train_photos"))
+  photos, clips = _photos(cfg), _clips(cfg, work)
+  runs, outputs = {}, {}  # outputs[(run, clip)]: stylized frames of the unsynthetic clips
+  for weight in cfg.weights:
+    name = f"w{weight:g}"
+    tcfg = _train_config(cfg, weight, os.path.join(work, name), train_data, style_image)
+    start = time.perf_counter()
+    log = training.train_afresh(tcfg, on_summary=None)
+    seconds = time.perf_counter() - start
+    trainer = train_lib.Trainer(tcfg, _strategy(), _style(style_image), tcfg.model_dir)
+    trainer.restore()
+    content, style = _objective(trainer, trainer.model, photos)
+    entry = dict(weight=weight, train_seconds=seconds, content=content, style=style,
+                 final_temporal=(float(np.mean(log["temporal"][-10:]))
+                                 if "temporal" in log else None), clips={})
+    for clip, (frames, flows) in clips.items():
+      t0 = time.perf_counter()
+      outs = _render(trainer.model, frames)
+      fps = len(frames) / (time.perf_counter() - t0)
+      error, floor = _flicker(outs, frames, flows)
+      entry["clips"][clip] = dict(warping_error=error, input_error=floor, fps=fps,
+                                  frames=len(frames))
+      if flows is None:
+        outputs[(name, clip)] = outs
+        entry["clips"][clip]["content_vs_source"] = _content_against_source(
+            trainer, outs, frames)
+    if weight == 0:
+      base_trainer = trainer
+    runs[name] = entry
+  summary = dict(runs=runs, style_image=os.path.basename(style_image),
+                 shared_data=bool(_shared()), clips=list(clips))
+  summary["chosen"] = _choose(summary)
+  summary["compared"] = compared = _compared(summary)
+  summary["baseline"] = _baseline(runs, compared, clips, outputs, base_trainer)
+  _frames_figure(outputs, runs, out_dir)
+  return summary
+
+
+def _strategy():
+  import tensorflow as tf
+  return tf.distribute.get_strategy()
+
+
+def _style(path):
+  from fastchi_tf import data
+  return data.read_image(path)
+
+
+def _real(summary):
+  return [c for c in summary["clips"] if c in REAL_CLIPS] or ["demo clip"]
+
+
+def _mean_error(entry, clips):
+  return float(np.mean([entry["clips"][c]["warping_error"] for c in clips]))
+
+
+def _choose(summary):
+  """The largest weight whose style loss stays within 10% of the unregularized one."""
+  runs = summary["runs"]
+  base = runs["w0"]
+  ok = [k for k, v in runs.items() if v["style"] <= 1.10 * base["style"]]
+  return max(ok, key=lambda k: runs[k]["weight"])
+
+
+def _compared(summary):
+  """The weight the blending baseline is held against: the chosen one, or when that is 0
+  (no weight kept the style loss within 10%), the smallest weight above 0."""
+  runs = summary["runs"]
+  if summary["chosen"] != "w0":
+    return summary["chosen"]
+  return min((k for k in runs if runs[k]["weight"] > 0), key=lambda k: runs[k]["weight"])
+
+
+def _baseline(runs, chosen, clips, outputs, trainer):
+  """Per real clip: the blend strength of weight 0's frames that reaches the chosen weight's
+  warping error, and the content loss of those blended frames against the source."""
+  out = {}
+  for clip in [c for c in clips if clips[c][1] is None]:
+    frames = clips[clip][0]
+    target = runs[chosen]["clips"][clip]["warping_error"]
+    plain = outputs[("w0", clip)]
+    for strength in (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+      blended = _blend(plain, strength)
+      error, _ = _flicker(blended, frames, None)
+      if error <= target:
+        break
+    out[clip] = dict(strength=strength, warping_error=error, target=target,
+                     content_blend=_content_against_source(trainer, blended, frames),
+                     content_chosen=runs[chosen]["clips"][clip]["content_vs_source"])
+  return out
+
+
+def _frames_figure(outputs, runs, out_dir):
+  """Four consecutive frames of the demo clip and their differences, a row per weight."""
+  from fastchi_tf import plots
+  rows, labels = [], []
+  for name in sorted(runs, key=lambda k: runs[k]["weight"]):
+    outs = outputs.get((name, "demo clip"), [])[:4]
+    if len(outs) < 4:
+      continue
+    diffs = [np.clip(np.abs(b.astype(int) - a.astype(int)) * 4, 0, 255).astype(np.uint8)
+             for a, b in zip(outs, outs[1:])]
+    rows.append(list(outs) + diffs)
+    labels.append(f"weight {runs[name]['weight']:g}")
+  if rows:
+    cols = [f"frame {i}" for i in range(4)] + [f"|{i + 1} - {i}| x4" for i in range(3)]
+    plots.image_grid(rows, os.path.join(out_dir, "frames.png"), row_labels=labels,
+                     col_labels=cols, scale=1.6)
+
+
+def report(summary, out_dir):
+  import matplotlib.pyplot as plt
+  from fastchi_tf import plots
+  runs = summary["runs"]
+  real = _real(summary)
+  fig, ax = plt.subplots(figsize=(4.5, 3.5))
+  for name, entry in runs.items():
+    ax.scatter(entry["style"], _mean_error(entry, real), color="C0")
+    ax.annotate(f"{entry['weight']:g}", (entry["style"], _mean_error(entry, real)), fontsize=8)
+  ax.set_xlabel("style loss on held-out photos")
+  ax.set_ylabel("warping error, real clips")
+  ax.set_title("temporal weight: flicker against style")
+  fig.tight_layout()
+  plots.save_figure(fig, os.path.join(out_dir, "tradeoff.png"))
+  clip_names = summary["clips"]
+  header = ["weight", "style", "content"] + [f"{c} warp" for c in clip_names]
+  ordered = sorted(runs.values(), key=lambda e: e["weight"])
+  rows = [[f"{e['weight']:g}", f"{e['style']:.4g}", f"{e['content']:.4g}"]
+          + [f"{e['clips'][c]['warping_error']:.2e}" for c in clip_names]
+          for e in ordered]
+  floors = ["input (floor)", "", ""] + [f"{runs['w0']['clips'][c]['input_error']:.2e}"
+                                        for c in clip_names]
+  chosen = summary["chosen"]
+  base, best = runs["w0"], runs[chosen]
+  cut = _mean_error(best, real) / _mean_error(base, real)
+  style_ratio = best["style"] / base["style"]
+  lines = [
+      "# Temporal stability: the temporal term's weight against flicker, style and content",
+      "", f"Config: {summary['config']}", "",
+      f"Style {summary['style_image']}; shared data used: {summary['shared_data']}. "
+      "Warping errors are MSE of [0, 1] RGB; synthetic clips use their exact flow, the "
+      "others DIS flow on the input frames (their input row is the floor flow errors set).",
+      "", reporting.markdown_table(header, rows + [floors]), "",
+      f"Chosen weight: {best['weight']:g} (the largest whose style loss is within 10% of "
+      f"the unregularized network's): warping error on the real clips x{cut:.2f} of "
+      f"weight 0, style loss x{style_ratio:.2f}.",
+      f"Goal (cut the real clips' warping error at least in half, style loss at most "
+      f"+10%): {'met' if cut <= 0.5 and style_ratio <= 1.10 else 'not met'}.", "",
+      "Warping error against style loss, per weight: tradeoff.png; four consecutive frames "
+      "of the demo clip and their differences, per weight: frames.png.", "",
+      f"Baseline: blending consecutive output frames of the weight-0 network, at the "
+      f"strength that reaches weight {runs[summary['compared']]['weight']:g}'s warping "
+      "error; content loss of the frames against their source frames (higher: further "
+      "from the source, e.g. smeared):", ""]
+  b_rows = [[clip, f"{b['strength']:.1f}", f"{b['warping_error']:.2e}", f"{b['target']:.2e}",
+             f"{b['content_blend']:.4g}", f"{b['content_chosen']:.4g}"]
+            for clip, b in summary["baseline"].items()]
+  lines += [reporting.markdown_table(
+      ["clip", "blend strength", "blend warp", "target warp",
+       "content, blended w0", f"content, weight {runs[summary['compared']]['weight']:g}"],
+      b_rows), "",
+      "Frames/s are the same network's for every weight (see results.json, per clip).", ""]
+  return "\n".join(lines)
+
+
+def finding(summary):
+  runs = summary["runs"]
+  real = _real(summary)
+  compared = runs[summary["compared"]]
+  cut = _mean_error(compared, real) / _mean_error(runs["w0"], real)
+  style = compared["style"] / runs["w0"]["style"]
+  goal = "met" if summary["chosen"] != "w0" and cut <= 0.5 and style <= 1.1 else "not met"
+  worse = sum(b["content_blend"] > b["content_chosen"] for b in summary["baseline"].values())
+  return (f"weight {compared['weight']:g}: warping error on the real clips x{cut:.2f} of "
+          f"weight 0's, style loss x{style:.2f} (goal: at most x0.5 and x1.10: {goal}); at "
+          f"that warping error, blending output frames keeps less content on {worse} of "
+          f"{len(summary['baseline'])} clips")
+
+
+if __name__ == "__main__":
+  runner.main(__name__)
