@@ -3,8 +3,6 @@
 This must happen before TensorFlow initializes its devices, hence at conftest import.
 """
 
-import os
-
 from fastchi_tf import cli  # noqa: E402
 
 cli.import_tensorflow_quietly()  # the tools' quiet start: no CUDA-stub or cuInit lines
@@ -21,11 +19,9 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(NUM_CPU_DEVICES)])
 
-
 @pytest.fixture
 def rng():
   return np.random.default_rng(0)
-
 
 @pytest.fixture(scope="session")
 def hed_vgg16():
@@ -33,13 +29,11 @@ def hed_vgg16():
   from fastchi_tf import build_loss_net
   return build_loss_net("vgg16", weights="hed")
 
-
 def write_small_photo(name, path, size=64):
   """Writes scikit-image's photo `name`, shrunk so its longer side is `size`, to `path`."""
   from PIL import Image
   Image.fromarray(samples.read_photo(name, size)).save(path)
   return path
-
 
 @pytest.fixture(scope="session")
 def photo_folder(tmp_path_factory):
@@ -50,7 +44,6 @@ def photo_folder(tmp_path_factory):
     target = folder / ("more" if i % 2 else "") / f"{i}_{name.split('.')[0]}.jpg"
     write_small_photo(name, str(target))
   return str(folder)
-
 
 @pytest.fixture(scope="session")
 def style_path(tmp_path_factory):
