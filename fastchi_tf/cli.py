@@ -59,7 +59,7 @@ def interrupted(message: str | BaseException) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _quiet_fd2():
+def quiet_stderr():
   """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines bypass Python."""
   sys.stderr.flush()
   saved = os.dup(2)
@@ -86,7 +86,7 @@ def import_tensorflow_quietly() -> None:
   if verbose:
     import tensorflow  # noqa: F401
     return
-  with _quiet_fd2():
+  with quiet_stderr():
     import tensorflow as tf
   tf.get_logger().setLevel("ERROR")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
+from fastchi_tf import cli
+
 
 class TFLiteRunner:
   """Runs a .tflite render network on one uint8 [h, w, 3] image of any size."""
@@ -17,7 +19,8 @@ class TFLiteRunner:
   def __init__(self, path_or_bytes: str | bytes) -> None:
     kwargs = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
               else {"model_path": path_or_bytes})
-    self.interpreter = Interpreter(**kwargs)
+    with cli.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
+      self.interpreter = Interpreter(**kwargs)
     self._shape = None
 
   def __call__(self, image: np.ndarray) -> np.ndarray:

@@ -125,6 +125,7 @@ def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
                        tmp_path / "out.png", "--preserve_color"),
                       PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}")
   assert result.returncode == 0, result.stderr
+  assert result.stderr == ""  # not even LiteRT's delegate line
   from fastchi_tf import stylize
   expected = stylize.stylize_image(stylize.load_stylizer(model), image, keep_color=True)
   np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
