@@ -7,6 +7,7 @@ Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
 import contextlib
 import os
 import sys
+import threading
 from typing import Callable, NoReturn, Optional
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
@@ -58,19 +59,32 @@ def interrupted(message: str | BaseException) -> NoReturn:
   sys.exit(INTERRUPTED)
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_fd2 = None
+
+
 @contextlib.contextmanager
 def quiet_stderr():
-  """Sends file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines bypass Python."""
-  sys.stderr.flush()
-  saved = os.dup(2)
-  devnull = os.open(os.devnull, os.O_WRONLY)
+  """Sends file descriptor 2 to /dev/null: C++ lines (TensorFlow's start, LiteRT's delegate)
+  bypass Python. Threads may nest it: the first in redirects, the last out restores."""
+  global _quiet_depth, _saved_fd2
+  with _quiet_lock:
+    if _quiet_depth == 0:
+      sys.stderr.flush()
+      _saved_fd2 = os.dup(2)
+      devnull = os.open(os.devnull, os.O_WRONLY)
+      os.dup2(devnull, 2)
+      os.close(devnull)
+    _quiet_depth += 1
   try:
-    os.dup2(devnull, 2)
     yield
   finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
+    with _quiet_lock:
+      _quiet_depth -= 1
+      if _quiet_depth == 0:
+        os.dup2(_saved_fd2, 2)
+        os.close(_saved_fd2)
 
 
 def import_tensorflow_quietly() -> None:

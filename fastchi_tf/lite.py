@@ -28,7 +28,8 @@ class TFLiteRunner:
     inp = self.interpreter.get_input_details()[0]
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(inp["index"], image.shape, strict=False)
-      self.interpreter.allocate_tensors()
+      with cli.quiet_stderr():  # the delegate announces itself here too
+        self.interpreter.allocate_tensors()
       self._shape = image.shape
       inp = self.interpreter.get_input_details()[0]
     self.interpreter.set_tensor(inp["index"], image)
