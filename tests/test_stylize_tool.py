@@ -1,6 +1,7 @@
 """tools/stylize.py as a user meets it: outputs that would replace inputs, unwritable places,
 flag ranges, models that are not ours. Each case runs side by side with the others."""
 
+import io
 import os
 
 import keras
@@ -145,3 +146,33 @@ def test_models_that_are_not_ours_are_named_in_one_line(tmp_path, make, message)
   with pytest.raises(stylize.StylizeError, match=message) as info:
     stylize.load_stylizer(path)
   assert "\n" not in str(info.value)
+
+
+def test_standard_streams_default_names_and_json(model_path, tmp_path, rng):
+  import json
+  import subprocess
+  from tool_runner import tool_command
+  from tool_runner import tool_env
+  photo = _photo(tmp_path / "photo.jpg", rng)
+  folder = tmp_path / "album"
+  folder.mkdir()
+  _photo(folder / "a.png", rng)
+  default_file, default_folder, summary = run_tools(
+      ("stylize.py", "--model", model_path, "--input", photo),
+      ("stylize.py", "--model", model_path, "--input", folder),
+      ("stylize.py", "--model", model_path, "--input", folder, "--output", tmp_path / "o",
+       "--json"))
+  assert default_file.returncode == 0, default_file.stderr
+  assert Image.open(tmp_path / "photo_stylized.jpg").size == (56, 40)
+  assert default_folder.returncode == 0 and os.listdir(tmp_path / "album_stylized") == ["a.png"]
+  report = json.loads(summary.stdout)  # standard output holds the JSON alone
+  assert report["written"] == [str(tmp_path / "o" / "a.png")] and report["failed"] == []
+  assert "wrote 1 image(s)" in summary.stderr
+  piped = subprocess.run(tool_command("stylize.py", "--model", model_path, "--input", "-",
+                                      "--output", "-"), input=open(photo, "rb").read(),
+                         capture_output=True, env=tool_env(), timeout=120)
+  assert piped.returncode == 0, piped.stderr
+  out = np.asarray(Image.open(io.BytesIO(piped.stdout)))
+  expected = stylize.stylize_image(stylize.load_stylizer(model_path),
+                                   np.asarray(Image.open(photo)))
+  np.testing.assert_array_equal(out, expected)

@@ -3,14 +3,24 @@ r"""Stylizes photos with an exported model.
   python tools/stylize.py --model export/saved_model --input photo.jpg --output out.png
   python tools/stylize.py --model export/model.keras --input 'photos/*.jpg' --output out/
   python tools/stylize.py --model export/model_float32.tflite --input in.png --output o.png
+  python tools/stylize.py --model export/model.keras --input photo.jpg   # photo_stylized.jpg
+  cat in.jpg | python tools/stylize.py --model m.tflite --input - --output - > out.png
 
 --tile N stylizes images too big for memory in N x N tiles with whole-image statistics.
-Missing output folders are created. PNG and WebP outputs keep an input's transparency.
+Without --output, the result goes beside the input: photo_stylized.jpg for photo.jpg, a
+folder photos_stylized/ for photos/, stylized/ for a glob. "-" reads standard input and
+writes PNG to standard output. --json prints a summary of what was written to standard
+output. Missing output folders are created. PNG and WebP outputs keep an input's transparency.
 A .tflite model never imports TensorFlow (the light install, requirements-lite.txt, is enough).
 """
 
 import glob
+import json
 import os
+import shutil
+import sys
+import tempfile
+import time
 
 from absl import flags
 
@@ -18,7 +28,10 @@ from fastchi_tf import cli
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file.")
 flags.DEFINE_string("input", None, "Image file, folder or glob.")
-flags.DEFINE_string("output", None, "Image file (single input) or folder.")
+flags.DEFINE_string("output", None, "Image file (single input) or folder; - for standard "
+                    "output (PNG). Default: beside the input (NAME_stylized.EXT).")
+flags.DEFINE_bool("json", False, "Print a JSON summary (outputs, failures, seconds) to "
+                  "standard output; other messages go to standard error.")
 flags.DEFINE_integer("max_size", None, "Downscale so the longer side is at most this.",
                      lower_bound=1)
 flags.DEFINE_bool("preserve_color", False, "Keep the content's colours (luminance transfer).")
@@ -42,9 +55,46 @@ def _inputs(pattern, image_formats):
   return [pattern], False
 
 
+def default_output(pattern, image_formats):
+  """Where results go without --output: beside the input."""
+  if pattern == "-":
+    return "-"
+  if os.path.isdir(pattern):
+    return os.path.normpath(pattern) + "_stylized"
+  if glob.has_magic(pattern) and not os.path.exists(pattern):
+    return "stylized"
+  stem, ext = os.path.splitext(pattern)
+  return f"{stem}_stylized{ext if ext.lower() in image_formats else '.png'}"
+
+
+def _stdin_to_file(folder):
+  """Standard input's image bytes as a file in `folder` (the library reads files)."""
+  from PIL import Image
+  import io
+  data = sys.stdin.buffer.read()
+  try:
+    kind = Image.open(io.BytesIO(data)).format or "PNG"
+  except OSError:
+    kind = "PNG"  # read_image names the problem
+  path = os.path.join(folder, "stdin." + {"JPEG": "jpg"}.get(kind, kind.lower()))
+  with open(path, "wb") as f:
+    f.write(data)
+  return path
+
+
 def main(argv):
   del argv
-  cli.require("model", "input", "output")
+  cli.require("model", "input")
+  if FLAGS.json and FLAGS.output == "-":
+    cli.usage_error("--json and --output - both write to standard output; choose one")
+  scratch = tempfile.mkdtemp(prefix="fastchi-stylize-")
+  try:
+    _stylize(scratch)
+  finally:
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _stylize(scratch):
   cli.check_tile(FLAGS.tile)
   if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:
     # A .tflite model runs on LiteRT alone: the light path never imports TensorFlow.
@@ -53,23 +103,31 @@ def main(argv):
   from fastchi_tf import stylize
   from fastchi_tf.progress import Progress
 
-  files, many = _inputs(FLAGS.input, stylize.IMAGE_FORMATS)
+  start = time.perf_counter()
+  output = FLAGS.output or default_output(FLAGS.input, stylize.IMAGE_FORMATS)
+  to_stdout = output == "-"
+  pattern = _stdin_to_file(scratch) if FLAGS.input == "-" else FLAGS.input
+  if to_stdout:
+    output = os.path.join(scratch, "stdout.png")
+  files, many = _inputs(pattern, stylize.IMAGE_FORMATS)
+  if many and to_stdout:
+    cli.usage_error("--output - takes one image; give a file or folder for many")
   if many and not files:
     cli.usage_error(f"no images found for --input {FLAGS.input}")
   created = []
   try:
     if many:
-      created = io_utils.prepare_folder(FLAGS.output)
-      outputs = [os.path.join(FLAGS.output, os.path.basename(f)) for f in files]
+      created = io_utils.prepare_folder(output)
+      outputs = [os.path.join(output, os.path.basename(f)) for f in files]
     else:
       stylize.check_extension(files[0], "input")
-      stylize.check_extension(FLAGS.output, "output")
+      stylize.check_extension(output, "output")
       if not os.path.isfile(files[0]):
         stylize.read_image(files[0])  # names what is wrong: missing, a folder
-      outputs = [FLAGS.output]
+      outputs = [output]
     io_utils.check_not_inputs(outputs, files + [FLAGS.model])
     if not many:
-      created = io_utils.prepare_output(FLAGS.output)
+      created = io_utils.prepare_output(output)
     if FLAGS.mixed_precision:
       from fastchi_tf import precision
       precision.check_available("stylize.py")
@@ -89,13 +147,24 @@ def main(argv):
   except KeyboardInterrupt:
     io_utils.remove_empty(created)
     cli.interrupted("images written so far are complete; no partial file was left")
+  if not many and failed:
+    io_utils.remove_empty(created)
+    cli.fail(errors[0])
+  if to_stdout:
+    with open(output, "rb") as f:
+      sys.stdout.buffer.write(f.read())
+    sys.stdout.buffer.flush()
+  written = [o for f, o in zip(files, outputs) if f not in failed and not to_stdout]
+  if FLAGS.json:
+    print(json.dumps({"model": FLAGS.model, "input": FLAGS.input,
+                      "output": "-" if to_stdout else output, "written": written,
+                      "failed": failed, "seconds": round(time.perf_counter() - start, 3)}))
+  # The human summary goes to standard error whenever standard output carries data.
+  say = (lambda m: print(m, file=sys.stderr)) if FLAGS.json or to_stdout else print
   if not many:
-    if failed:
-      io_utils.remove_empty(created)
-      cli.fail(errors[0])
-    print(f"wrote {FLAGS.output}")
+    say(f"wrote {'standard output' if to_stdout else output}")
     return
-  print(f"wrote {len(files) - len(failed)} image(s) to {FLAGS.output}")
+  say(f"wrote {len(files) - len(failed)} image(s) to {output}")
   if failed:
     cli.fail(f"{len(failed)} of {len(files)} images failed")
 
