@@ -36,6 +36,7 @@ from PIL import Image
 from experiments.lib import reporting
 from experiments.lib import runner
 from experiments.lib import training
+from fastchi_tf import export
 from fastchi_tf import flicker
 from fastchi_tf import losses
 from fastchi_tf import samples
@@ -121,7 +122,7 @@ def _objective(trainer, model, photos):
   return float(np.mean(content)), float(np.mean(style))
 
 
-def _clips(cfg, work):
+def _clips(cfg):
   """{name: list of uint8 frames} of the clips measured."""
   clips = {}
   photo = samples.read_photo("coffee.png")
@@ -185,7 +186,8 @@ def run(cfg, out_dir):
         shutil.copytree(_shared("photos", "bsds500", part), folder)
   else:
     train_data = training.offline_photos(os.path.join(work, "train_photos"))
-  photos, clips = _photos(cfg), _clips(cfg, work)
+  photos, clips = _photos(cfg), _clips(cfg)
+  evaluator = None  # the loss network and style targets, the same for every weight
   runs, outputs = {}, {}  # outputs[(run, clip)]: stylized frames of the unsynthetic clips
   for weight in cfg.weights:
     name = f"w{weight:g}"
@@ -193,15 +195,16 @@ def run(cfg, out_dir):
     start = time.perf_counter()
     log = training.train_afresh(tcfg, on_summary=None)
     seconds = time.perf_counter() - start
-    trainer = train_lib.Trainer(tcfg, _strategy(), _style(style_image), tcfg.model_dir)
-    trainer.restore()
-    content, style = _objective(trainer, trainer.model, photos)
+    if evaluator is None:
+      evaluator = train_lib.Trainer(tcfg, _strategy(), _style(style_image), tcfg.model_dir)
+    model = export.restore_render_net(tcfg.model_dir)
+    content, style = _objective(evaluator, model, photos)
     entry = dict(weight=weight, train_seconds=seconds, content=content, style=style,
                  final_temporal=(float(np.mean(log["temporal"][-10:]))
                                  if "temporal" in log else None), clips={})
     for clip, (frames, flows) in clips.items():
       t0 = time.perf_counter()
-      outs = _render(trainer.model, frames)
+      outs = _render(model, frames)
       fps = len(frames) / (time.perf_counter() - t0)
       error, floor = _flicker(outs, frames, flows)
       entry["clips"][clip] = dict(warping_error=error, input_error=floor, fps=fps,
@@ -209,15 +212,13 @@ def run(cfg, out_dir):
       if flows is None:
         outputs[(name, clip)] = outs
         entry["clips"][clip]["content_vs_source"] = _content_against_source(
-            trainer, outs, frames)
-    if weight == 0:
-      base_trainer = trainer
+            evaluator, outs, frames)
     runs[name] = entry
   summary = dict(runs=runs, style_image=os.path.basename(style_image),
                  shared_data=bool(_shared()), clips=list(clips))
   summary["chosen"] = _choose(summary)
   summary["compared"] = compared = _compared(summary)
-  summary["baseline"] = _baseline(runs, compared, clips, outputs, base_trainer)
+  summary["baseline"] = _baseline(runs, compared, clips, outputs, evaluator)
   _frames_figure(outputs, runs, out_dir)
   return summary
 

@@ -118,16 +118,11 @@ def check_export_dir(model_dir: str, export_dir: str) -> None:
                         f"({shown}); give a new or empty folder, or an earlier export to "
                         "replace")
   try:
-    io_utils.check_writable_folder(_existing_parent(export_dir))
+    io_utils.check_writable_folder(
+        io_utils.existing_ancestor(os.path.dirname(os.path.abspath(export_dir))))
   except ValueError as e:
     raise ExportError(str(e)) from None
 
-
-def _existing_parent(path):
-  folder = os.path.dirname(os.path.abspath(path))
-  while not os.path.exists(folder):
-    folder = os.path.dirname(folder)
-  return folder
 
 
 def export_all(model_dir: str, export_dir: str, tflite: bool = False,

@@ -132,29 +132,17 @@ def warping_error(outputs: Iterable[np.ndarray],
   """
   if (inputs is None) == (flows is None):
     raise ValueError("give either the input frames or the exact flows")
-  errors, masked, cuts = [], [], 0
+  if inputs is not None:
+    return clip_errors(inputs, outputs, cut_threshold)[1]
+  errors, masked = [], []
   outputs = iter(outputs)
   previous = next(outputs, None)
-  if flows is not None:
-    for flow, current in zip(flows, outputs):
-      e, m = pair_error(previous, current, np.asarray(flow, np.float32))
-      errors.append(e)
-      masked.append(m)
-      previous = current
-    return _summarize(errors, masked, cuts)
-  inputs = iter(inputs)
-  previous_in = next(inputs, None)
-  for current_in, current in zip(inputs, outputs):
-    forward = estimate_flow(previous_in, current_in)
-    if is_cut(previous_in, current_in, forward, cut_threshold):
-      cuts += 1
-    else:
-      backward = estimate_flow(current_in, previous_in)
-      e, m = pair_error(previous, current, forward, consistency_mask(forward, backward))
-      errors.append(e)
-      masked.append(m)
-    previous, previous_in = current, current_in
-  return _summarize(errors, masked, cuts)
+  for flow, current in zip(flows, outputs):
+    e, m = pair_error(previous, current, np.asarray(flow, np.float32))
+    errors.append(e)
+    masked.append(m)
+    previous = current
+  return _summarize(errors, masked, 0)
 
 
 def clip_errors(input_frames: Iterable[np.ndarray],

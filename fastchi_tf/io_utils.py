@@ -124,6 +124,22 @@ def check_writable_folder(folder: str) -> None:
   os.remove(probe)
 
 
+def existing_ancestor(path: str) -> str:
+  """The nearest folder above `path` (or `path` itself) that exists."""
+  existing = os.path.abspath(path)
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  return existing
+
+
+def _check_creatable(target: str, what: str) -> None:
+  """Raises ValueError unless the missing folders up to `target` can be made and written."""
+  existing = existing_ancestor(target)
+  if not os.path.isdir(existing):
+    raise ValueError(f"{what}: {existing} is a file, not a folder")
+  check_writable_folder(existing)
+
+
 def prepare_output(path: str) -> list[str]:
   """Checks that `path` can be written, creating its missing parent folders.
 
@@ -132,13 +148,7 @@ def prepare_output(path: str) -> list[str]:
   """
   if os.path.isdir(path):
     raise ValueError(f"output {path} is a folder; give a file name")
-  parent = os.path.dirname(os.path.abspath(path))
-  existing = parent
-  while not os.path.exists(existing):
-    existing = os.path.dirname(existing)
-  if not os.path.isdir(existing):
-    raise ValueError(f"cannot write {path}: {existing} is a file, not a folder")
-  check_writable_folder(existing)
+  _check_creatable(os.path.dirname(os.path.abspath(path)), f"cannot write {path}")
   return make_parents(path)
 
 
@@ -149,10 +159,5 @@ def prepare_folder(folder: str) -> list[str]:
   """
   if os.path.exists(folder) and not os.path.isdir(folder):
     raise ValueError(f"{folder} is a file, not a folder")
-  existing = os.path.abspath(folder)
-  while not os.path.exists(existing):
-    existing = os.path.dirname(existing)
-  if not os.path.isdir(existing):
-    raise ValueError(f"cannot create {folder}: {existing} is a file, not a folder")
-  check_writable_folder(existing)
+  _check_creatable(folder, f"cannot create {folder}")
   return make_parents(os.path.join(folder, "_"))

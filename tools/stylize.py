@@ -72,6 +72,8 @@ def _stdin_to_file(folder):
   from PIL import Image
   import io
   data = sys.stdin.buffer.read()
+  if not data:
+    cli.usage_error("--input -: standard input is empty; pipe an image into it")
   try:
     kind = Image.open(io.BytesIO(data)).format or "PNG"
   except OSError:
