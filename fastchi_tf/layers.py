@@ -5,7 +5,7 @@ back with `safe_mode=True` (no Lambda layers anywhere).
 """
 
 import itertools
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -79,13 +79,20 @@ class InstanceNorm(keras.layers.Layer):
 
   Statistics come from each image alone, which is what makes the render network
   style-consistent across a batch; epsilon follows PyTorch's InstanceNorm2d.
+
+  With `num_styles` N > 1 it is conditional instance normalization (Dumoulin et al. 2017):
+  a scale and a shift per style (gamma and beta [N, C]), called on `[x, style]` where style
+  [batch, N] weighs them; a one-hot row picks a style, a convex one mixes styles. N = 1 is
+  the plain layer (gamma and beta [C], called on x alone), so single-style checkpoints and
+  exports stay as they were.
   """
 
   def __init__(self, epsilon: float = 1e-5,
                statistics: Optional[Tuple[np.ndarray, np.ndarray]] = None,
-               **kwargs: Any) -> None:
+               num_styles: int = 1, **kwargs: Any) -> None:
     super().__init__(**kwargs)
     self.epsilon = float(epsilon)
+    self.num_styles = int(num_styles)
     # (mean, variance), each [1, 1, 1, C], imposed instead of each image's own statistics.
     # Tiled inference (fastchi_tf.tiling) builds a copy of the network with whole-image
     # statistics so that tiles agree; a constructor argument, so a model shared by threads
@@ -94,33 +101,81 @@ class InstanceNorm(keras.layers.Layer):
         tf.constant(np.asarray(s, np.float32)) for s in statistics)
 
   def build(self, input_shape):
-    channels = input_shape[-1]
-    self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
-    self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
+    if self.num_styles > 1:
+      input_shape = input_shape[0]
+    shape = (input_shape[-1],) if self.num_styles == 1 else (self.num_styles, input_shape[-1])
+    self.gamma = self.add_weight(name="gamma", shape=shape, initializer="ones")
+    self.beta = self.add_weight(name="beta", shape=shape, initializer="zeros")
 
-  def call(self, x, training=None):
+  def _affine(self, style, dtype):
+    """(scale, shift): [C] each, or [batch, 1, 1, C] each for a style mix."""
+    gamma, beta = tf.cast(self.gamma, dtype), tf.cast(self.beta, dtype)
+    if style is None:
+      return gamma, beta
+    style = tf.cast(style, dtype)
+    return (tf.matmul(style, gamma)[:, None, None, :], tf.matmul(style, beta)[:, None, None, :])
+
+  def call(self, inputs, training=None):
+    x, style = (inputs, None) if self.num_styles == 1 else inputs
     if self.statistics is not None:
       mean, variance = (tf.cast(s, x.dtype) for s in self.statistics)
     elif not training and x.shape[0] is not None and x.dtype == tf.float32:
-      images = tf.split(x, x.shape[0]) if x.shape[0] > 1 else [x]
-      out = [self._fused(image) for image in images]
-      return out[0] if len(out) == 1 else tf.concat(out, 0)
+      return self._fused(x, style)
     else:
       mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-    inv = tf.math.rsqrt(variance + self.epsilon) * self.gamma
-    return x * inv + (self.beta - mean * inv)
+    gamma, beta = self._affine(style, x.dtype)
+    inv = tf.math.rsqrt(variance + self.epsilon) * gamma
+    return x * inv + (beta - mean * inv)
 
-  def _fused(self, image):
-    """Inference on one image, for which batch normalization over its pixels is instance
-    normalization. The fused kernel (oneDNN on CPU; grappler folds a following ReLU into it)
-    runs 2-3x faster than moments + scale + shift. Needs a static batch to split."""
+  def _fused(self, x, style):
+    """Inference on a static batch, image by image: batch normalization over one image's
+    pixels is instance normalization. The fused kernel (oneDNN on CPU; grappler folds a
+    following ReLU into it) runs 2-3x faster than moments + scale + shift."""
     empty = tf.constant([], tf.float32)
-    return tf.raw_ops.FusedBatchNormV3(
-        x=image, scale=tf.convert_to_tensor(self.gamma), offset=tf.convert_to_tensor(self.beta),
-        mean=empty, variance=empty, epsilon=self.epsilon, is_training=True)[0]
+    out = []
+    for i in range(x.shape[0]):
+      if style is None:
+        gamma, beta = tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+      else:  # this image's mix of the styles' scales and shifts
+        weights = tf.cast(style[i:i + 1], tf.float32)
+        gamma, beta = tf.matmul(weights, self.gamma)[0], tf.matmul(weights, self.beta)[0]
+      out.append(tf.raw_ops.FusedBatchNormV3(
+          x=x[i:i + 1] if x.shape[0] > 1 else x, scale=gamma, offset=beta, mean=empty,
+          variance=empty, epsilon=self.epsilon, is_training=True)[0])
+    return out[0] if len(out) == 1 else tf.concat(out, 0)
+
+  def compute_output_shape(self, input_shape):
+    return input_shape if self.num_styles == 1 else input_shape[0]
 
   def get_config(self):
-    return {**super().get_config(), "epsilon": self.epsilon}
+    config = {**super().get_config(), "epsilon": self.epsilon}
+    if self.num_styles > 1:  # N = 1 configs stay as they were
+      config["num_styles"] = self.num_styles
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StyleWeights(keras.layers.Layer):
+  """The style input of a multi-style network: weights [batch, N] made a convex mix.
+
+  Negative weights count as 0 and the rest are divided by their sum (the tools refuse
+  negative and all-zero vectors before they get here). Holds the styles' names, so that a
+  .keras file carries them.
+  """
+
+  def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
+    super().__init__(**kwargs)
+    self.names = tuple(str(n) for n in names)
+
+  def call(self, weights):
+    weights = tf.nn.relu(tf.cast(weights, tf.float32))
+    return weights / tf.maximum(tf.reduce_sum(weights, axis=-1, keepdims=True), 1e-12)
+
+  def compute_output_shape(self, input_shape):
+    return input_shape
+
+  def get_config(self):
+    return {**super().get_config(), "names": list(self.names)}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -5,7 +5,7 @@ u2W, uW, c9s1-3, with W = `width` (32 in the paper). Instance normalization and 
 every convolution but the last; the second convolution of a residual block has no ReLU.
 """
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import keras
 
@@ -17,8 +17,13 @@ NUM_RESIDUAL_BLOCKS = 5
 
 
 def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
-               upsample: str = "nearest") -> None:
+               upsample: str = "nearest", styles: Optional[Sequence[str]] = None) -> None:
   """Raises ValueError naming a bad argument of `build_render_net` and the valid choices."""
+  if styles is not None:
+    if len(styles) < 2:
+      raise ValueError(f"a multi-style network needs at least 2 styles, got {list(styles)}")
+    if len(set(styles)) != len(styles) or not all(styles):
+      raise ValueError(f"style names must be distinct and non-empty, got {list(styles)}")
   if variant not in VARIANTS:
     raise ValueError(f"unknown render network variant {variant!r}; choose one of {VARIANTS}")
   if upsample not in UPSAMPLES:
@@ -34,7 +39,8 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
 
 
 def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2,
-                     upsample: str = "nearest", name: Optional[str] = None) -> keras.Model:
+                     upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
+                     name: Optional[str] = None) -> keras.Model:
   """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
 
   Args:
@@ -43,12 +49,17 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     width: filters of the first convolution; the network uses 1, 2 and 4 times it.
     shrink: k, the channel reduction of the inception convolutions (ignored for "original").
     upsample: "nearest" (x2 nearest-neighbour then conv) or "transpose" (transposed conv).
+    styles: names of N >= 2 styles for a multi-style network (conditional instance
+      normalization); None for a single-style one.
     name: model name; defaults to the variant.
 
   Returns:
-    A functional keras.Model; its output has exactly the input's height and width.
+    A functional keras.Model; its output has exactly the input's height and width. A
+    single-style model takes the image alone; a multi-style one `[image, style]`, style
+    float [batch, N] weights (layers.StyleWeights makes them a convex mix).
   """
-  check_args(variant, width, shrink, upsample)
+  check_args(variant, width, shrink, upsample, styles)
+  num_styles = len(styles) if styles else 1
 
   def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False):
     transpose = up > 1 and upsample == "transpose"
@@ -59,12 +70,16 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     else:
       x = layers.ConvLayer(filters, kernel, **kwargs)(x)
     if norm:
-      x = layers.InstanceNorm(name=f"{prefix}norm")(x)
+      norm_layer = layers.InstanceNorm(num_styles=num_styles, name=f"{prefix}norm")
+      x = norm_layer(x) if num_styles == 1 else norm_layer([x, mix])
     if relu:
       x = keras.layers.ReLU(name=f"{prefix}relu")(x)
     return x
 
   image = keras.Input(shape=(None, None, 3), name="image")
+  if num_styles > 1:
+    style = keras.Input(shape=(num_styles,), name="style")
+    mix = layers.StyleWeights(styles, name="style_weights")(style)
   x = layers.PadToMultiple(multiple=4, minimum=8, name="pad_to_multiple")(image)
   x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit")(x)
   x = conv(x, width, 9, prefix="c1_", plain=True)
@@ -81,7 +96,16 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   x = keras.layers.Activation("sigmoid", name="squash")(x)
   x = keras.layers.Rescaling(255.0, name="to_pixels")(x)
   x = layers.CropToReference(name="crop")([x, image])
-  return keras.Model(image, x, name=name or f"render_{variant}")
+  inputs = image if num_styles == 1 else [image, style]
+  return keras.Model(inputs, x, name=name or f"render_{variant}")
+
+
+def style_names(model: keras.Model) -> tuple:
+  """The styles of a multi-style network, in order; () for a single-style one."""
+  for layer in model.layers:
+    if isinstance(layer, layers.StyleWeights):
+      return layer.names
+  return ()
 
 
 def use_space_to_depth(model: keras.Model, block: int = 2) -> keras.Model:

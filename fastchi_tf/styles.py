@@ -1,0 +1,147 @@
+"""The styles of a multi-style network: their files at training, their choice at inference.
+
+Pure Python except `draw`, which imports TensorFlow when called, so that tools can check a
+`--style` or a `--style_image` list before TensorFlow starts.
+"""
+
+import os
+from typing import List, Sequence
+
+import numpy as np
+
+# What a style folder is searched for (data.IMAGE_EXTENSIONS, without importing TensorFlow).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+
+
+def style_name(path: str) -> str:
+  """A style's name: its file's stem ("styles/starry_night.jpg" -> "starry_night")."""
+  return os.path.splitext(os.path.basename(path))[0]
+
+
+def style_files(spec: str) -> List[str]:
+  """The style image files of `--style_image`: a comma list of files and folders (a
+  folder's images sorted by name). Raises ValueError naming a missing path, an empty
+  folder, or two styles of the same name."""
+  files = []
+  for item in (s.strip() for s in spec.split(",")):
+    if not item:
+      continue
+    if not os.path.exists(item):
+      raise ValueError(f"style image not found: {item}")
+    if os.path.isdir(item):
+      found = sorted(os.path.join(item, n) for n in os.listdir(item)
+                     if n.lower().endswith(IMAGE_EXTENSIONS)
+                     and os.path.isfile(os.path.join(item, n)))
+      if not found:
+        raise ValueError(f"style folder {item} holds no images "
+                         f"({', '.join(IMAGE_EXTENSIONS)})")
+      files += found
+    else:
+      files.append(item)
+  if not files:
+    raise ValueError("--style_image is required")
+  names = [style_name(f) for f in files]
+  repeated = sorted({n for n in names if names.count(n) > 1})
+  if repeated:
+    raise ValueError(f"two style images are named {repeated[0]!r}; style names are file "
+                     "stems and must differ")
+  return files
+
+
+def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
+  """`--style` as float32 weights [N] summing to 1.
+
+  spec is a name, an index, a mix "name:weight,name:weight" (names or indices; styles left
+  out weigh 0), or a vector of N weights "0.2,0,0.8"; weights are non-negative, not all
+  zero. Raises ValueError naming the
+  problem.
+  """
+  n = len(names)
+  shown = ", ".join(f"{i}:{name}" for i, name in enumerate(names))
+  spec = spec.strip()
+
+  def index(token):
+    token = token.strip()
+    if token in names:
+      return list(names).index(token)
+    if token.lstrip("-").isdigit():
+      i = int(token)
+      if not 0 <= i < n:
+        raise ValueError(f"style index {i} is out of range: the model has {n} styles "
+                         f"(0 to {n - 1})")
+      return i
+    raise ValueError(f"unknown style {token!r}; the model's styles are {shown}")
+
+  weights = np.zeros(n, np.float64)
+  if ":" not in spec and "," in spec:  # a weight vector: "0.2,0,0.8"
+    values = spec.split(",")
+    if len(values) != n:
+      raise ValueError(f"--style {spec!r}: {len(values)} weights for a model of {n} styles "
+                       f"({shown}); give {n}, or name them: name:weight,...")
+    try:
+      return normalize([float(v) for v in values], f"--style {spec!r}")
+    except ValueError as e:
+      if "weights" in str(e):
+        raise
+      raise ValueError(f"--style {spec!r}: the weights must be numbers") from None
+  if ":" not in spec:
+    weights[index(spec)] = 1.0
+    return weights.astype(np.float32)
+  for part in spec.split(","):
+    token, sep, value = part.rpartition(":")
+    if not sep or not token:
+      raise ValueError(f"--style mix {spec!r}: write each style as name:weight, "
+                       "e.g. starry_night:0.7,the_scream:0.3")
+    try:
+      w = float(value)
+    except ValueError:
+      raise ValueError(f"--style mix {spec!r}: {value!r} is not a number") from None
+    if not np.isfinite(w) or w < 0:
+      raise ValueError(f"--style mix {spec!r}: weights must be non-negative numbers, "
+                       f"got {value}")
+    weights[index(token)] += w
+  return normalize(weights, spec)
+
+
+def normalize(weights: Sequence[float], what: str = "style weights") -> np.ndarray:
+  """Non-negative weights divided by their sum; ValueError if negative or all zero."""
+  weights = np.asarray(weights, np.float64)
+  if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+    raise ValueError(f"{what}: weights must be non-negative numbers")
+  if weights.sum() <= 0:
+    raise ValueError(f"{what}: the weights are all zero")
+  return (weights / weights.sum()).astype(np.float32)
+
+
+def weights_vector(spec: str, names: Sequence[str]) -> np.ndarray:
+  """`--style` for a model with `names`: its weights, or [1] for a single-style model.
+
+  An empty spec picks the first style only where that is unambiguous (one style).
+  """
+  if not names:  # a single-style model
+    if spec and spec.strip() not in ("0",):
+      raise ValueError(f"--style {spec!r}: the model has a single style; leave --style out")
+    return np.ones(1, np.float32)
+  if not spec:
+    raise ValueError(f"the model has {len(names)} styles; choose one with --style "
+                     f"(e.g. --style {names[0]}) or see --list_styles")
+  return parse_choice(spec, names)
+
+
+def draw(seed: int, step, total: int, num: int):
+  """Which of `num` styles each example of a global batch of `total` trains, at `step`.
+
+  Balanced and reproducible: global example g = step * total + i takes position g % num of
+  a random permutation drawn for cycle g // num, so every style is drawn once per `num`
+  examples, and the draw depends on (seed, step, i) only: a resumed run and any split over
+  replicas draw the same. Returns int32 [total].
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  g = tf.cast(step, tf.int64) * total + tf.range(total, dtype=tf.int64)
+  cycles, positions = g // num, g % num
+  # Seeds (seed, -1 - cycle): negative, so apart from the temporal term's (seed, step).
+  seeds = tf.stack([tf.fill([total], tf.constant(seed, tf.int64)), -1 - cycles], axis=1)
+  keys = tf.map_fn(lambda s: tf.random.stateless_uniform([num], s), seeds,
+                   fn_output_signature=tf.float32)
+  order = tf.argsort(keys, axis=1, stable=True)
+  return tf.gather(order, tf.cast(positions, tf.int32), axis=1, batch_dims=1)

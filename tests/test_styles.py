@@ -1,0 +1,93 @@
+"""Style files, style choices and the training draw (fastchi_tf/styles.py)."""
+
+import numpy as np
+import pytest
+
+from fastchi_tf import styles
+
+
+def _touch(path):
+  path.write_bytes(b"x")
+  return str(path)
+
+
+def test_style_files_takes_files_and_folders_and_names_them_by_stem(tmp_path):
+  folder = tmp_path / "paintings"
+  folder.mkdir()
+  for name in ("wave.jpg", "udnie.png", "notes.txt"):
+    _touch(folder / name)
+  single = _touch(tmp_path / "scream.jpg")
+  files = styles.style_files(f"{single}, {folder}")
+  assert [styles.style_name(f) for f in files] == ["scream", "udnie", "wave"]
+  assert styles.style_files(single) == [single]
+
+
+@pytest.mark.parametrize("spec,match", [
+    ("missing.jpg", "style image not found: missing.jpg"),
+    ("empty", "style folder empty holds no images"),
+    ("a.jpg,other/a.png", "two style images are named 'a'"),
+    (",", "--style_image is required"),
+])
+def test_style_files_names_what_is_wrong(tmp_path, monkeypatch, spec, match):
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / "empty").mkdir()
+  (tmp_path / "other").mkdir()
+  _touch(tmp_path / "a.jpg")
+  _touch(tmp_path / "other" / "a.png")
+  with pytest.raises(ValueError, match=match):
+    styles.style_files(spec)
+
+
+NAMES = ("starry_night", "wave", "udnie")
+
+
+@pytest.mark.parametrize("spec,expected", [
+    ("wave", [0, 1, 0]),
+    ("2", [0, 0, 1]),
+    ("starry_night:3,udnie:1", [0.75, 0, 0.25]),
+    ("0:1,wave:1", [0.5, 0.5, 0]),
+    ("wave:0.2,wave:0.2", [0, 1, 0]),  # repeated: weights add up
+    ("1, 0, 3", [0.25, 0, 0.75]),  # a vector of N weights
+])
+def test_a_choice_is_a_normalized_weight_vector(spec, expected):
+  np.testing.assert_allclose(styles.parse_choice(spec, NAMES), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("spec,match", [
+    ("mona_lisa", "unknown style 'mona_lisa'; the model's styles are 0:starry_night"),
+    ("3", "style index 3 is out of range: the model has 3 styles"),
+    ("-1", "style index -1 is out of range"),
+    ("wave:-0.5,udnie:1", "weights must be non-negative"),
+    ("wave:0,udnie:0", "the weights are all zero"),
+    ("wave:abc", "'abc' is not a number"),
+    ("wave:nan", "non-negative numbers"),
+    ("wave,udnie", "2 weights for a model of 3 styles"),
+    ("wave,udnie,0", "the weights must be numbers"),
+    ("1,-1,1", "non-negative"),
+    ("0,0,0", "the weights are all zero"),
+    ("wave:1,udnie", "write each style as name:weight"),
+])
+def test_a_bad_choice_names_the_problem(spec, match):
+  with pytest.raises(ValueError, match=match):
+    styles.parse_choice(spec, NAMES)
+
+
+def test_a_single_style_model_needs_no_choice_and_a_multi_style_one_does():
+  np.testing.assert_array_equal(styles.weights_vector("", ()), [1.0])
+  np.testing.assert_array_equal(styles.weights_vector("0", ()), [1.0])
+  with pytest.raises(ValueError, match="has a single style"):
+    styles.weights_vector("wave", ())
+  with pytest.raises(ValueError, match="the model has 3 styles; choose one with --style"):
+    styles.weights_vector("", NAMES)
+
+
+def test_the_draw_is_balanced_and_a_function_of_seed_and_step_only():
+  total, num = 4, 3
+  drawn = np.concatenate([styles.draw(7, step, total, num).numpy() for step in range(6)])
+  # Every run of `num` consecutive global examples from a cycle start holds each style once.
+  for start in range(0, len(drawn) - num + 1, num):
+    assert sorted(drawn[start:start + num]) == list(range(num))
+  again = np.concatenate([styles.draw(7, step, total, num).numpy() for step in range(6)])
+  np.testing.assert_array_equal(drawn, again)
+  other = np.concatenate([styles.draw(8, step, total, num).numpy() for step in range(6)])
+  assert not np.array_equal(drawn, other)
