@@ -196,7 +196,7 @@ def run(cfg, out_dir):
     log = training.train_afresh(tcfg, on_summary=None)
     seconds = time.perf_counter() - start
     if evaluator is None:
-      evaluator = train_lib.Trainer(tcfg, _strategy(), _style(style_image), tcfg.model_dir)
+      evaluator = train_lib.Trainer(tcfg, _strategy(), [_style(style_image)], tcfg.model_dir)
     model = export.restore_render_net(tcfg.model_dir)
     content, style = _objective(evaluator, model, photos)
     entry = dict(weight=weight, train_seconds=seconds, content=content, style=style,

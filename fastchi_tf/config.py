@@ -18,6 +18,7 @@ import typing
 from typing import Any, Dict, List, Optional, Tuple
 
 from fastchi_tf import io_utils
+from fastchi_tf import styles
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # The choices of render_net.VARIANTS / UPSAMPLES, loss_net.NAMES / WEIGHT_SOURCES and
@@ -91,6 +92,9 @@ class RenderConfig:
   shrink: int = _setting(2, "k of the inception convolutions.")
   upsample: str = _setting("nearest", "Upsampling: nearest + conv, or transpose (FastChi; "
                            "checkerboards).", UPSAMPLES)
+  # The style names of a multi-style network (conditional instance normalization), from
+  # the --style_image files; None for one style.
+  styles: Optional[Tuple[str, ...]] = _recorded()
 
 
 @dataclasses.dataclass
@@ -142,12 +146,14 @@ class DataConfig:
                              "(e.g. tfds:coco/2014).")
   tfds_data_dir: Optional[str] = _setting(None, "tensorflow-datasets data folder.")
   image_size: int = _setting(256, "Training crop size.")  # square crops
-  style_image: str = _setting("", "Style image file.")
+  style_image: str = _setting("", "Style image file, or several (a comma list of files "
+                              "and folders) for a multi-style network; the style names are "
+                              "the file stems.")
   style_size: Optional[int] = _setting(
       None, "Longer side of the style image (default: as is).")
   # Training records its inputs by content here, so that resuming notices a changed style
   # image or training set whatever their paths say (see check_resumable).
-  style_sha256: Optional[str] = _recorded()  # of the style image file
+  style_sha256: Optional[str] = _recorded()  # of the style image file(s)
   train_data_sha256: Optional[str] = _recorded()  # of a folder's file names and sizes
 
 
@@ -176,6 +182,9 @@ class TrainConfig:
   deterministic: bool = _setting(False, "Deterministic ops (repeatable runs).")
   mixed_precision: bool = _setting(
       False, "float16 compute, float32 variables and losses, loss scaling (GPUs only).")
+  finetune_from: str = _setting(
+      "", "Add styles to a trained run: its network and styles are kept, and only the new "
+      "--style_image styles' scales and shifts train (Dumoulin et al. 2017).")
 
   def check(self) -> None:
     """Raises ValueError naming the first bad setting or path; needs no TensorFlow.
@@ -226,15 +235,14 @@ class TrainConfig:
   def _check_paths(self):
     """Each path of the right kind; the run's folder neither inside its data nor an input."""
     d, weights = self.data, self.loss_net.weights
-    if not os.path.exists(d.style_image):
-      raise ValueError(f"style image not found: {d.style_image}")
-    if os.path.isdir(d.style_image):
-      raise ValueError(f"style image {d.style_image} is a folder, not an image file")
+    style_files = styles.style_files(d.style_image)
     folder_data = not d.train_data.startswith("tfds:")
     if folder_data:
       _check_folder(d.train_data, "training data")
     elif d.tfds_data_dir and os.path.exists(d.tfds_data_dir):
       _check_folder(d.tfds_data_dir, "--tfds_data_dir")
+    if self.finetune_from:
+      _check_folder(self.finetune_from, "--finetune_from run")
     weights_file = weights not in NAMED_WEIGHTS
     if weights_file and os.path.isdir(weights):
       raise ValueError(f"loss network weights {weights} is a folder, not a file")
@@ -248,7 +256,7 @@ class TrainConfig:
     if folder_data and io_utils.is_within(self.model_dir, d.train_data):
       raise ValueError(f"--model_dir {self.model_dir} lies inside --train_data {d.train_data}: "
                        "the run would train on its own outputs; choose a folder outside it")
-    inputs = [d.style_image] + ([weights] if weights_file else [])
+    inputs = style_files + ([weights] if weights_file else [])
     io_utils.check_not_inputs(
         [self.model_dir] + [os.path.join(self.model_dir, n) for n in RUN_FILES], inputs)
 

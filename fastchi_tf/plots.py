@@ -1,7 +1,7 @@
 """Figures written as PNG: loss curves and image grids."""
 
 import csv
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -25,6 +25,8 @@ def plot_loss_curves(log: Mapping[str, np.ndarray], path: str, title: str = "Tra
                      terms: Sequence[str] = ("total", "content", "style", "tv", "temporal")) -> None:
   """Writes one log-scale panel per loss term of `log` ({"step": ..., term: ...}) to `path`."""
   terms = [t for t in terms if t in log]
+  if not terms:  # nothing logged yet: no figure rather than an empty one
+    return
   fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 3.0), squeeze=False)
   for ax, term in zip(axes[0], terms):
     values = log[term]
@@ -68,3 +70,24 @@ def save_figure(fig: plt.Figure, path: str) -> None:
   with io_utils.atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=100)
   plt.close(fig)
+
+
+def labelled_rows(rows: Sequence[Sequence[Tuple[np.ndarray, str]]], path: str,
+                  scale: float = 2.5, title: Optional[str] = None) -> None:
+  """Writes rows of (uint8 image, caption) to `path` as one PNG, each image captioned."""
+  n_rows, n_cols = len(rows), max(len(r) for r in rows)
+  aspect = rows[0][0][0].shape[0] / rows[0][0][0].shape[1]
+  fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+                           figsize=(scale * n_cols, scale * aspect * n_rows + 0.4 * n_rows))
+  for i, row in enumerate(rows):
+    for j in range(n_cols):
+      ax = axes[i][j]
+      ax.axis("off")
+      if j < len(row):
+        image, caption = row[j]
+        ax.imshow(np.asarray(image, np.uint8))
+        ax.set_title(caption, fontsize=9)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  save_figure(fig, path)

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ from fastchi_tf import losses
 from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
+from fastchi_tf import styles
 from fastchi_tf.loss_net import build_loss_net
 from fastchi_tf.progress import Progress
 from fastchi_tf.render_net import build_render_net
@@ -83,7 +85,8 @@ class TrainResult:
 
 @dataclasses.dataclass
 class _Inputs:
-  style_image: np.ndarray
+  style_images: list  # one [h, w, 3] per style trained, in the order of style_names
+  style_names: list
   files: list  # empty for tfds sources
   style_sha256: str
   train_data_sha256: str  # None for tfds sources
@@ -97,8 +100,12 @@ def _check_inputs(cfg, strategy):
   if cfg.batch_size % replicas:
     raise ValueError(f"--batch_size={cfg.batch_size} cannot be shared by {replicas} replicas "
                      f"(use a multiple of {replicas})")
-  style = data.read_image(cfg.data.style_image)
-  style_sha256 = data.file_sha256(cfg.data.style_image)
+  style_files = styles.style_files(cfg.data.style_image)
+  style_images = [data.read_image(f) for f in style_files]  # each unreadable one named
+  digests = [data.file_sha256(f) for f in style_files]
+  style_names = [styles.style_name(f) for f in style_files]
+  style_sha256 = digests[0] if len(digests) == 1 else hashlib.sha256("".join(
+      f"{n}:{d}\n" for n, d in zip(style_names, digests)).encode()).hexdigest()
   if cfg.data.train_data.startswith("tfds:"):
     data.check_tfds_name(cfg.data.train_data[len("tfds:"):])
     files, preview_files, fallback, files_sha256 = [], [], "", None
@@ -119,7 +126,8 @@ def _check_inputs(cfg, strategy):
   preview = [_center_crop(data.read_image(p), cfg.data.image_size) for p in preview_files]
   preview = np.stack(preview) if preview else np.zeros((0, cfg.data.image_size,
                                                          cfg.data.image_size, 3), np.float32)
-  return _Inputs(style, files, style_sha256, files_sha256, fallback, preview)
+  return _Inputs(style_images, style_names, files, style_sha256, files_sha256, fallback,
+                 preview)
 
 
 def _center_crop(image, size):
@@ -229,29 +237,49 @@ class Trainer:
   """Holds the model, optimizer, checkpoint and compiled loop of one run.
 
   `terms` names the losses each step returns: TERMS, then each style layer's part of the
-  style term ("style/relu1_2"), unweighted like it.
+  style term ("style/relu1_2"), unweighted like it, and for a multi-style network each
+  style's style term ("per_style/NAME": the mean over the step's examples of that style,
+  NaN in a step that drew none of it).
+
+  A multi-style network (cfg.render.styles) draws a style per example (styles.draw), renders
+  it with that style's one-hot weights, and scores it against that style's Gram matrices.
+  `style_images` are the styles trained: all of them, or with cfg.finetune_from the new ones
+  (the last of cfg.render.styles), whose scales and shifts alone then train, the rest of the
+  network held as the earlier run left it.
   """
 
   def __init__(self, cfg: config_lib.TrainConfig, strategy: tf.distribute.Strategy,
-               style_image: np.ndarray, write_dir: str) -> None:
+               style_images: list, write_dir: str) -> None:
     self.cfg = cfg
     self.strategy = strategy
     self.write_dir = write_dir
     with strategy.scope(), precision.dtype_policy(cfg.mixed_precision):
       keras.utils.set_random_seed(cfg.seed)
       self.model = build_render_net(**dataclasses.asdict(cfg.render))
+      self.style_names = tuple(cfg.render.styles or ())
+      # Style k of the style images is the network's style first_trained + k.
+      self.first_trained = len(self.style_names) - len(style_images) if self.style_names else 0
+      self.train_vars, self._masks = self.model.trainable_variables, None
+      if cfg.finetune_from:
+        self.train_vars, self._masks = _start_from(self.model, cfg.finetune_from,
+                                                   self.first_trained)
       self.loss_net = build_loss_net(**dataclasses.asdict(cfg.loss_net))
       self.optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
       if cfg.mixed_precision:
         # Scales the loss up so float16 gradients do not underflow; skips steps that
         # overflow and lowers the scale.
         self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
-      self.optimizer.build(self.model.trainable_variables)
+      self.optimizer.build(self.train_vars)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
       self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
                                             step=self.step)
     self.manager = tf.train.CheckpointManager(self.checkpoint, write_dir, max_to_keep=3)
-    self.style_grams = losses.style_targets(self.loss_net, style_image, cfg.data.style_size)
+    targets = [losses.style_targets(self.loss_net, image, cfg.data.style_size)
+               for image in style_images]
+    # {layer: [c, c]} for one style, {layer: [styles, c, c]} to gather from for several.
+    self.style_grams = targets[0] if not self.style_names else {
+        layer: tf.stack([t[layer] for t in targets]) for layer in targets[0]}
+    self.trained_names = self.style_names[self.first_trained:]
     # The temporal term exists only when weighted, so default runs stay as they were.
     self.temporal = None
     if cfg.temporal.weight > 0:
@@ -260,7 +288,8 @@ class Trainer:
       self.temporal = temporal.TemporalSettings(**settings)
     # losses.csv's columns: TERMS, and "temporal" when it is on.
     self.log_terms = TERMS + (("temporal",) if self.temporal else ())
-    self.terms = self.log_terms + tuple(f"style/{layer}" for layer in self.style_grams)
+    self.terms = (self.log_terms + tuple(f"style/{layer}" for layer in self.style_grams) +
+                  tuple(f"per_style/{name}" for name in self.trained_names))
     self._loop = tf.function(self._train_loop)
 
   def restore(self) -> int:
@@ -269,30 +298,57 @@ class Trainer:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
     return int(self.step.numpy())
 
+  def _render(self, images, style=None, training=True):
+    """The render network's float32 output; `style` one-hot (or mixed) weights [b, N]."""
+    inputs = images if style is None else [images, style]
+    # float16 under mixed precision; losses are computed in float32
+    return tf.cast(self.model(inputs, training=training), tf.float32)
+
   def _replica_step(self, images):
     cfg = self.cfg
+    grams, style, drawn = self.style_grams, None, None
+    if self.style_names:
+      # This replica's share of the global batch's draw (see styles.draw).
+      replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+      offset = replica * images.shape[0]
+      drawn = styles.draw(cfg.seed, self.step, cfg.batch_size, len(self.trained_names))
+      mine = drawn[offset:offset + images.shape[0]]
+      style = tf.one_hot(mine + self.first_trained, len(self.style_names), dtype=tf.float32)
+      grams = {layer: tf.gather(g, mine) for layer, g in grams.items()}
     with tf.GradientTape() as tape:
-      # float16 under mixed precision; losses are computed in float32
-      rendered = tf.cast(self.model(images, training=True), tf.float32)
+      rendered = self._render(images, style)
       # One loss-network pass over rendered and content images together.
       features = self.loss_net(tf.concat([rendered, images], axis=0))
       n = tf.shape(images)[0]
       generated = {k: v[:n] for k, v in features.items()}
       content = {k: features[k][n:] for k in self.loss_net.content_layers}
       per_example, terms = losses.perceptual_loss(
-          generated, content, self.style_grams, rendered, self.loss_net.content_layers,
+          generated, content, grams, rendered, self.loss_net.content_layers,
           **dataclasses.asdict(cfg.loss))
       if self.temporal:
-        per_example, terms = self._add_temporal(images, rendered, per_example, terms)
+        per_example, terms = self._add_temporal(images, rendered, style, per_example, terms)
       # Scaled by the global batch: summing over replicas then gives the batch mean.
       loss = tf.reduce_sum(per_example) / cfg.batch_size
       scaled = self.optimizer.scale_loss(loss) if cfg.mixed_precision else loss
-    grads = tape.gradient(scaled, self.model.trainable_variables)
-    self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+    grads = tape.gradient(scaled, self.train_vars)
+    if self._masks:  # fine-tuning: the earlier styles' rows stay exactly as they were
+      grads = [g * m for g, m in zip(grads, self._masks)]
+    self.optimizer.apply_gradients(zip(grads, self.train_vars))
+    if self.style_names:
+      terms = dict(terms, **self._per_style(terms["style"], drawn, style))
     values = [loss] + [tf.reduce_sum(terms[t]) / cfg.batch_size for t in self.terms[1:]]
     return tf.stack(values)
 
-  def _add_temporal(self, images, rendered, per_example, terms):
+  def _per_style(self, style_loss, drawn, style):
+    """{"per_style/NAME": [b]} whose global sum over batch_size is the mean style loss of
+    the step's examples of that style (NaN if the step drew none)."""
+    trained = len(self.trained_names)
+    counts = tf.reduce_sum(tf.one_hot(drawn, trained), axis=0)
+    scale = tf.where(counts > 0, self.cfg.batch_size / tf.maximum(counts, 1.0), np.nan)
+    return {f"per_style/{name}": style_loss * style[:, self.first_trained + k] * scale[k]
+            for k, name in enumerate(self.trained_names)}
+
+  def _add_temporal(self, images, rendered, style, per_example, terms):
     """Adds weight x |warp(f(x), F) - f(x')|^2, x' a randomly moved and noised x."""
     # The second frames are a pure function of (seed, step, position in the global batch):
     # a resumed run, and any number of replicas, draw what one device would.
@@ -301,7 +357,7 @@ class Trainer:
     second, flow, valid = temporal.second_frames(
         images, seed, self.temporal, total=self.cfg.batch_size,
         offset=replica * images.shape[0])
-    rendered_second = tf.cast(self.model(second, training=True), tf.float32)
+    rendered_second = self._render(second, style)
     term = temporal.temporal_loss(rendered, rendered_second, flow, valid)
     return (per_example + self.cfg.temporal.weight * term,
             dict(terms, temporal=term))
@@ -318,8 +374,40 @@ class Trainer:
     """Runs `steps` training steps; returns their [steps, len(terms)] losses."""
     return self._loop(iterator, tf.constant(steps, tf.int32)).numpy()
 
-  def stylize(self, images: np.ndarray) -> tf.Tensor:
-    return tf.cast(self.model(tf.convert_to_tensor(images), training=False), tf.float32)
+  def stylize(self, images: np.ndarray, style_index: int = 0) -> tf.Tensor:
+    """The network's output on float images [b, h, w, 3]; a multi-style one in style
+    `style_index`."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    style = None
+    if self.style_names:
+      style = tf.one_hot([style_index] * images.shape[0], len(self.style_names))
+    return self._render(images, style, training=False)
+
+
+def _start_from(model, finetune_from, old):
+  """Loads the run `finetune_from` into `model`, which has its `old` styles first; returns
+  (the variables to train, their gradient masks): every normalization layer's scale and
+  shift, masked to the rows of the new styles. New rows start at the mean of the old ones."""
+  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+  try:
+    earlier = export.restore_render_net(finetune_from)
+  except ValueError as e:
+    raise ValueError(f"--finetune_from: {e}") from None
+  variables, masks = [], []
+  for layer in model.layers:
+    weights = earlier.get_layer(layer.name).get_weights()
+    if not isinstance(layer, layers.InstanceNorm):
+      layer.set_weights(weights)
+      continue
+    rows = [np.reshape(w, (old, -1)) for w in weights]  # [C] of a single-style run: 1 row
+    new = layer.num_styles - old
+    layer.set_weights([np.concatenate([r, np.repeat(r.mean(0, keepdims=True), new, 0)])
+                       for r in rows])
+    mask = np.concatenate([np.zeros((old, 1)), np.ones((new, 1))]).astype(np.float32)
+    variables += [layer.gamma, layer.beta]
+    masks += [tf.constant(mask), tf.constant(mask)]
+  return variables, masks
 
 
 def _make_dataset_fn(cfg, inputs, start_step, counter):
@@ -394,13 +482,39 @@ def _setup(cfg, strategy, allow_config_change):
   inputs = _check_inputs(cfg, strategy)
   # The inputs' digests go into config.json with the settings (on a copy: the caller's
   # config is left alone).
+  render = dict(styles=tuple(inputs.style_names) if len(inputs.style_names) > 1 else None)
+  if cfg.finetune_from:
+    render = _finetuned_render(cfg, inputs.style_names)
   cfg = config_lib.replace(cfg, data=dict(style_sha256=inputs.style_sha256,
-                                          train_data_sha256=inputs.train_data_sha256))
+                                          train_data_sha256=inputs.train_data_sha256),
+                           render=render)
   chief = distribute.is_chief(strategy)
   write_dir = cfg.model_dir if chief else os.path.join(
       cfg.model_dir, "workers", distribute.task_name(strategy))
   _check_model_dir(cfg, allow_config_change)  # before anything is written
   return _Run(cfg, strategy, inputs, chief, write_dir)
+
+
+def _finetuned_render(cfg, new_names):
+  """The render config of a fine-tuning run: the earlier run's network, its styles and then
+  the new ones."""
+  path = os.path.join(cfg.finetune_from, "config.json")
+  if not os.path.isfile(path):
+    raise ValueError(f"--finetune_from {cfg.finetune_from} is not a training run "
+                     "(no config.json)")
+  if not tf.train.latest_checkpoint(cfg.finetune_from):
+    raise ValueError(f"--finetune_from {cfg.finetune_from} has no checkpoint yet")
+  with open(path) as f:
+    earlier = config_lib.TrainConfig.from_dict(json.load(f))
+  if io_utils.is_within(cfg.model_dir, cfg.finetune_from):
+    raise ValueError(f"--model_dir {cfg.model_dir} is the --finetune_from run; give a new "
+                     "folder")
+  old = earlier.render.styles or (styles.style_name(earlier.data.style_image),)
+  repeated = [n for n in new_names if n in old]
+  if repeated:
+    raise ValueError(f"style {repeated[0]!r} is already in {cfg.finetune_from} "
+                     f"(styles {', '.join(old)})")
+  return dict(dataclasses.asdict(earlier.render), styles=tuple(old) + tuple(new_names))
 
 
 def _train_locked(run, verbose, on_summary, allow_config_change):
@@ -416,7 +530,7 @@ def _train_locked(run, verbose, on_summary, allow_config_change):
   if run.chief:
     io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
 
-  trainer = Trainer(cfg, run.strategy, run.inputs.style_image, run.write_dir)
+  trainer = Trainer(cfg, run.strategy, run.inputs.style_images, run.write_dir)
   start = trainer.restore()
   _trim_loss_log(os.path.join(run.write_dir, LOSS_LOG), start)
   if start >= cfg.steps:
@@ -461,7 +575,8 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
     t0 = time.perf_counter()
     history = trainer.run_steps(iterator, chunk)
     images_per_sec = chunk * cfg.batch_size / (time.perf_counter() - t0)
-    bad = np.flatnonzero(~np.all(np.isfinite(history), axis=1))
+    # (per-style terms are NaN in steps that drew no example of their style)
+    bad = np.flatnonzero(~np.all(np.isfinite(history[:, :len(trainer.log_terms)]), axis=1))
     if bad.size:
       kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
       raise TrainingError(f"loss became {history[bad[0], 0]} at step {step + bad[0] + 1}; "
@@ -499,7 +614,8 @@ class _RunLog:
 
   def __enter__(self):
     path = os.path.join(self.write_dir, LOSS_LOG)
-    new = not os.path.exists(path)
+    # Empty too: a run killed before its first flush leaves the file without its header.
+    new = not os.path.exists(path) or os.path.getsize(path) == 0
     self._file = open(path, "a", newline="")
     self._csv = csv.writer(self._file)
     if new:
@@ -518,6 +634,10 @@ class _RunLog:
           f"{v:.6g}" for v in row[:len(self.trainer.log_terms)]))
     self._file.flush()
     last = dict(zip(self.trainer.terms, map(float, history[-1])))
+    for i, name in enumerate(self.trainer.terms):
+      if name.startswith("per_style/"):  # the mean over this call's steps that drew it
+        drawn = history[:, i][np.isfinite(history[:, i])]
+        last[name] = float(drawn.mean()) if drawn.size else float("nan")
     if self.progress:
       self.progress.update(step + len(history),
                            **{"loss": last["total"], "img/s": images_per_sec})
@@ -526,13 +646,20 @@ class _RunLog:
   def summary(self, step, last, images_per_sec):
     with self._writer.as_default(step=step):
       for name, value in last.items():
-        # TERMS and temporal under loss/, each style layer's under style/ ("style/relu1_2").
-        tf.summary.scalar(name if "/" in name else f"loss/{name}", value)
+        # TERMS and temporal under loss/, each style layer's under style/ ("style/relu1_2"),
+        # each style's under per_style/.
+        if np.isfinite(value):
+          tf.summary.scalar(name if "/" in name else f"loss/{name}", value)
       tf.summary.scalar("learning_rate", float(self.trainer.optimizer.learning_rate.numpy()))
       tf.summary.scalar("images_per_sec", images_per_sec)
       if len(self.preview):
-        stylized = self.trainer.stylize(self.preview)
-        both = tf.concat([self.preview, stylized], axis=2) / 255.0
+        names = self.trainer.style_names
+        if names:  # the first preview image in every style, side by side
+          shown = [self.preview[:1]] + [self.trainer.stylize(self.preview[:1], k)
+                                         for k in range(len(names))]
+        else:
+          shown = [self.preview, self.trainer.stylize(self.preview)]
+        both = tf.concat(shown, axis=2) / 255.0
         tf.summary.image("content_and_stylized", both, max_outputs=len(self.preview))
     self.snapshot(step)
 

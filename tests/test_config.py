@@ -89,12 +89,20 @@ def test_every_range_names_a_setting():
 
 def test_path_kinds_are_checked(paths):
   (paths / "file").write_bytes(b"")
+  (paths / "empty").mkdir()
+  (paths / "photos" / "style.png").write_bytes(b"png")
   cases = [
       (dict(data__train_data=str(paths / "style.png")),
        r"training data .*style.png is a file, not a folder"),
       (dict(data__train_data=str(paths / "missing")), "training data folder not found"),
-      (dict(data__style_image=str(paths / "photos")), r"style image .*photos is a folder"),
+      (dict(data__style_image=str(paths / "run")), r"style image not found: .*run"),
+      (dict(finetune_from=str(paths / "style.png")), r"--finetune_from run .*style.png is a "
+       "file, not a folder"),
+      (dict(finetune_from=str(paths / "missing")), "--finetune_from run folder not found"),
       (dict(data__style_image=str(paths / "missing.png")), "style image not found"),
+      (dict(data__style_image=str(paths / "empty")), r"style folder .*empty holds no images"),
+      (dict(data__style_image=f"{paths / 'style.png'},{paths / 'photos' / 'style.png'}"),
+       "two style images are named 'style'"),
       (dict(model_dir=str(paths / "file")), r"--model_dir .*file is a file, not a folder"),
       (dict(model_dir=str(paths / "file" / "run")), r"cannot create --model_dir .*file is a file"),
       (dict(model_dir=str(paths / "style.png")), "is a file, not a folder"),

@@ -159,7 +159,7 @@ def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
 @pytest.mark.parametrize("change,error,match", [
     (dict(batch_size=3), ValueError, "batch_size=3 cannot be shared by 2 replicas"),
     (dict(style="missing.png"), ValueError, "style image not found"),
-    (dict(style="empty"), ValueError, "style image .*empty is a folder"),
+    (dict(style="empty"), ValueError, "style folder .*empty holds no images"),
     (dict(train_data="missing"), ValueError, "training data folder not found"),
     (dict(train_data="photos/a.jpg"), ValueError, "training data .*a.jpg is a file, not a folder"),
     (dict(train_data="empty"), data.DataError, "no images"),

@@ -67,7 +67,8 @@ def test_help_exits_0_and_every_numeric_flag_has_a_range():
 # (flags after small_flags', expected one line). {tmp}, {photos} and {style} are filled in.
 BAD_USAGE = [
     (["--style_image", "/nonexistent/style.jpg"], "style image not found: /nonexistent/style.jpg"),
-    (["--style_image", "{photos}"], "style image {photos} is a folder, not an image file"),
+    (["--style_image", "{tmp}/run0"], "style image not found: {tmp}/run0"),
+    (["--style_image", "{style},{style}"], "two style images are named 'ihc'"),
     (["--train_data", "/nonexistent"], "training data folder not found"),
     (["--train_data", "{style}"], "training data {style} is a file, not a folder"),
     (["--model_dir", "{style}"], "--model_dir {style} is a file, not a folder"),

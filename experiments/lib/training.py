@@ -82,4 +82,44 @@ def build_trainer(write_dir, image_size, batch_size, strategy=None, **changes):
   cfg = derive(model_dir=write_dir, data=dict(image_size=image_size), batch_size=batch_size,
                **changes)
   style = data.read_image(cfg.data.style_image)
-  return train_lib.Trainer(cfg, strategy or tf.distribute.get_strategy(), style, write_dir)
+  return train_lib.Trainer(cfg, strategy or tf.distribute.get_strategy(), [style], write_dir)
+
+
+
+def style_losses(trainer, photos):
+  """Per style that `trainer`'s (restored) run trained: the mean style and content terms of
+  its training objective (unweighted) on uint8 `photos` [b, h, w, 3], and the outputs.
+
+  Returns ({name: {"style": s, "content": c}}, [uint8 outputs per style]); a single-style
+  network is one entry named "".
+  """
+  from fastchi_tf import losses  # pylint: disable=g-import-not-at-top
+  names = trainer.trained_names or ("",)
+  photos = photos.astype(np.float32)
+  features_in = trainer.loss_net(photos)
+  result, outputs = {}, []
+  for k, name in enumerate(names):
+    out = trainer.stylize(photos, trainer.first_trained + k).numpy()
+    outputs.append(np.clip(np.round(out), 0, 255).astype(np.uint8))
+    features = trainer.loss_net(out)
+    grams = {layer: g[k] if trainer.style_names else g
+             for layer, g in trainer.style_grams.items()}
+    style, _ = losses.style_loss(features, grams, trainer.cfg.loss.reduction)
+    content = sum(losses.content_loss(features[l], features_in[l], trainer.cfg.loss.reduction)
+                  for l in trainer.loss_net.content_layers)
+    result[name] = {"style": float(np.mean(style)), "content": float(np.mean(content))}
+  return result, outputs
+
+
+def restored_trainer(model_dir):
+  """A Trainer of the run in `model_dir` (its recorded config and trained styles),
+  restored from its last checkpoint."""
+  import json  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(model_dir, "config.json")) as f:
+    cfg = config_lib.TrainConfig.from_dict(json.load(f))
+  files = styles_lib.style_files(cfg.data.style_image)
+  trainer = train_lib.Trainer(cfg, tf.distribute.get_strategy(),
+                              [data.read_image(f) for f in files], model_dir)
+  trainer.restore()
+  return trainer
