@@ -130,3 +130,30 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   """absl's app.run with --help exiting 0 and bad flags as one line with status 2."""
   from absl import app
   app.run(main, flags_parser=_parse)
+
+
+def define_style_flags() -> None:
+  """--style, --strength and --list_styles, which the image and video tools share."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_string("style", None, "For a multi-style model: a style's name or index, or a "
+                      "mix such as starry_night:0.7,wave:0.3 (see --list_styles).")
+  flags.DEFINE_float("strength", 1.0, "How much of the style: 0 returns the input, 1 the full "
+                     "style; in between blends the two.", lower_bound=0.0, upper_bound=1.0)
+  flags.DEFINE_bool("list_styles", False, "Print the model's styles (index and name) and exit.")
+
+
+def print_styles(stylizer) -> None:
+  """--list_styles: one "index name" line per style of a loaded Stylizer."""
+  if not stylizer.style_names:
+    print(f"{stylizer.path} has a single style (no --style needed)")
+  for i, name in enumerate(stylizer.style_names):
+    print(f"{i} {name}")
+
+
+def shipped_model(kind: str) -> str:
+  """The shipped collection's file ("tflite" or "keras"); fails in one line if missing."""
+  from fastchi_tf import shipped  # pylint: disable=g-import-not-at-top
+  try:
+    return shipped.path(kind)
+  except shipped.MissingError as e:
+    fail(e)

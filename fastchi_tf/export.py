@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import keras
 import numpy as np
@@ -13,8 +13,10 @@ import tensorflow as tf
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import io_utils
+from fastchi_tf import lite
 from fastchi_tf.lite import TFLiteRunner
 from fastchi_tf.render_net import build_render_net
+from fastchi_tf.render_net import style_names
 
 SAVED_MODEL = "saved_model"
 KERAS_FILE = "model.keras"
@@ -41,17 +43,35 @@ def restore_render_net(model_dir: str) -> keras.Model:
   return model
 
 
-def uint8_serving_fn(model: keras.Model) -> Callable[[tf.Tensor], Dict[str, tf.Tensor]]:
-  """uint8 [batch, h, w, 3] in, uint8 of the same shape out: what serving and phones use."""
+def uint8_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
+  """uint8 [batch, h, w, 3] in, uint8 of the same shape out: what serving and phones use.
 
-  def serve(images):
-    out = model(tf.cast(images, tf.float32), training=False)
+  A multi-style model's function also takes float32 style weights [N], one mix for the
+  whole batch (non-negative; the network divides them by their sum).
+  """
+
+  def to_uint8(out):
     return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
+
+  if not style_names(model):
+    return lambda images: to_uint8(model(tf.cast(images, tf.float32), training=False))
+
+  def serve(images, style):
+    weights = tf.tile(style[None], [tf.shape(images)[0], 1])
+    return to_uint8(model([tf.cast(images, tf.float32), weights], training=False))
 
   return serve
 
 
-def _atomic_dir(write, path):
+def _signature(model):
+  images = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+  names = style_names(model)
+  if not names:
+    return [images]
+  return [images, tf.TensorSpec([len(names)], tf.float32, name="style")]
+
+
+def write_folder(write, path):
   """Calls write(tmp_dir), then moves the finished folder to `path`, replacing it whole."""
   parent = os.path.dirname(os.path.abspath(path))
   os.makedirs(parent, exist_ok=True)
@@ -72,15 +92,23 @@ def _atomic_dir(write, path):
 
 
 def export_saved_model(model: keras.Model, path: str) -> None:
-  """A SavedModel whose `serving_default` maps uint8 images to uint8 images, any size."""
+  """A SavedModel whose `serving_default` maps uint8 images to uint8 images, any size.
+
+  A multi-style model's also takes the style weights, and a `style_names` signature (no
+  inputs) returns the names in order.
+  """
   # Keras' ExportArchive, not tf.saved_model.save on a tf.Module: with Keras 3 variables
   # the latter converts to TFLite models that compute garbage.
   archive = keras.export.ExportArchive()
   archive.track(model)
-  archive.add_endpoint(
-      name="serving_default", fn=uint8_serving_fn(model),
-      input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
-  _atomic_dir(lambda tmp: archive.write_out(tmp, verbose=False), path)
+  archive.add_endpoint(name="serving_default", fn=uint8_serving_fn(model),
+                       input_signature=_signature(model))
+  names = style_names(model)
+  if names:
+    archive.add_endpoint(name="style_names",
+                         fn=lambda: {"names": tf.constant(list(names), tf.string)},
+                         input_signature=[])
+  write_folder(lambda tmp: archive.write_out(tmp, verbose=False), path)
 
 
 def export_keras(model: keras.Model, path: str) -> None:
@@ -88,12 +116,17 @@ def export_keras(model: keras.Model, path: str) -> None:
     model.save(tmp)
 
 
-def tflite_bytes(saved_model_dir: str, precision: str = "float32") -> bytes:
-  converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+def tflite_bytes(saved_model_dir: str, precision: str = "float32",
+                 names: Sequence[str] = ()) -> bytes:
+  """The SavedModel's serving_default as a TFLite model; `names` (a multi-style model's
+  styles) stored in it as metadata (lite.with_style_names)."""
+  converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                       signature_keys=["serving_default"])
   if precision == "float16":
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
-  return converter.convert()
+  content = converter.convert()
+  return lite.with_style_names(content, names) if names else content
 
 
 EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, *TFLITE_FILES.values()})
@@ -130,8 +163,9 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
   """Writes SavedModel, .keras and (optionally) TFLite models of the run in `model_dir`.
 
   The folder is written whole and replaces any earlier export in `export_dir`. Each TFLite
-  model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]); returns
-  {precision: max absolute uint8 difference}.
+  model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]), a
+  multi-style one in its first style and in a 50/50 mix of the first two; returns
+  {precision: max absolute uint8 difference over those}.
   """
   check_export_dir(model_dir, export_dir)
   model = restore_render_net(model_dir)
@@ -145,14 +179,23 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
       image = check_image
       if image is None:
         image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
-      reference = tf.saved_model.load(saved).signatures["serving_default"](
-          images=tf.constant(image[None]))["stylized"].numpy()[0]
+      serve = tf.saved_model.load(saved).signatures["serving_default"]
+      names = style_names(model)
+      mixes = [None]
+      if names:
+        mixes = [np.eye(len(names), dtype=np.float32)[0],
+                 np.array([0.5, 0.5] + [0.0] * (len(names) - 2), np.float32)]
+      references = [serve(images=tf.constant(image[None]), **(
+          {} if mix is None else {"style": tf.constant(mix)}))["stylized"].numpy()[0]
+                    for mix in mixes]
       for precision, name in TFLITE_FILES.items():
-        content = tflite_bytes(saved, precision)
-        out = TFLiteRunner(content)(image)
-        differences[precision] = int(np.abs(out.astype(int) - reference.astype(int)).max())
+        content = tflite_bytes(saved, precision, names)
+        runner = TFLiteRunner(content)
+        differences[precision] = max(
+            int(np.abs(runner(image, mix).astype(int) - reference.astype(int)).max())
+            for mix, reference in zip(mixes, references))
         with open(os.path.join(folder, name), "wb") as f:
           f.write(content)
 
-  _atomic_dir(write, export_dir)
+  write_folder(write, export_dir)
   return differences

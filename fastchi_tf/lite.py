@@ -2,36 +2,94 @@
 
 This is the light path: `tools/stylize.py` with a .tflite model needs only ai-edge-litert,
 NumPy and Pillow (requirements-lite.txt), and starts in a second instead of TensorFlow's
-several.
+several. A multi-style model's style names travel inside the file as TFLite metadata
+(`with_style_names`), readable with LiteRT's own flatbuffer schema.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
 from fastchi_tf import cli
 
+STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
+
+
+def _schema():
+  from ai_edge_litert import schema_py_generated  # pylint: disable=g-import-not-at-top
+  return schema_py_generated
+
+
+def with_style_names(content: bytes, names: Sequence[str]) -> bytes:
+  """`content` (a .tflite flatbuffer) with the style names added as a metadata entry."""
+  import flatbuffers  # pylint: disable=g-import-not-at-top
+  schema = _schema()
+  model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(content, 0))
+  buffer = schema.BufferT()
+  buffer.data = np.frombuffer(json.dumps({"styles": list(names)}).encode(), np.uint8)
+  model.buffers.append(buffer)
+  entry = schema.MetadataT()
+  entry.name = STYLES_METADATA
+  entry.buffer = len(model.buffers) - 1
+  model.metadata = (model.metadata or []) + [entry]
+  builder = flatbuffers.Builder(len(content) + 1024)
+  builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+  return bytes(builder.Output())
+
+
+def style_names(content: bytes) -> Tuple[str, ...]:
+  """The style names stored by `with_style_names`, or () if there are none."""
+  schema = _schema()
+  model = schema.Model.GetRootAs(content, 0)
+  for i in range(model.MetadataLength()):
+    entry = model.Metadata(i)
+    if entry.Name() and entry.Name().decode() == STYLES_METADATA:
+      data = model.Buffers(entry.Buffer()).DataAsNumpy()
+      return tuple(json.loads(bytes(data).decode())["styles"])
+  return ()
+
 
 class TFLiteRunner:
-  """Runs a .tflite render network on one uint8 [h, w, 3] image of any size."""
+  """Runs a .tflite render network on one uint8 [h, w, 3] image of any size; a multi-style
+  one with float32 style weights [N] as well."""
 
   def __init__(self, path_or_bytes: str | bytes) -> None:
-    kwargs = ({"model_content": path_or_bytes} if isinstance(path_or_bytes, bytes)
-              else {"model_path": path_or_bytes})
+    if isinstance(path_or_bytes, bytes):
+      content, kwargs = path_or_bytes, {"model_content": path_or_bytes}
+    else:
+      with open(path_or_bytes, "rb") as f:
+        content = f.read()
+      kwargs = {"model_path": path_or_bytes}
     with cli.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
       self.interpreter = Interpreter(**kwargs)
     self._shape = None
+    try:
+      self.style_names = style_names(content)
+    except Exception:  # noqa: BLE001  (a damaged table: the caller's checks name the file)
+      self.style_names = ()
+    inputs = self.interpreter.get_input_details()
+    # The image input is the 4-D one; a multi-style model's other input is its style.
+    images = [d for d in inputs if len(d["shape"]) == 4]
+    others = [d for d in inputs if len(d["shape"]) != 4]
+    self.image_input = images[0] if len(images) == 1 else None
+    self.style_input = others[0] if len(others) == 1 else None
 
-  def __call__(self, image: np.ndarray) -> np.ndarray:
+  def __call__(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> np.ndarray:
     image = np.asarray(image, np.uint8)[None]
-    inp = self.interpreter.get_input_details()[0]
+    index = self.image_input["index"]
     if self._shape != image.shape:
-      self.interpreter.resize_tensor_input(inp["index"], image.shape, strict=False)
+      self.interpreter.resize_tensor_input(index, image.shape, strict=False)
       with cli.quiet_stderr():  # the delegate announces itself here too
         self.interpreter.allocate_tensors()
       self._shape = image.shape
-      inp = self.interpreter.get_input_details()[0]
-    self.interpreter.set_tensor(inp["index"], image)
+    self.interpreter.set_tensor(index, image)
+    if self.style_input is not None:
+      if style is None:
+        raise ValueError("this TFLite model takes style weights")
+      self.interpreter.set_tensor(self.style_input["index"], np.asarray(style, np.float32))
     self.interpreter.invoke()
     return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]

@@ -102,33 +102,95 @@ class Stylizer:
   """One loaded model: uint8 [h, w, 3] -> uint8 [h, w, 3]. Backends below.
 
   `keras_model` is the Keras render network when there is one (tiling, mixed precision and
-  float outputs need it); `supports_tiling` says whether it is there.
+  float outputs need it); `supports_tiling` says whether it is there. `style_names` are a
+  multi-style model's styles (() for a single-style one); `set_style` chooses the style or
+  mix and the strength that every call then uses.
   """
 
   kind = ""
   keras_model: Optional[keras.Model] = None
+  style_names: Tuple[str, ...] = ()
 
   def __init__(self, path: str) -> None:
     self.path = path
+    self.weights: Optional[np.ndarray] = None  # float32 [N] for a multi-style model
+    self.strength = 1.0
 
   @property
   def supports_tiling(self) -> bool:
     return self.keras_model is not None
 
+  def set_style(self, style: str = "", strength: float = 1.0) -> "Stylizer":
+    """Chooses the style (a name, an index, or a mix "a:0.5,b:0.5"; see styles.parse_choice)
+    and the strength in [0, 1] of later calls. Raises StylizeError naming a bad choice."""
+    from fastchi_tf import styles  # pylint: disable=g-import-not-at-top
+    if not (isinstance(strength, (int, float)) and 0.0 <= strength <= 1.0):
+      raise StylizeError(f"--strength must be from 0 to 1, got {strength}")
+    try:
+      weights = styles.weights_vector(style or "", self.style_names)
+    except ValueError as e:
+      raise StylizeError(str(e)) from None
+    self.weights = weights if self.style_names else None
+    self.strength = float(strength)
+    return self
+
+  def _check_style(self):
+    if self.style_names and self.weights is None:
+      raise StylizeError(f"{self.path} has {len(self.style_names)} styles; choose one with "
+                         f"--style (e.g. --style {self.style_names[0]}) or see --list_styles")
+
   def batch(self, images: np.ndarray) -> np.ndarray:
-    """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3]: one call for images of one size."""
+    """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3]: one call for images of one size, in the
+    chosen style, blended with the input by the strength."""
+    images = np.asarray(images, np.uint8)
+    return blend(images, self.full_strength(images), self.strength)
+
+  def full_strength(self, images: np.ndarray) -> np.ndarray:
+    """`batch` before the strength blend (the callers that resize blend at the input's
+    size, so that strength 0 is the input exactly)."""
+    self._check_style()
+    return self._run(np.asarray(images, np.uint8))
+
+  def _run(self, images: np.ndarray) -> np.ndarray:
+    """The network alone, uint8 in and out, in the style of self.weights."""
     raise NotImplementedError
 
   def __call__(self, image: np.ndarray) -> np.ndarray:
     return self.batch(np.asarray(image, np.uint8)[None])[0]
 
+  def model_inputs(self, images):
+    """What the Keras model takes for float images [b, h, w, 3]: them, or them and the
+    style weights."""
+    import tensorflow as tf
+    images = tf.convert_to_tensor(images, tf.float32)
+    if not self.style_names:
+      return images
+    self._check_style()
+    return [images, tf.tile(tf.constant(self.weights)[None], [images.shape[0], 1])]
+
   def float_model(self, images: np.ndarray) -> tf.Tensor:
-    """Float [b, h, w, 3] in [0, 255] -> float32 tensor; needs the Keras model."""
+    """Float [b, h, w, 3] in [0, 255] -> float32 tensor, at full strength; needs the Keras
+    model."""
     import tensorflow as tf
     if self.keras_model is None:
       raise StylizeError(TILING_NEEDS_KERAS)
-    out = self.keras_model(tf.convert_to_tensor(images, tf.float32), training=False)
+    out = self.keras_model(self.model_inputs(images), training=False)
     return tf.cast(out, tf.float32)
+
+
+def blend(photos: np.ndarray, stylized: np.ndarray, strength: float) -> np.ndarray:
+  """The strength control: (1 - s) x photo + s x stylized, per pixel, rounded to uint8.
+
+  Blending the output (not the normalization parameters) is what makes s = 0 the photo
+  exactly and the change linear, so monotone, in s, and it works for every export alike;
+  docs/strength.jpg shows a ramp.
+  """
+  if strength >= 1.0:
+    return stylized
+  if strength <= 0.0:
+    return np.array(photos, np.uint8)
+  out = (1.0 - strength) * photos.astype(np.float32) + strength * stylized.astype(np.float32)
+  return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 class KerasStylizer(Stylizer):
@@ -137,9 +199,11 @@ class KerasStylizer(Stylizer):
   def __init__(self, path: str, model: Optional[keras.Model] = None) -> None:
     super().__init__(path)
     self.keras_model = model if model is not None else _load_keras(path)
+    from fastchi_tf import render_net
+    self.style_names = render_net.style_names(self.keras_model)
 
-  def batch(self, images: np.ndarray) -> np.ndarray:
-    out = self.float_model(np.asarray(images, np.uint8)).numpy()
+  def _run(self, images: np.ndarray) -> np.ndarray:
+    out = self.float_model(images).numpy()
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
@@ -149,15 +213,18 @@ class SavedModelStylizer(Stylizer):
 
   def __init__(self, path: str) -> None:
     super().__init__(path)
-    self._fn = _load_saved_model(path)
+    self._fn, self.style_names = _load_saved_model(path)
     from fastchi_tf import export
     sibling = os.path.join(os.path.dirname(os.path.abspath(path)), export.KERAS_FILE)
     if os.path.isfile(sibling):
       self.keras_model = _load_keras(sibling)
 
-  def batch(self, images: np.ndarray) -> np.ndarray:
+  def _run(self, images: np.ndarray) -> np.ndarray:
     import tensorflow as tf
-    return self._fn(images=tf.constant(np.asarray(images, np.uint8)))["stylized"].numpy()
+    kwargs = {"images": tf.constant(images)}
+    if self.style_names:
+      kwargs["style"] = tf.constant(self.weights)
+    return self._fn(**kwargs)["stylized"].numpy()
 
 
 class TFLiteStylizer(Stylizer):
@@ -178,15 +245,17 @@ class TFLiteStylizer(Stylizer):
       raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
     details = self._fn.interpreter.get_input_details()
     outputs = self._fn.interpreter.get_output_details()
-    if not (len(details) == 1 and len(outputs) == 1 and details[0]["dtype"] == np.uint8
-            and outputs[0]["dtype"] == np.uint8 and len(details[0]["shape"]) == 4
-            and details[0]["shape"][-1] == 3):
+    image = self._fn.image_input
+    if not (image is not None and len(details) in (1, 2) and len(outputs) == 1
+            and image["dtype"] == np.uint8 and outputs[0]["dtype"] == np.uint8
+            and len(image["shape"]) == 4 and image["shape"][-1] == 3):
       found = ", ".join(f"{d['dtype'].__name__} {list(d['shape'])}" for d in details)
       raise StylizeError(f"{path} is a TFLite model but not a FastChi-TF export: it takes "
-                         f"{found}; expected one uint8 image [1, h, w, 3]")
+                         f"{found}; expected one uint8 image [1, h, w, 3] (and style weights)")
+    self.style_names = self._fn.style_names
 
-  def batch(self, images: np.ndarray) -> np.ndarray:
-    return np.stack([self._fn(image) for image in np.asarray(images, np.uint8)])
+  def _run(self, images: np.ndarray) -> np.ndarray:
+    return np.stack([self._fn(image, self.weights) for image in images])
 
 
 def _first_line(error):
@@ -216,7 +285,10 @@ def _load_keras(path):
   inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
   shapes = [tuple(t.shape) for t in inputs], [tuple(t.shape) for t in outputs]
   image = (None, None, None, 3)
-  if (shapes != ([image], [image])
+  from fastchi_tf import render_net
+  names = render_net.style_names(model)
+  expected = [image] + ([(None, len(names))] if names else [])
+  if (shapes != (expected, [image])
       or not any(isinstance(l, layers.InstanceNorm) for l in _walk_layers(model))):
     raise StylizeError(f"{path} is a Keras model but not a FastChi-TF render network "
                        f"(inputs {shapes[0]}, outputs {shapes[1]}); expected images "
@@ -239,16 +311,22 @@ def _load_saved_model(path):
                        "expected a FastChi-TF export")
   specs = fn.structured_input_signature[1]
   spec, outs = specs.get("images"), fn.structured_outputs
-  ok = (len(specs) == 1 and spec is not None and spec.dtype == tf.uint8
-        and spec.shape.rank == 4 and spec.shape[-1] == 3 and set(outs) == {"stylized"})
+  names = ()
+  if "style_names" in loaded.signatures:
+    names = tuple(n.decode() for n in
+                  loaded.signatures["style_names"]()["names"].numpy().tolist())
+  style = specs.get("style")
+  ok = (len(specs) == 1 + bool(names) and spec is not None and spec.dtype == tf.uint8
+        and spec.shape.rank == 4 and spec.shape[-1] == 3 and set(outs) == {"stylized"}
+        and (not names or (style is not None and style.shape.as_list() == [len(names)])))
   if not ok:
     takes = {k: f"{v.dtype.name} {v.shape}" for k, v in specs.items()}
     raise StylizeError(f"{path} is a SavedModel but not a FastChi-TF export: serving_default "
                        f"takes {takes} and returns {sorted(outs)}; expected uint8 'images' "
-                       "[batch, h, w, 3] -> 'stylized'")
+                       "[batch, h, w, 3] (and float32 'style' [styles]) -> 'stylized'")
   # Keep the variables alive as long as the function.
   fn._loaded = loaded  # pylint: disable=protected-access
-  return fn
+  return fn, names
 
 
 def load_stylizer(path: str, mixed_precision: bool = False) -> Stylizer:
@@ -341,10 +419,17 @@ def stylize_batch(stylizer: Stylizer, images: Sequence[np.ndarray], keep_color: 
     _check_untiled_size(image)
   size = render_size(images[0].shape)
   batch = np.stack([_resize(i, size) for i in images] if size else images)
-  out = stylizer.batch(batch)
+  out = stylizer.full_strength(batch)
   if size:
     out = [_resize(o, images[0].shape[:2]) for o in out]
-  return [preserve_color(i, o) if keep_color else o for i, o in zip(images, out)]
+  return [_finish(stylizer, i, o, keep_color) for i, o in zip(images, out)]
+
+
+def _finish(stylizer, image, out, keep_color):
+  """The colour preservation and then the strength blend of one output, at `image`'s size."""
+  if keep_color:
+    out = preserve_color(image, out)
+  return blend(image, out, stylizer.strength)
 
 
 def _check_untiled_size(image):
@@ -364,9 +449,10 @@ def stylize_image(stylizer: Stylizer, image: np.ndarray, max_size: Optional[int]
     return stylize_batch(stylizer, [image], keep_color, tile=0)[0]
   if not stylizer.supports_tiling:
     raise StylizeError(TILING_NEEDS_KERAS)
+  stylizer._check_style()  # pylint: disable=protected-access
   from fastchi_tf import tiling  # Imported lazily: only tiled runs need it.
-  out = tiling.stylize_tiled(stylizer.keras_model, image, tile)
-  return preserve_color(image, out) if keep_color else out
+  out = tiling.stylize_tiled(stylizer.keras_model, image, tile, style=stylizer.weights)
+  return _finish(stylizer, image, out, keep_color)
 
 
 @dataclasses.dataclass

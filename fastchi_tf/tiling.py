@@ -10,7 +10,7 @@ max(2 x tile, STATS_SIZE): up to 1024 pixels the statistics are exact, and peak 
 bounded by the tile size and that copy.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import keras
 import numpy as np
@@ -34,18 +34,28 @@ def statistics_model(model: keras.Model) -> keras.Model:
   """A model sharing `model`'s layers whose outputs are each InstanceNorm's input moments."""
   outputs = {}
   for layer in _norm_layers(model):
-    mean, variance = keras.ops.moments(layer.input, axes=[1, 2], keepdims=True)
+    x = layer.input[0] if layer.num_styles > 1 else layer.input  # [x, style]: x
+    mean, variance = keras.ops.moments(x, axes=[1, 2], keepdims=True)
     outputs[layer.name] = (mean, variance)
-  return keras.Model(model.input, outputs, name=f"{model.name}_statistics")
+  return keras.Model(model.inputs if len(model.inputs) > 1 else model.input, outputs,
+                     name=f"{model.name}_statistics")
 
 
-def image_statistics(model: keras.Model, image: np.ndarray, size: int) -> Statistics:
-  """Every InstanceNorm layer's (mean, variance) on `image` shrunk to at most `size` px."""
+def _inputs(image, style):
+  """A model's inputs: the float image batch, and the style weights [1, N] if any."""
+  image = image.astype(np.float32)
+  return image if style is None else [image, np.asarray(style, np.float32)[None]]
+
+
+def image_statistics(model: keras.Model, image: np.ndarray, size: int,
+                     style: Optional[np.ndarray] = None) -> Statistics:
+  """Every InstanceNorm layer's (mean, variance) on `image` shrunk to at most `size` px;
+  `style` the weights [N] of a multi-style network."""
   h, w = image.shape[:2]
   scale = min(1.0, size / max(h, w))
   small = image if scale == 1.0 else np.asarray(Image.fromarray(image).resize(
       (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS))
-  found = statistics_model(model)(small[None].astype(np.float32), training=False)
+  found = statistics_model(model)(_inputs(small[None], style), training=False)
   return {name: (np.asarray(m, np.float32), np.asarray(v, np.float32))
           for name, (m, v) in found.items()}
 
@@ -58,8 +68,8 @@ def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
     if not isinstance(layer, layers.InstanceNorm):
       return layer  # shared: same weights, no per-call state
     norms[layer.name] = new = layers.InstanceNorm(
-        epsilon=layer.epsilon, statistics=statistics[layer.name], name=layer.name,
-        dtype=layer.dtype_policy)
+        epsilon=layer.epsilon, statistics=statistics[layer.name], num_styles=layer.num_styles,
+        name=layer.name, dtype=layer.dtype_policy)
     return new
 
   copy = keras.models.clone_model(model, clone_function=clone)
@@ -69,7 +79,7 @@ def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
 
 
 def stylize_tiled(model: keras.Model, image: np.ndarray, tile: int,
-                  margin: int = MARGIN) -> np.ndarray:
+                  margin: int = MARGIN, style: Optional[np.ndarray] = None) -> np.ndarray:
   """Stylizes uint8 [h, w, 3] in `tile` x `tile` pieces; returns uint8 [h, w, 3].
 
   Args:
@@ -77,16 +87,17 @@ def stylize_tiled(model: keras.Model, image: np.ndarray, tile: int,
     image: uint8 RGB.
     tile: side of the interior of each tile.
     margin: context added around each tile and cut off afterwards.
+    style: the style weights [N] of a multi-style network (None for a single-style one).
   """
   h, w = image.shape[:2]
-  statistics = image_statistics(model, image, size=max(2 * tile, STATS_SIZE))
+  statistics = image_statistics(model, image, size=max(2 * tile, STATS_SIZE), style=style)
   fixed = with_statistics(model, statistics)
   out = np.empty_like(image)
   for top in range(0, h, tile):
     for left in range(0, w, tile):
       y0, x0 = max(0, top - margin), max(0, left - margin)
       y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
-      piece = np.asarray(fixed(image[None, y0:y1, x0:x1].astype(np.float32),
+      piece = np.asarray(fixed(_inputs(image[None, y0:y1, x0:x1], style),
                                training=False), np.float32)[0]
       inner = piece[top - y0:top - y0 + min(tile, h - top),
                     left - x0:left - x0 + min(tile, w - left)]

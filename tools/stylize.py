@@ -6,6 +6,8 @@ r"""Stylizes photos with an exported model.
   python tools/stylize.py --model export/model.keras --input photo.jpg   # photo_stylized.jpg
   cat in.jpg | python tools/stylize.py --model m.tflite --input - --output - > out.png
 
+A multi-style model takes --style NAME, an index, or a mix (--style starry_night:0.7,wave:0.3);
+--list_styles prints its styles; --strength S in [0, 1] blends the result with the photo.
 --tile N stylizes images too big for memory in N x N tiles with whole-image statistics.
 Without --output, the result goes beside the input: photo_stylized.jpg for photo.jpg, a
 folder photos_stylized/ for photos/, stylized/ for a glob. "-" reads standard input and
@@ -26,7 +28,8 @@ from absl import flags
 
 from fastchi_tf import cli
 
-flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file.")
+flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file. Default: "
+                    "the shipped styles (fastchi_tf/shipped, run on LiteRT).")
 flags.DEFINE_string("input", None, "Image file, folder or glob.")
 flags.DEFINE_string("output", None, "Image file (single input) or folder; - for standard "
                     "output (PNG). Default: beside the input (NAME_stylized.EXT).")
@@ -41,6 +44,7 @@ flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g
                      "or an export folder; 0 never tiles.", lower_bound=0)
 flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).",
                      lower_bound=1)
+cli.define_style_flags()
 
 FLAGS = flags.FLAGS
 
@@ -67,6 +71,17 @@ def default_output(pattern, image_formats):
   return f"{stem}_stylized{ext if ext.lower() in image_formats else '.png'}"
 
 
+def _list_styles():
+  if not FLAGS.model.endswith(".tflite"):
+    cli.import_tensorflow_quietly()
+  from fastchi_tf import stylize
+  try:
+    stylizer = stylize.load_stylizer(FLAGS.model)
+  except ValueError as e:
+    cli.usage_error(e)
+  cli.print_styles(stylizer)
+
+
 def _stdin_to_file(folder):
   """Standard input's image bytes as a file in `folder` (the library reads files)."""
   from PIL import Image
@@ -86,7 +101,12 @@ def _stdin_to_file(folder):
 
 def main(argv):
   del argv
-  cli.require("model", "input")
+  if FLAGS.model is None:
+    FLAGS.model = cli.shipped_model("tflite")
+  if FLAGS.list_styles:
+    _list_styles()
+    return
+  cli.require("input")
   if FLAGS.json and FLAGS.output == "-":
     cli.usage_error("--json and --output - both write to standard output; choose one")
   scratch = tempfile.mkdtemp(prefix="fastchi-stylize-")
@@ -134,6 +154,7 @@ def _stylize(scratch):
       from fastchi_tf import precision
       precision.check_available("stylize.py")
     stylizer = stylize.load_stylizer(FLAGS.model, FLAGS.mixed_precision)
+    stylizer.set_style(FLAGS.style, FLAGS.strength)
   except ValueError as e:
     io_utils.remove_empty(created)
     cli.usage_error(e)

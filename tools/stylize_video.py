@@ -6,6 +6,8 @@ The output keeps the source's frame rate (30000/1001 included), exact size, pixe
 ratio, frame count and audio tracks; it is H.264 (4:4:4 chroma when a side is odd, which
 4:2:0 cannot hold) with the BT.709 matrix and the source's primaries and transfer (BT.709
 when untagged). Missing output folders are created.
+A multi-style model takes --style (a name, an index or a mix) and --strength, as
+tools/stylize.py does; --list_styles prints its styles.
 Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker each.
 """
 
@@ -19,7 +21,8 @@ from fastchi_tf import cli
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")
 
-flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file.")
+flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file. Default: "
+                    "the shipped styles (fastchi_tf/shipped).")
 flags.DEFINE_string("input", None, "Input video file (anything ffmpeg reads).")
 flags.DEFINE_string("output", None, "Output video: .mp4 (default choice), .mov or .mkv.")
 flags.DEFINE_integer("devices", None, "Devices to use (GPUs, else logical CPUs); default all.",
@@ -41,6 +44,7 @@ flags.DEFINE_bool("report_flicker", False, "After writing, measure the warping e
 flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024. "
                      "Default: 512 above 2048x2048 pixels when the model is a .keras file "
                      "or an export folder; 0 never tiles.", lower_bound=0)
+cli.define_style_flags()
 
 FLAGS = flags.FLAGS
 
@@ -68,7 +72,8 @@ def _setup():
   if FLAGS.mixed_precision:
     precision.check_available("stylize_video.py")
   frame_fns, stylizer = video.frame_functions(FLAGS.model, len(devices), FLAGS.preserve_color,
-                                              FLAGS.tile, FLAGS.mixed_precision)
+                                              FLAGS.tile, FLAGS.mixed_precision,
+                                              style=FLAGS.style, strength=FLAGS.strength)
   if FLAGS.tile and not stylizer.supports_tiling:
     raise stylize.StylizeError(f"--tile: {stylize.TILING_NEEDS_KERAS}")
   return frame_fns, devices
@@ -76,7 +81,17 @@ def _setup():
 
 def main(argv):
   del argv
-  cli.require("model", "input", "output")
+  if FLAGS.model is None:
+    FLAGS.model = cli.shipped_model("keras")
+  if FLAGS.list_styles:
+    cli.import_tensorflow_quietly()
+    from fastchi_tf import stylize
+    try:
+      cli.print_styles(stylize.load_stylizer(FLAGS.model))
+    except ValueError as e:
+      cli.usage_error(e)
+    return
+  cli.require("input", "output")
   cli.check_tile(FLAGS.tile)
   from fastchi_tf import io_utils
   created = []

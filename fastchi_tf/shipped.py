@@ -1,0 +1,89 @@
+"""The style collection that ships inside the package (trained by experiments/styles.py).
+
+fastchi_tf/shipped/ holds model.keras, model_float16.tflite and MODEL_CARD.md. The tools use
+it when --model is not given: the .tflite file, which runs on LiteRT alone, for images (a
+light start); the .keras file where TensorFlow runs anyway (video, tiling).
+"""
+
+import datetime
+import os
+import shutil
+import tempfile
+from typing import Optional
+
+FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped")
+KERAS_FILE = "model.keras"
+TFLITE_FILE = "model_float16.tflite"
+CARD_FILE = "MODEL_CARD.md"
+
+# The paintings (../shared/data/styles/SOURCES.md): name -> credit.
+CREDITS = {
+    "composition_vii": "Wassily Kandinsky, Composition VII (1913)",
+    "starry_night": "Vincent van Gogh, The Starry Night (1889)",
+    "the_scream": "Edvard Munch, The Scream (1893)",
+    "the_shipwreck_of_the_minotaur": "J. M. W. Turner, The Shipwreck of the Minotaur "
+                                     "(c. 1810)",
+    "udnie": "Francis Picabia, Udnie (1913)",
+    "wave": "Katsushika Hokusai, The Great Wave off Kanagawa (c. 1831)",
+}
+TRAINING_DATA = ("BSDS500 train/ and val/ (300 photos; Arbelaez et al., TPAMI 2010; "
+                 "non-commercial research licence)")
+
+
+class MissingError(ValueError):
+  """The shipped collection is missing or damaged."""
+
+
+def path(kind: str = "tflite") -> str:
+  """The shipped model file ("tflite" or "keras"); MissingError if it is not there."""
+  name = TFLITE_FILE if kind == "tflite" else KERAS_FILE
+  found = os.path.join(FOLDER, name)
+  if not os.path.isfile(found) or os.path.getsize(found) == 0:
+    raise MissingError(f"the shipped style collection is missing ({found}); reinstall "
+                       "fastchi-tf, or give --model")
+  return found
+
+
+def model_card(names, step: int, recipe: str, losses: Optional[dict] = None) -> str:
+  lines = ["# FastChi-TF shipped styles", "",
+           f"One multi-style network (conditional instance normalization) with "
+           f"{len(names)} styles, trained by this project with `{recipe}` to step {step} "
+           f"({datetime.date.today().isoformat()}).", "",
+           f"Training photos: {TRAINING_DATA}. Loss network: VGG16 with hed's weights "
+           "(fine-tuned from ImageNet).", "",
+           "| index | style | painting (public domain) |", "|---|---|---|"]
+  lines += [f"| {i} | {n} | {CREDITS.get(n, 'unknown')} |" for i, n in enumerate(names)]
+  lines += ["", "The painting photographs are the copies the fast-style-transfer reference "
+            "implementations distribute (jcjohnson/fast-neural-style, "
+            "lengstrom/fast-style-transfer).", ""]
+  if losses:
+    lines += ["Held-out losses (BSDS500 test/): experiments/results/styles/report.md.", ""]
+  lines += ["Files: model.keras (Keras, safe_mode loadable), model_float16.tflite (LiteRT). "
+            "Both take a uint8 image and float32 style weights; see README.", ""]
+  return "\n".join(lines)
+
+
+def ship(model_dir: str, step: int, folder: str = FOLDER,
+         recipe: str = "python -m experiments.styles") -> dict:
+  """Exports the run in `model_dir` into `folder` (replaced whole); returns file sizes."""
+  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  model = export.restore_render_net(model_dir)
+  names = render_net.style_names(model)
+  scratch = tempfile.mkdtemp(prefix="fastchi-ship-")
+  try:
+    saved = os.path.join(scratch, "saved_model")
+    export.export_saved_model(model, saved)
+
+    def write(tmp):
+      export.export_keras(model, os.path.join(tmp, KERAS_FILE))
+      with open(os.path.join(tmp, TFLITE_FILE), "wb") as f:
+        f.write(export.tflite_bytes(saved, "float16", names))
+      with open(os.path.join(tmp, CARD_FILE), "w") as f:
+        f.write(model_card(names, step, recipe, losses=True))
+
+    export.write_folder(write, folder)
+  finally:
+    shutil.rmtree(scratch, ignore_errors=True)
+  return {name: os.path.getsize(os.path.join(folder, name))
+          for name in (KERAS_FILE, TFLITE_FILE, CARD_FILE)}

@@ -1,0 +1,264 @@
+"""Multi-style networks (conditional instance normalization): layers, training, fine-tuning,
+exports and inference with style choices, mixes and strength."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from fastchi_tf import config as config_lib
+from fastchi_tf import data
+from fastchi_tf import export
+from fastchi_tf import layers
+from fastchi_tf import render_net
+from fastchi_tf import stylize
+from fastchi_tf import tiling
+from fastchi_tf import train_lib
+from conftest import write_small_photo
+from test_train_lib import assert_close_overall
+from test_train_lib import checkpoint_tensors
+from test_train_lib import scalars
+
+NAMES = ("a", "b", "c")
+
+
+def randomized(model, seed=0):
+  """`model` with every normalization layer's scales and shifts random, so styles differ."""
+  rng = np.random.default_rng(seed)
+  for layer in model.layers:
+    if isinstance(layer, layers.InstanceNorm):
+      gamma, beta = layer.get_weights()
+      layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                         rng.normal(0, 0.5, beta.shape).astype(np.float32)])
+  return model
+
+
+def one_hot(k, n=3, batch=1):
+  return np.tile(np.eye(n, dtype=np.float32)[k:k + 1], [batch, 1])
+
+
+@pytest.mark.parametrize("training", [False, True])  # the fused and the moments paths
+def test_conditional_norm_is_the_chosen_styles_norm_and_mixes_its_parameters(training, rng):
+  x = rng.normal(size=(2, 6, 5, 4)).astype(np.float32)
+  cin = layers.InstanceNorm(num_styles=3)
+  cin([x, one_hot(0, batch=2)])
+  gamma, beta = rng.uniform(0.5, 2, (3, 4)), rng.normal(size=(3, 4))
+  cin.set_weights([gamma.astype(np.float32), beta.astype(np.float32)])
+  plain = layers.InstanceNorm()
+  plain(x)
+  for k in range(3):
+    plain.set_weights([gamma[k].astype(np.float32), beta[k].astype(np.float32)])
+    np.testing.assert_allclose(cin([x, one_hot(k, batch=2)], training=training),
+                               plain(x, training=training), atol=1e-5)
+  # Per image: image 0 in style 1, image 1 a 30/70 mix of styles 0 and 2.
+  weights = np.array([[0, 1, 0], [0.3, 0, 0.7]], np.float32)
+  plain.set_weights([(weights[1] @ gamma).astype(np.float32),
+                     (weights[1] @ beta).astype(np.float32)])
+  out = cin([x, weights], training=training).numpy()
+  np.testing.assert_allclose(out[1:], plain(x[1:], training=training), atol=1e-5)
+  plain.set_weights([gamma[1].astype(np.float32), beta[1].astype(np.float32)])
+  np.testing.assert_allclose(out[:1], plain(x[:1], training=training), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", render_net.VARIANTS)
+def test_a_multi_style_network_loads_with_safe_mode_and_keeps_any_size(variant, tmp_path, rng):
+  model = randomized(render_net.build_render_net(variant, width=8, styles=NAMES))
+  assert [tuple(i.shape) for i in model.inputs] == [(None, None, None, 3), (None, 3)]
+  path = str(tmp_path / "m.keras")
+  model.save(path)
+  loaded = keras.saving.load_model(path, safe_mode=True)
+  assert render_net.style_names(loaded) == NAMES
+  x = rng.uniform(0, 255, (1, 37, 29, 3)).astype(np.float32)
+  out = loaded([x, one_hot(1)]).numpy()
+  assert out.shape == x.shape
+  np.testing.assert_allclose(out, model([x, one_hot(1)]).numpy(), atol=1e-3)
+  assert np.abs(out - model([x, one_hot(2)]).numpy()).mean() > 1.0  # styles differ
+  # One style is today's network: no style input, [C] scales.
+  single = render_net.build_render_net(variant, width=8)
+  assert len(single.inputs) == 1 and render_net.style_names(single) == ()
+  assert single.get_layer("c1_norm").gamma.shape == (8,)
+  # Shared convolutions: N styles add only 2 x (N - 1) x C parameters per norm layer.
+  norms = sum(l.gamma.shape[-1] for l in single.layers if isinstance(l, layers.InstanceNorm))
+  assert model.count_params() - single.count_params() == 2 * 2 * norms
+
+
+def test_bad_style_lists_are_refused():
+  with pytest.raises(ValueError, match="at least 2 styles"):
+    render_net.build_render_net(styles=("a",))
+  with pytest.raises(ValueError, match="distinct"):
+    render_net.build_render_net(styles=("a", "a"))
+
+
+@pytest.fixture(scope="module")
+def style_folder(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("styles")
+  for name, photo in zip(NAMES, ("ihc.png", "coffee.png", "rocket.jpg")):
+    write_small_photo(photo, str(folder / f"{name}.png"))
+  return str(folder)
+
+
+def make_config(model_dir, photo_folder, style_image, **overrides):
+  return config_lib.named("tiny", model_dir=str(model_dir),
+                          data=dict(train_data=photo_folder, style_image=style_image),
+                          **overrides)
+
+
+def test_training_records_the_styles_and_logs_each_styles_loss(tmp_path, photo_folder,
+                                                               style_folder):
+  cfg = make_config(tmp_path / "run", photo_folder, style_folder, steps=3, summary_every=3,
+                    batch_size=4)
+  result = train_lib.train(cfg, verbose=False)
+  saved = json.load(open(os.path.join(cfg.model_dir, "config.json")))
+  assert saved["render"]["styles"] == list(NAMES)
+  assert result.config.render.styles == NAMES
+  values = scalars(cfg.model_dir)
+  per_style = sorted(t for t in values if t.startswith("per_style/"))
+  assert per_style == [f"per_style/{n}" for n in NAMES]
+  assert all(values[t][3] > 0 for t in per_style)
+  # The style loss is the mean over examples; each style's the mean over its examples.
+  assert min(values[t][3] for t in per_style) <= result.last_losses["style"] * 1.5
+  restored = export.restore_render_net(cfg.model_dir)
+  assert render_net.style_names(restored) == NAMES
+
+
+def test_two_replicas_draw_and_train_what_one_device_does(tmp_path, photo_folder, style_folder):
+  one = make_config(tmp_path / "one", photo_folder, style_folder, steps=2, batch_size=4,
+                    temporal=dict(weight=1000.0))
+  train_lib.train(one, tf.distribute.OneDeviceStrategy("/cpu:0"), verbose=False)
+  two = make_config(tmp_path / "two", photo_folder, style_folder, steps=2, batch_size=4,
+                    temporal=dict(weight=1000.0))
+  train_lib.train(two, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), verbose=False)
+  assert_close_overall(checkpoint_tensors(one.model_dir), checkpoint_tensors(two.model_dir))
+
+
+def test_a_resumed_multi_style_run_ends_bit_identical(tmp_path, photo_folder, style_folder):
+  whole = make_config(tmp_path / "whole", photo_folder, style_folder, steps=4,
+                      deterministic=True)
+  train_lib.train(whole, verbose=False)
+  part = make_config(tmp_path / "part", photo_folder, style_folder, steps=2,
+                     deterministic=True)
+  train_lib.train(part, verbose=False)
+  part.steps = 4
+  train_lib.train(part, verbose=False)
+  a, b = checkpoint_tensors(whole.model_dir), checkpoint_tensors(part.model_dir)
+  assert a.keys() == b.keys()
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_an_unreadable_style_image_is_named_before_anything_is_written(tmp_path, photo_folder,
+                                                                       style_folder):
+  broken = tmp_path / "broken.jpg"
+  broken.write_bytes(b"not an image")
+  cfg = make_config(tmp_path / "run", photo_folder, f"{style_folder},{broken}")
+  with pytest.raises(data.DataError, match="broken.jpg"):
+    train_lib.train(cfg, verbose=False)
+  assert not os.path.exists(cfg.model_dir)
+
+
+def test_finetuning_adds_a_style_and_leaves_the_old_ones_exactly(tmp_path, photo_folder,
+                                                                 style_folder, rng):
+  base = make_config(tmp_path / "base", photo_folder, style_folder, steps=2)
+  train_lib.train(base, verbose=False)
+  new_style = write_small_photo("astronaut.png", str(tmp_path / "d.png"))
+  tuned = make_config(tmp_path / "tuned", photo_folder, new_style, steps=3,
+                      finetune_from=base.model_dir, learning_rate=0.05)
+  result = train_lib.train(tuned, verbose=False)
+  assert result.config.render.styles == NAMES + ("d",)
+  assert [t for t in result.last_losses if t.startswith("per_style/")] == ["per_style/d"]
+  before, after = (export.restore_render_net(m) for m in (base.model_dir, tuned.model_dir))
+  x = rng.uniform(0, 255, (1, 40, 40, 3)).astype(np.float32)
+  for k in range(3):
+    np.testing.assert_array_equal(before([x, one_hot(k)]).numpy(),
+                                  after([x, one_hot(k, 4)]).numpy())
+  # The new style started at the mean of the old ones and moved away from it.
+  mean = np.mean([before([x, one_hot(k)]).numpy() for k in range(3)], axis=0)
+  assert np.abs(after([x, one_hot(3, 4)]).numpy() - mean).mean() > 0.1
+  again = make_config(tmp_path / "again", photo_folder, style_folder,
+                      finetune_from=base.model_dir)
+  with pytest.raises(ValueError, match="style 'a' is already in"):
+    train_lib.train(again, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, photo_folder, style_folder):
+  """An export (SavedModel, .keras, TFLite) of a multi-style run with distinct styles."""
+  root = tmp_path_factory.mktemp("exported")
+  cfg = make_config(root / "run", photo_folder, style_folder, steps=1)
+  train_lib.train(cfg, verbose=False)
+  # Distinct styles without long training: random scales and shifts, saved as the run.
+  trainer = train_lib.Trainer(cfg.__class__.from_dict(json.load(open(
+      os.path.join(cfg.model_dir, "config.json")))), tf.distribute.get_strategy(),
+      [np.zeros((16, 16, 3), np.float32)] * 3, cfg.model_dir)
+  trainer.restore()
+  randomized(trainer.model)
+  trainer.manager.save(checkpoint_number=2)
+  differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True)
+  return str(root / "export"), differences
+
+
+def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
+  folder, differences = exported
+  assert max(differences.values()) <= 1  # TFLite against the SavedModel, pure and 50/50
+  loaded = tf.saved_model.load(os.path.join(folder, export.SAVED_MODEL))
+  names = loaded.signatures["style_names"]()["names"].numpy().tolist()
+  assert names == [n.encode() for n in NAMES]
+  image = rng.integers(0, 256, (1, 30, 42, 3), np.uint8)
+  out = loaded.signatures["serving_default"](images=tf.constant(image),
+                                             style=tf.constant([0.0, 1.0, 0.0]))["stylized"]
+  assert out.dtype == tf.uint8 and out.shape == image.shape
+  outputs = {}
+  for name in (export.SAVED_MODEL, export.KERAS_FILE, *export.TFLITE_FILES.values()):
+    stylizer = stylize.load_stylizer(os.path.join(folder, name))
+    assert stylizer.style_names == NAMES, name
+    outputs[name] = stylizer.set_style("b")(image[0]).astype(int)
+  for name, out in outputs.items():
+    assert np.abs(out - outputs[export.SAVED_MODEL]).max() <= 1, name
+
+
+def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exported, rng):
+  folder, _ = exported
+  stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  photo = rng.integers(0, 256, (48, 64, 3), np.uint8)
+  a, c = (stylizer.set_style(s)(photo).astype(float) for s in ("a", "c"))
+  mix = stylizer.set_style("a:0.5,c:0.5")(photo).astype(float)
+  apart = np.abs(a - c).mean()
+  assert apart > 2
+  assert np.abs(mix - a).mean() < apart and np.abs(mix - c).mean() < apart
+  distances = []
+  for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
+    # Through stylize_image too, which renders this small photo enlarged: the blend is at
+    # the photo's own size.
+    out = stylizer.set_style("a", strength)(photo)
+    whole = stylize.stylize_image(stylizer, photo, keep_color=True)
+    distances.append(np.abs(out.astype(float) - photo).mean())
+    if strength == 0:
+      np.testing.assert_array_equal(whole, photo)
+  assert distances[0] == 0  # strength 0 is the photo itself
+  assert all(x < y for x, y in zip(distances, distances[1:]))  # monotone
+  np.testing.assert_array_equal(stylizer.set_style("a", 1.0)(photo), a)
+  with pytest.raises(stylize.StylizeError, match="--strength must be from 0 to 1"):
+    stylizer.set_style("a", 1.5)
+
+
+def test_tiling_and_colour_preservation_work_with_mixes(exported, rng):
+  folder, _ = exported
+  stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  stylizer.set_style("a:0.3,b:0.7")
+  photo = rng.integers(0, 256, (300, 280, 3), np.uint8)
+  whole = stylize.stylize_image(stylizer, photo, tile=0).astype(int)
+  tiled = stylize.stylize_image(stylizer, photo, tile=128).astype(int)
+  assert np.abs(whole - tiled).mean() < 0.05 and np.abs(whole - tiled).max() <= 2
+  kept = stylize.stylize_image(stylizer, photo, tile=0, keep_color=True)
+  assert kept.shape == photo.shape and np.abs(kept.astype(int) - whole).mean() > 1
+
+
+def test_a_multi_style_model_without_a_style_is_refused(exported, rng):
+  folder, _ = exported
+  stylizer = stylize.load_stylizer(os.path.join(folder, export.TFLITE_FILES["float32"]))
+  with pytest.raises(stylize.StylizeError, match="has 3 styles; choose one with --style"):
+    stylizer(rng.integers(0, 256, (8, 8, 3), np.uint8))

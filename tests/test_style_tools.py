@@ -1,0 +1,106 @@
+"""The tools with a multi-style model: --list_styles, --style (name, index, mix), --strength,
+the contact sheet, and bad style choices as one line with nothing written."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fastchi_tf import render_net
+from fastchi_tf import samples
+from test_multi_style import randomized
+from tool_runner import last_line
+from tool_runner import run_tools
+
+NAMES = ("ink", "sun", "sea")
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("model") / "styles.keras")
+  randomized(render_net.build_render_net("inception", width=8, styles=NAMES)).save(path)
+  return path
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("photo") / "photo.png")
+  Image.fromarray(samples.read_photo("coffee.png", 48)).save(path)
+  return path
+
+
+def _read(path):
+  return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path):
+  out = {k: str(tmp_path / f"{k}.png") for k in ("name", "index", "mix", "zero", "half")}
+  calls = [("stylize.py", "--model", model_path, "--list_styles"),
+           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["name"],
+            "--style", "sun"),
+           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["index"],
+            "--style", "1"),
+           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["mix"],
+            "--style", "ink:0.5,sea:0.5"),
+           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["zero"],
+            "--style", "sea", "--strength", "0"),
+           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["half"],
+            "--style", "sea", "--strength", "0.5")]
+  results = run_tools(*calls)
+  for call, result in zip(calls, results):
+    assert result.returncode == 0, (call, result.stderr)
+  assert results[0].stdout.split("\n")[:3] == ["0 ink", "1 sun", "2 sea"]
+  name, index, original = _read(out["name"]), _read(out["index"]), _read(photo)
+  np.testing.assert_array_equal(name, index)  # "sun" is style 1
+  assert np.abs(name - original).mean() > 2
+  np.testing.assert_array_equal(_read(out["zero"]), original)  # strength 0: the photo
+  half = np.abs(_read(out["half"]) - original).mean()
+  assert 0 < half < np.abs(_read(out["mix"]) - original).mean() * 10  # something in between
+  assert not np.array_equal(_read(out["mix"]), name)
+
+
+@pytest.mark.parametrize("args,message", [
+    (("--style", "moon"), "unknown style 'moon'; the model's styles are 0:ink, 1:sun, 2:sea"),
+    (("--style", "3"), "style index 3 is out of range"),
+    (("--style", "0.5,0.5"), "2 weights for a model of 3 styles"),
+    (("--style", "0.5,-1,2"), "non-negative"),
+    (("--style", "ink:-1,sun:2"), "negative"),
+    (("--style", "ink:0,sun:0"), "all zero"),
+    ((), "has 3 styles; choose one with --style"),
+    (("--style", "sun", "--strength", "1.5"), "--strength"),
+])
+def test_bad_style_choices_fail_in_one_line_and_write_nothing(model_path, photo, tmp_path,
+                                                              args, message):
+  output = tmp_path / "out" / "result.png"
+  result, = run_tools(("stylize.py", "--model", model_path, "--input", photo,
+                       "--output", output, *args))
+  assert result.returncode == 2, result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+  assert message in last_line(result.stderr)
+  assert not output.exists() and not output.parent.exists()
+
+
+def test_a_video_is_stylized_in_a_mix_and_the_contact_sheet_has_every_style(
+    model_path, photo, tmp_path):
+  clip = samples.make_clip(str(tmp_path / "in.mp4"), samples.pan_frames(
+      samples.read_photo("coffee.png", 96), 48, 32, 4), 12)
+  video_out, sheet = str(tmp_path / "out.mp4"), str(tmp_path / "sheet.png")
+  bad_video = tmp_path / "bad.mp4"
+  video, listed, contact, bad = run_tools(
+      ("stylize_video.py", "--model", model_path, "--input", clip, "--output", video_out,
+       "--style", "ink:0.3,sun:0.7", "--strength", "0.8"),
+      ("stylize_video.py", "--model", model_path, "--list_styles"),
+      ("contact_sheet.py", "--model", model_path, "--input", photo, "--output", sheet,
+       "--mix", "ink,sea", "--ramp", "sun", "--steps", "3"),
+      ("stylize_video.py", "--model", model_path, "--input", clip, "--output", bad_video,
+       "--style", "moon"))
+  assert video.returncode == 0, video.stderr
+  from fastchi_tf import video_io
+  assert len(list(video_io.read_frames(video_io.probe(video_out)))) == 4
+  assert listed.stdout.split("\n")[:3] == ["0 ink", "1 sun", "2 sea"]
+  assert contact.returncode == 0, contact.stderr
+  width, height = Image.open(sheet).size
+  assert width > 4 * height / 3  # rows of four (photo + three styles)
+  assert bad.returncode == 2 and "unknown style 'moon'" in last_line(bad.stderr)
+  assert not bad_video.exists()

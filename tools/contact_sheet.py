@@ -1,0 +1,59 @@
+r"""Renders every style of a model on one photo into a single captioned PNG.
+
+  python tools/contact_sheet.py --model export/model.keras --input photo.jpg --output sheet.png
+  python tools/contact_sheet.py --input photo.jpg --output sheet.png --mix starry_night,wave \
+      --ramp starry_night
+
+Rows: the photo and each style; with --mix A,B a row of mixes from A to B; with --ramp S a
+row of strengths 0 to 1 in style S. Without --model, the shipped styles are used.
+"""
+
+from absl import flags
+
+from fastchi_tf import cli
+
+flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file (default: "
+                    "the shipped styles).")
+flags.DEFINE_string("input", None, "Photo to stylize.")
+flags.DEFINE_string("output", None, "Contact sheet to write (.png).")
+flags.DEFINE_list("mix", None, "Two styles (names or indices): add a row mixing them.")
+flags.DEFINE_string("ramp", None, "A style: add a row of strengths from 0 to 1 in it.")
+flags.DEFINE_integer("steps", 5, "Images in the mix and strength rows.", lower_bound=2,
+                     upper_bound=11)
+flags.DEFINE_integer("max_size", 512, "Downscale the photo so its longer side is at most "
+                     "this.", lower_bound=16)
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  cli.require("input", "output")
+  import os
+  from fastchi_tf import io_utils
+  from fastchi_tf import stylize
+  model = FLAGS.model or cli.shipped_model("tflite")
+  try:
+    if not FLAGS.output.lower().endswith(".png"):
+      raise ValueError(f"--output {FLAGS.output}: a contact sheet is written as .png")
+    image = stylize.downscale(stylize.read_image(FLAGS.input), FLAGS.max_size)
+    io_utils.check_not_inputs([FLAGS.output], [FLAGS.input, model])
+    if not model.endswith(".tflite"):
+      cli.import_tensorflow_quietly()
+    stylizer = stylize.load_stylizer(model)
+    from fastchi_tf import sheets
+    rows = sheets.contact_sheet(stylizer, image, FLAGS.mix, FLAGS.ramp, FLAGS.steps)
+  except ValueError as e:
+    cli.usage_error(e)
+  from fastchi_tf import plots
+  created = io_utils.prepare_output(FLAGS.output)
+  try:
+    plots.labelled_rows(rows, FLAGS.output, title=os.path.basename(model))
+  except KeyboardInterrupt:
+    io_utils.remove_empty(created)
+    cli.interrupted(f"{FLAGS.output} was not written")
+  print(f"wrote {FLAGS.output}")
+
+
+if __name__ == "__main__":
+  cli.run(main)
