@@ -19,6 +19,15 @@ _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(NUM_CPU_DEVICES)])
 
+@pytest.fixture(scope="session")
+def mirrored():
+  """One MirroredStrategy over the two logical CPUs for the whole test process: a second
+  strategy object would number its collective ops from the same keys, and a later program's
+  all-reduce can then meet an earlier one's cached shapes ("Shape mismatch in the collective
+  instance")."""
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
 @pytest.fixture
 def rng():
   return np.random.default_rng(0)

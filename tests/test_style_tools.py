@@ -1,8 +1,6 @@
 """The tools with a multi-style model: --list_styles, --style (name, index, mix), --strength,
 the contact sheet, and bad style choices as one line with nothing written."""
 
-import os
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -60,13 +58,12 @@ def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path
   assert not np.array_equal(_read(out["mix"]), name)
 
 
+# One case per path through the tool; every message of a bad choice (index out of range,
+# negative or all-zero weights...) is checked in test_styles.py, and the tool turns each into
+# the same one line.
 @pytest.mark.parametrize("args,message", [
     (("--style", "moon"), "unknown style 'moon'; the model's styles are 0:ink, 1:sun, 2:sea"),
-    (("--style", "3"), "style index 3 is out of range"),
     (("--style", "0.5,0.5"), "2 weights for a model of 3 styles"),
-    (("--style", "0.5,-1,2"), "non-negative"),
-    (("--style", "ink:-1,sun:2"), "negative"),
-    (("--style", "ink:0,sun:0"), "all zero"),
     ((), "has 3 styles; choose one with --style"),
     (("--style", "sun", "--strength", "1.5"), "--strength"),
 ])

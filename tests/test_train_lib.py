@@ -50,14 +50,14 @@ def assert_close_overall(a, b, tolerance=1e-3):
     assert np.linalg.norm(x - y) <= tolerance * np.linalg.norm(x), group
 
 
-def test_two_replicas_step_equals_one_device_step(tmp_path, photo_folder, style_path):
+def test_two_replicas_step_equals_one_device_step(tmp_path, photo_folder, style_path,
+                                                   mirrored):
   # With the temporal term on: its moved frames depend on an example's place in the global
   # batch, not on which replica renders it.
   on = dict(weight=1000.0)
   one = make_config(tmp_path / "one", photo_folder, style_path, steps=1, temporal=on)
   train_lib.train(one, tf.distribute.OneDeviceStrategy("/cpu:0"), verbose=False)
   two = make_config(tmp_path / "two", photo_folder, style_path, steps=1, temporal=on)
-  mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
   assert mirrored.num_replicas_in_sync == 2
   train_lib.train(two, mirrored, verbose=False)
   # Includes Adam's moments: m = 0.1 * gradient, so gradients were averaged, not summed.
@@ -171,7 +171,7 @@ def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
     (dict(style_weight=float("nan")), ValueError, "--style_weight must be at least 0"),
 ])
 def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, style_path, change,
-                                                    error, match):
+                                                    error, match, mirrored):
   (tmp_path / "empty").mkdir()
   (tmp_path / "photos").mkdir()  # a folder of training data that a wrong run could write to
   shutil.copy(data.list_images(photo_folder)[0], tmp_path / "photos" / "a.jpg")
@@ -186,7 +186,7 @@ def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, styl
     cfg.data.train_data = td if td.startswith("tfds:") else str(tmp_path / td)
   cfg.render.variant = change.get("render_variant", cfg.render.variant)
   with pytest.raises(error, match=match):
-    train_lib.train(cfg, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), verbose=False)
+    train_lib.train(cfg, mirrored, verbose=False)
   assert not os.path.isdir(cfg.model_dir)
   assert sorted(os.listdir(tmp_path / "photos")) == before
 
@@ -226,7 +226,7 @@ def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folde
 
 
 def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_folder,
-                                                            style_path):
+                                                            style_path, mirrored):
   style = str(tmp_path / "style.png")
   shutil.copy(style_path, style)
   cfg = make_config(tmp_path / "run", photo_folder, style, steps=1)
@@ -237,7 +237,7 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   shutil.move(style, moved)
   free = make_config(str(tmp_path / "run") + "/.", photo_folder, moved, steps=1,
                      checkpoint_every=1, summary_every=2, strategy="mirrored", cpu_devices=2)
-  result = train_lib.train(free, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+  result = train_lib.train(free, mirrored,
                            verbose=False)
   assert result.step == 1 and result.config_changes == []
   # The same path with other content is another style.

@@ -31,9 +31,16 @@ def run_tools(*calls, timeout=300, **env):
   """Runs several (name, *args) tool calls at once; returns their CompletedProcess results.
 
   Tool tests mostly wait for TensorFlow to import, so running them side by side saves time.
+  A call may end with a dict of environment variables for it alone.
   """
-  procs = [subprocess.Popen(tool_command(*call), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=tool_env(**env)) for call in calls]
+  procs = []
+  for i, call in enumerate(calls):
+    extra = dict(env)
+    if call and isinstance(call[-1], dict):
+      extra.update(call[-1])
+      calls = calls[:i] + (call[:-1],) + calls[i + 1:]
+    procs.append(subprocess.Popen(tool_command(*calls[i]), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=tool_env(**extra)))
   results = []
   for call, proc in zip(calls, procs):
     out, err = proc.communicate(timeout=timeout)
