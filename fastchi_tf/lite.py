@@ -9,6 +9,7 @@ several. A multi-style model's style names travel inside the file as TFLite meta
 from __future__ import annotations
 
 import json
+import os
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -57,13 +58,15 @@ class TFLiteRunner:
   """Runs a .tflite render network on one uint8 [h, w, 3] image of any size; a multi-style
   one with float32 style weights [N] as well."""
 
-  def __init__(self, path_or_bytes: str | bytes) -> None:
+  def __init__(self, path_or_bytes: str | bytes, num_threads: Optional[int] = None) -> None:
     if isinstance(path_or_bytes, bytes):
       content, kwargs = path_or_bytes, {"model_content": path_or_bytes}
     else:
       with open(path_or_bytes, "rb") as f:
         content = f.read()
       kwargs = {"model_path": path_or_bytes}
+    # LiteRT runs on one thread unless told; TensorFlow uses every core.
+    kwargs["num_threads"] = num_threads or os.cpu_count() or 1
     with cli.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
       self.interpreter = Interpreter(**kwargs)
     self._shape = None

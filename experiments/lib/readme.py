@@ -15,7 +15,7 @@ from experiments.lib import runner
 # In README's order.
 EXPERIMENTS = ("render_ablation", "loss_networks", "reading_speed", "device_scaling",
                "temporal_stability", "bench_inference", "bench_training", "bench_input",
-               "bench_video", "bench_memory")
+               "bench_video", "bench_memory", "multi_style", "styles", "bench_shipped")
 
 
 def load(name):
@@ -30,6 +30,8 @@ def command(module, summary):
   base = dataclasses.asdict(module.QUICK if summary.get("quick") else module.FULL)
   args = ["--quick"] if summary.get("quick") else []
   for name in runner.flag_fields(module.Config):
+    if name == "work_dir":  # where scratch runs went, not a setting
+      continue
     value = summary["config"].get(name)
     if value != base[name]:
       args.append(f"--{name}" if value is True else f"--no{name}" if value is False

@@ -31,6 +31,7 @@ def machine():
   """The facts a reader needs to judge a timing."""
   import keras  # Imported here: only this function needs its version.
   return dict(
+      cpu_model=cpu_model(),
       cpus=os.cpu_count(),
       gpus=len(tf.config.list_physical_devices("GPU")),
       load_average=[round(x, 2) for x in os.getloadavg()],
@@ -38,6 +39,18 @@ def machine():
       tensorflow=tf.__version__,
       keras=keras.__version__,
       platform=platform.platform())
+
+
+def cpu_model():
+  """The CPU's model name (timings differ 2-4x between machines), or the platform's word."""
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
 
 
 def median(values):

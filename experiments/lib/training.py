@@ -60,6 +60,13 @@ def stylized(model, photos):
   return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
+def stylized_in(model, photos, weights):
+  """A multi-style render network's uint8 outputs for uint8 photos in style `weights` [N]."""
+  weights = np.tile(np.asarray(weights, np.float32)[None], [len(photos), 1])
+  out = model([photos.astype(np.float32), weights], training=False).numpy()
+  return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
 def train_afresh(cfg, on_summary):
   """Trains `cfg` from scratch (its model_dir emptied first, so snapshots match steps).
 
