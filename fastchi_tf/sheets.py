@@ -43,11 +43,11 @@ def strength_row(stylizer: stylize.Stylizer, image: np.ndarray, style: str = "",
 
 def contact_sheet(stylizer: stylize.Stylizer, image: np.ndarray,
                   mix: Optional[Sequence[str]] = None, ramp: Optional[str] = None,
-                  steps: int = 5) -> List[Row]:
-  """The rows of a contact sheet: every style; a mix between `mix` (two style names or
-  indices) if given; a strength ramp of style `ramp` if given ("" for a single-style model).
-  Raises StylizeError naming a bad style."""
-  rows = [style_row(stylizer, image)]
+                  steps: int = 5, more: Sequence[np.ndarray] = ()) -> List[Row]:
+  """The rows of a contact sheet: `image` and each of `more` in every style; a mix of
+  `image` between `mix` (two style names or indices) if given; a strength ramp of style
+  `ramp` if given ("" for a single-style model). Raises StylizeError naming a bad style."""
+  rows = [style_row(stylizer, i) for i in (image, *more)]
   if mix:
     if len(mix) != 2:
       raise stylize.StylizeError(f"--mix takes two styles, e.g. --mix starry_night,wave; "

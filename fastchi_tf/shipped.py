@@ -11,7 +11,10 @@ import shutil
 import tempfile
 from typing import Optional
 
-FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped")
+# FASTCHI_SHIPPED_DIR points the tools' default at another collection (a newer one, or a
+# test's).
+FOLDER = os.environ.get("FASTCHI_SHIPPED_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "shipped")
 KERAS_FILE = "model.keras"
 TFLITE_FILE = "model_float16.tflite"
 CARD_FILE = "MODEL_CARD.md"
@@ -42,6 +45,18 @@ def path(kind: str = "tflite") -> str:
     raise MissingError(f"the shipped style collection is missing ({found}); reinstall "
                        "fastchi-tf, or give --model")
   return found
+
+
+def load(kind: str = "tflite"):
+  """The shipped collection as a stylize.Stylizer; MissingError, in one line, if a file is
+  missing or damaged."""
+  from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
+  found = path(kind)
+  try:
+    return stylize.load_stylizer(found)
+  except ValueError as e:
+    raise MissingError(f"the shipped style collection is damaged ({e}); reinstall "
+                       "fastchi-tf, or give --model") from None
 
 
 def model_card(names, step: int, recipe: str, losses: Optional[dict] = None) -> str:

@@ -12,15 +12,18 @@ def test_demo_writes_its_results_offline(tmp_path):
   result = run_tool("demo.py", "--out_dir", out, "--steps", "2", timeout=600)
   assert result.returncode == 0, result.stderr
   assert "preview (updated as it trains)" in result.stdout  # the first picture comes early
-  names = ("preview.png", "coffee_stylized.png", "coffee_stylized_color.png",
-           "before_after.png", "loss_curve.png")
+  # The shipped styles come first: a contact sheet and the clip in starry_night.
+  assert result.stdout.index("shipped styles") < result.stdout.index("training")
+  names = ("shipped_styles.png", "preview.png", "coffee_stylized.png",
+           "coffee_stylized_color.png", "before_after.png", "loss_curve.png")
   for name in names:
     assert os.path.getsize(out / name) > 0, name
   content = Image.open(samples.skimage_path(samples.HELD_OUT_PHOTO))
   assert Image.open(out / "coffee_stylized.png").size == content.size
   assert Image.open(out / "before_after.png").size == (4 * content.size[0], content.size[1])
-  clip = video_io.probe(str(out / "clip_stylized.mp4"))
-  assert (clip.width, clip.height, clip.audio_codec) == (320, 180, "aac")
-  assert len(list(video_io.read_frames(clip))) == 60
+  for name in ("clip_stylized.mp4", "clip_starry_night.mp4"):
+    clip = video_io.probe(str(out / name))
+    assert (clip.width, clip.height, clip.audio_codec) == (320, 180, "aac"), name
+    assert len(list(video_io.read_frames(clip))) == 60, name
   assert {"saved_model", "model.keras", "model_float32.tflite"} <= set(
       os.listdir(out / "export"))

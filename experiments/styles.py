@@ -1,0 +1,245 @@
+r"""The shipped style collection: one multi-style network of the six paintings, trained in parts.
+
+The recipe (Config, FULL) trains FastChi's inception network (width 32, k 2) with conditional
+instance normalization over the six paintings of ../shared/data/styles on the BSDS500 train/
+and val/ photos, with the temporal term on, and the offline VGG16 (hed) loss network. It
+runs in resumable parts of `part_steps` steps (about an hour each on 2 CPU cores): each
+invocation continues the run in --work_dir from its last checkpoint, and then
+
+  - measures each style's style and content losses on held-out BSDS500 test/ photos,
+  - writes gallery.png (scikit-image photos, which no part of the recipe trains on and which
+    may be shown, x the six styles), video_strip.png (frames of the demo's generated clip)
+    and loss_curve.png,
+  - ships the result: fastchi_tf/shipped/ gets model.keras, model_float16.tflite and
+    MODEL_CARD.md (see fastchi_tf/shipped.py).
+
+Stages (progressive resizing): crops of 128 px (style images at 256) up to step 4000, where
+the style palettes and strokes are learnt at 2.3x the images/s of 192 px crops; then 256 px
+crops (style images at 512), the size the paper trains at, to step 8000.
+
+Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
+  python -m experiments.styles            # one part: 1000 steps, ~30 min at 128 px,
+                                          # ~2 h at 256 px; repeat until step 8000
+  python -m experiments.styles --quick    # the recipe at toy size, to check it runs: ~3 min
+  python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
+
+Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
+experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
+experiments/results/styles/ and fastchi_tf/shipped/ after each part.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+import numpy as np
+from PIL import Image
+
+from experiments.lib import runner
+from experiments.lib import training
+from fastchi_tf import config as config_lib
+from fastchi_tf import plots
+from fastchi_tf import samples
+from fastchi_tf import train_lib
+
+SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "shared", "data")
+PHOTOS = os.path.join(SHARED, "photos", "bsds500")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  width: int = 32
+  # (until step, crop size, style image size): progressive resizing.
+  stages: tuple = ((4000, 128, 256), (8000, 256, 512))
+  part_steps: int = runner.flag(1000, "Steps this invocation trains (one resumable part).")
+  batch_size: int = 4
+  style_weight: float = 10.0
+  temporal_weight: float = 3000.0
+  learning_rate: float = 1e-3
+  eval_photos: int = 6  # held-out BSDS500 test/ photos measured and shown
+  eval_size: int = 256
+  work_dir: Optional[str] = runner.flag(None, "Run folder (default: ../runs/styles beside "
+                                        "the repository).")
+  ship: bool = runner.flag(True, "Write the result to fastchi_tf/shipped/.")
+  train: bool = runner.flag(True, "Train a part first (--notrain: only measure, draw and "
+                            "ship the last checkpoint).")
+  gallery_photos: tuple = ("coffee.png", "chelsea.png", "astronaut.png", "rocket.jpg")
+
+
+FULL = Config()
+QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
+               eval_size=64, ship=False)
+
+
+def _work_dir(cfg):
+  return cfg.work_dir or os.path.join(os.path.dirname(os.path.dirname(SHARED)), "runs",
+                                      "styles")
+
+
+def _train_photos(work_dir):
+  """A folder of links to BSDS500 train/ and val/ (test/ stays held out)."""
+  folder = os.path.join(work_dir, "photos")
+  os.makedirs(folder, exist_ok=True)
+  for split in ("train", "val"):
+    for name in sorted(os.listdir(os.path.join(PHOTOS, split))):
+      link = os.path.join(folder, f"{split}_{name}")
+      if not os.path.lexists(link):
+        os.symlink(os.path.join(PHOTOS, split, name), link)
+  return folder
+
+
+def stage_of(cfg, step):
+  """The (until, crop, style size) stage that trains step `step` + 1."""
+  for stage in cfg.stages:
+    if step < stage[0]:
+      return stage
+  return cfg.stages[-1]
+
+
+def train_config(cfg, model_dir, train_data, stage):
+  until, image_size, style_size = stage
+  return training.derive(
+      model_dir=model_dir, render=dict(variant="inception", width=cfg.width),
+      data=dict(train_data=train_data, style_image=os.path.join(SHARED, "styles"),
+                image_size=image_size, style_size=style_size),
+      loss=dict(style_weight=cfg.style_weight), temporal=dict(weight=cfg.temporal_weight),
+      batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, steps=until,
+      checkpoint_every=100, summary_every=100)
+
+
+def _current_step(model_dir):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
+  return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+def _eval_photos(cfg):
+  folder = os.path.join(PHOTOS, "test")
+  names = sorted(os.listdir(folder))[:: max(1, 200 // cfg.eval_photos)][:cfg.eval_photos]
+  photos = []
+  for name in names:
+    image = Image.open(os.path.join(folder, name)).convert("RGB")
+    scale = cfg.eval_size / min(image.size)
+    image = image.resize((round(image.size[0] * scale), round(image.size[1] * scale)),
+                         Image.LANCZOS)
+    left, top = (image.size[0] - cfg.eval_size) // 2, (image.size[1] - cfg.eval_size) // 2
+    photos.append(np.asarray(image.crop((left, top, left + cfg.eval_size,
+                                         top + cfg.eval_size))))
+  return names, np.stack(photos)
+
+
+def _gallery(trainer, cfg, path):
+  """Rows: cfg.gallery_photos (scikit-image's, at eval_size); columns: the photo, then each
+  style."""
+  photos = np.stack([training.load_photo(n, cfg.eval_size) for n in cfg.gallery_photos])
+  _, outputs = training.style_losses(trainer, photos)
+  rows = [[photos[i]] + [o[i] for o in outputs] for i in range(len(photos))]
+  plots.image_grid(rows, path, col_labels=["photo"] + list(trainer.style_names))
+
+
+def _video_strip(trainer, path, frames=5, every=6):
+  """Frames `every` apart of the demo's generated clip (a pan over a scikit-image photo), and
+  the network's outputs in the first two styles and in a 50/50 mix of them."""
+  clip = list(samples.pan_frames(samples.read_photo(samples.CLIP_PHOTO), 320, 180,
+                                 frames * every))[::every]
+  clip = np.stack(clip)
+  names = trainer.style_names
+  rows, labels = [list(clip)], ["input frames"]
+  for k in range(2):
+    rows.append(list(training.stylized_in(trainer.model, clip, np.eye(len(names))[k])))
+    labels.append(names[k])
+  rows.append(list(training.stylized_in(trainer.model, clip,
+                                        (np.eye(len(names))[0] + np.eye(len(names))[1]) / 2)))
+  labels.append(f"{names[0]} + {names[1]}")
+  plots.image_grid(rows, path, row_labels=labels, scale=2.2)
+
+
+def run(cfg, out_dir):
+  work_dir = _work_dir(cfg)
+  model_dir = os.path.join(work_dir, "run")
+  train_data = _train_photos(work_dir)
+  start = _current_step(model_dir)
+  stage = stage_of(cfg, start)
+  if cfg.train:
+    target = min(stage[0], start + cfg.part_steps)
+    tcfg = config_lib.replace(train_config(cfg, model_dir, train_data, stage), steps=target)
+    # Crossing into the next stage changes the crop and style sizes on purpose.
+    previous = stage_of(cfg, start - 1) if start else stage
+    train_lib.train(tcfg, allow_config_change=previous != stage)
+  step = _current_step(model_dir)
+
+  trainer = training.restored_trainer(model_dir)  # its recorded config and style names
+  names, photos = _eval_photos(cfg)
+  measured, _ = training.style_losses(trainer, photos)
+  _gallery(trainer, cfg, os.path.join(out_dir, "gallery.png"))
+  _video_strip(trainer, os.path.join(out_dir, "video_strip.png"))
+  plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG)),
+                         os.path.join(out_dir, "loss_curve.png"))
+  shipped = None
+  if cfg.ship:
+    from fastchi_tf import shipped as shipped_lib  # pylint: disable=g-import-not-at-top
+    shipped = shipped_lib.ship(model_dir, step=step)
+  parts = _previous_parts(out_dir)
+  if step > start:
+    parts.append({"from": start, "to": step, "image_size": stage[1]})
+  return {"step": step, "stage": list(stage), "style_names": list(trainer.style_names),
+          "eval_photos": names, "losses": measured, "parts": parts, "shipped": shipped,
+          "total_steps": cfg.stages[-1][0]}
+
+
+def finding(summary):
+  quick = " (quick settings)" if summary["quick"] else ""
+  return (f"step {summary['step']} of {summary['total_steps']}{quick}: "
+          f"{len(summary['style_names'])} styles in one network; gallery.png shows them on "
+          "photos it never trained on")
+
+
+def _previous_parts(out_dir):
+  path = os.path.join(out_dir, "results.json")
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return json.load(f).get("parts", [])
+
+
+def report(summary, out_dir):
+  del out_dir
+  cfg = summary["config"]
+  lines = [
+      "# The shipped style collection",
+      "",
+      f"Inception network, width {cfg['width']}, k 2, conditional instance normalization "
+      f"over {len(summary['style_names'])} styles; trained on BSDS500 train/ + val/ with "
+      f"the hed VGG16 loss, style weight {cfg['style_weight']:g}, temporal weight "
+      f"{cfg['temporal_weight']:g}, batch {cfg['batch_size']}, learning rate "
+      f"{cfg['learning_rate']:g}. Stages (until step, crop, style size): "
+      f"{', '.join(str(tuple(s)) for s in cfg['stages'])}.",
+      "",
+      f"Step {summary['step']} of {summary['total_steps']}"
+      + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]
+         else "."),
+      "",
+      "Parts so far: " + ", ".join(f"{p['from']}-{p['to']} at {p['image_size']} px"
+                                   for p in summary["parts"]) + ".",
+      "",
+      f"Held-out losses (mean over {len(summary['eval_photos'])} BSDS500 test/ photos at "
+      f"{cfg['eval_size']} px; the training objective's unweighted terms):",
+      "",
+      "| style | style loss | content loss |",
+      "|---|---|---|",
+  ]
+  for name in summary["style_names"]:
+    values = summary["losses"][name]
+    lines.append(f"| {name} | {values['style']:.4g} | {values['content']:.4g} |")
+  lines += ["", "Photos no part of the recipe trained on (scikit-image's), in every style: "
+            "gallery.png ![gallery](gallery.png)", "",
+            "Frames of the demo's generated clip: video_strip.png "
+            "![video strip](video_strip.png)", "",
+            "Training losses: loss_curve.png ![loss curve](loss_curve.png)", ""]
+  return "\n".join(lines)
+
+
+if __name__ == "__main__":
+  runner.main(__name__)
