@@ -22,7 +22,8 @@ def read_loss_log(path: str) -> Dict[str, np.ndarray]:
 
 
 def plot_loss_curves(log: Mapping[str, np.ndarray], path: str, title: str = "Training loss",
-                     terms: Sequence[str] = ("total", "content", "style", "tv", "temporal")) -> None:
+                     terms: Sequence[str] = ("total", "content", "style", "tv", "temporal")
+                     ) -> None:
   """Writes one log-scale panel per loss term of `log` ({"step": ..., term: ...}) to `path`."""
   terms = [t for t in terms if t in log]
   if not terms:  # nothing logged yet: no figure rather than an empty one

@@ -518,15 +518,29 @@ def _finetuned_render(cfg, new_names):
 
 
 def _train_locked(run, verbose, on_summary, allow_config_change):
-  """`train` once the folder is held: records the settings, restores, runs the loop."""
+  """`train` once the folder is held, with op determinism on for --deterministic and back
+  as it was afterwards (it is process-wide, and it makes ops such as tf.timestamp fail)."""
+  # Only the internal module can turn it off again.
+  # pylint: disable-next=g-direct-tensorflow-import
+  from tensorflow.python.framework import config as tf_config
+  was = tf_config.is_op_determinism_enabled()
+  try:
+    if run.cfg.deterministic:
+      tf.config.experimental.enable_op_determinism()
+    return _train_held(run, verbose, on_summary, allow_config_change)
+  finally:
+    if not was:
+      tf_config.disable_op_determinism()
+
+
+def _train_held(run, verbose, on_summary, allow_config_change):
+  """Records the settings, restores, runs the loop."""
   cfg = run.cfg
   # Again: another run may have changed config.json before this one took the folder.
   changes = _check_model_dir(cfg, allow_config_change)
   if changes:
     _say(verbose, f"resuming {cfg.model_dir} with changed settings (--allow_config_change): "
          f"{'; '.join(changes)}")
-  if cfg.deterministic:
-    tf.config.experimental.enable_op_determinism()
   if run.chief:
     io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
 
@@ -600,9 +614,9 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
 class _RunLog:
   """Where a run reports, as a context manager.
 
-  Every step's TERMS (and the temporal term when on) go to LOSS_LOG (losses.csv); at each summary every term (per style
-  layer too, as Magenta logs them), the learning rate, images/s and the preview images go
-  to TensorBoard, and the caller's `on_summary` sees the model; the progress line follows
+  Every step's TERMS (and the temporal term when on) go to LOSS_LOG (losses.csv); at each
+  summary every term (per style layer too, as Magenta logs them, and per style of a
+  multi-style network), the learning rate, images/s and the preview images go to TensorBoard, and the caller's `on_summary` sees the model; the progress line follows
   each call of the compiled loop.
   """
 

@@ -8,7 +8,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from PIL import Image
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import data
@@ -16,7 +15,6 @@ from fastchi_tf import export
 from fastchi_tf import layers
 from fastchi_tf import render_net
 from fastchi_tf import stylize
-from fastchi_tf import tiling
 from fastchi_tf import train_lib
 from conftest import write_small_photo
 from test_train_lib import assert_close_overall
@@ -109,7 +107,9 @@ def make_config(model_dir, photo_folder, style_image, **overrides):
 
 def test_training_records_the_styles_logs_each_and_resumes_bit_identically(
     tmp_path, photo_folder, style_folder):
-  settings = dict(summary_every=4, batch_size=4, deterministic=True)
+  # With the temporal term on, so that its resume is checked too.
+  settings = dict(summary_every=4, batch_size=4, deterministic=True,
+                  temporal=dict(weight=100.0))
   cfg = make_config(tmp_path / "run", photo_folder, style_folder, steps=4, **settings)
   result = train_lib.train(cfg, verbose=False)
   saved = json.load(open(os.path.join(cfg.model_dir, "config.json")))
@@ -129,6 +129,9 @@ def test_training_records_the_styles_logs_each_and_resumes_bit_identically(
   part.steps = 4
   train_lib.train(part, verbose=False)
   a, b = checkpoint_tensors(cfg.model_dir), checkpoint_tensors(part.model_dir)
+  # --deterministic is the run's: op determinism (process-wide) is off again after it.
+  from tensorflow.python.framework import config as tf_config
+  assert not tf_config.is_op_determinism_enabled()
   assert a.keys() == b.keys()
   for key in a:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
