@@ -290,6 +290,9 @@ class Trainer:
     self.log_terms = TERMS + (("temporal",) if self.temporal else ())
     self.terms = (self.log_terms + tuple(f"style/{layer}" for layer in self.style_grams) +
                   tuple(f"per_style/{name}" for name in self.trained_names))
+    # Each replica's share of the global batch (the readers drop remainders): static, where
+    # a multi-worker batch's shape is not.
+    self._per_replica = cfg.batch_size // strategy.num_replicas_in_sync
     self._loop = tf.function(self._train_loop)
 
   def restore(self) -> int:
@@ -310,9 +313,9 @@ class Trainer:
     if self.style_names:
       # This replica's share of the global batch's draw (see styles.draw).
       replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-      offset = replica * images.shape[0]
+      offset = replica * self._per_replica
       drawn = styles.draw(cfg.seed, self.step, cfg.batch_size, len(self.trained_names))
-      mine = drawn[offset:offset + images.shape[0]]
+      mine = drawn[offset:offset + self._per_replica]
       style = tf.one_hot(mine + self.first_trained, len(self.style_names), dtype=tf.float32)
       grams = {layer: tf.gather(g, mine) for layer, g in grams.items()}
     with tf.GradientTape() as tape:
@@ -356,7 +359,7 @@ class Trainer:
     seed = tf.stack([tf.constant(self.cfg.seed, tf.int64), self.step])
     second, flow, valid = temporal.second_frames(
         images, seed, self.temporal, total=self.cfg.batch_size,
-        offset=replica * images.shape[0])
+        offset=replica * self._per_replica)
     rendered_second = self._render(second, style)
     term = temporal.temporal_loss(rendered, rendered_second, flow, valid)
     return (per_example + self.cfg.temporal.weight * term,

@@ -148,6 +148,18 @@ def test_two_replicas_draw_and_train_what_one_device_does(tmp_path, photo_folder
   assert_close_overall(checkpoint_tensors(one.model_dir), checkpoint_tensors(two.model_dir))
 
 
+def test_a_style_left_undrawn_is_no_divergence_but_a_real_one_stops(tmp_path, photo_folder,
+                                                                    style_folder):
+  # Batch 2 of 3 styles: every step leaves a style undrawn, its per_style term NaN.
+  cfg = make_config(tmp_path / "run", photo_folder, style_folder, steps=2, batch_size=2,
+                    checkpoint_every=1)
+  assert train_lib.train(cfg, verbose=False).step == 2
+  cfg.steps = 4
+  cfg.loss.tv_weight = 1e38  # finite, but times the TV loss it overflows float32
+  with pytest.raises(train_lib.TrainingError, match=r"at step 3.*ckpt-2"):
+    train_lib.train(cfg, verbose=False, allow_config_change=True)
+
+
 def test_an_unreadable_style_image_is_named_before_anything_is_written(tmp_path, photo_folder,
                                                                        style_folder):
   broken = tmp_path / "broken.jpg"

@@ -7,6 +7,7 @@ from PIL import Image
 
 from fastchi_tf import render_net
 from fastchi_tf import samples
+from fastchi_tf import stylize
 from test_multi_style import randomized
 from tool_runner import last_line
 from tool_runner import run_tools
@@ -33,29 +34,28 @@ def _read(path):
 
 
 def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path):
-  out = {k: str(tmp_path / f"{k}.png") for k in ("name", "index", "mix", "zero", "half")}
+  # Index choices and strength 0 (the photo exactly) are checked in-process
+  # (test_styles.py, test_multi_style.py); here the tool's own paths.
+  out = {k: str(tmp_path / f"{k}.png") for k in ("name", "mix", "half")}
   calls = [("stylize.py", "--model", model_path, "--list_styles"),
            ("stylize.py", "--model", model_path, "--input", photo, "--output", out["name"],
             "--style", "sun"),
-           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["index"],
-            "--style", "1"),
            ("stylize.py", "--model", model_path, "--input", photo, "--output", out["mix"],
             "--style", "ink:0.5,sea:0.5"),
-           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["zero"],
-            "--style", "sea", "--strength", "0"),
            ("stylize.py", "--model", model_path, "--input", photo, "--output", out["half"],
             "--style", "sea", "--strength", "0.5")]
   results = run_tools(*calls)
   for call, result in zip(calls, results):
     assert result.returncode == 0, (call, result.stderr)
   assert results[0].stdout.split("\n")[:3] == ["0 ink", "1 sun", "2 sea"]
-  name, index, original = _read(out["name"]), _read(out["index"]), _read(photo)
-  np.testing.assert_array_equal(name, index)  # "sun" is style 1
+  name, original = _read(out["name"]), _read(photo)
   assert np.abs(name - original).mean() > 2
-  np.testing.assert_array_equal(_read(out["zero"]), original)  # strength 0: the photo
-  half = np.abs(_read(out["half"]) - original).mean()
-  assert 0 < half < np.abs(_read(out["mix"]) - original).mean() * 10  # something in between
-  assert not np.array_equal(_read(out["mix"]), name)
+  mix = _read(out["mix"])
+  assert not np.array_equal(mix, name) and np.abs(mix - original).mean() > 2
+  # Strength 0.5 in "sea" lies halfway between the photo and full "sea".
+  sea = stylize.stylize_image(stylize.load_stylizer(model_path).set_style("sea"),
+                              original.astype(np.uint8)).astype(int)
+  np.testing.assert_allclose(_read(out["half"]), (original + sea) / 2, atol=1.5)
 
 
 # One case per path through the tool; every message of a bad choice (index out of range,

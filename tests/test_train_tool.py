@@ -212,6 +212,13 @@ def _free_ports(n):
 
 
 def test_two_workers_train_in_sync(tmp_path, photo_folder, style_path):
+  # A multi-style network (two styles), so that its per-example draw is checked across
+  # workers too; one style takes the same path with a [1]-long style vector.
+  styles = tmp_path / "styles"
+  styles.mkdir()
+  for name in ("a.png", "b.png"):
+    shutil.copy(style_path, styles / name)
+  style_path = str(styles)
   run = str(tmp_path / "run")
   ports = _free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -238,6 +245,6 @@ def test_two_workers_train_in_sync(tmp_path, photo_folder, style_path):
   assert len(keys) > 10
   for key in keys:
     np.testing.assert_array_equal(chief.get_tensor(key), worker.get_tensor(key), err_msg=key)
-  assert os.path.exists(os.path.join(run, "config.json"))
+  assert json.load(open(os.path.join(run, "config.json")))["render"]["styles"] == ["a", "b"]
   assert not os.path.exists(os.path.join(run, "workers", "worker_1", "config.json"))
   assert int(chief.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) == 3
