@@ -42,8 +42,7 @@ from experiments.lib import training
 from fastchi_tf import plots
 from fastchi_tf import samples
 
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "shared", "data")
+SHARED = training.SHARED
 # scikit-image images that stand in for paintings without ../shared: strong textures.
 STAND_INS = ("ihc.png", "brick.png", "rocket.jpg", "coffee.png")
 
@@ -81,21 +80,6 @@ def _style_files(cfg):
   if len(files) < cfg.styles + 1:
     raise ValueError(f"{cfg.styles + 1} styles needed, {len(files)} found")
   return files[:cfg.styles + 1]
-
-
-def _train_photos(work_dir):
-  """BSDS500 train/ and val/ as links in one folder, else scikit-image's training photos."""
-  bsds = os.path.join(SHARED, "photos", "bsds500")
-  folder = os.path.join(work_dir, "photos")
-  if not os.path.isdir(bsds):
-    return training.offline_photos(folder)
-  os.makedirs(folder, exist_ok=True)
-  for split in ("train", "val"):
-    for name in sorted(os.listdir(os.path.join(bsds, split))):
-      link = os.path.join(folder, f"{split}_{name}")
-      if not os.path.lexists(link):
-        os.symlink(os.path.join(bsds, split, name), link)
-  return folder
 
 
 def _eval_photos(cfg):
@@ -140,7 +124,8 @@ def _train(tcfg, train=True):
 
 def run(cfg, out_dir):
   work = training.scratch_dir("multi_style", cfg.work_dir)
-  train_data = _train_photos(work)
+  train_data = (training.bsds_training_folder(work)
+                or training.offline_photos(os.path.join(work, "photos")))
   files = _style_files(cfg)
   together, added = files[:-1], files[-1]
   names = [os.path.splitext(os.path.basename(f))[0] for f in files]

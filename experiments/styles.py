@@ -43,9 +43,8 @@ from fastchi_tf import plots
 from fastchi_tf import samples
 from fastchi_tf import train_lib
 
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "shared", "data")
-PHOTOS = os.path.join(SHARED, "photos", "bsds500")
+SHARED = training.SHARED
+PHOTOS = training.BSDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,14 +78,10 @@ def _work_dir(cfg):
 
 
 def _train_photos(work_dir):
-  """A folder of links to BSDS500 train/ and val/ (test/ stays held out)."""
-  folder = os.path.join(work_dir, "photos")
-  os.makedirs(folder, exist_ok=True)
-  for split in ("train", "val"):
-    for name in sorted(os.listdir(os.path.join(PHOTOS, split))):
-      link = os.path.join(folder, f"{split}_{name}")
-      if not os.path.lexists(link):
-        os.symlink(os.path.join(PHOTOS, split, name), link)
+  folder = training.bsds_training_folder(work_dir)
+  if folder is None:
+    raise ValueError(f"{training.BSDS} not found: the recipe trains on BSDS500 (see "
+                     "../shared/data/SOURCES.md)")
   return folder
 
 

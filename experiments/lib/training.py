@@ -22,6 +22,11 @@ from fastchi_tf import train_lib
 # crops, styled after scikit-image's `ihc.png`; model_dir and train_data are per run.
 BASE = config_lib.named("offline")
 
+# ../shared/data beside the repository: real data that is not in it (see its SOURCES.md).
+SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "shared", "data")
+BSDS = os.path.join(SHARED, "photos", "bsds500")
+
 # Held out of the training photos; stylized at every snapshot.
 SNAPSHOT_PHOTOS = ("coffee.png", "chelsea.png")
 
@@ -42,6 +47,21 @@ def scratch_dir(name, work_dir=None):
 def offline_photos(folder, size=256):
   """scikit-image's photos (the demo's training set) as PNGs in `folder`; returns it."""
   samples.write_train_photos(folder, size)
+  return folder
+
+
+def bsds_training_folder(work_dir):
+  """A folder in `work_dir` of links to BSDS500 train/ and val/ (test/ stays held out), or
+  None without ../shared/data."""
+  if not os.path.isdir(BSDS):
+    return None
+  folder = os.path.join(work_dir, "photos")
+  os.makedirs(folder, exist_ok=True)
+  for split in ("train", "val"):
+    for name in sorted(os.listdir(os.path.join(BSDS, split))):
+      link = os.path.join(folder, f"{split}_{name}")
+      if not os.path.lexists(link):
+        os.symlink(os.path.join(BSDS, split, name), link)
   return folder
 
 
