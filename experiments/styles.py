@@ -3,7 +3,7 @@ r"""The shipped style collection: one multi-style network of the six paintings, 
 The recipe (Config, FULL) trains FastChi's inception network (width 32, k 2) with conditional
 instance normalization over the six paintings of ../shared/data/styles on the BSDS500 train/
 and val/ photos, with the temporal term on, and the offline VGG16 (hed) loss network. It
-runs in resumable parts of `part_steps` steps (about an hour each on 2 CPU cores): each
+runs in resumable parts of `part_steps` steps (at most about an hour on 2 CPU cores): each
 invocation continues the run in --work_dir from its last checkpoint, and then
 
   - measures each style's style and content losses on held-out BSDS500 test/ photos,
@@ -18,8 +18,10 @@ the style palettes and strokes are learnt at 2.3x the images/s of 192 px crops; 
 crops (style images at 512), the size the paper trains at, to step 8000.
 
 Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
-  python -m experiments.styles            # one part: 1000 steps, ~30 min at 128 px,
-                                          # ~2 h at 256 px; repeat until step 8000
+  python -m experiments.styles            # one part: 500 steps, ~13 min at 128 px
+                                          # (0.7 steps/s), 45-55 min at 256 px (0.15-0.19
+                                          # steps/s); repeat until step 8000. Steps 0-4000
+                                          # ran in parts of 1000 (--part_steps 1000).
   python -m experiments.styles --quick    # the recipe at toy size, to check it runs: ~3 min
   python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
 
@@ -52,7 +54,7 @@ class Config:
   width: int = 32
   # (until step, crop size, style image size): progressive resizing.
   stages: tuple = ((4000, 128, 256), (8000, 256, 512))
-  part_steps: int = runner.flag(1000, "Steps this invocation trains (one resumable part).")
+  part_steps: int = runner.flag(500, "Steps this invocation trains (one resumable part).")
   batch_size: int = 4
   style_weight: float = 10.0
   temporal_weight: float = 3000.0
