@@ -35,7 +35,6 @@ import shutil
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 
 from experiments.lib import runner
 from experiments.lib import training
@@ -83,22 +82,12 @@ def _style_files(cfg):
 
 
 def _eval_photos(cfg):
-  """Held-out photos, uint8 [n, s, s, 3] centre crops: BSDS500 test/, else scikit-image's."""
-  folder = os.path.join(SHARED, "photos", "bsds500", "test")
-  if os.path.isdir(folder):
-    names = sorted(os.listdir(folder))[::max(1, 200 // cfg.eval_photos)][:cfg.eval_photos]
-    paths = [os.path.join(folder, n) for n in names]
-  else:
-    names = [n for n in samples.TEST_PHOTOS if n not in samples.TRAIN_PHOTOS]
-    paths = [samples.skimage_path(n) for n in names]
-  photos = []
-  for path in paths:
-    image = Image.open(path).convert("RGB")
-    side = min(image.size)
-    left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
-    photos.append(np.asarray(image.crop((left, top, left + side, top + side)).resize(
-        (cfg.eval_size, cfg.eval_size), Image.LANCZOS)))
-  return names, np.stack(photos)
+  """Held-out photos: BSDS500 test/, else scikit-image's that the demo does not train on."""
+  found = training.bsds_test_photos(cfg.eval_photos, cfg.eval_size)
+  if found:
+    return found
+  names = [n for n in samples.TEST_PHOTOS if n not in samples.TRAIN_PHOTOS]
+  return names, np.stack([training.load_photo(n, cfg.eval_size) for n in names])
 
 
 def _config(cfg, model_dir, train_data, style_image, steps, **changes):

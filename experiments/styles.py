@@ -36,7 +36,6 @@ import os
 from typing import Optional
 
 import numpy as np
-from PIL import Image
 
 from experiments.lib import runner
 from experiments.lib import training
@@ -112,21 +111,6 @@ def _current_step(model_dir):
   return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
-def _eval_photos(cfg):
-  folder = os.path.join(PHOTOS, "test")
-  names = sorted(os.listdir(folder))[:: max(1, 200 // cfg.eval_photos)][:cfg.eval_photos]
-  photos = []
-  for name in names:
-    image = Image.open(os.path.join(folder, name)).convert("RGB")
-    scale = cfg.eval_size / min(image.size)
-    image = image.resize((round(image.size[0] * scale), round(image.size[1] * scale)),
-                         Image.LANCZOS)
-    left, top = (image.size[0] - cfg.eval_size) // 2, (image.size[1] - cfg.eval_size) // 2
-    photos.append(np.asarray(image.crop((left, top, left + cfg.eval_size,
-                                         top + cfg.eval_size))))
-  return names, np.stack(photos)
-
-
 def _gallery(trainer, cfg, path):
   """Rows: cfg.gallery_photos (scikit-image's, at eval_size); columns: the photo, then each
   style."""
@@ -168,7 +152,7 @@ def run(cfg, out_dir):
   step = _current_step(model_dir)
 
   trainer = training.restored_trainer(model_dir)  # its recorded config and style names
-  names, photos = _eval_photos(cfg)
+  names, photos = training.bsds_test_photos(cfg.eval_photos, cfg.eval_size)
   measured, _ = training.style_losses(trainer, photos)
   _gallery(trainer, cfg, os.path.join(out_dir, "gallery.png"))
   _video_strip(trainer, os.path.join(out_dir, "video_strip.png"))

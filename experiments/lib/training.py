@@ -65,9 +65,24 @@ def bsds_training_folder(work_dir):
   return folder
 
 
+def bsds_test_photos(count, size):
+  """(names, uint8 [count, size, size, 3]): `count` BSDS500 test/ photos spread over the
+  sorted list, centre-cropped squares; None without ../shared/data."""
+  folder = os.path.join(BSDS, "test")
+  if not os.path.isdir(folder):
+    return None
+  names = sorted(os.listdir(folder))[::max(1, 200 // count)][:count]
+  return names, np.stack([square_photo(os.path.join(folder, n), size) for n in names])
+
+
 def load_photo(name, size):
   """A scikit-image photo, centre-cropped to a square and resized to size x size, uint8."""
-  image = Image.open(samples.skimage_path(name)).convert("RGB")
+  return square_photo(samples.skimage_path(name), size)
+
+
+def square_photo(path, size):
+  """The image at `path`, centre-cropped to a square and resized to size x size, uint8."""
+  image = Image.open(path).convert("RGB")
   side = min(image.size)
   left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
   image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
