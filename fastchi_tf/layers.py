@@ -73,6 +73,26 @@ class ReflectionPad2D(keras.layers.Layer):
     return {**super().get_config(), "padding": self.padding}
 
 
+# Above this many pixels per image the fused kernel's own statistics are not used (see
+# InstanceNorm._fused): 512 x 512.
+FUSED_MAX_PIXELS = 1 << 18
+
+
+def moments(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Mean and variance over height and width, each [b, 1, 1, C], accurate at any size.
+
+  A float32 reduction over millions of pixels in one go drifts (tf.nn.moments is off by
+  0.5% in variance at 3840x2160, a few uint8 levels after the network); reducing rows
+  first, then the row means, keeps each sum to a few thousand terms (error ~1e-6). Two
+  passes (mean, then squared deviations) avoid the cancellation of E[x^2] - E[x]^2.
+  """
+  mean = tf.reduce_mean(tf.reduce_mean(x, axis=2, keepdims=True), axis=1, keepdims=True)
+  deviation = tf.math.squared_difference(x, tf.stop_gradient(mean))
+  variance = tf.reduce_mean(tf.reduce_mean(deviation, axis=2, keepdims=True), axis=1,
+                            keepdims=True)
+  return mean, variance
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class InstanceNorm(keras.layers.Layer):
   """Affine instance normalization (Ulyanov et al. 2016) over height and width.
@@ -122,7 +142,7 @@ class InstanceNorm(keras.layers.Layer):
     elif not training and x.shape[0] is not None and x.dtype == tf.float32:
       return self._fused(x, style)
     else:
-      mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+      mean, variance = moments(x)
     gamma, beta = self._affine(style, x.dtype)
     inv = tf.math.rsqrt(variance + self.epsilon) * gamma
     return x * inv + (beta - mean * inv)
@@ -130,7 +150,12 @@ class InstanceNorm(keras.layers.Layer):
   def _fused(self, x, style):
     """Inference on a static batch, image by image: batch normalization over one image's
     pixels is instance normalization. The fused kernel (oneDNN on CPU; grappler folds a
-    following ReLU into it) runs 2-3x faster than moments + scale + shift."""
+    following ReLU into it) runs 2-3x faster than moments + scale + shift, but its
+    statistics are a float32 running sum: over more than FUSED_MAX_PIXELS pixels they drift
+    by a few uint8 levels (experiments/export_accuracy), so larger images get `moments`'
+    and the kernel only scales and shifts."""
+    accurate = x.shape[1] is None or x.shape[2] is None or (
+        x.shape[1] * x.shape[2] > FUSED_MAX_PIXELS)
     empty = tf.constant([], tf.float32)
     out = []
     for i in range(x.shape[0]):
@@ -139,9 +164,16 @@ class InstanceNorm(keras.layers.Layer):
       else:  # this image's mix of the styles' scales and shifts
         weights = tf.cast(style[i:i + 1], tf.float32)
         gamma, beta = tf.matmul(weights, self.gamma)[0], tf.matmul(weights, self.beta)[0]
-      out.append(tf.raw_ops.FusedBatchNormV3(
-          x=x[i:i + 1] if x.shape[0] > 1 else x, scale=gamma, offset=beta, mean=empty,
-          variance=empty, epsilon=self.epsilon, is_training=True)[0])
+      image = x[i:i + 1] if x.shape[0] > 1 else x
+      if accurate:
+        mean, variance = (tf.reshape(s, [-1]) for s in moments(image))
+        out.append(tf.raw_ops.FusedBatchNormV3(
+            x=image, scale=gamma, offset=beta, mean=mean, variance=variance,
+            epsilon=self.epsilon, is_training=False)[0])
+      else:
+        out.append(tf.raw_ops.FusedBatchNormV3(
+            x=image, scale=gamma, offset=beta, mean=empty, variance=empty,
+            epsilon=self.epsilon, is_training=True)[0])
     return out[0] if len(out) == 1 else tf.concat(out, 0)
 
   def compute_output_shape(self, input_shape):

@@ -98,3 +98,20 @@ def test_fused_inference_instance_norm_matches_the_training_path(batch, rng):
   layer(x)
   layer.set_weights([rng.normal(size=4).astype("float32") for _ in range(2)])
   np.testing.assert_allclose(layer(x, training=False), layer(x, training=True), atol=1e-5)
+
+
+def test_instance_norm_stays_accurate_over_millions_of_pixels(rng):
+  # A 2560x1440 image with a large mean (ReLU-like activations): a one-pass float32 sum
+  # over its 3.7M pixels drifts; every path must match float64 normalization.
+  x = (np.maximum(rng.normal(0.5, 1.0, (1, 1440, 2560, 2)), 0) + 3.0).astype(np.float32)
+  x64 = x.astype(np.float64)
+  mean = x64.mean(axis=(1, 2), keepdims=True)
+  expected = (x64 - mean) / np.sqrt(((x64 - mean) ** 2).mean(axis=(1, 2), keepdims=True) + 1e-5)
+  layer = layers.InstanceNorm()
+  layer.build(x.shape)
+  dynamic = tf.function(lambda t: layer(t, training=False),
+                        input_signature=[tf.TensorSpec([None, None, None, 2], tf.float32)])
+  for path, out in (("static-batch inference (fused kernel)", layer(x, training=False)),
+                    ("dynamic batch (the SavedModel's)", dynamic(x)),
+                    ("training", layer(x, training=True))):
+    assert np.abs(out.numpy() - expected).max() < 2e-3, path
