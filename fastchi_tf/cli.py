@@ -98,11 +98,84 @@ def import_tensorflow_quietly() -> None:
   verbose = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   if verbose:
-    import tensorflow  # noqa: F401
-    return
-  with quiet_stderr():
     import tensorflow as tf
-  tf.get_logger().setLevel("ERROR")
+  else:
+    with quiet_stderr():
+      import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")
+  _configure_tensorflow(tf)
+
+
+def _flag(name):
+  """A parsed flag's value, or None when the running tool has no such flag."""
+  from absl import flags
+  if name not in flags.FLAGS or not flags.FLAGS.is_parsed():
+    return None
+  return flags.FLAGS[name].value
+
+
+def define_runtime_flags(device: bool = True) -> None:
+  """--threads and (unless the tool chooses devices its own way) --device."""
+  from absl import flags
+  flags.DEFINE_integer("threads", None, "CPU threads for TensorFlow's and LiteRT's kernels "
+                       "(default: every core).", lower_bound=1)
+  if device:
+    flags.DEFINE_string("device", None, "Where to compute: cpu, gpu or gpu:N (default: the "
+                        "first GPU if there is one, else the CPU).")
+
+
+def threads() -> Optional[int]:
+  """--threads when the running tool has it and it was given, else None (every core)."""
+  return _flag("threads")
+
+
+def threads_setting() -> str:
+  value = threads()
+  return str(value) if value else f"every core ({os.cpu_count()})"
+
+
+def device() -> Optional[str]:
+  """--device normalized to "cpu" or "gpu:N", or None; a malformed value is a usage error."""
+  value = _flag("device")
+  if not value:
+    return None
+  value = value.strip().lower()
+  if value in ("cpu", "gpu"):
+    return "cpu" if value == "cpu" else "gpu:0"
+  kind, _, index = value.partition(":")
+  if kind not in ("cpu", "gpu") or not index.isdigit() or (kind == "cpu" and index != "0"):
+    usage_error(f"--device must be cpu, gpu or gpu:N, got {value!r}")
+  return f"{kind}:{int(index)}" if kind == "gpu" else "cpu"
+
+
+def _configure_tensorflow(tf):
+  """Applies --threads and --device before TensorFlow starts its runtime."""
+  count = threads()
+  if count:
+    tf.config.threading.set_intra_op_parallelism_threads(count)
+    tf.config.threading.set_inter_op_parallelism_threads(count)
+  chosen = device()
+  if chosen is None:
+    return
+  gpus = tf.config.list_physical_devices("GPU")
+  if chosen == "cpu":
+    tf.config.set_visible_devices([], "GPU")
+    return
+  index = int(chosen.split(":")[1])
+  if index >= len(gpus):
+    found = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}" if gpus else "no GPU"
+    usage_error(f"--device {chosen}: this machine has {found} that TensorFlow can use; "
+                "run with --device cpu or without --device")
+  tf.config.set_visible_devices([gpus[index]], "GPU")
+
+
+def version() -> str:
+  """The installed fastchi-tf version (the source tree's if not installed)."""
+  from importlib import metadata
+  try:
+    return metadata.version("fastchi-tf")
+  except metadata.PackageNotFoundError:
+    return "unknown (not installed)"
 
 
 def _parse(argv):
@@ -111,6 +184,9 @@ def _parse(argv):
   for arg in argv[1:]:
     if arg in _HELP:
       app.usage(shorthelp=_HELP[arg], writeto_stdout=True)
+      sys.exit(OK)
+    if arg == "--version":
+      print(f"{tool_name()} {version()}")
       sys.exit(OK)
     if arg == "--":
       break

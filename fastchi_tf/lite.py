@@ -66,7 +66,7 @@ class TFLiteRunner:
         content = f.read()
       kwargs = {"model_path": path_or_bytes}
     # LiteRT runs on one thread unless told; TensorFlow uses every core.
-    kwargs["num_threads"] = num_threads or os.cpu_count() or 1
+    kwargs["num_threads"] = num_threads or cli.threads() or os.cpu_count() or 1
     with cli.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
       self.interpreter = Interpreter(**kwargs)
     self._shape = None

@@ -25,6 +25,8 @@ flags.DEFINE_integer("steps", 5, "Images in the mix and strength rows.", lower_b
 flags.DEFINE_integer("max_size", 512, "Downscale the photo so its longer side is at most "
                      "this.", lower_bound=16)
 
+cli.define_runtime_flags()
+
 FLAGS = flags.FLAGS
 
 

@@ -45,6 +45,7 @@ flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g
 flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).",
                      lower_bound=1)
 cli.define_style_flags()
+cli.define_runtime_flags()
 
 FLAGS = flags.FLAGS
 
@@ -118,6 +119,9 @@ def main(argv):
 
 def _stylize(scratch):
   cli.check_tile(FLAGS.tile)
+  if FLAGS.model.endswith(".tflite") and (cli.device() or "cpu") != "cpu":
+    cli.usage_error(f"--device {cli.device()}: a .tflite model runs on the CPU (LiteRT); "
+                    "give a .keras or SavedModel model to use a GPU")
   if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:
     # A .tflite model runs on LiteRT alone: the light path never imports TensorFlow.
     cli.import_tensorflow_quietly()

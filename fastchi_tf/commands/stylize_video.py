@@ -45,6 +45,7 @@ flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g
                      "Default: 512 above 2048x2048 pixels when the model is a .keras file "
                      "or an export folder; 0 never tiles.", lower_bound=0)
 cli.define_style_flags()
+cli.define_runtime_flags(device=False)  # --devices chooses them
 
 FLAGS = flags.FLAGS
 

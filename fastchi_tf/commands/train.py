@@ -20,6 +20,7 @@ from fastchi_tf import config as config_lib
 
 config_lib.define_flags()  # one per setting of config.TrainConfig
 flags.adopt_module_key_flags(config_lib)  # listed by --help
+cli.define_runtime_flags(device=False)  # --devices chooses GPUs
 _ALLOW_CHANGE = flags.DEFINE_bool(
     "allow_config_change", False,
     "Resume even though settings that change what the run learns (loss, data, style image "

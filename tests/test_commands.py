@@ -1,0 +1,76 @@
+"""The command-line entry points: `fastchi COMMAND` / `python -m fastchi_tf COMMAND`, their
+--version, info, --threads and --device."""
+
+import json
+import os
+import subprocess
+import sys
+
+from PIL import Image
+
+from fastchi_tf import samples
+from fastchi_tf import shipped
+from tool_runner import ROOT
+from tool_runner import last_line
+from tool_runner import tool_env
+
+
+def _fastchi(*calls):
+  """Runs `python -m fastchi_tf ARGS` for each ARGS tuple side by side."""
+  procs = [subprocess.Popen([sys.executable, "-m", "fastchi_tf", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=tool_env(), cwd=ROOT) for args in calls]
+  results = []
+  for proc in procs:
+    out, err = proc.communicate(timeout=300)
+    results.append((proc.returncode, out, err))
+  return results
+
+
+def test_the_command_lists_its_commands_and_refuses_unknown_ones():
+  bare, helped, version, unknown, flags_help = _fastchi(
+      (), ("--help",), ("--version",), ("paint",), ("stylize", "--help"))
+  assert helped[0] == 0 and bare[0] == 2 and bare[1] == helped[1]
+  for name in ("stylize", "video", "train", "export", "contact-sheet", "demo", "info"):
+    assert f"\n  {name} " in helped[1], name
+  assert version[0] == 0 and version[1].startswith("fastchi 0.")
+  assert unknown[0] == 2 and unknown[2].strip().splitlines() == [
+      "fastchi: error: unknown command 'paint'; choose one of stylize, video, train, export, "
+      "contact-sheet, demo, info"]
+  # A command's --help lists its own flags and the shared ones.
+  assert flags_help[0] == 0
+  for flag in ("--input", "--style", "--strength", "--threads", "--device"):
+    assert f"  {flag}:" in flags_help[1], flag
+
+
+def test_info_threads_and_devices(tmp_path):
+  photo = tmp_path / "photo.png"
+  Image.fromarray(samples.read_photo("coffee.png", 48)).save(photo)
+  out = tmp_path / "out.png"
+  keras_model = shipped.path("keras")
+  info, threaded, no_gpu, bad_device, tflite_gpu, zero = _fastchi(
+      ("info", "--json", "--threads", "1"),
+      ("stylize", "--input", photo, "--output", out, "--style", "wave", "--threads", "1",
+       "--device", "cpu"),
+      ("stylize", "--model", keras_model, "--input", photo, "--output", tmp_path / "x.png",
+       "--style", "wave", "--device", "gpu:3"),
+      ("stylize", "--input", photo, "--output", tmp_path / "y.png", "--device", "tpu"),
+      ("stylize", "--input", photo, "--output", tmp_path / "z.png", "--device", "gpu"),
+      ("stylize", "--input", photo, "--output", tmp_path / "w.png", "--threads", "0"))
+  assert info[0] == 0, info[2]
+  found = json.loads(info[1])
+  assert found["threads"] == "1" and found["tensorflow_threads"]["intra_op"] == 1
+  assert found["cpus"] == os.cpu_count() and "CPU:0" in found["devices"]
+  assert found["tensorflow"] and found["ai-edge-litert"]
+  assert found["shipped_models"]["tflite"]["path"] == shipped.path("tflite")
+  assert threaded[0] == 0, threaded[2]
+  assert Image.open(out).size == Image.open(photo).size
+  for (code, _, err), message in (
+      (no_gpu, "--device gpu:3: this machine has no GPU that TensorFlow can use"),
+      (bad_device, "--device must be cpu, gpu or gpu:N, got 'tpu'"),
+      (tflite_gpu, "--device gpu:0: a .tflite model runs on the CPU (LiteRT)"),
+      (zero, "--threads")):
+    assert code == 2, err
+    assert message in last_line(err) and len(err.strip().splitlines()) == 1, err
+  for name in ("x.png", "y.png", "z.png", "w.png"):
+    assert not (tmp_path / name).exists()
