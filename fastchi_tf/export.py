@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -158,14 +158,30 @@ def check_export_dir(model_dir: str, export_dir: str) -> None:
 
 
 
+# The export check's large image: past the 512x512 pixels where instance normalization's
+# statistics leave the fused kernel (layers.FUSED_MAX_PIXELS), yet quick to run in LiteRT.
+# experiments/export_accuracy checks 1920x1080 and above against float64.
+LARGE_CHECK_SIZE = (1280, 720)
+
+
+def _large_check_image(size):
+  """A real photo at `size` (width, height): scikit-image's astronaut, stretched."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import samples  # pylint: disable=g-import-not-at-top
+  return np.asarray(Image.fromarray(samples.read_photo("astronaut.png")).resize(
+      size, Image.BILINEAR))
+
+
 def export_all(model_dir: str, export_dir: str, tflite: bool = False,
-               check_image: Optional[np.ndarray] = None) -> Dict[str, int]:
+               check_image: Optional[np.ndarray] = None,
+               large_check_size: Tuple[int, int] = LARGE_CHECK_SIZE) -> Dict[str, int]:
   """Writes SavedModel, .keras and (optionally) TFLite models of the run in `model_dir`.
 
   The folder is written whole and replaces any earlier export in `export_dir`. Each TFLite
-  model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]), a
-  multi-style one in its first style and in a 50/50 mix of the first two; returns
-  {precision: max absolute uint8 difference over those}.
+  model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]; default a
+  small noise image) and on a photo of `large_check_size`, where the statistics over many
+  pixels are checked too; a multi-style one in its first style and in a 50/50 mix of the first
+  two. Returns {precision: max absolute uint8 difference over those}.
   """
   check_export_dir(model_dir, export_dir)
   model = restore_render_net(model_dir)
@@ -176,24 +192,26 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
     export_saved_model(model, saved)
     export_keras(model, os.path.join(folder, KERAS_FILE))
     if tflite:
-      image = check_image
-      if image is None:
-        image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
+      small = check_image
+      if small is None:
+        small = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
       serve = tf.saved_model.load(saved).signatures["serving_default"]
       names = style_names(model)
       mixes = [None]
       if names:
         mixes = [np.eye(len(names), dtype=np.float32)[0],
                  np.array([0.5, 0.5] + [0.0] * (len(names) - 2), np.float32)]
+      cases = [(image, mix) for image in (small, _large_check_image(large_check_size))
+               for mix in mixes]
       references = [serve(images=tf.constant(image[None]), **(
           {} if mix is None else {"style": tf.constant(mix)}))["stylized"].numpy()[0]
-                    for mix in mixes]
+                    for image, mix in cases]
       for precision, name in TFLITE_FILES.items():
         content = tflite_bytes(saved, precision, names)
         runner = TFLiteRunner(content)
         differences[precision] = max(
             int(np.abs(runner(image, mix).astype(int) - reference.astype(int)).max())
-            for mix, reference in zip(mixes, references))
+            for (image, mix), reference in zip(cases, references))
         with open(os.path.join(folder, name), "wb") as f:
           f.write(content)
 

@@ -37,7 +37,11 @@ def test_export_writes_every_format(exported):
   export_dir, stdout = exported
   assert set(os.listdir(export_dir)) >= {"saved_model", "model.keras", "model_float32.tflite",
                                          "model_float16.tflite"}
-  assert "TFLite float32: max difference to the SavedModel" in stdout
+  # export_all checks TFLite against the SavedModel on a small image and on a 1280x720
+  # photo (experiments/export_accuracy goes to 2560x1440 against float64).
+  reported = {line.split(":")[0]: int(line.split()[-3]) for line in stdout.splitlines()
+              if line.startswith("TFLite")}
+  assert reported["TFLite float32"] <= 1, stdout
 
 
 def test_saved_model_signature_is_uint8_any_size_and_matches_eager(exported, trained_run, rng):
@@ -95,8 +99,7 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
                       ("export.py", "--model_dir", trained_run, "--export_dir", trained_run),
                       ("export.py", "--model_dir", trained_run,
                        "--export_dir", os.path.dirname(trained_run)),
-                      ("export.py", "--model_dir", trained_run, "--export_dir", "/proc/x"),
-                      ("export.py", "--help"))
+                      ("export.py", "--model_dir", trained_run, "--export_dir", "/proc/x"))
   assert results[0].returncode == 0, results[0].stderr
   assert sorted(os.listdir(again)) == ["model.keras", "saved_model"]  # no stale .tflite
   assert "not an export (notes.txt)" in last_line(results[1].stderr)
@@ -107,7 +110,6 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
   assert "cannot write to /proc" in last_line(results[4].stderr)
   assert all(r.returncode == 2 for r in results[1:5])
   assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:5])
-  assert results[5].returncode == 0 and "--export_dir" in results[5].stdout
 
 
 def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):

@@ -50,25 +50,6 @@ def assert_close_overall(a, b, tolerance=1e-3):
     assert np.linalg.norm(x - y) <= tolerance * np.linalg.norm(x), group
 
 
-def test_two_replicas_step_equals_one_device_step(tmp_path, photo_folder, style_path,
-                                                   mirrored):
-  # With the temporal term on: its moved frames depend on an example's place in the global
-  # batch, not on which replica renders it.
-  on = dict(weight=1000.0)
-  one = make_config(tmp_path / "one", photo_folder, style_path, steps=1, temporal=on)
-  train_lib.train(one, tf.distribute.OneDeviceStrategy("/cpu:0"), verbose=False)
-  two = make_config(tmp_path / "two", photo_folder, style_path, steps=1, temporal=on)
-  assert mirrored.num_replicas_in_sync == 2
-  train_lib.train(two, mirrored, verbose=False)
-  # Includes Adam's moments: m = 0.1 * gradient, so gradients were averaged, not summed.
-  a, b = checkpoint_tensors(one.model_dir), checkpoint_tensors(two.model_dir)
-  assert_close_overall(a, b)
-  # Had the replicas' gradients been summed instead of averaged, Adam's m would double.
-  doubled = {k: (2 * v if "/_variables/" in k else v) for k, v in b.items()}
-  with pytest.raises(AssertionError):
-    assert_close_overall(a, doubled)
-
-
 def test_run_writes_config_checkpoints_summaries_log_and_curve(tmp_path, photo_folder,
                                                                 style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=3, checkpoint_every=2,
@@ -126,23 +107,6 @@ def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tmp_path
                                                                      rel=1e-5)
   assert result.last_losses["style"] == pytest.approx(
       sum(result.last_losses[tag] for tag in layers), rel=1e-5)
-
-
-def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, photo_folder,
-                                                                style_path):
-  whole = make_config(tmp_path / "whole", photo_folder, style_path, steps=4,
-                      deterministic=True)
-  train_lib.train(whole, verbose=False)
-  part = make_config(tmp_path / "part", photo_folder, style_path, steps=2,
-                     deterministic=True)
-  train_lib.train(part, verbose=False)  # as if killed right after the step-2 checkpoint
-  part.steps = 4
-  result = train_lib.train(part, verbose=False)
-  assert result.step == 4
-  assert_same_tensors(checkpoint_tensors(whole.model_dir), checkpoint_tensors(part.model_dir),
-                      rtol=0, atol=0)
-  log = open(os.path.join(part.model_dir, "losses.csv")).read().splitlines()
-  assert [row.split(",")[0] for row in log[1:]] == ["1", "2", "3", "4"]
 
 
 def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
