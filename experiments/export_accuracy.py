@@ -224,11 +224,13 @@ def targets(summary):
   worst = max(r["max_levels"] for r in measured)
   skipped = sorted({f"{r['export']} at {r['size']}" for r in summary["rows"]
                     if "skipped" in r})
+  sizes = sorted({r["size"] for r in measured}, key=lambda x: int(x.split("x")[0]))
   return [("every export (SavedModel, .keras, TFLite float32) within 1 uint8 level of a "
            "float64 reference at 1920x1080 and 3840x2160",
-           f"at most {worst} level{'s' if worst != 1 else ''} off"
-           + (f"; not run: {', '.join(skipped)} (memory)" if skipped else ""),
-           worst <= 1 and not skipped and not summary["quick"])]
+           f"at most {worst} level{'s' if worst != 1 else ''} off at {', '.join(sizes)}; "
+           f"not run (memory): 3840x2160"
+           + (f", {', '.join(skipped)}" if skipped else ""),
+           False)]  # 3840x2160 is not measured on this machine
 
 
 if __name__ == "__main__":
