@@ -37,7 +37,7 @@ def test_export_writes_every_format(exported):
   export_dir, stdout = exported
   assert set(os.listdir(export_dir)) >= {"saved_model", "model.keras", "model_float32.tflite",
                                          "model_float16.tflite"}
-  # export_all checks TFLite against the SavedModel on a small image and on a 1280x720
+  # export_all checks TFLite against the SavedModel on a small image and on a 640x480
   # photo (experiments/export_accuracy goes to 2560x1440 against float64).
   reported = {line.split(":")[0]: int(line.split()[-3]) for line in stdout.splitlines()
               if line.startswith("TFLite")}

@@ -205,8 +205,7 @@ def exported(tmp_path_factory, photo_folder, style_folder):
   trainer.restore()
   randomized(trainer.model)
   trainer.manager.save(checkpoint_number=2)
-  differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True,
-                                  large_check_size=(640, 480))
+  differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True)
   return str(root / "export"), differences
 
 
