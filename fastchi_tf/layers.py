@@ -165,15 +165,12 @@ class InstanceNorm(keras.layers.Layer):
         weights = tf.cast(style[i:i + 1], tf.float32)
         gamma, beta = tf.matmul(weights, self.gamma)[0], tf.matmul(weights, self.beta)[0]
       image = x[i:i + 1] if x.shape[0] > 1 else x
-      if accurate:
-        mean, variance = (tf.reshape(s, [-1]) for s in moments(image))
-        out.append(tf.raw_ops.FusedBatchNormV3(
-            x=image, scale=gamma, offset=beta, mean=mean, variance=variance,
-            epsilon=self.epsilon, is_training=False)[0])
-      else:
-        out.append(tf.raw_ops.FusedBatchNormV3(
-            x=image, scale=gamma, offset=beta, mean=empty, variance=empty,
-            epsilon=self.epsilon, is_training=True)[0])
+      # Given statistics (is_training False), the kernel only scales and shifts.
+      mean, variance = ((tf.reshape(s, [-1]) for s in moments(image)) if accurate
+                        else (empty, empty))
+      out.append(tf.raw_ops.FusedBatchNormV3(
+          x=image, scale=gamma, offset=beta, mean=mean, variance=variance,
+          epsilon=self.epsilon, is_training=not accurate)[0])
     return out[0] if len(out) == 1 else tf.concat(out, 0)
 
   def compute_output_shape(self, input_shape):
