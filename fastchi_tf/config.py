@@ -21,11 +21,12 @@ from fastchi_tf import io_utils
 from fastchi_tf import styles
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
-# The choices of render_net.VARIANTS / UPSAMPLES, loss_net.NAMES / WEIGHT_SOURCES and
-# losses.REDUCTIONS, here so that flags can offer them without importing TensorFlow (a test
+# The choices of render_net.VARIANTS / UPSAMPLES / OUTPUTS, loss_net.NAMES / WEIGHT_SOURCES
+# and losses.REDUCTIONS, here so that flags can offer them without importing TensorFlow (a test
 # keeps them equal). The builders check their arguments against their own.
 RENDER_VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
+OUTPUTS = ("sigmoid", "tanh")
 LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
 NAMED_WEIGHTS = ("imagenet", "hed", "random")  # anything else is a weights file
 REDUCTIONS = ("mean", "sum")
@@ -92,6 +93,9 @@ class RenderConfig:
   shrink: int = _setting(2, "k of the inception convolutions.")
   upsample: str = _setting("nearest", "Upsampling: nearest + conv, or transpose (FastChi; "
                            "checkerboards).", UPSAMPLES)
+  output_activation: str = _setting(
+      "sigmoid", "Last layer: 255 * sigmoid, or tanh (Johnson: 127.5 + 150 * tanh, clipped "
+      "with a straight-through gradient, so no pixel goes dead at 0 or 255).", OUTPUTS)
   # The style names of a multi-style network (conditional instance normalization), from
   # the --style_image files; None for one style.
   styles: Optional[Tuple[str, ...]] = _recorded()

@@ -296,6 +296,18 @@ class CropToReference(keras.layers.Layer):
     return (padded[0], reference[1], reference[2], padded[3])
 
 
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class ClipPixels(keras.layers.Layer):
+  """Clips to [0, 255] with a straight-through gradient.
+
+  The loss sees the pixels a user will see, and a pixel pushed past the range still gets
+  the gradient that pulls it back (a sigmoid's saturated pixels get none, and stay stuck).
+  """
+
+  def call(self, x):
+    return x + tf.stop_gradient(tf.clip_by_value(x, 0.0, 255.0) - x)
+
+
 def _space_to_depth_taps(kernel_size, block):
   """taps[a, t, r, u] = 1 where output phase a reads kernel tap u from input phase r of block
   t of its window, in the space-to-depth form of a stride-1 convolution."""

@@ -13,11 +13,13 @@ from fastchi_tf import layers
 
 VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
+OUTPUTS = ("sigmoid", "tanh")
 NUM_RESIDUAL_BLOCKS = 5
 
 
 def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
-               upsample: str = "nearest", styles: Optional[Sequence[str]] = None) -> None:
+               upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
+               output_activation: str = "sigmoid") -> None:
   """Raises ValueError naming a bad argument of `build_render_net` and the valid choices."""
   if styles is not None:
     if len(styles) < 2:
@@ -28,6 +30,9 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
     raise ValueError(f"unknown render network variant {variant!r}; choose one of {VARIANTS}")
   if upsample not in UPSAMPLES:
     raise ValueError(f"unknown upsample {upsample!r}; choose one of {UPSAMPLES}")
+  if output_activation not in OUTPUTS:
+    raise ValueError(
+        f"unknown output activation {output_activation!r}; choose one of {OUTPUTS}")
   if not isinstance(width, int) or width < 1:
     raise ValueError(f"width must be a positive integer, got {width!r}")
   if variant == "inception":
@@ -40,6 +45,7 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
 
 def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2,
                      upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
+                     output_activation: str = "sigmoid",
                      name: Optional[str] = None) -> keras.Model:
   """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
 
@@ -51,6 +57,9 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     upsample: "nearest" (x2 nearest-neighbour then conv) or "transpose" (transposed conv).
     styles: names of N >= 2 styles for a multi-style network (conditional instance
       normalization); None for a single-style one.
+    output_activation: how the last convolution becomes pixels: "sigmoid" (255 * sigmoid)
+      or "tanh" (Johnson et al.'s 127.5 + 150 * tanh, clipped to [0, 255] with a straight-through
+      gradient, so that no pixel goes dead at the range's ends).
     name: model name; defaults to the variant.
 
   Returns:
@@ -58,7 +67,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     single-style model takes the image alone; a multi-style one `[image, style]`, style
     float [batch, N] weights (layers.StyleWeights makes them a convex mix).
   """
-  check_args(variant, width, shrink, upsample, styles)
+  check_args(variant, width, shrink, upsample, styles, output_activation)
   num_styles = len(styles) if styles else 1
 
   def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False):
@@ -92,9 +101,15 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   x = conv(x, 2 * width, 3, up=2, prefix="u1_")
   x = conv(x, width, 3, up=2, prefix="u2_")
   x = conv(x, 3, 9, prefix="c2_", relu=False, norm=False, plain=True)
-  # A scaled sigmoid keeps pixels in range with a gradient everywhere (clipping has none).
-  x = keras.layers.Activation("sigmoid", name="squash")(x)
-  x = keras.layers.Rescaling(255.0, name="to_pixels")(x)
+  if output_activation == "sigmoid":
+    x = keras.layers.Activation("sigmoid", name="squash")(x)
+    x = keras.layers.Rescaling(255.0, name="to_pixels")(x)
+  else:
+    # Saturated sigmoid pixels get almost no gradient: a trained network's bright blobs
+    # stayed stuck at 255 and a stronger style weight collapsed into black and white.
+    x = keras.layers.Activation("tanh", name="squash")(x)
+    x = keras.layers.Rescaling(150.0, offset=127.5, name="to_pixels")(x)
+    x = layers.ClipPixels(name="clip")(x)
   x = layers.CropToReference(name="crop")([x, image])
   inputs = image if num_styles == 1 else [image, style]
   return keras.Model(inputs, x, name=name or f"render_{variant}")

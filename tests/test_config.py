@@ -46,6 +46,7 @@ def test_choices_match_the_modules_that_define_them():
   assert config_lib.LOSS_NETWORKS == loss_net.NAMES
   assert config_lib.RENDER_VARIANTS == render_net.VARIANTS
   assert config_lib.UPSAMPLES == render_net.UPSAMPLES
+  assert config_lib.OUTPUTS == render_net.OUTPUTS
   assert config_lib.REDUCTIONS == losses.REDUCTIONS
   assert config_lib.NAMED_WEIGHTS == loss_net.WEIGHT_SOURCES
 

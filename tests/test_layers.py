@@ -15,6 +15,7 @@ ALL_LAYERS = [
     layers.ConvLayer(6, 3, strides=2, transpose=True),
     layers.InceptionConv(8, 3, shrink=2),
     layers.InceptionConv(8, 3, upsample=2, shrink=4),
+    layers.ClipPixels(),
 ]
 
 
@@ -115,3 +116,14 @@ def test_instance_norm_stays_accurate_over_millions_of_pixels(rng):
                     ("dynamic batch (the SavedModel's)", dynamic(x)),
                     ("training", layer(x, training=True))):
     assert np.abs(out.numpy() - expected).max() < 2e-3, path
+
+
+def test_clip_pixels_clips_with_a_straight_through_gradient():
+  x = tf.constant([-40.0, 0.0, 100.0, 255.0, 300.0])
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = layers.ClipPixels()(x)
+    loss = tf.reduce_sum(y * tf.constant([1.0, 2.0, 3.0, 4.0, 5.0]))
+  np.testing.assert_array_equal(y, [0.0, 0.0, 100.0, 255.0, 255.0])
+  # Past the range the gradient still arrives, so a pixel stuck at 0 or 255 can come back.
+  np.testing.assert_array_equal(tape.gradient(loss, x), [1.0, 2.0, 3.0, 4.0, 5.0])
