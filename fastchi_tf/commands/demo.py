@@ -34,8 +34,9 @@ from fastchi_tf import video  # noqa: E402
 
 _OUT = flags.DEFINE_string("out_dir", "demo_out", "Folder for everything the demo writes.")
 _STEPS = flags.DEFINE_integer("steps", 300, "Training steps.", lower_bound=1)
-
 CLIP_FRAMES, CLIP_FPS = 60, "30000/1001"  # 2 s at NTSC's 29.97 fps
+_CLIP_FRAMES = flags.DEFINE_integer("clip_frames", CLIP_FRAMES,
+                                    "Frames of the generated clip.", lower_bound=2)
 
 
 def demo_config(out_dir, steps=300):
@@ -47,7 +48,7 @@ def demo_config(out_dir, steps=300):
 SHIPPED_STYLE = "starry_night"  # the shipped style the demo's clip is shown in
 
 
-def run_shipped(out_dir):
+def run_shipped(out_dir, clip_frames=CLIP_FRAMES):
   """The shipped styles: a contact sheet of the held-out photo and the clip in one style."""
   os.makedirs(out_dir, exist_ok=True)
   paths = {"sheet": os.path.join(out_dir, "shipped_styles.png"),
@@ -60,17 +61,17 @@ def run_shipped(out_dir):
   rows = sheets.contact_sheet(lite, content, mix=(SHIPPED_STYLE, "wave"), ramp=SHIPPED_STYLE)
   plots.labelled_rows(rows, paths["sheet"], title="shipped styles")
   print(f"      contact sheet: {paths['sheet']}")
-  print(f"[2/6] a generated {CLIP_FRAMES}-frame clip with a 440 Hz tone, in {SHIPPED_STYLE}")
-  make_demo_clip(paths["clip"])
+  print(f"[2/6] a generated {clip_frames}-frame clip with a 440 Hz tone, in {SHIPPED_STYLE}")
+  make_demo_clip(paths["clip"], frames=clip_frames)
   keras_stylizer = shipped.load("keras").set_style(SHIPPED_STYLE)
   video.stylize_video(paths["clip"], paths["clip_shipped"],
                       video.frame_function(keras_stylizer), video.video_devices())
   return paths
 
 
-def run_demo(out_dir, steps=300):
+def run_demo(out_dir, steps=300, clip_frames=CLIP_FRAMES):
   """Returns {name: path} of what it wrote."""
-  paths = run_shipped(out_dir)
+  paths = run_shipped(out_dir, clip_frames)
   cfg = demo_config(out_dir, steps)
   samples.write_train_photos(cfg.data.train_data)
   print(f"[3/6] training the inception network for {steps} steps on "
@@ -124,11 +125,12 @@ def preview_writer(path, size):
   return write
 
 
-def make_demo_clip(path, size=(320, 180)):
-  """A 2 s pan over a scikit-image photo, with audio: the demo needs no video download."""
+def make_demo_clip(path, size=(320, 180), frames=CLIP_FRAMES):
+  """A pan over a scikit-image photo (2 s by default), with audio: the demo needs no video
+  download."""
   photo = np.asarray(Image.open(samples.skimage_path(samples.CLIP_PHOTO)).convert("RGB"))
-  frames = samples.pan_frames(photo, size[0], size[1], CLIP_FRAMES)
-  seconds = CLIP_FRAMES * 1001 / 30000
+  seconds = frames * 1001 / 30000
+  frames = samples.pan_frames(photo, size[0], size[1], frames)
   with io_utils.atomic_path(path) as tmp:
     samples.make_clip(tmp, frames, CLIP_FPS, audio_seconds=seconds)
 
@@ -136,7 +138,7 @@ def make_demo_clip(path, size=(320, 180)):
 def main(argv):
   del argv
   try:
-    paths = run_demo(_OUT.value, _STEPS.value)
+    paths = run_demo(_OUT.value, _STEPS.value, _CLIP_FRAMES.value)
   except shipped.MissingError as e:
     cli.fail(e)
   except KeyboardInterrupt:
