@@ -70,7 +70,8 @@ def make_objective(loss_net, grams, loss_cfg, photo):
       total, _ = losses.perceptual_loss(
           loss_net(image), content, grams, image, loss_net.content_layers,
           content_weight=loss_cfg.content_weight, style_weight=loss_cfg.style_weight,
-          tv_weight=loss_cfg.tv_weight, reduction=loss_cfg.reduction)
+          tv_weight=loss_cfg.tv_weight, reduction=loss_cfg.reduction,
+          style_layer_norm=loss_cfg.style_layer_norm)
       total = tf.reduce_sum(total)
     return total, tape.gradient(total, image)
 

@@ -22,14 +22,15 @@ from fastchi_tf import styles
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # The choices of render_net.VARIANTS / UPSAMPLES / OUTPUTS, loss_net.NAMES / WEIGHT_SOURCES
-# and losses.REDUCTIONS, here so that flags can offer them without importing TensorFlow (a test
-# keeps them equal). The builders check their arguments against their own.
+# and losses.REDUCTIONS / STYLE_LAYER_NORMS, here so that flags can offer them without
+# importing TensorFlow (a test keeps them equal). The builders check their arguments against their own.
 RENDER_VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
 OUTPUTS = ("sigmoid", "tanh")
 LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
 NAMED_WEIGHTS = ("imagenet", "hed", "random")  # anything else is a weights file
 REDUCTIONS = ("mean", "sum")
+STYLE_LAYER_NORMS = ("raw", "target")
 
 FINITE = sys.float_info.max  # upper bound of the settings that take any finite value
 # Inclusive ranges of the numeric settings; every numeric flag is bounded by its range.
@@ -122,6 +123,10 @@ class LossConfig:
   tv_weight: float = _setting(1e-4, "gamma.")
   reduction: str = _setting("mean", "mean (FastChi's expectation) or sum (Johnson).",
                             REDUCTIONS)
+  style_layer_norm: str = _setting(
+      "raw", "raw, or target: each style layer's term divided by its target Gram's "
+      "squares, so every layer counts alike (style weights then differ by ~1000x).",
+      STYLE_LAYER_NORMS)
 
 
 @dataclasses.dataclass

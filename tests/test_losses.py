@@ -63,6 +63,33 @@ def test_perceptual_loss_weights_its_terms(rng):
   assert total.shape == (2,)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_target_layer_norm_makes_each_layer_a_relative_error(reduction, rng):
+  # Two layers whose features differ in scale by 100: raw terms differ by 100**4, normalized
+  # ones not at all, since the same relative error is made at both.
+  small = rng.uniform(0, 1, size=(2, 4, 4, 3)).astype("float32")
+  feats = {"small": small, "large": 100 * small}
+  grams = {k: 1.1 * losses.gram_matrix(v)[0] for k, v in feats.items()}
+  _, raw = losses.style_loss(feats, grams, reduction)
+  total, terms = losses.style_loss(feats, grams, reduction, layer_norm="target")
+  np.testing.assert_allclose(raw["large"], raw["small"] * 1e8, rtol=1e-3)
+  np.testing.assert_allclose(terms["large"], terms["small"], rtol=1e-3)
+  target = grams["small"].numpy()
+  expected = [np.sum((g - target) ** 2) / np.sum(target ** 2)
+              for g in losses.gram_matrix(small).numpy()]
+  np.testing.assert_allclose(terms["small"], expected, rtol=1e-4)
+  np.testing.assert_allclose(total, terms["small"] + terms["large"], rtol=1e-6)
+  # A batch of targets (a multi-style network's) normalizes each example by its own.
+  batch = {k: tf.stack([g, 2 * g]) for k, g in grams.items()}
+  _, per = losses.style_loss(feats, batch, reduction, layer_norm="target")
+  g = losses.gram_matrix(small).numpy()
+  np.testing.assert_allclose(
+      per["small"], [np.sum((g[i] - k * target) ** 2) / np.sum((k * target) ** 2)
+                     for i, k in ((0, 1), (1, 2))], rtol=1e-4)
+  with pytest.raises(ValueError, match="layer_norm 'layer'"):
+    losses.style_loss(feats, grams, reduction, layer_norm="layer")
+
+
 def test_unknown_reduction_is_rejected():
   with pytest.raises(ValueError, match="reduction 'median'"):
     losses.content_loss(np.zeros((1, 1)), np.zeros((1, 1)), "median")
