@@ -1,6 +1,7 @@
 """Exports a trained render network: SavedModel (uint8 serving signature), .keras, TFLite."""
 
 import dataclasses
+import importlib
 import json
 import os
 import shutil
@@ -21,6 +22,8 @@ from fastchi_tf.render_net import style_names
 SAVED_MODEL = "saved_model"
 KERAS_FILE = "model.keras"
 TFLITE_FILES = {"float32": "model_float32.tflite", "float16": "model_float16.tflite"}
+ONNX_FILE = "model.onnx"
+ONNX_OPSET = 17
 
 
 class ExportError(ValueError):
@@ -129,7 +132,59 @@ def tflite_bytes(saved_model_dir: str, precision: str = "float32",
   return lite.with_style_names(content, names) if names else content
 
 
-EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, *TFLITE_FILES.values()})
+def check_onnx_available() -> None:
+  """Raises ExportError naming what to install when tf2onnx or onnxruntime is missing."""
+  missing = []
+  for module in ("tf2onnx", "onnxruntime"):
+    try:
+      importlib.import_module(module)
+    except ImportError:
+      missing.append(module)
+  if missing:
+    raise ExportError(f"--onnx needs {' and '.join(missing)}: pip install tf2onnx "
+                      "onnxruntime (the versions in requirements.txt)")
+
+
+def onnx_bytes(saved_model_dir: str) -> bytes:
+  """The SavedModel's serving_default as an ONNX model (tf2onnx): the same inputs and
+  output names, uint8 images of any size."""
+  check_onnx_available()
+  import tf2onnx  # pylint: disable=g-import-not-at-top
+  loaded = tf.saved_model.load(saved_model_dir)
+  serve = loaded.signatures["serving_default"]
+  specs = serve.structured_input_signature[1]
+  names = sorted(specs, key=lambda n: n != "images")  # images first, then style
+  fn = tf.function(lambda *args: serve(**dict(zip(names, args))))
+  proto, _ = tf2onnx.convert.from_function(
+      fn, input_signature=[tf.TensorSpec(specs[n].shape, specs[n].dtype, name=n)
+                           for n in names], opset=ONNX_OPSET)
+  return proto.SerializeToString()
+
+
+class OnnxRunner:
+  """Runs an exported ONNX model with onnxruntime: (uint8 [h, w, 3], mix or None) -> uint8."""
+
+  def __init__(self, content: bytes, threads: int = 0):
+    check_onnx_available()
+    import onnxruntime  # pylint: disable=g-import-not-at-top
+    # Its warnings about deprecated attributes are tf2onnx's choices, not the user's to fix.
+    onnxruntime.set_default_logger_severity(3)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    self.session = onnxruntime.InferenceSession(content, options,
+                                                providers=["CPUExecutionProvider"])
+    self.input_names = [i.name for i in self.session.get_inputs()]
+
+  def __call__(self, image, mix=None):
+    feeds = {"images": np.asarray(image, np.uint8)[None]}
+    if "style" in self.input_names:
+      if mix is None:
+        raise ExportError("this ONNX model is multi-style: give a style mix")
+      feeds["style"] = np.asarray(mix, np.float32)
+    return self.session.run(None, feeds)[0][0]
+
+
+EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, ONNX_FILE, *TFLITE_FILES.values()})
 
 
 def check_export_dir(model_dir: str, export_dir: str) -> None:
@@ -175,14 +230,17 @@ def _large_check_image(size):
 
 def export_all(model_dir: str, export_dir: str, tflite: bool = False,
                check_image: Optional[np.ndarray] = None,
-               large_check_size: Tuple[int, int] = LARGE_CHECK_SIZE) -> Dict[str, int]:
-  """Writes SavedModel, .keras and (optionally) TFLite models of the run in `model_dir`.
+               large_check_size: Tuple[int, int] = LARGE_CHECK_SIZE,
+               onnx: bool = False) -> Dict[str, int]:
+  """Writes SavedModel, .keras and (optionally) TFLite and ONNX models of the run in
+  `model_dir`.
 
   The folder is written whole and replaces any earlier export in `export_dir`. Each TFLite
-  model is checked against the SavedModel on `check_image` (uint8 [h, w, 3]; default a
-  small noise image) and on a photo of `large_check_size`, where the statistics over many
-  pixels are checked too; a multi-style one in its first style and in a 50/50 mix of the first
-  two. Returns {precision: max absolute uint8 difference over those}.
+  model and the ONNX model (run by onnxruntime) is checked against the SavedModel on
+  `check_image` (uint8 [h, w, 3]; default a small noise image) and on a photo of
+  `large_check_size`, where the statistics over many pixels are checked too; a multi-style
+  one in its first style and in a 50/50 mix of the first two. Returns {"float32" /
+  "float16" / "onnx": max absolute uint8 difference over those}.
   """
   check_export_dir(model_dir, export_dir)
   model = restore_render_net(model_dir)
@@ -192,29 +250,40 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
     saved = os.path.join(folder, SAVED_MODEL)
     export_saved_model(model, saved)
     export_keras(model, os.path.join(folder, KERAS_FILE))
+    if not (tflite or onnx):
+      return
+    small = check_image
+    if small is None:
+      small = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
+    serve = tf.saved_model.load(saved).signatures["serving_default"]
+    names = style_names(model)
+    mixes = [None]
+    if names:
+      mixes = [np.eye(len(names), dtype=np.float32)[0],
+               np.array([0.5, 0.5] + [0.0] * (len(names) - 2), np.float32)]
+    cases = [(image, mix) for image in (small, _large_check_image(large_check_size))
+             for mix in mixes]
+    references = [serve(images=tf.constant(image[None]), **(
+        {} if mix is None else {"style": tf.constant(mix)}))["stylized"].numpy()[0]
+                  for image, mix in cases]
+
+    def largest_difference(runner):
+      return max(int(np.abs(runner(image, mix).astype(int) - reference.astype(int)).max())
+                 for (image, mix), reference in zip(cases, references))
+
+    files = {}
     if tflite:
-      small = check_image
-      if small is None:
-        small = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
-      serve = tf.saved_model.load(saved).signatures["serving_default"]
-      names = style_names(model)
-      mixes = [None]
-      if names:
-        mixes = [np.eye(len(names), dtype=np.float32)[0],
-                 np.array([0.5, 0.5] + [0.0] * (len(names) - 2), np.float32)]
-      cases = [(image, mix) for image in (small, _large_check_image(large_check_size))
-               for mix in mixes]
-      references = [serve(images=tf.constant(image[None]), **(
-          {} if mix is None else {"style": tf.constant(mix)}))["stylized"].numpy()[0]
-                    for image, mix in cases]
       for precision, name in TFLITE_FILES.items():
         content = tflite_bytes(saved, precision, names)
-        runner = TFLiteRunner(content)
-        differences[precision] = max(
-            int(np.abs(runner(image, mix).astype(int) - reference.astype(int)).max())
-            for (image, mix), reference in zip(cases, references))
-        with open(os.path.join(folder, name), "wb") as f:
-          f.write(content)
+        differences[precision] = largest_difference(TFLiteRunner(content))
+        files[name] = content
+    if onnx:
+      content = onnx_bytes(saved)
+      differences["onnx"] = largest_difference(OnnxRunner(content))
+      files[ONNX_FILE] = content
+    for name, content in files.items():
+      with open(os.path.join(folder, name), "wb") as f:
+        f.write(content)
 
   write_folder(write, export_dir)
   return differences

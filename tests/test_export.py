@@ -94,12 +94,19 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
   mine = str(tmp_path / "mine")
   os.makedirs(mine)
   open(os.path.join(mine, "notes.txt"), "w").write("keep me")
+  blocker = tmp_path / "blocked" / "tf2onnx"  # importing tf2onnx now fails
+  blocker.mkdir(parents=True)
+  (blocker / "__init__.py").write_text("raise ImportError('tf2onnx is not installed')")
+  from tool_runner import ROOT
   results = run_tools(("export.py", "--model_dir", trained_run, "--export_dir", again),
                       ("export.py", "--model_dir", trained_run, "--export_dir", mine),
                       ("export.py", "--model_dir", trained_run, "--export_dir", trained_run),
                       ("export.py", "--model_dir", trained_run,
                        "--export_dir", os.path.dirname(trained_run)),
-                      ("export.py", "--model_dir", trained_run, "--export_dir", "/proc/x"))
+                      ("export.py", "--model_dir", trained_run, "--export_dir", "/proc/x"),
+                      ("export.py", "--model_dir", trained_run, "--export_dir",
+                       tmp_path / "onnx", "--onnx",
+                       dict(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")))
   assert results[0].returncode == 0, results[0].stderr
   assert sorted(os.listdir(again)) == ["model.keras", "saved_model"]  # no stale .tflite
   assert "not an export (notes.txt)" in last_line(results[1].stderr)
@@ -108,8 +115,10 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
     assert "would replace the run" in last_line(result.stderr), result.stderr
   assert os.path.exists(os.path.join(trained_run, "config.json"))
   assert "cannot write to /proc" in last_line(results[4].stderr)
-  assert all(r.returncode == 2 for r in results[1:5])
-  assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:5])
+  assert "--onnx needs tf2onnx: pip install" in last_line(results[5].stderr)
+  assert not os.path.exists(tmp_path / "onnx")
+  assert all(r.returncode == 2 for r in results[1:6])
+  assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:6])
 
 
 def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):

@@ -205,14 +205,16 @@ def exported(tmp_path_factory, photo_folder, style_folder):
   trainer.restore()
   randomized(trainer.model)
   trainer.manager.save(checkpoint_number=2)
-  differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True)
+  differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True, onnx=True)
   return str(root / "export"), differences
 
 
 def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
   folder, differences = exported
-  # TFLite against the SavedModel, pure and 50/50, on a small image and a 640x480 photo.
+  # TFLite and ONNX against the SavedModel, pure and 50/50, on a small image and a 640x480
+  # photo.
   assert differences["float32"] <= 1 and differences["float16"] <= 4, differences
+  assert differences["onnx"] <= 1, differences
   loaded = tf.saved_model.load(os.path.join(folder, export.SAVED_MODEL))
   names = loaded.signatures["style_names"]()["names"].numpy().tolist()
   assert names == [n.encode() for n in NAMES]
@@ -225,8 +227,13 @@ def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
     stylizer = stylize.load_stylizer(os.path.join(folder, name))
     assert stylizer.style_names == NAMES, name
     outputs[name] = stylizer.set_style("b")(image[0]).astype(int)
+  with open(os.path.join(folder, export.ONNX_FILE), "rb") as f:
+    onnx_model = export.OnnxRunner(f.read())
+  outputs[export.ONNX_FILE] = onnx_model(image[0], [0.0, 1.0, 0.0]).astype(int)
   for name, out in outputs.items():
     assert np.abs(out - outputs[export.SAVED_MODEL]).max() <= 1, name
+  with pytest.raises(export.ExportError, match="multi-style: give a style mix"):
+    onnx_model(image[0])
 
 
 def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exported, rng):

@@ -1,10 +1,10 @@
 r"""Exports a training run's latest checkpoint.
 
-  python tools/export.py --model_dir runs/mosaic --export_dir export/mosaic [--tflite]
+  python tools/export.py --model_dir runs/mosaic --export_dir export/mosaic [--tflite] [--onnx]
 
 Writes saved_model/ (serving_default: uint8 images -> uint8 images, any size), model.keras
-(loads with safe_mode=True) and, with --tflite, model_float32.tflite and model_float16.tflite,
-each checked against the SavedModel. The export folder is replaced whole, so it never mixes
+(loads with safe_mode=True), with --tflite model_float32.tflite and model_float16.tflite, and
+with --onnx model.onnx (tf2onnx; run with onnxruntime), each checked against the SavedModel. The export folder is replaced whole, so it never mixes
 files of two models; a folder holding anything else is refused.
 """
 
@@ -17,6 +17,7 @@ from fastchi_tf import cli
 flags.DEFINE_string("model_dir", None, "Training run folder.")
 flags.DEFINE_string("export_dir", None, "Folder to write the exported models to.")
 flags.DEFINE_bool("tflite", False, "Also write float32 and float16 TFLite models.")
+flags.DEFINE_bool("onnx", False, "Also write an ONNX model (needs tf2onnx and onnxruntime).")
 
 FLAGS = flags.FLAGS
 
@@ -32,16 +33,20 @@ def main(argv):
   from fastchi_tf import export
   try:
     export.check_export_dir(FLAGS.model_dir, FLAGS.export_dir)
+    if FLAGS.onnx:
+      export.check_onnx_available()  # before minutes of work, not after
   except export.ExportError as e:
     cli.usage_error(e)
   try:
-    differences = export.export_all(FLAGS.model_dir, FLAGS.export_dir, FLAGS.tflite)
+    differences = export.export_all(FLAGS.model_dir, FLAGS.export_dir, FLAGS.tflite,
+                                    onnx=FLAGS.onnx)
   except export.ExportError as e:
     cli.fail(e)
   except KeyboardInterrupt:
     cli.interrupted(f"{FLAGS.export_dir} was left as it was")
-  for precision, diff in differences.items():
-    print(f"TFLite {precision}: max difference to the SavedModel {diff} uint8 levels")
+  for form, diff in differences.items():
+    name = "ONNX (onnxruntime)" if form == "onnx" else f"TFLite {form}"
+    print(f"{name}: max difference to the SavedModel {diff} uint8 levels")
   print(f"exported to {FLAGS.export_dir}")
 
 
