@@ -30,13 +30,20 @@ def _norm_layers(model):
   return [l for l in model.layers if isinstance(l, layers.InstanceNorm)]
 
 
+class _Moments(keras.layers.Layer):
+  """layers.moments as a layer: the statistics the network itself computes, accurate over
+  the millions of pixels of a large statistics image (keras.ops.moments drifts there)."""
+
+  def call(self, x):
+    return layers.moments(x)
+
+
 def statistics_model(model: keras.Model) -> keras.Model:
   """A model sharing `model`'s layers whose outputs are each InstanceNorm's input moments."""
   outputs = {}
   for layer in _norm_layers(model):
     x = layer.input[0] if layer.num_styles > 1 else layer.input  # [x, style]: x
-    mean, variance = keras.ops.moments(x, axes=[1, 2], keepdims=True)
-    outputs[layer.name] = (mean, variance)
+    outputs[layer.name] = _Moments(name=f"{layer.name}_moments")(x)
   return keras.Model(model.inputs if len(model.inputs) > 1 else model.input, outputs,
                      name=f"{model.name}_statistics")
 
