@@ -61,7 +61,7 @@ def test_info_threads_and_devices(tmp_path):
   found = json.loads(info[1])
   assert found["threads"] == "1" and found["tensorflow_threads"]["intra_op"] == 1
   assert found["cpus"] == os.cpu_count() and "CPU:0" in found["devices"]
-  assert found["tensorflow"] and found["ai-edge-litert"]
+  assert found["tensorflow"] and found["ai-edge-litert"] and found["onnxruntime"]
   assert found["shipped_models"]["tflite"]["path"] == shipped.path("tflite")
   assert threaded[0] == 0, threaded[2]
   assert Image.open(out).size == Image.open(photo).size

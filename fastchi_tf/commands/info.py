@@ -35,7 +35,7 @@ def gather() -> dict:
   info = {"fastchi-tf": cli.version(), "python": sys.version.split()[0],
           "cpus": os.cpu_count(), "threads": cli.threads_setting()}
   for package in ("tensorflow", "keras", "ai-edge-litert", "numpy", "pillow",
-                  "imageio-ffmpeg"):
+                  "imageio-ffmpeg", "tf2onnx", "onnxruntime"):
     info[package] = _version(package)
   devices = []
   if info["tensorflow"]:
