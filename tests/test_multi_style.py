@@ -1,5 +1,5 @@
-"""Multi-style networks (conditional instance normalization): layers, training, fine-tuning,
-exports and inference with style choices, mixes and strength."""
+"""Multi-style networks (conditional instance normalization): layers, training and fine-tuning
+(exports and inference: test_multi_style_export.py)."""
 
 import json
 import os
@@ -14,7 +14,6 @@ from fastchi_tf import data
 from fastchi_tf import export
 from fastchi_tf import layers
 from fastchi_tf import render_net
-from fastchi_tf import stylize
 from fastchi_tf import train_lib
 from conftest import write_small_photo
 from test_train_lib import assert_close_overall
@@ -190,91 +189,3 @@ def test_finetuning_adds_a_style_and_leaves_the_old_ones_exactly(tmp_path, photo
                       finetune_from=base.model_dir)
   with pytest.raises(ValueError, match="style 'a' is already in"):
     train_lib.train(again, verbose=False)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory, photo_folder, style_folder):
-  """An export (SavedModel, .keras, TFLite) of a multi-style run with distinct styles."""
-  root = tmp_path_factory.mktemp("exported")
-  cfg = make_config(root / "run", photo_folder, style_folder, steps=1)
-  train_lib.train(cfg, verbose=False)
-  # Distinct styles without long training: random scales and shifts, saved as the run.
-  trainer = train_lib.Trainer(cfg.__class__.from_dict(json.load(open(
-      os.path.join(cfg.model_dir, "config.json")))), tf.distribute.get_strategy(),
-      [np.zeros((16, 16, 3), np.float32)] * 3, cfg.model_dir)
-  trainer.restore()
-  randomized(trainer.model)
-  trainer.manager.save(checkpoint_number=2)
-  differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True, onnx=True)
-  return str(root / "export"), differences
-
-
-def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
-  folder, differences = exported
-  # TFLite and ONNX against the SavedModel, pure and 50/50, on a small image and a 640x480
-  # photo.
-  assert differences["float32"] <= 1 and differences["float16"] <= 4, differences
-  assert differences["onnx"] <= 1, differences
-  loaded = tf.saved_model.load(os.path.join(folder, export.SAVED_MODEL))
-  names = loaded.signatures["style_names"]()["names"].numpy().tolist()
-  assert names == [n.encode() for n in NAMES]
-  image = rng.integers(0, 256, (1, 30, 42, 3), np.uint8)
-  out = loaded.signatures["serving_default"](images=tf.constant(image),
-                                             style=tf.constant([0.0, 1.0, 0.0]))["stylized"]
-  assert out.dtype == tf.uint8 and out.shape == image.shape
-  outputs = {}
-  for name in (export.SAVED_MODEL, export.KERAS_FILE, *export.TFLITE_FILES.values()):
-    stylizer = stylize.load_stylizer(os.path.join(folder, name))
-    assert stylizer.style_names == NAMES, name
-    outputs[name] = stylizer.set_style("b")(image[0]).astype(int)
-  with open(os.path.join(folder, export.ONNX_FILE), "rb") as f:
-    onnx_model = export.OnnxRunner(f.read())
-  outputs[export.ONNX_FILE] = onnx_model(image[0], [0.0, 1.0, 0.0]).astype(int)
-  for name, out in outputs.items():
-    assert np.abs(out - outputs[export.SAVED_MODEL]).max() <= 1, name
-  with pytest.raises(export.ExportError, match="multi-style: give a style mix"):
-    onnx_model(image[0])
-
-
-def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exported, rng):
-  folder, _ = exported
-  stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
-  photo = rng.integers(0, 256, (48, 64, 3), np.uint8)
-  a, c = (stylizer.set_style(s)(photo).astype(float) for s in ("a", "c"))
-  mix = stylizer.set_style("a:0.5,c:0.5")(photo).astype(float)
-  apart = np.abs(a - c).mean()
-  assert apart > 2
-  assert np.abs(mix - a).mean() < apart and np.abs(mix - c).mean() < apart
-  distances = []
-  for strength in (0.0, 0.25, 0.5, 0.75, 1.0):
-    # Through stylize_image too, which renders this small photo enlarged: the blend is at
-    # the photo's own size.
-    out = stylizer.set_style("a", strength)(photo)
-    whole = stylize.stylize_image(stylizer, photo, keep_color=True)
-    distances.append(np.abs(out.astype(float) - photo).mean())
-    if strength == 0:
-      np.testing.assert_array_equal(whole, photo)
-  assert distances[0] == 0  # strength 0 is the photo itself
-  assert all(x < y for x, y in zip(distances, distances[1:]))  # monotone
-  np.testing.assert_array_equal(stylizer.set_style("a", 1.0)(photo), a)
-  with pytest.raises(stylize.StylizeError, match="--strength must be from 0 to 1"):
-    stylizer.set_style("a", 1.5)
-
-
-def test_tiling_and_colour_preservation_work_with_mixes(exported, rng):
-  folder, _ = exported
-  stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
-  stylizer.set_style("a:0.3,b:0.7")
-  photo = rng.integers(0, 256, (300, 280, 3), np.uint8)
-  whole = stylize.stylize_image(stylizer, photo, tile=0).astype(int)
-  tiled = stylize.stylize_image(stylizer, photo, tile=128).astype(int)
-  assert np.abs(whole - tiled).mean() < 0.05 and np.abs(whole - tiled).max() <= 2
-  kept = stylize.stylize_image(stylizer, photo, tile=0, keep_color=True)
-  assert kept.shape == photo.shape and np.abs(kept.astype(int) - whole).mean() > 1
-
-
-def test_a_multi_style_model_without_a_style_is_refused(exported, rng):
-  folder, _ = exported
-  stylizer = stylize.load_stylizer(os.path.join(folder, export.TFLITE_FILES["float32"]))
-  with pytest.raises(stylize.StylizeError, match="has 3 styles; choose one with --style"):
-    stylizer(rng.integers(0, 256, (8, 8, 3), np.uint8))
