@@ -90,9 +90,7 @@ def report(summary, out_dir):
       f"of {summary['config']['rounds']} interleaved rounds after "
       f"{summary['config']['warmup']} warm-up runs.",
       "",
-      f"Machine: {machine.get('cpu_model', 'unknown CPU')}, {machine['cpus']} cores, load "
-      f"average before the run {machine['load_average'][0]}; TensorFlow "
-      f"{machine['tensorflow']}."
+      reporting.machine_line(machine) + f"; TensorFlow {machine['tensorflow']}."
       + (" Quick settings: one round, a check that it runs." if summary["quick"] else ""),
       "",
       reporting.markdown_table(

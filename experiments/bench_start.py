@@ -92,8 +92,7 @@ def report(summary, out_dir):
       f"(Python, imports, model load, network, PNG written); median of {cfg['rounds']} "
       "runs per model, the models taking turns.",
       "",
-      f"Machine: {machine.get('cpu_model', 'unknown CPU')}, {machine['cpus']} cores, load "
-      f"average before the run {machine['load_average'][0]}."
+      reporting.machine_line(machine) + "."
       + (" Quick settings." if summary["quick"] else ""),
       "",
       reporting.markdown_table(

@@ -208,8 +208,8 @@ def report(summary, out_dir):
       f"Inception network, width {cfg['width']}, k 2, conditional instance normalization "
       f"over {len(summary['style_names'])} styles; trained on BSDS500 train/ + val/ with "
       f"the hed VGG16 loss, style weight {cfg['style_weight']:g} (style layers "
-      f"{cfg.get('style_layer_norm', 'raw')}), output {cfg.get('output_activation', 'sigmoid')}, "
-      f"temporal weight "
+      f"{cfg.get('style_layer_norm', 'raw')}), output "
+      f"{cfg.get('output_activation', 'sigmoid')}, temporal weight "
       f"{cfg['temporal_weight']:g}, batch {cfg['batch_size']}, learning rate "
       f"{cfg['learning_rate']:g}. Stages (until step, crop, style size): "
       f"{', '.join(str(tuple(s)) for s in cfg['stages'])}.",

@@ -23,7 +23,8 @@ from fastchi_tf import styles
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # The choices of render_net.VARIANTS / UPSAMPLES / OUTPUTS, loss_net.NAMES / WEIGHT_SOURCES
 # and losses.REDUCTIONS / STYLE_LAYER_NORMS, here so that flags can offer them without
-# importing TensorFlow (a test keeps them equal). The builders check their arguments against their own.
+# importing TensorFlow (a test keeps them equal). The builders check their arguments against
+# their own.
 RENDER_VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
 OUTPUTS = ("sigmoid", "tanh")

@@ -145,13 +145,12 @@ def check_onnx_available() -> None:
                       "onnxruntime (the versions in requirements.txt)")
 
 
-def onnx_bytes(saved_model_dir: str) -> bytes:
-  """The SavedModel's serving_default as an ONNX model (tf2onnx): the same inputs and
-  output names, uint8 images of any size."""
+def onnx_bytes(serve) -> bytes:
+  """A loaded SavedModel's serving_default signature as an ONNX model (tf2onnx): the same
+  inputs and output names, uint8 images of any size. Keep the loaded SavedModel alive
+  meanwhile: the signature refers to its variables."""
   check_onnx_available()
   import tf2onnx  # pylint: disable=g-import-not-at-top
-  loaded = tf.saved_model.load(saved_model_dir)
-  serve = loaded.signatures["serving_default"]
   specs = serve.structured_input_signature[1]
   names = sorted(specs, key=lambda n: n != "images")  # images first, then style
   fn = tf.function(lambda *args: serve(**dict(zip(names, args))))
@@ -255,7 +254,8 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
     small = check_image
     if small is None:
       small = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
-    serve = tf.saved_model.load(saved).signatures["serving_default"]
+    loaded = tf.saved_model.load(saved)  # kept: its signature refers to its variables
+    serve = loaded.signatures["serving_default"]
     names = style_names(model)
     mixes = [None]
     if names:
@@ -278,7 +278,7 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
         differences[precision] = largest_difference(TFLiteRunner(content))
         files[name] = content
     if onnx:
-      content = onnx_bytes(saved)
+      content = onnx_bytes(serve)  # the signature loaded for the references
       differences["onnx"] = largest_difference(OnnxRunner(content))
       files[ONNX_FILE] = content
     for name, content in files.items():

@@ -41,6 +41,12 @@ def machine():
       platform=platform.platform())
 
 
+def machine_line(machine):
+  """"Machine: CPU, cores, load average before the run" for a timing report's text."""
+  return (f"Machine: {machine.get('cpu_model', 'unknown CPU')}, {machine['cpus']} cores, "
+          f"load average before the run {machine['load_average'][0]}")
+
+
 def cpu_model():
   """The CPU's model name (timings differ 2-4x between machines), or the platform's word."""
   try:

@@ -4,8 +4,9 @@ r"""Exports a training run's latest checkpoint.
 
 Writes saved_model/ (serving_default: uint8 images -> uint8 images, any size), model.keras
 (loads with safe_mode=True), with --tflite model_float32.tflite and model_float16.tflite, and
-with --onnx model.onnx (tf2onnx; run with onnxruntime), each checked against the SavedModel. The export folder is replaced whole, so it never mixes
-files of two models; a folder holding anything else is refused.
+with --onnx model.onnx (tf2onnx; run with onnxruntime), each checked against the SavedModel.
+The export folder is replaced whole, so it never mixes files of two models; a folder holding
+anything else is refused.
 """
 
 import os
