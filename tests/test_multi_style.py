@@ -34,6 +34,18 @@ def randomized(model, seed=0):
   return model
 
 
+def saved_run(model_dir, cfg, steps):
+  """A run folder without training: cfg's config.json and a random checkpoint per step."""
+  os.makedirs(model_dir)
+  with open(os.path.join(model_dir, "config.json"), "w") as f:
+    f.write(cfg.to_json())
+  trainer = train_lib.Trainer(cfg, tf.distribute.get_strategy(),
+                              [np.zeros((16, 16, 3), np.float32)] * len(NAMES), model_dir)
+  for step in steps:
+    randomized(trainer.model, seed=step)
+    trainer.manager.save(checkpoint_number=step)
+
+
 def one_hot(k, n=3, batch=1):
   return np.tile(np.eye(n, dtype=np.float32)[k:k + 1], [batch, 1])
 

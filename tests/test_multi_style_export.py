@@ -3,7 +3,6 @@
 Apart from test_multi_style.py so that the two test processes can share the work.
 """
 
-import json
 import os
 
 import numpy as np
@@ -12,10 +11,9 @@ import tensorflow as tf
 
 from fastchi_tf import export
 from fastchi_tf import stylize
-from fastchi_tf import train_lib
 from test_multi_style import NAMES
 from test_multi_style import make_config
-from test_multi_style import randomized
+from test_multi_style import saved_run
 from test_multi_style import style_folder  # noqa: F401  (a fixture)
 
 
@@ -23,15 +21,10 @@ from test_multi_style import style_folder  # noqa: F401  (a fixture)
 def exported(tmp_path_factory, photo_folder, style_folder):
   """An export (SavedModel, .keras, TFLite) of a multi-style run with distinct styles."""
   root = tmp_path_factory.mktemp("exported")
-  cfg = make_config(root / "run", photo_folder, style_folder, steps=1)
-  train_lib.train(cfg, verbose=False)
-  # Distinct styles without long training: random scales and shifts, saved as the run.
-  trainer = train_lib.Trainer(cfg.__class__.from_dict(json.load(open(
-      os.path.join(cfg.model_dir, "config.json")))), tf.distribute.get_strategy(),
-      [np.zeros((16, 16, 3), np.float32)] * 3, cfg.model_dir)
-  trainer.restore()
-  randomized(trainer.model)
-  trainer.manager.save(checkpoint_number=2)
+  cfg = make_config(root / "run", photo_folder, style_folder, render=dict(styles=NAMES))
+  # A run folder without training (which costs ~20 s of tracing here), with random scales
+  # and shifts so that the styles differ.
+  saved_run(cfg.model_dir, cfg, (2,))
   differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True, onnx=True)
   return str(root / "export"), differences
 
