@@ -3,9 +3,11 @@ r"""The shipped style collection: one multi-style network of the six paintings, 
 The recipe (Config, FULL) trains FastChi's inception network (width 32, k 2) with conditional
 instance normalization over the six paintings of ../shared/data/styles on the BSDS500 train/
 and val/ photos, with the temporal term on, and the offline VGG16 (hed) loss network, each
-style layer's term a relative error (see Config.style_weight) and a tanh output. It
-runs in resumable parts of `part_steps` steps (at most about an hour on 2 CPU cores): each
-invocation continues the run in --work_dir from its last checkpoint, and then
+style layer's term a relative error (see Config.style_weight) and a tanh output. It starts
+from the first recipe's network (FIRST: raw Gram terms, sigmoid head, style weight 10) at
+its step 4500, whose sigmoid head becomes the tanh head. It runs in resumable parts of
+`part_steps` steps (at most about an hour on 2 CPU cores): each invocation continues the run
+in --work_dir from its last checkpoint, and then
 
   - measures each style's style and content losses on held-out BSDS500 test/ photos,
   - writes gallery.png (scikit-image photos, which no part of the recipe trains on and which
@@ -14,15 +16,17 @@ invocation continues the run in --work_dir from its last checkpoint, and then
   - ships the result: fastchi_tf/shipped/ gets model.keras, model_float16.tflite and
     MODEL_CARD.md (see fastchi_tf/shipped.py).
 
-Stages (progressive resizing): crops of 128 px (style images at 256) up to step 4000, where
-the style palettes and strokes are learnt at 2.3x the images/s of 192 px crops; then 256 px
-crops (style images at 512), the size the paper trains at, to step 8000.
+Stages (progressive resizing): crops of 128 px (style images at 256), where the style
+palettes and strokes are learnt at 2.3x the images/s of 192 px crops; then 256 px crops
+(style images at 512), the size the paper trains at. FIRST ran 4000 steps at 128 px and 500
+at 256 px; FULL continues 3000 steps at 128 px, then 256 px to step 6000.
 
 Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
-  python -m experiments.styles            # one part: 500 steps, ~13 min at 128 px
-                                          # (0.7 steps/s), 45-55 min at 256 px (0.15-0.19
-                                          # steps/s); repeat until step 8000. Steps 0-4000
-                                          # ran in parts of 1000 (--part_steps 1000).
+  python -m experiments.styles --first    # the first recipe (in ../runs/styles), to step
+                                          # 4500: ~2 h at 128 px, 45-55 min at 256 px
+  python -m experiments.styles            # one part: 500 steps, ~15 min at 128 px
+                                          # (0.55-0.7 steps/s), 45-55 min at 256 px
+                                          # (0.15-0.19 steps/s); repeat to the stage's end.
   python -m experiments.styles --quick    # the recipe at toy size, to check it runs: ~3 min
   python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
 
@@ -41,7 +45,9 @@ import numpy as np
 from experiments.lib import runner
 from experiments.lib import training
 from fastchi_tf import config as config_lib
+from fastchi_tf import io_utils
 from fastchi_tf import plots
+from fastchi_tf import render_net
 from fastchi_tf import samples
 from fastchi_tf import train_lib
 
@@ -52,23 +58,33 @@ PHOTOS = training.BSDS
 @dataclasses.dataclass(frozen=True)
 class Config:
   width: int = 32
-  # (until step, crop size, style image size): progressive resizing.
-  stages: tuple = ((4000, 128, 256), (8000, 256, 512))
+  # (until step, crop size, style image size): progressive resizing. Steps count from the
+  # start of this recipe's run (after the first recipe's `start_step`).
+  stages: tuple = ((3000, 128, 256), (6000, 256, 512))
   part_steps: int = runner.flag(500, "Steps this invocation trains (one resumable part).")
   batch_size: int = 4
   # Each style layer's term is a relative error (losses.style_loss, layer_norm "target"):
   # raw Gram terms were ~90% relu1_2, which taught flat bright blobs and left the strokes
-  # (relu3_3, relu4_3) unlearnt. The tanh head keeps a gradient at 0 and 255. Weight 1000
+  # (relu3_3, relu4_3) unlearnt. The tanh head keeps a gradient at 0 and 255. Weight 300
   # against the content term: 200-step calibrations from the first recipe's step 4500
-  # gave a colour filter at 300 and strokes at 1000 (README, issue 14's notes).
-  style_weight: float = 1000.0
+  # drew strokes at 1000 but brought the blobs back, and clean pictures at 300; a run from
+  # scratch at 1000 had blobs from step 500 on (README, issue 14's notes).
+  style_weight: float = 300.0
   style_layer_norm: str = "target"
   output_activation: str = "tanh"
   temporal_weight: float = 3000.0
   learning_rate: float = 1e-3
+  # This recipe fine-tunes the first one's network (FIRST below: raw terms, sigmoid head,
+  # style weight 10) from its step `start_step`; 0 trains from scratch.
+  start_step: int = 4500
+  start_from: Optional[str] = runner.flag(None, "The first recipe's run folder to start "
+                                          "from (default: ../runs/styles beside the "
+                                          "repository).")
+  first: bool = runner.flag(False, "Train the first recipe (FIRST), which this one starts "
+                            "from, instead.")
   eval_photos: int = 6  # held-out BSDS500 test/ photos measured and shown
   eval_size: int = 256
-  work_dir: Optional[str] = runner.flag(None, "Run folder (default: ../runs/styles_v2 "
+  work_dir: Optional[str] = runner.flag(None, "Run folder (default: ../runs/styles_v3 "
                                         "beside the repository).")
   ship: bool = runner.flag(True, "Write the result to fastchi_tf/shipped/.")
   train: bool = runner.flag(True, "Train a part first (--notrain: only measure, draw and "
@@ -77,15 +93,50 @@ class Config:
 
 
 FULL = Config()
+# The first recipe, whose step 4500 FULL starts from (and which shipped first): --first. Steps 0-4000 ran in parts of 1000, 4000-4500 in one of 500.
+FIRST = Config(stages=((4000, 128, 256), (8000, 256, 512)), style_weight=10.0,
+               style_layer_norm="raw", output_activation="sigmoid", start_step=0)
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
-               eval_size=64, ship=False)
+               eval_size=64, ship=False, start_step=0)
+
+
+def _runs_folder(name):
+  return os.path.join(os.path.dirname(os.path.dirname(SHARED)), "runs", name)
 
 
 def _work_dir(cfg):
-  # styles_v2: the recipe with relative style-layer terms; ../runs/styles holds the first
-  # recipe's run (raw terms, sigmoid head), whose step 4500 shipped first.
-  return cfg.work_dir or os.path.join(os.path.dirname(os.path.dirname(SHARED)), "runs",
-                                      "styles_v2")
+  # ../runs/styles holds the first recipe's run; styles_v2 the from-scratch run at style
+  # weight 1000 that drew blobs.
+  return cfg.work_dir or _runs_folder("styles" if cfg.first else "styles_v3")
+
+
+def _start(cfg, tcfg):
+  """Checkpoint 0 of a fine-tuning run: the first recipe's network at cfg.start_step, its
+  sigmoid head turned into the tanh head. 255 sigmoid(z) = 127.5 + 127.5 tanh(z / 2), so the
+  last convolution's weights are halved (the tanh head's 150 then starts the colours 18%
+  more contrasted, which the first steps settle)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import data  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
+  first = os.path.join(cfg.start_from or _runs_folder("styles"), "run")
+  with open(os.path.join(first, "config.json")) as f:
+    old_activation = json.load(f)["render"].get("output_activation", "sigmoid")
+  old = export.restore_render_net(first, step=cfg.start_step)
+  files = styles_lib.style_files(tcfg.data.style_image)
+  tcfg = config_lib.replace(tcfg, render=dict(styles=render_net.style_names(old)))
+  new = train_lib.Trainer(tcfg, tf.distribute.get_strategy(),
+                          [data.read_image(f) for f in files], tcfg.model_dir)
+  for layer in new.model.layers:
+    if layer.weights:
+      weights = old.get_layer(layer.name).get_weights()
+      if layer.name == "c2_conv" and (old_activation, cfg.output_activation) == (
+          "sigmoid", "tanh"):
+        weights = [w * 0.5 for w in weights]
+      layer.set_weights(weights)
+  os.makedirs(tcfg.model_dir, exist_ok=True)
+  io_utils.write_text(os.path.join(tcfg.model_dir, "config.json"), tcfg.to_json() + "\n")
+  new.manager.save(checkpoint_number=0)
 
 
 def _train_photos(work_dir):
@@ -150,6 +201,9 @@ def _video_strip(trainer, path, frames=5, every=6):
 
 
 def run(cfg, out_dir):
+  if cfg.first:
+    cfg = dataclasses.replace(FIRST, first=True, **{f: getattr(cfg, f) for f in (
+        "part_steps", "work_dir", "ship", "train")})
   work_dir = _work_dir(cfg)
   model_dir = os.path.join(work_dir, "run")
   train_data = _train_photos(work_dir)
@@ -160,6 +214,8 @@ def run(cfg, out_dir):
     tcfg = config_lib.replace(train_config(cfg, model_dir, train_data, stage), steps=target)
     # Crossing into the next stage changes the crop and style sizes on purpose.
     previous = stage_of(cfg, start - 1) if start else stage
+    if cfg.start_step and not start:
+      _start(cfg, tcfg)
     train_lib.train(tcfg, allow_config_change=previous != stage)
   step = _current_step(model_dir)
 

@@ -30,8 +30,9 @@ class ExportError(ValueError):
   """A model that cannot be exported or loaded."""
 
 
-def restore_render_net(model_dir: str) -> keras.Model:
-  """Builds the run's render network from config.json and loads its latest checkpoint."""
+def restore_render_net(model_dir: str, step: Optional[int] = None) -> keras.Model:
+  """Builds the run's render network from config.json and loads its latest checkpoint (or
+  its checkpoint of `step`)."""
   config_path = os.path.join(model_dir, "config.json")
   if not os.path.exists(config_path):
     raise ExportError(f"{model_dir} is not a training run (no config.json)")
@@ -40,6 +41,10 @@ def restore_render_net(model_dir: str) -> keras.Model:
   latest = tf.train.latest_checkpoint(model_dir)
   if not latest:
     raise ExportError(f"{model_dir} has no checkpoint yet")
+  if step is not None:
+    latest = os.path.join(model_dir, f"ckpt-{step}")
+    if not tf.io.gfile.exists(latest + ".index"):
+      raise ExportError(f"{model_dir} has no checkpoint of step {step}")
   model = build_render_net(**dataclasses.asdict(cfg.render))
   restored = tf.train.Checkpoint(model=model).restore(latest).expect_partial()
   restored.assert_existing_objects_matched()

@@ -1,0 +1,40 @@
+"""The shipped styles' recipe starts from the first recipe's network, head converted."""
+
+import numpy as np
+import pytest
+
+from experiments import styles
+from fastchi_tf import config as config_lib
+from fastchi_tf import export
+from fastchi_tf import render_net
+from test_multi_style import NAMES
+from test_multi_style import make_config
+from test_multi_style import saved_run
+from test_multi_style import style_folder  # noqa: F401  (a fixture)
+
+
+def test_the_recipe_starts_from_the_first_runs_step_with_a_tanh_head(
+    tmp_path, photo_folder, style_folder):
+  first = make_config(tmp_path / "first" / "run", photo_folder, style_folder,
+                      render=dict(styles=NAMES, output_activation="sigmoid"))
+  saved_run(first.model_dir, first, (7, 9))  # the start is the step asked, not the latest
+  cfg = styles.Config(width=8, start_step=7, start_from=str(tmp_path / "first"))
+  tcfg = config_lib.replace(
+      styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (4, 32, 64)),
+      data=dict(style_image=style_folder))
+  styles._start(cfg, tcfg)
+
+  new = export.restore_render_net(tcfg.model_dir)
+  old = export.restore_render_net(first.model_dir, step=7)
+  assert render_net.style_names(new) == NAMES
+  assert tcfg.render.output_activation == "tanh"
+  image = np.random.default_rng(0).uniform(0, 255, (1, 24, 20, 3)).astype(np.float32)
+  for k in range(len(NAMES)):
+    style = np.eye(len(NAMES), dtype=np.float32)[k:k + 1]
+    before = old([image, style]).numpy()
+    after = new([image, style]).numpy()
+    # 255 sigmoid(z) = 127.5 + 127.5 tanh(z / 2): the same picture, 150 / 127.5 the contrast.
+    expected = np.clip(127.5 + (before - 127.5) * 150 / 127.5, 0, 255)
+    np.testing.assert_allclose(after, expected, atol=0.05)
+  with pytest.raises(export.ExportError, match="no checkpoint of step 3"):
+    export.restore_render_net(first.model_dir, step=3)
