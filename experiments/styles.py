@@ -229,7 +229,12 @@ def run(cfg, out_dir):
   shipped = None
   if cfg.ship:
     from fastchi_tf import shipped as shipped_lib  # pylint: disable=g-import-not-at-top
-    shipped = shipped_lib.ship(model_dir, step=step)
+    start_note = None
+    if cfg.start_step and not cfg.first:
+      start_note = (f"It started from step {cfg.start_step} of the first recipe "
+                    "(`python -m experiments.styles --first`: raw Gram terms, sigmoid head, "
+                    "style weight 10), its sigmoid head turned into a tanh head.")
+    shipped = shipped_lib.ship(model_dir, step=step, start=start_note)
   parts = [p for p in _previous_parts(out_dir) if p["to"] <= start]
   if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
     parts = []
@@ -268,7 +273,10 @@ def report(summary, out_dir):
       f"{cfg.get('output_activation', 'sigmoid')}, temporal weight "
       f"{cfg['temporal_weight']:g}, batch {cfg['batch_size']}, learning rate "
       f"{cfg['learning_rate']:g}. Stages (until step, crop, style size): "
-      f"{', '.join(str(tuple(s)) for s in cfg['stages'])}.",
+      f"{', '.join(str(tuple(s)) for s in cfg['stages'])}."
+      + (f" Fine-tuned from the first recipe's network (raw Gram terms, sigmoid head, style "
+         f"weight 10) at its step {cfg['start_step']}, the sigmoid head turned into the tanh "
+         "head; steps count from there." if cfg.get("start_step") else ""),
       "",
       f"Step {summary['step']} of {summary['total_steps']}"
       + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]

@@ -59,11 +59,13 @@ def load(kind: str = "tflite"):
                        "fastchi-tf, or give --model") from None
 
 
-def model_card(names, step: int, recipe: str, losses: Optional[dict] = None) -> str:
+def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
+               start: Optional[str] = None) -> str:
+  """The card's markdown; `start` says what the run started from, if not from scratch."""
   lines = ["# FastChi-TF shipped styles", "",
            f"One multi-style network (conditional instance normalization) with "
            f"{len(names)} styles, trained by this project with `{recipe}` to step {step} "
-           f"({datetime.date.today().isoformat()}).", "",
+           f"({datetime.date.today().isoformat()})." + (f" {start}" if start else ""), "",
            f"Training photos: {TRAINING_DATA}. Loss network: VGG16 with hed's weights "
            "(fine-tuned from ImageNet).", "",
            "| index | style | painting (public domain) |", "|---|---|---|"]
@@ -79,7 +81,7 @@ def model_card(names, step: int, recipe: str, losses: Optional[dict] = None) -> 
 
 
 def ship(model_dir: str, step: int, folder: str = FOLDER,
-         recipe: str = "python -m experiments.styles") -> dict:
+         recipe: str = "python -m experiments.styles", start: Optional[str] = None) -> dict:
   """Exports the run in `model_dir` into `folder` (replaced whole); returns file sizes."""
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top
   from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
@@ -95,7 +97,7 @@ def ship(model_dir: str, step: int, folder: str = FOLDER,
       with open(os.path.join(tmp, TFLITE_FILE), "wb") as f:
         f.write(export.tflite_bytes(saved, "float16", names))
       with open(os.path.join(tmp, CARD_FILE), "w") as f:
-        f.write(model_card(names, step, recipe, losses=True))
+        f.write(model_card(names, step, recipe, losses=True, start=start))
 
     export.write_folder(write, folder)
   finally:

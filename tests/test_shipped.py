@@ -29,6 +29,14 @@ def test_the_shipped_files_are_small_and_credited():
   assert "BSDS500" in card
 
 
+def test_the_card_says_what_a_fine_tuned_run_started_from():
+  plain = shipped.model_card(SIX, 1500, "python -m experiments.styles")
+  tuned = shipped.model_card(SIX, 1500, "python -m experiments.styles",
+                             start="It started from step 4500 of the first recipe.")
+  assert "to step 1500" in plain and "started from" not in plain
+  assert "to step 1500 (" in tuned and "It started from step 4500 of the first recipe." in tuned
+
+
 def test_the_keras_model_loads_safely_with_six_styles_and_keeps_odd_sizes(rng):
   model = keras.saving.load_model(shipped.path("keras"), safe_mode=True)
   assert render_net.style_names(model) == SIX
