@@ -31,7 +31,7 @@ def command(module, summary):
   base = dataclasses.asdict(module.QUICK if summary.get("quick") else module.FULL)
   args = ["--quick"] if summary.get("quick") else []
   for name in runner.flag_fields(module.Config):
-    if name == "work_dir":  # where scratch runs went, not a setting
+    if name in ("work_dir", "start_from"):  # where runs are, not settings
       continue
     value = summary["config"].get(name)
     if value != base[name]:
