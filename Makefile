@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 # workers already fill two cores, and more threads only contend (the slow files ran 19%
 # faster).
 test: venv
-	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
+	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 demo: venv
 	$(PY) tools/demo.py --out_dir demo_out

@@ -57,17 +57,3 @@ def photo_folder(tmp_path_factory):
 @pytest.fixture(scope="session")
 def style_path(tmp_path_factory):
   return write_small_photo("ihc.png", str(tmp_path_factory.mktemp("style") / "ihc.png"))
-
-# The slowest test files, slowest first (seconds per file in a two-worker run, November
-# 2026). `make test` hands whole files to two workers in collection order
-# (--no-loadscope-reorder; xdist's default orders them by test count, which left the
-# slowest files to run alone at the end); starting with the longest evens the workers out.
-SLOWEST_FILES = ("test_train_lib.py", "test_multi_style.py", "test_train_tool.py",
-                 "test_stylize_video_tool.py", "test_style_tools.py", "test_temporal.py",
-                 "test_stylize.py", "test_demo.py", "test_export.py", "test_stylize_tool.py",
-                 "test_video.py", "test_multi_style_export.py", "test_experiments.py")
-
-
-def pytest_collection_modifyitems(items):
-  rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
-  items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_FILES)))
