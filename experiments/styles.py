@@ -93,9 +93,11 @@ class Config:
 
 
 FULL = Config()
-# The first recipe, whose step 4500 FULL starts from (and which shipped first): --first. Steps 0-4000 ran in parts of 1000, 4000-4500 in one of 500.
+# The first recipe, whose step 4500 FULL starts from (and which shipped first): --first.
+# Steps 0-4000 ran in parts of 1000, 4000-4500 in one of 500.
 FIRST = Config(stages=((4000, 128, 256), (8000, 256, 512)), style_weight=10.0,
                style_layer_norm="raw", output_activation="sigmoid", start_step=0)
+FIRST_SUMMARY = "raw Gram terms, sigmoid head, style weight 10"
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
                eval_size=64, ship=False, start_step=0)
 
@@ -120,9 +122,8 @@ def _start(cfg, tcfg):
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top
   from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
   first = os.path.join(cfg.start_from or _runs_folder("styles"), "run")
-  with open(os.path.join(first, "config.json")) as f:
-    old_activation = json.load(f)["render"].get("output_activation", "sigmoid")
   old = export.restore_render_net(first, step=cfg.start_step)
+  old_activation = old.get_layer("squash").get_config()["activation"]
   files = styles_lib.style_files(tcfg.data.style_image)
   tcfg = config_lib.replace(tcfg, render=dict(styles=render_net.style_names(old)))
   new = train_lib.Trainer(tcfg, tf.distribute.get_strategy(),
@@ -232,8 +233,8 @@ def run(cfg, out_dir):
     start_note = None
     if cfg.start_step and not cfg.first:
       start_note = (f"It started from step {cfg.start_step} of the first recipe "
-                    "(`python -m experiments.styles --first`: raw Gram terms, sigmoid head, "
-                    "style weight 10), its sigmoid head turned into a tanh head.")
+                    f"(`python -m experiments.styles --first`: {FIRST_SUMMARY}), its "
+                    "sigmoid head turned into a tanh head.")
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note)
   parts = [p for p in _previous_parts(out_dir) if p["to"] <= start]
   if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
@@ -274,9 +275,9 @@ def report(summary, out_dir):
       f"{cfg['temporal_weight']:g}, batch {cfg['batch_size']}, learning rate "
       f"{cfg['learning_rate']:g}. Stages (until step, crop, style size): "
       f"{', '.join(str(tuple(s)) for s in cfg['stages'])}."
-      + (f" Fine-tuned from the first recipe's network (raw Gram terms, sigmoid head, style "
-         f"weight 10) at its step {cfg['start_step']}, the sigmoid head turned into the tanh "
-         "head; steps count from there." if cfg.get("start_step") else ""),
+      + (f" Fine-tuned from the first recipe's network ({FIRST_SUMMARY}) at its step "
+         f"{cfg['start_step']}, the sigmoid head turned into the tanh head; steps count from "
+         "there." if cfg.get("start_step") else ""),
       "",
       f"Step {summary['step']} of {summary['total_steps']}"
       + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]
