@@ -10,7 +10,7 @@ from PIL import Image
 
 from fastchi_tf import export
 from fastchi_tf import lite
-from fastchi_tf import train_lib
+from run_helpers import saved_run
 from test_train_lib import make_config
 from tool_runner import last_line
 from tool_runner import run_tool
@@ -20,8 +20,7 @@ from tool_runner import run_tools
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, photo_folder, style_path):
   cfg = make_config(tmp_path_factory.mktemp("run") / "run", photo_folder, style_path, steps=2)
-  train_lib.train(cfg, verbose=False)
-  return cfg.model_dir
+  return saved_run(cfg, (2,)).model_dir
 
 
 @pytest.fixture(scope="module")

@@ -19,31 +19,10 @@ from conftest import write_small_photo
 from test_train_lib import assert_close_overall
 from test_train_lib import checkpoint_tensors
 from test_train_lib import scalars
+from run_helpers import randomized
+from run_helpers import saved_run
 
 NAMES = ("a", "b", "c")
-
-
-def randomized(model, seed=0):
-  """`model` with every normalization layer's scales and shifts random, so styles differ."""
-  rng = np.random.default_rng(seed)
-  for layer in model.layers:
-    if isinstance(layer, layers.InstanceNorm):
-      gamma, beta = layer.get_weights()
-      layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
-                         rng.normal(0, 0.5, beta.shape).astype(np.float32)])
-  return model
-
-
-def saved_run(model_dir, cfg, steps):
-  """A run folder without training: cfg's config.json and a random checkpoint per step."""
-  os.makedirs(model_dir)
-  with open(os.path.join(model_dir, "config.json"), "w") as f:
-    f.write(cfg.to_json())
-  trainer = train_lib.Trainer(cfg, tf.distribute.get_strategy(),
-                              [np.zeros((16, 16, 3), np.float32)] * len(NAMES), model_dir)
-  for step in steps:
-    randomized(trainer.model, seed=step)
-    trainer.manager.save(checkpoint_number=step)
 
 
 def one_hot(k, n=3, batch=1):
@@ -177,26 +156,29 @@ def test_an_unreadable_style_image_is_named_before_anything_is_written(tmp_path,
   assert not os.path.exists(cfg.model_dir)
 
 
-def test_finetuning_adds_a_style_and_leaves_the_old_ones_exactly(tmp_path, photo_folder,
-                                                                 style_folder, rng):
-  # Batch 2 of 3 styles: every step leaves a style undrawn, its per_style term NaN, which
+def test_finetuning_adds_styles_and_leaves_the_old_ones_exactly(tmp_path, photo_folder,
+                                                                style_folder, rng):
+  base = make_config(tmp_path / "base", photo_folder, style_folder, steps=2)
+  saved_run(base, (2,))
+  new_styles = [write_small_photo(photo, str(tmp_path / f"{name}.png"))
+                for name, photo in (("d", "astronaut.png"), ("e", "chelsea.png"))]
+  # Batch 1 of 2 new styles: every step leaves one undrawn, its per_style term NaN, which
   # must not be taken for divergence (the NaN check watches the batch's terms only).
-  base = make_config(tmp_path / "base", photo_folder, style_folder, steps=2, batch_size=2)
-  assert train_lib.train(base, verbose=False).step == 2
-  new_style = write_small_photo("astronaut.png", str(tmp_path / "d.png"))
-  tuned = make_config(tmp_path / "tuned", photo_folder, new_style, steps=3,
-                      finetune_from=base.model_dir, learning_rate=0.05)
+  tuned = make_config(tmp_path / "tuned", photo_folder, ",".join(new_styles), steps=3,
+                      batch_size=1, finetune_from=base.model_dir, learning_rate=0.05)
   result = train_lib.train(tuned, verbose=False)
-  assert result.config.render.styles == NAMES + ("d",)
-  assert [t for t in result.last_losses if t.startswith("per_style/")] == ["per_style/d"]
+  assert result.config.render.styles == NAMES + ("d", "e")
+  assert [t for t in result.last_losses if t.startswith("per_style/")] == ["per_style/d",
+                                                                          "per_style/e"]
+  assert sum(np.isnan(result.last_losses[f"per_style/{n}"]) for n in "de") == 1
   before, after = (export.restore_render_net(m) for m in (base.model_dir, tuned.model_dir))
   x = rng.uniform(0, 255, (1, 40, 40, 3)).astype(np.float32)
   for k in range(3):
     np.testing.assert_array_equal(before([x, one_hot(k)]).numpy(),
-                                  after([x, one_hot(k, 4)]).numpy())
+                                  after([x, one_hot(k, 5)]).numpy())
   # The new style started at the mean of the old ones and moved away from it.
   mean = np.mean([before([x, one_hot(k)]).numpy() for k in range(3)], axis=0)
-  assert np.abs(after([x, one_hot(3, 4)]).numpy() - mean).mean() > 0.1
+  assert np.abs(after([x, one_hot(3, 5)]).numpy() - mean).mean() > 0.1
   again = make_config(tmp_path / "again", photo_folder, style_folder,
                       finetune_from=base.model_dir)
   with pytest.raises(ValueError, match="style 'a' is already in"):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from run_helpers import saved_run
 from fastchi_tf import export
 from fastchi_tf import stylize
 from test_multi_style import NAMES
 from test_multi_style import make_config
-from test_multi_style import saved_run
 from test_multi_style import style_folder  # noqa: F401  (a fixture)
 
 
@@ -24,7 +24,7 @@ def exported(tmp_path_factory, photo_folder, style_folder):
   cfg = make_config(root / "run", photo_folder, style_folder, render=dict(styles=NAMES))
   # A run folder without training (which costs ~20 s of tracing here), with random scales
   # and shifts so that the styles differ.
-  saved_run(cfg.model_dir, cfg, (2,))
+  saved_run(cfg, (2,))
   differences = export.export_all(cfg.model_dir, str(root / "export"), tflite=True, onnx=True)
   return str(root / "export"), differences
 

@@ -8,7 +8,7 @@ from PIL import Image
 from fastchi_tf import render_net
 from fastchi_tf import samples
 from fastchi_tf import stylize
-from test_multi_style import randomized
+from run_helpers import randomized
 from tool_runner import last_line
 from tool_runner import run_tools
 

@@ -7,9 +7,9 @@ from experiments import styles
 from fastchi_tf import config as config_lib
 from fastchi_tf import export
 from fastchi_tf import render_net
+from run_helpers import saved_run
 from test_multi_style import NAMES
 from test_multi_style import make_config
-from test_multi_style import saved_run
 from test_multi_style import style_folder  # noqa: F401  (a fixture)
 
 
@@ -17,7 +17,7 @@ def test_the_recipe_starts_from_the_first_runs_step_with_a_tanh_head(
     tmp_path, photo_folder, style_folder):
   first = make_config(tmp_path / "first" / "run", photo_folder, style_folder,
                       render=dict(styles=NAMES, output_activation="sigmoid"))
-  saved_run(first.model_dir, first, (7, 9))  # the start is the step asked, not the latest
+  saved_run(first, (7, 9))  # the start is the step asked, not the latest
   cfg = styles.Config(width=8, start_step=7, start_from=str(tmp_path / "first"))
   tcfg = config_lib.replace(
       styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (4, 32, 64)),

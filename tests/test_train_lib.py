@@ -14,6 +14,7 @@ from PIL import Image
 from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import train_lib
+from run_helpers import saved_run
 
 
 def make_config(model_dir, photo_folder, style_path, **overrides):
@@ -50,15 +51,28 @@ def assert_close_overall(a, b, tolerance=1e-3):
     assert np.linalg.norm(x - y) <= tolerance * np.linalg.norm(x), group
 
 
-def test_run_writes_config_checkpoints_summaries_log_and_curve(tmp_path, photo_folder,
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, photo_folder, style_path):
+  """One short run that several tests read: (config, result, [(step, first weights)] as
+  on_summary saw them)."""
+  cfg = make_config(tmp_path_factory.mktemp("tiny") / "run", photo_folder, style_path, steps=4,
+                    checkpoint_every=2, summary_every=2, learning_rate=0.01,
+                    loss_net=dict(style_layers=("relu1_2", "relu2_2", "relu3_3")))
+  seen = []
+
+  def on_summary(step, model):
+    seen.append((step, model.get_weights()[0]))
+
+  return cfg, train_lib.train(cfg, verbose=False, on_summary=on_summary), seen
+
+
+def test_run_writes_config_checkpoints_summaries_log_and_curve(tiny_run, photo_folder,
                                                                 style_path):
-  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=3, checkpoint_every=2,
-                    learning_rate=0.01)
-  result = train_lib.train(cfg, verbose=False)
-  assert result.step == 3 and result.skipped_files == 0
+  cfg, result, _ = tiny_run
+  assert result.step == 4 and result.skipped_files == 0
   files = os.listdir(cfg.model_dir)
   assert {"config.json", "losses.csv", "loss_curve.png", "checkpoint"} <= set(files)
-  assert {"ckpt-2.index", "ckpt-3.index"} <= set(files)
+  assert {"ckpt-2.index", "ckpt-4.index"} <= set(files)
   saved = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(cfg.model_dir,
                                                                        "config.json"))))
   assert saved == result.config
@@ -70,7 +84,7 @@ def test_run_writes_config_checkpoints_summaries_log_and_curve(tmp_path, photo_f
   saved.data.style_sha256 = saved.data.train_data_sha256 = None
   assert saved == cfg
   log = open(os.path.join(cfg.model_dir, "losses.csv")).read().splitlines()
-  assert log[0] == "step,total,content,style,tv" and len(log) == 4
+  assert log[0] == "step,total,content,style,tv" and len(log) == 5
   events = [f for f in files if f.startswith("events.out.tfevents")]
   tags = set()
   for event in tf.compat.v1.train.summary_iterator(os.path.join(cfg.model_dir, events[0])):
@@ -93,15 +107,12 @@ def scalars(model_dir):
   return values
 
 
-def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tmp_path, photo_folder,
-                                                                        style_path):
-  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=2, summary_every=1,
-                    loss_net=dict(style_layers=("relu1_2", "relu2_2", "relu3_3")))
-  result = train_lib.train(cfg, verbose=False)
+def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tiny_run):
+  cfg, result, _ = tiny_run
   values = scalars(cfg.model_dir)
   layers = [f"style/{layer}" for layer in cfg.loss_net.style_layers]
   assert sorted(tag for tag in values if tag.startswith("style/")) == layers
-  for step in (1, 2):
+  for step in (2, 4):
     assert values["loss/style"][step] > 0
     assert sum(values[tag][step] for tag in layers) == pytest.approx(values["loss/style"][step],
                                                                      rel=1e-5)
@@ -112,7 +123,7 @@ def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tmp_path
 def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
     tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "nan", photo_folder, style_path, steps=2, checkpoint_every=1)
-  train_lib.train(cfg, verbose=False)
+  saved_run(cfg, (2,))
   cfg.steps = 4
   cfg.loss.tv_weight = 1e38  # finite, but times the TV loss it overflows float32
   with pytest.raises(train_lib.TrainingError, match=r"at step 3.*ckpt-2"):
@@ -157,7 +168,7 @@ def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, styl
 
 def test_resuming_with_another_architecture_is_refused(tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
-  train_lib.train(cfg, verbose=False)
+  saved_run(cfg, (1,))
   before = sorted(os.listdir(cfg.model_dir))
   cfg.render.width = 16
   with pytest.raises(ValueError, match="different render configuration"):
@@ -194,7 +205,7 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   style = str(tmp_path / "style.png")
   shutil.copy(style_path, style)
   cfg = make_config(tmp_path / "run", photo_folder, style, steps=1)
-  train_lib.train(cfg, verbose=False)
+  saved_run(cfg, (1,))
   # Free: more steps, other save intervals and devices, the folder spelled otherwise, and an
   # identical style image elsewhere.
   moved = str(tmp_path / "moved.png")
@@ -247,13 +258,8 @@ def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_fold
   assert [row.split(",")[0] for row in log[1:]] == ["1", "2"]
 
 
-def test_on_summary_sees_the_model_at_step_0_and_each_summary(tmp_path, photo_folder,
-                                                               style_path):
-  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=4, summary_every=2,
-                    checkpoint_every=4)
-  seen = []
-  train_lib.train(cfg, verbose=False,
-                  on_summary=lambda step, model: seen.append((step, model.get_weights()[0])))
+def test_on_summary_sees_the_model_at_step_0_and_each_summary(tiny_run):
+  _, _, seen = tiny_run
   assert [step for step, _ in seen] == [0, 2, 4]
   assert not np.array_equal(seen[0][1], seen[-1][1])  # the model it sees is the trained one
 

@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from fastchi_tf import config as config_lib
