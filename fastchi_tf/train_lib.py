@@ -29,6 +29,7 @@ from fastchi_tf import data
 from fastchi_tf import distribute
 from fastchi_tf import io_utils
 from fastchi_tf import losses
+from fastchi_tf import optimizers
 from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
@@ -264,7 +265,7 @@ class Trainer:
         self.train_vars, self._masks = _start_from(self.model, cfg.finetune_from,
                                                    self.first_trained)
       self.loss_net = build_loss_net(**dataclasses.asdict(cfg.loss_net))
-      self.optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+      self.optimizer = optimizers.FusedAdam(learning_rate=cfg.learning_rate)
       if cfg.mixed_precision:
         # Scales the loss up so float16 gradients do not underflow; skips steps that
         # overflow and lowers the scale.
