@@ -72,7 +72,8 @@ class Config:
   style_weight: float = 300.0
   style_layer_norm: str = "target"
   output_activation: str = "tanh"
-  temporal_weight: float = 3000.0
+  temporal_weight: float = runner.flag(3000.0, "The temporal term's weight (0: the control "
+                                       "run that the stability measure compares against).")
   learning_rate: float = 1e-3
   # This recipe fine-tunes the first one's network (FIRST below: raw terms, sigmoid head,
   # style weight 10) from its step `start_step`; 0 trains from scratch.
