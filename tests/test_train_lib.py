@@ -197,7 +197,7 @@ def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folde
   with train_lib.lock_folder(cfg.model_dir):  # the refused run does not keep it
     pass
   # A run killed while holding the folder does not block the next one: see
-  # test_train_tool.test_sigkilled_run_resumes_to_the_same_weights.
+  # test_train_tool_signals.test_sigkilled_run_resumes_to_the_same_weights.
 
 
 def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_folder,

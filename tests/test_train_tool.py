@@ -1,18 +1,12 @@
 import json
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
-import time
 
 import numpy as np
 import tensorflow as tf
 
-from fastchi_tf import config as config_lib
-from fastchi_tf import train_lib
-from fastchi_tf.render_net import build_render_net
 from tool_runner import tool_command
 from tool_runner import tool_env
 
@@ -117,87 +111,6 @@ def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, phot
     assert err.startswith("train.py: error: ") and message in err and err.count("\n") == 1, err
     assert not os.path.exists(run)
   assert os.listdir(tmp_path / "data") == [photo]
-
-
-def _wait_for(predicate, timeout, poll=0.05):
-  deadline = time.monotonic() + timeout
-  while time.monotonic() < deadline:
-    if predicate():
-      return True
-    time.sleep(poll)
-  return False
-
-
-def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style_path):
-  killed = str(tmp_path / "killed")
-  proc = subprocess.Popen(
-      tool_command("train.py", *small_flags(killed, photo_folder, style_path, "--steps", "1000",
-                                            "--checkpoint_every", "2", "--deterministic")),
-      env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  try:
-    assert _wait_for(lambda: tf.train.latest_checkpoint(killed), timeout=120)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-  finally:
-    proc.kill()
-  saved = int(tf.train.latest_checkpoint(killed).rsplit("-", 1)[1])
-  target = saved + 2
-  # The killed run held the folder; its lock died with it, so the resumed run is not refused.
-  assert open(os.path.join(killed, ".lock")).read().strip() == str(proc.pid)
-  # Resume: the same command, with as many steps as the uninterrupted run below.
-  cfg = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(killed, "config.json"))))
-  cfg.steps = target
-  assert train_lib.train(cfg, verbose=False).step == target
-  cfg.model_dir = str(tmp_path / "whole")
-  train_lib.train(cfg, verbose=False)
-  a, b = tf.train.load_checkpoint(killed), tf.train.load_checkpoint(cfg.model_dir)
-  keys = [k for k in a.get_variable_to_shape_map() if k.startswith("optimizer/")]
-  assert len(keys) > 10
-  for key in keys:
-    np.testing.assert_array_equal(a.get_tensor(key), b.get_tensor(key), err_msg=key)
-  steps = [int(r.split(",")[0]) for r in open(os.path.join(killed, "losses.csv"))
-           .read().splitlines()[1:]]
-  assert steps == list(range(1, target + 1))  # steps past the checkpoint were redone once
-
-
-def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path, photo_folder,
-                                                                       style_path):
-  run = str(tmp_path / "run")
-  command = tool_command("train.py", *small_flags(
-      run, photo_folder, style_path, "--steps", "100000", "--checkpoint_every", "100000",
-      "--summary_every", "2"))
-  first = subprocess.Popen(command, env=tool_env(), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-  try:
-    progress = first.stderr.readline()
-    assert progress.startswith("step "), progress
-    # A second run into the same folder meanwhile is refused; the first goes on.
-    second = subprocess.run(command, env=tool_env(), capture_output=True, text=True,
-                            timeout=300)
-    first.send_signal(signal.SIGINT)
-    _, err = first.communicate(timeout=300)
-  finally:
-    first.kill()
-  assert second.returncode == 1
-  assert second.stderr == (f"train.py: error: {run} is in use by another training run "
-                           f"(pid {first.pid})\n")
-  assert first.returncode == 130, err
-  lines = err.strip().splitlines()
-  assert all(line.startswith("step ") for line in lines[:-1]), err  # no traceback
-  match = re.fullmatch(r"train.py: interrupted; stopped at step (\d+); checkpoint ckpt-(\d+) "
-                       r"\(step (\d+)\) is intact; the same command resumes from it", lines[-1])
-  assert match and len(set(match.groups())) == 1, lines[-1]
-  step = int(match.group(1))
-  # The checkpoint restores, and the log holds exactly the steps it holds.
-  latest = tf.train.latest_checkpoint(run)
-  assert latest.endswith(f"ckpt-{step}")
-  model = build_render_net("inception", 8)
-  tf.train.Checkpoint(model=model).restore(latest).expect_partial() \
-      .assert_existing_objects_matched()
-  assert int(tf.train.load_checkpoint(run).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) == step
-  steps = [int(r.split(",")[0]) for r in open(os.path.join(run, "losses.csv"))
-           .read().splitlines()[1:]]
-  assert steps == list(range(1, step + 1))
 
 
 def _free_ports(n):
