@@ -206,6 +206,9 @@ def run(cfg, out_dir):
   if cfg.first:
     cfg = dataclasses.replace(FIRST, first=True, **{f: getattr(cfg, f) for f in (
         "part_steps", "work_dir", "ship", "train")})
+  if cfg.ship and cfg.temporal_weight != FULL.temporal_weight:
+    raise ValueError(f"--temporal_weight {cfg.temporal_weight:g} trains a control run, which "
+                     "is not shipped: add --noship")
   work_dir = _work_dir(cfg)
   model_dir = os.path.join(work_dir, "run")
   train_data = _train_photos(work_dir)

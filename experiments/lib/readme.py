@@ -16,7 +16,7 @@ from experiments.lib import runner
 EXPERIMENTS = ("render_ablation", "loss_networks", "reading_speed", "device_scaling",
                "temporal_stability", "bench_inference", "bench_training", "bench_input",
                "bench_video", "bench_memory", "multi_style", "styles", "bench_shipped",
-               "export_accuracy", "bench_start", "optimization_baseline")
+               "export_accuracy", "bench_start", "optimization_baseline", "styles_stability")
 
 
 def load(name):
@@ -31,7 +31,7 @@ def command(module, summary):
   base = dataclasses.asdict(module.QUICK if summary.get("quick") else module.FULL)
   args = ["--quick"] if summary.get("quick") else []
   for name in runner.flag_fields(module.Config):
-    if name in ("work_dir", "start_from"):  # where runs are, not settings
+    if name in ("work_dir", "start_from", "runs_dir"):  # where runs are, not settings
       continue
     value = summary["config"].get(name)
     if value != base[name]:
