@@ -103,14 +103,11 @@ QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_ph
                eval_size=64, ship=False, start_step=0)
 
 
-def _runs_folder(name):
-  return os.path.join(os.path.dirname(os.path.dirname(SHARED)), "runs", name)
-
-
 def _work_dir(cfg):
   # ../runs/styles holds the first recipe's run; styles_v2 the from-scratch run at style
   # weight 1000 that drew blobs.
-  return cfg.work_dir or _runs_folder("styles" if cfg.first else "styles_v3")
+  return cfg.work_dir or os.path.join(
+      training.RUNS, "styles" if cfg.first else "styles_v3")
 
 
 def _start(cfg, tcfg):
@@ -122,7 +119,7 @@ def _start(cfg, tcfg):
   from fastchi_tf import data  # pylint: disable=g-import-not-at-top
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top
   from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
-  first = os.path.join(cfg.start_from or _runs_folder("styles"), "run")
+  first = os.path.join(cfg.start_from or os.path.join(training.RUNS, "styles"), "run")
   old = export.restore_render_net(first, step=cfg.start_step)
   old_activation = old.get_layer("squash").get_config()["activation"]
   files = styles_lib.style_files(tcfg.data.style_image)

@@ -30,15 +30,14 @@ import numpy as np
 
 from experiments.lib import runner
 from experiments.lib import training
+from experiments.temporal_stability import DEMO_CLIP
+from experiments.temporal_stability import REAL_CLIPS
 from fastchi_tf import export
 from fastchi_tf import flicker
 from fastchi_tf import plots
 from fastchi_tf import samples
 from fastchi_tf import stylize
 from fastchi_tf import video_io
-
-REAL_CLIPS = ("carphone_pristine.mp4", "bigbuckbunny.mp4", "scene_cuts.mp4")
-DEMO_CLIP = ("chelsea.png", 320, 180, 60)  # tools/demo.py's clip: photo, size, frames
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,11 +59,6 @@ class Config:
 
 FULL = Config()
 QUICK = Config(max_frames=8, clip_max_side=160, eval_photos=2, eval_size=64)
-
-
-def _runs_dir(cfg):
-  return cfg.runs_dir or os.path.join(os.path.dirname(os.path.dirname(training.SHARED)),
-                                      "runs")
 
 
 def _clips(cfg):
@@ -116,7 +110,7 @@ def run(cfg, out_dir):
   evaluator = None  # one loss network and set of style targets (the runs share them)
   runs, strips = {}, {}
   for label, weight, folder in cfg.runs:
-    model_dir = os.path.join(_runs_dir(cfg), folder, "run")
+    model_dir = os.path.join(cfg.runs_dir or training.RUNS, folder, "run")
     model = export.restore_render_net(model_dir, step=cfg.step)
     if evaluator is None:
       evaluator = training.restored_trainer(model_dir)

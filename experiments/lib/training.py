@@ -26,6 +26,8 @@ BASE = config_lib.named("offline")
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))), "shared", "data")
 BSDS = os.path.join(SHARED, "photos", "bsds500")
+# ../runs beside the repository: the long training runs, kept out of it.
+RUNS = os.path.join(os.path.dirname(os.path.dirname(SHARED)), "runs")
 
 # Held out of the training photos; stylized at every snapshot.
 SNAPSHOT_PHOTOS = ("coffee.png", "chelsea.png")
