@@ -46,6 +46,8 @@ RANGES = {
     "data.style_size": (16, 8192),
     "batch_size": (1, 4096),
     "learning_rate": (0.0, 1.0),  # and above 0: see POSITIVE
+    "clip_norm": (0.0, FINITE),
+    "max_loss_jump": (0.0, FINITE),
     "steps": (1, 10**9),
     "checkpoint_every": (1, 10**9),
     "summary_every": (1, 10**9),
@@ -179,6 +181,8 @@ class TrainConfig:
   temporal: TemporalConfig = dataclasses.field(default_factory=TemporalConfig)
   batch_size: int = _setting(4, "Global batch size.")  # shared by all replicas
   learning_rate: float = _setting(1e-3, "Adam learning rate (above 0).")
+  clip_norm: float = _setting(
+      0.0, "Clip the global batch's gradient to this norm (0: no clipping).")
   # 40000: about 2 epochs of COCO train2014 at batch 4
   steps: int = _setting(40000, "Total training steps.")
   checkpoint_every: int = _setting(1000, "Steps between checkpoints.")
@@ -192,6 +196,9 @@ class TrainConfig:
   deterministic: bool = _setting(False, "Deterministic ops (repeatable runs).")
   mixed_precision: bool = _setting(
       False, "float16 compute, float32 variables and losses, loss scaling (GPUs only).")
+  max_loss_jump: float = _setting(
+      5.0, "Stop, keeping the last checkpoint, when a step's loss exceeds this many times "
+      "the median of the steps before it (a blow-up; 0: never).")
   finetune_from: str = _setting(
       "", "Add styles to a trained run: its network and styles are kept, and only the new "
       "--style_image styles' scales and shifts train (Dumoulin et al. 2017).")
@@ -232,6 +239,9 @@ class TrainConfig:
         raise ValueError(f"--{flag_name(key)} must be {span}, got {value}")
       if key in POSITIVE and not value > low:
         raise ValueError(f"--{flag_name(key)} must be positive, got {value}")
+    if 0 < self.max_loss_jump <= 1:  # a step at the median would stop the run
+      raise ValueError(f"--max_loss_jump must be 0 (never stop) or above 1, "
+                       f"got {self.max_loss_jump}")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {STRATEGIES}")
     if self.devices and self.strategy != "mirrored":
@@ -475,7 +485,8 @@ ARCHITECTURE_FIELDS = ("render", "mixed_precision")
 # layers and loss weights, image and style sizes, optimizer, batch, data, seed): resuming
 # with another value needs `allow_changes`.
 FREE_FIELDS = ("model_dir", "steps", "checkpoint_every", "summary_every", "strategy",
-               "devices", "cpu_devices", "deterministic", "data.tfds_data_dir")
+               "devices", "cpu_devices", "deterministic", "max_loss_jump",
+               "data.tfds_data_dir")
 # Inputs compared by content when both runs recorded it, so that a moved file is no change
 # and the same path with other content is; by path for runs that recorded none.
 _BY_CONTENT = {"data.style_image": ("data.style_sha256", "style image"),

@@ -15,10 +15,27 @@ import tensorflow as tf
 class FusedAdam(keras.optimizers.Adam):
   """keras.optimizers.Adam (without amsgrad), its update fused; equal up to rounding."""
 
-  def __init__(self, *args, name="adam", **kwargs):
+  def __init__(self, *args, name="adam", clip_norm=0.0, **kwargs):
+    """`clip_norm` > 0 clips the global batch's gradient to that norm: Keras' own
+    `global_clipnorm` clips each replica's part before they are summed, so a run on two
+    devices would not learn what the same run on one learns."""
     super().__init__(*args, name=name, **kwargs)  # Adam's variable names too
     if self.amsgrad:
       raise ValueError("FusedAdam has no amsgrad; use keras.optimizers.Adam")
+    self.clip_norm = clip_norm
+
+  def _all_reduce_sum_gradients(self, grads_and_vars):
+    # Every update passes here (on one device too, in the default replica context), after
+    # the replicas' gradients are summed and before any variable changes.
+    reduced = super()._all_reduce_sum_gradients(grads_and_vars)
+    if not self.clip_norm:
+      return reduced
+    kept = [(g, v) for g, v in reduced if g is not None]
+    clipped, _ = tf.clip_by_global_norm([g for g, _ in kept], self.clip_norm)
+    return list(zip(clipped, [v for _, v in kept]))
+
+  def get_config(self):
+    return dict(super().get_config(), clip_norm=self.clip_norm)
 
   def update_step(self, gradient, variable, learning_rate):
     dtype = variable.dtype

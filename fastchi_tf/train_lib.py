@@ -6,6 +6,7 @@ before anything is written, so a failed start leaves `model_dir` as it was), hol
 it between steps with a checkpoint (see `Interrupted`).
 """
 
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -41,6 +42,9 @@ from fastchi_tf.render_net import build_render_net
 TERMS = ("total", "content", "style", "tv")  # the columns of LOSS_LOG
 LOSS_LOG = "losses.csv"
 NUM_SUMMARY_IMAGES = 2
+# A blow-up is judged against the median loss of this many steps: healthy runs of the
+# shipped recipe stayed within 1.55 times it; a diverging one crossed 7 (issue 14's notes).
+JUMP_WINDOW = 100
 MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates (and Ctrl-C's wait)
 LOCK_FILE = ".lock"  # see lock_folder
 
@@ -265,7 +269,8 @@ class Trainer:
         self.train_vars, self._masks = _start_from(self.model, cfg.finetune_from,
                                                    self.first_trained)
       self.loss_net = build_loss_net(**dataclasses.asdict(cfg.loss_net))
-      self.optimizer = optimizers.FusedAdam(learning_rate=cfg.learning_rate)
+      self.optimizer = optimizers.FusedAdam(learning_rate=cfg.learning_rate,
+                                            clip_norm=cfg.clip_norm)
       if cfg.mixed_precision:
         # Scales the loss up so float16 gradients do not underflow; skips steps that
         # overflow and lowers the scale.
@@ -445,7 +450,8 @@ def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy
   Raises:
     ValueError / data.DataError: bad configuration or inputs (nothing written).
     InUseError: another run holds the folder (nothing written).
-    TrainingError: the loss became NaN or infinite (the last good checkpoint is kept).
+    TrainingError: the loss became NaN or infinite, or jumped (cfg.max_loss_jump); the last
+      good checkpoint is kept.
     Interrupted: Ctrl-C; the run stopped between steps and saved a checkpoint there
       (except a worker of a multi-worker run: its last checkpoint is kept).
   """
@@ -579,11 +585,12 @@ def _train_held(run, verbose, on_summary, allow_config_change):
 def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
   """Trains from step `start` to `cfg.steps`, saving and reporting at their intervals.
 
-  Returns the last step's losses. Raises TrainingError when a loss is not finite, and
+  Returns the last step's losses. Raises TrainingError when a loss is not finite or jumps, and
   Interrupted (after saving a checkpoint there) when `stop` is requested before the end.
   """
   step = saved = start
   last = {}
+  recent = collections.deque(maxlen=JUMP_WINDOW)  # the last steps' total losses
   if start == 0:
     log.snapshot(0)
   while step < cfg.steps and not stop.requested:
@@ -599,6 +606,16 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
       kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
       raise TrainingError(f"loss became {history[bad[0], 0]} at step {step + bad[0] + 1}; "
                           f"stopped. Last good checkpoint: {kept}")
+    jump = _loss_jump(recent, history[:, 0], cfg.max_loss_jump)
+    if jump is not None:
+      i, ratio = jump
+      kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
+      raise TrainingError(
+          f"loss jumped to {history[i, 0]:.6g} at step {step + i + 1}, {ratio:.3g} times "
+          f"the median of the {JUMP_WINDOW} steps before it (--max_loss_jump "
+          f"{cfg.max_loss_jump:g}): training blew up; stopped. Last good checkpoint: {kept}. "
+          "Resume with --clip_norm or a lower --learning_rate (and --allow_config_change)")
+    recent.extend(history[:, 0])
     last = log.steps(step, history, images_per_sec)
     step += chunk
     if step % cfg.summary_every == 0 or step == cfg.steps:
@@ -613,6 +630,22 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
       trainer.manager.save(checkpoint_number=step)
     raise Interrupted(step, trainer.manager.latest_checkpoint)
   return last
+
+
+def _loss_jump(recent, totals, factor):
+  """(index, ratio) of the first of `totals` above `factor` times the median of the
+  JUMP_WINDOW losses before it, or None. `recent` holds the losses before `totals`; no step
+  is judged before the window is full, nor when `factor` is 0."""
+  if not factor:
+    return None
+  window = collections.deque(recent, maxlen=JUMP_WINDOW)
+  for i, total in enumerate(totals):
+    if len(window) == JUMP_WINDOW:
+      median = float(np.median(window))
+      if median > 0 and total > factor * median:
+        return i, total / median
+    window.append(total)
+  return None
 
 
 class _RunLog:

@@ -68,6 +68,8 @@ def test_a_good_config_passes(paths):
     ("batch_size", 0, "--batch_size must be from 1"),
     ("learning_rate", 0.0, "--learning_rate must be positive"),
     ("learning_rate", float("nan"), "--learning_rate must be from 0.0 to 1.0"),
+    ("clip_norm", -1.0, "--clip_norm must be at least 0.0"),
+    ("max_loss_jump", 0.5, "--max_loss_jump must be 0 .never stop. or above 1, got 0.5"),
     ("steps", 0, "--steps must be from 1"),
     ("checkpoint_every", -1, "--checkpoint_every must be from 1"),
     ("summary_every", 0, "--summary_every must be from 1"),
@@ -160,6 +162,7 @@ LEARNED_CHANGES = [
     ("data__image_size", 64, "--image_size 32 -> 64"),
     ("data__style_size", 128, "--style_size default -> 128"),
     ("learning_rate", 0.01, "--learning_rate 0.001 -> 0.01"),
+    ("clip_norm", 10.0, "--clip_norm 0.0 -> 10.0"),
     ("batch_size", 8, "--batch_size 4 -> 8"),
     ("seed", 7, "--seed 1 -> 7"),
     ("data__train_data", "tfds:coco/2014", "--train_data"),
@@ -181,7 +184,7 @@ def test_free_settings_may_change(paths):
   current = make_config(paths, model_dir=str(paths / "run") + "/", steps=99,
                         checkpoint_every=7, summary_every=3, strategy="mirrored",
                         devices=("0",), cpu_devices=1, deterministic=True,
-                        data__tfds_data_dir="/elsewhere")
+                        max_loss_jump=0.0, data__tfds_data_dir="/elsewhere")
   assert config_lib.check_resumable(saved, current) == []
 
 

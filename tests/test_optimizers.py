@@ -6,26 +6,38 @@ import tensorflow as tf
 from fastchi_tf import optimizers
 
 
-def _train(optimizer_class, strategy, steps=3, restore_from=None):
-  """Variables and optimizer state after `steps` Adam steps on fixed gradients."""
+def _train(optimizer_class, strategy, steps=3, restore_from=None, **kwargs):
+  """Variables and optimizer state after `steps` Adam steps on fixed gradients: each replica
+  gives a part of each, and the parts sum to the same gradient on any number of replicas."""
   with strategy.scope():
     variables = [keras.Variable(np.random.default_rng(i).normal(size=shape).astype(np.float32),
                                 name=f"v{i}")
                  for i, shape in enumerate([(3, 3, 4, 8), (8,), (2, 5)])]
-    optimizer = optimizer_class(learning_rate=0.01)
+    optimizer = optimizer_class(learning_rate=0.01, **kwargs)
     optimizer.build(variables)
   if restore_from:
     tf.train.Checkpoint(optimizer=optimizer, variables=variables).restore(restore_from)
-  grads = [tf.constant(np.random.default_rng(10 + i).normal(size=v.shape).astype(np.float32))
-           for i, v in enumerate(variables)]
+  grads = [tf.constant(_gradient(i, v.shape)) for i, v in enumerate(variables)]
+  n = strategy.num_replicas_in_sync
+
+  def replica_step():
+    # Unequal parts (1/3 and 2/3 on two replicas): a tensor that every replica shares is
+    # not summed by all_reduce, so each must compute its own.
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    part = tf.cast(replica + 1, tf.float32) / (n * (n + 1) / 2)
+    optimizer.apply_gradients(zip([g * part for g in grads], variables))
 
   @tf.function
   def step():
-    strategy.run(lambda: optimizer.apply_gradients(zip(grads, variables)))
+    strategy.run(replica_step)
 
   for _ in range(steps):
     step()
   return optimizer, variables
+
+
+def _gradient(i, shape):
+  return np.random.default_rng(10 + i).normal(size=shape).astype(np.float32)
 
 
 @pytest.mark.parametrize("replicas", [1, 2])
@@ -56,3 +68,20 @@ def test_a_keras_adam_checkpoint_resumes_with_fused_adam(tmp_path):
 def test_amsgrad_is_refused():
   with pytest.raises(ValueError, match="no amsgrad"):
     optimizers.FusedAdam(amsgrad=True)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_clip_norm_clips_the_summed_gradient(replicas, mirrored):
+  strategy = mirrored if replicas == 2 else tf.distribute.get_strategy()
+  grads = [_gradient(i, shape) for i, shape in enumerate([(3, 3, 4, 8), (8,), (2, 5)])]
+  norm = np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads))
+  assert norm > 10  # so that clipping to 1 changes it
+  optimizer, _ = _train(optimizers.FusedAdam, strategy, steps=1, clip_norm=1.0)
+  # After one step a momentum is (1 - beta_1) times the gradient applied: the whole batch's
+  # gradient scaled to norm 1, on one device and on two alike. (Clipping each replica's
+  # half, as Keras' global_clipnorm does, would give twice that on two.)
+  for momentum, g in zip(optimizer._momentums, grads):
+    np.testing.assert_allclose(np.asarray(momentum), 0.1 * g / norm, rtol=1e-4, atol=1e-7)
+  unclipped, _ = _train(optimizers.FusedAdam, strategy, steps=1)
+  np.testing.assert_allclose(np.asarray(unclipped._momentums[1]), 0.1 * grads[1], rtol=1e-5)
+  assert optimizers.FusedAdam.from_config(optimizer.get_config()).clip_norm == 1.0

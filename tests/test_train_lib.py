@@ -131,6 +131,68 @@ def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
   assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
 
 
+class _ScriptedTrainer:
+  """Stands in for Trainer in `_loop`: each step's total loss comes from `totals`."""
+  log_terms = train_lib.TERMS
+
+  def __init__(self, totals):
+    self.totals, self.step, self.saved = list(totals), 0, []
+    self.manager = self
+
+  @property
+  def latest_checkpoint(self):
+    return f"ckpt-{self.saved[-1]}" if self.saved else None
+
+  def save(self, checkpoint_number):
+    self.saved.append(checkpoint_number)
+
+  def run_steps(self, iterator, steps):
+    chunk = self.totals[self.step:self.step + steps]
+    self.step += steps
+    return np.array([[t, t, 0.0, 0.0] for t in chunk])
+
+
+class _QuietLog:
+  def snapshot(self, step):
+    pass
+
+  def steps(self, step, history, images_per_sec):
+    return {"total": float(history[-1, 0])}
+
+  def summary(self, step, last, images_per_sec):
+    pass
+
+
+@pytest.mark.parametrize("max_loss_jump,stops_at", [(5.0, 251), (0.0, None), (30.0, None)])
+def test_a_loss_that_jumps_stops_the_run_before_it_saves_again(max_loss_jump, stops_at):
+  # The shape of the recipe's diverged control run: noise within 1.5x of the median, then a
+  # finite blow-up (7x), which the NaN check alone let run on for 650 steps.
+  noise = np.random.default_rng(0).uniform(600, 900, 300)
+  totals = np.concatenate([noise[:250], [4700.0], noise[251:]])
+  cfg = config_lib.named("tiny", steps=300, checkpoint_every=100, summary_every=50,
+                         max_loss_jump=max_loss_jump)
+  trainer = _ScriptedTrainer(totals)
+  stop = collections.namedtuple("Stop", "requested")(False)
+  if stops_at is None:
+    train_lib._loop(cfg, trainer, None, _QuietLog(), 0, stop, False)
+    assert trainer.saved == [100, 200, 300]
+    return
+  with pytest.raises(train_lib.TrainingError,
+                     match=rf"loss jumped to 4700 at step {stops_at}, .* times the median "
+                     r"of the 100 steps before it .*Last good checkpoint: ckpt-200"):
+    train_lib._loop(cfg, trainer, None, _QuietLog(), 0, stop, False)
+  assert trainer.saved == [100, 200]
+
+
+def test_loss_jumps_are_judged_against_a_full_window():
+  jump = train_lib._loss_jump
+  window = [1.0] * train_lib.JUMP_WINDOW
+  assert jump(window, [1.2, 6.0, 1.0], 5.0) == (1, 6.0)
+  assert jump(window[1:], [6.0], 5.0) is None  # 99 steps seen: too few to judge
+  assert jump(window[1:], [1.0, 6.0], 5.0) == (1, 6.0)  # the window fills across calls
+  assert jump(window, [6.0], 0.0) is None
+
+
 @pytest.mark.parametrize("change,error,match", [
     (dict(batch_size=3), ValueError, "batch_size=3 cannot be shared by 2 replicas"),
     (dict(style="missing.png"), ValueError, "style image not found"),
