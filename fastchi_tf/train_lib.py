@@ -653,8 +653,9 @@ class _RunLog:
 
   Every step's TERMS (and the temporal term when on) go to LOSS_LOG (losses.csv); at each
   summary every term (per style layer too, as Magenta logs them, and per style of a
-  multi-style network), the learning rate, images/s and the preview images go to TensorBoard, and the caller's `on_summary` sees the model; the progress line follows
-  each call of the compiled loop.
+  multi-style network), the learning rate, images/s and the preview images go to
+  TensorBoard, and the caller's `on_summary` sees the model; the progress line follows each
+  call of the compiled loop.
   """
 
   def __init__(self, cfg, trainer, write_dir, preview, verbose, on_summary, start):
