@@ -138,7 +138,7 @@ def run(cfg, out_dir):
     export.export_saved_model(model, saved)
     lite_path = os.path.join(scratch, "model_float32.tflite")
     with open(lite_path, "wb") as f:
-      f.write(export.tflite_bytes(saved, "float32", names))
+      f.write(export.tflite_bytes(model, "float32"))
     loaders = {".keras": lambda: stylize.KerasStylizer("model.keras", model),
                "SavedModel": lambda: stylize.load_stylizer(saved),
                "TFLite float32": lambda: stylize.load_stylizer(lite_path)}

@@ -4,6 +4,7 @@ Every layer here is registered under the package "fastchi", so a model saved as 
 back with `safe_mode=True` (no Lambda layers anywhere).
 """
 
+import contextlib
 import itertools
 from typing import Any, Optional, Sequence, Tuple
 
@@ -12,6 +13,29 @@ import numpy as np
 import tensorflow as tf
 
 _PACKAGE = "fastchi"
+
+
+_TFLITE_GRAPH = [False]
+
+
+@contextlib.contextmanager
+def tflite_graph():
+  """Traces the layers with ops whose output sizes TFLite knows before it runs.
+
+  In a TFLite model, a tensor whose size is computed by ops (the padding's index
+  arithmetic, an upsampling size from tf.shape) is allocated on its own at run time and
+  kept until the end, and so is everything downstream: at 1920x1080 every activation
+  stays in memory at once (5.4 GB, against the SavedModel's 1.7). Traced here, padding is
+  MirrorPad with constant widths and upsampling a channel tile and depth_to_space, so
+  every size follows from the input's and LiteRT plans one arena that reuses memory. The
+  pad to a multiple of 4 and its crop are left to the caller (lite.TFLiteRunner), which
+  feeds sizes the network takes.
+  """
+  _TFLITE_GRAPH[0] = True
+  try:
+    yield
+  finally:
+    _TFLITE_GRAPH[0] = False
 
 
 def _dim(x, axis):
@@ -62,6 +86,8 @@ class ReflectionPad2D(keras.layers.Layer):
 
   def call(self, x):
     p = self.padding
+    if _TFLITE_GRAPH[0]:
+      return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
     return _gather_pixels(x, _reflect_index(_dim(x, 1), p), _reflect_index(_dim(x, 2), p))
 
   def compute_output_shape(self, input_shape):
@@ -220,6 +246,9 @@ class NearestUpsample2D(keras.layers.Layer):
     self.factor = int(factor)
 
   def call(self, x):
+    if _TFLITE_GRAPH[0]:  # each pixel copied to the factor x factor block it becomes
+      f = self.factor
+      return tf.nn.depth_to_space(tf.tile(x, [1, 1, 1, f * f]), f)
     size = tf.shape(x)[1:3] * self.factor
     return tf.image.resize(x, size, method="nearest")
 
@@ -257,6 +286,8 @@ class PadToMultiple(keras.layers.Layer):
     return _edge_index(size, before, extra - before)
 
   def call(self, x):
+    if _TFLITE_GRAPH[0]:
+      return x  # the caller padded (see tflite_graph)
     h, w = _dim(x, 1), _dim(x, 2)
     if isinstance(h, int) and isinstance(w, int) and (h, w) == (self._target(h), self._target(w)):
       return x  # already a valid size: skip the copy
@@ -286,6 +317,8 @@ class CropToReference(keras.layers.Layer):
 
   def call(self, inputs):
     padded, reference = inputs
+    if _TFLITE_GRAPH[0]:
+      return padded  # the caller crops (see tflite_graph)
     h, w = tf.shape(reference)[1], tf.shape(reference)[2]
     top = (tf.shape(padded)[1] - h) // 2
     left = (tf.shape(padded)[2] - w) // 2
@@ -391,6 +424,16 @@ class ConvLayer(_ConvBase):
     b, k = self.space_to_depth, self.kernel_size
     taps = _space_to_depth_taps(k, b)
     span = taps.shape[1]
+    kernel = tf.einsum("atru,bqvw,uwcd->tqrvcabd", taps, taps,
+                       tf.cast(tf.convert_to_tensor(self.conv.kernel), x.dtype))
+    kernel = tf.reshape(kernel, [span, span, b * b * x.shape[-1], b * b * self.filters])
+    if _TFLITE_GRAPH[0] and (span - 1) * b == 2 * (k // 2):
+      # Sizes known before running (see tflite_graph): the caller's sides are multiples of
+      # 4, and the padded ones of b.
+      p = k // 2
+      blocks = tf.nn.space_to_depth(
+          tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT"), b)
+      return tf.nn.depth_to_space(self._block_conv(blocks, kernel, b), b)
     n, h, w, c = (_dim(x, axis) for axis in range(4))
     rows_b, cols_b = -(-h // b), -(-w // b)  # output blocks
     # One gather does the reflection padding and the space_to_depth: pixels in the order
@@ -400,17 +443,17 @@ class ConvLayer(_ConvBase):
     index = tf.reshape(rows[:, None, :, None] * w + cols[None, :, None, :], [-1])
     blocks = tf.reshape(tf.gather(tf.reshape(x, [n, h * w, c]), index, axis=1),
                         [n, rows_b + span - 1, cols_b + span - 1, b * b * c])
-    kernel = tf.einsum("atru,bqvw,uwcd->tqrvcabd", taps, taps,
-                       tf.cast(tf.convert_to_tensor(self.conv.kernel), x.dtype))
-    kernel = tf.reshape(kernel, [span, span, b * b * c, b * b * self.filters])
-    y = tf.nn.conv2d(blocks, kernel, strides=1, padding="VALID")
-    if self.conv.use_bias:
-      y = tf.nn.bias_add(y, tf.tile(tf.cast(tf.convert_to_tensor(self.conv.bias), x.dtype),
-                                    [b * b]))
-    y = tf.nn.depth_to_space(y, b)  # output phases back to pixels
+    y = tf.nn.depth_to_space(self._block_conv(blocks, kernel, b), b)  # phases to pixels
     if isinstance(h, int) and isinstance(w, int) and (h, w) == (rows_b * b, cols_b * b):
       return y
     return y[:, :h, :w, :]
+
+  def _block_conv(self, blocks, kernel, b):
+    y = tf.nn.conv2d(blocks, kernel, strides=1, padding="VALID")
+    if self.conv.use_bias:
+      y = tf.nn.bias_add(y, tf.tile(tf.cast(tf.convert_to_tensor(self.conv.bias), y.dtype),
+                                    [b * b]))
+    return y
 
   def get_config(self):
     return {**super().get_config(), "space_to_depth": self.space_to_depth}

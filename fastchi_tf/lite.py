@@ -18,6 +18,8 @@ from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's succ
 from fastchi_tf import cli
 
 STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
+# The sizes the render network takes (render_net's PadToMultiple): the runner pads to them.
+MULTIPLE, MINIMUM = 4, 8
 
 
 def _schema():
@@ -82,7 +84,12 @@ class TFLiteRunner:
     self.style_input = others[0] if len(others) == 1 else None
 
   def __call__(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> np.ndarray:
-    image = np.asarray(image, np.uint8)[None]
+    # Padded here as the network's PadToMultiple would (export.lite_serving_fn leaves it
+    # out of the graph); models exported before that pad again, to no effect.
+    image = np.asarray(image, np.uint8)
+    h, w = image.shape[:2]
+    (top, bottom), (left, right) = pads = [_pad(h), _pad(w)]
+    image = np.pad(image, pads + [(0, 0)], mode="edge")[None]
     index = self.image_input["index"]
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(index, image.shape, strict=False)
@@ -95,4 +102,12 @@ class TFLiteRunner:
         raise ValueError("this TFLite model takes style weights")
       self.interpreter.set_tensor(self.style_input["index"], np.asarray(style, np.float32))
     self.interpreter.invoke()
-    return self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
+    out = self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
+    return out[top:top + h, left:left + w]
+
+
+def _pad(size, multiple=MULTIPLE, minimum=MINIMUM):
+  """(before, after): edge rows that bring `size` up to a multiple of `multiple` and at
+  least `minimum`, split like layers.PadToMultiple."""
+  extra = -(-max(size, minimum) // multiple) * multiple - size
+  return extra // 2, extra - extra // 2

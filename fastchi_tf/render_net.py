@@ -5,7 +5,7 @@ u2W, uW, c9s1-3, with W = `width` (32 in the paper). Instance normalization and 
 every convolution but the last; the second convolution of a residual block has no ReLU.
 """
 
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import keras
 
@@ -123,9 +123,12 @@ def style_names(model: keras.Model) -> tuple:
   return ()
 
 
-def use_space_to_depth(model: keras.Model, block: int = 2) -> keras.Model:
+def use_space_to_depth(model: keras.Model, block: int = 2,
+                       which: Callable[[layers.ConvLayer], bool] = lambda conv:
+                       conv.filters < 16) -> keras.Model:
   """Opt-in for CPU inference: a copy of `model` whose convolutions to fewer than 16 channels
-  (the 9x9 one to RGB) run on blocks of `block` x `block` pixels; block=1 plain again.
+  (the 9x9 one to RGB; or those `which` picks) run on blocks of `block` x `block` pixels;
+  block=1 plain again.
 
   oneDNN computes output channels in groups of 16, so the 3-channel convolution wastes 80% of
   its work. With block 2 it has 12 channels (and a 5x5 kernel over 4x the input channels):
@@ -137,7 +140,7 @@ def use_space_to_depth(model: keras.Model, block: int = 2) -> keras.Model:
 
   def clone(layer):
     conv = layer.spatial if isinstance(layer, layers.InceptionConv) else layer
-    if not isinstance(conv, layers.ConvLayer) or conv.filters >= 16:
+    if not isinstance(conv, layers.ConvLayer) or not which(conv):
       return layer
     new = type(layer).from_config({**layer.get_config(), "space_to_depth": int(block)})
     rebuilt.append((layer, new))

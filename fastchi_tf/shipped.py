@@ -7,8 +7,6 @@ light start); the .keras file where TensorFlow runs anyway (video, tiling).
 
 import datetime
 import os
-import shutil
-import tempfile
 from typing import Optional
 
 # FASTCHI_SHIPPED_DIR points the tools' default at another collection (a newer one, or a
@@ -87,20 +85,14 @@ def ship(model_dir: str, step: int, folder: str = FOLDER,
   from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
   model = export.restore_render_net(model_dir)
   names = render_net.style_names(model)
-  scratch = tempfile.mkdtemp(prefix="fastchi-ship-")
-  try:
-    saved = os.path.join(scratch, "saved_model")
-    export.export_saved_model(model, saved)
 
-    def write(tmp):
-      export.export_keras(model, os.path.join(tmp, KERAS_FILE))
-      with open(os.path.join(tmp, TFLITE_FILE), "wb") as f:
-        f.write(export.tflite_bytes(saved, "float16", names))
-      with open(os.path.join(tmp, CARD_FILE), "w") as f:
-        f.write(model_card(names, step, recipe, losses=True, start=start))
+  def write(tmp):
+    export.export_keras(model, os.path.join(tmp, KERAS_FILE))
+    with open(os.path.join(tmp, TFLITE_FILE), "wb") as f:
+      f.write(export.tflite_bytes(model, "float16"))
+    with open(os.path.join(tmp, CARD_FILE), "w") as f:
+      f.write(model_card(names, step, recipe, losses=True, start=start))
 
-    export.write_folder(write, folder)
-  finally:
-    shutil.rmtree(scratch, ignore_errors=True)
+  export.write_folder(write, folder)
   return {name: os.path.getsize(os.path.join(folder, name))
           for name in (KERAS_FILE, TFLITE_FILE, CARD_FILE)}

@@ -1,6 +1,7 @@
 """The LiteRT runner, on a .tflite model converted here (the light path's module)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from fastchi_tf import build_render_net
@@ -8,11 +9,14 @@ from fastchi_tf import export
 from fastchi_tf import lite
 
 
-def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng):
-  model = build_render_net("inception", width=8)
+@pytest.mark.parametrize("variant,upsample", [("inception", "nearest"),
+                                              ("original", "transpose")])
+def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, variant,
+                                                                   upsample):
+  model = build_render_net(variant, width=8, upsample=upsample)
   saved = str(tmp_path / "saved_model")
   export.export_saved_model(model, saved)
-  runner = lite.TFLiteRunner(export.tflite_bytes(saved))
+  runner = lite.TFLiteRunner(export.tflite_bytes(model))
   serve = tf.saved_model.load(saved).signatures["serving_default"]
   for shape in ((24, 40, 3), (33, 17, 3), (24, 40, 3)):
     image = rng.integers(0, 256, shape, np.uint8)
@@ -20,3 +24,18 @@ def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng
     reference = serve(images=tf.constant(image[None]))["stylized"].numpy()[0]
     assert out.shape == shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - reference).max() <= 1
+
+
+def test_litert_knows_every_size_before_it_runs(rng):
+  # A size computed at run time makes LiteRT allocate that tensor, and all downstream of
+  # it, on its own and keep it: every activation in memory at once (export.lite_serving_fn).
+  runner = lite.TFLiteRunner(export.tflite_bytes(build_render_net("inception", width=8)))
+  interpreter = runner.interpreter
+  index = runner.image_input["index"]
+  interpreter.resize_tensor_input(index, [1, 36, 52, 3], strict=False)
+  interpreter.allocate_tensors()
+  output = interpreter.get_output_details()[0]
+  assert list(output["shape"]) == [1, 36, 52, 3]  # before any invoke
+  ops = {op["op_name"] for op in interpreter._get_ops_details()}
+  assert not ops & {"SHAPE", "GATHER", "RANGE"}, ops
+  assert "SPACE_TO_DEPTH" in ops  # the 9x9 convolutions on 2x2 blocks

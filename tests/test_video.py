@@ -125,9 +125,8 @@ def test_a_failed_run_leaves_no_file(tmp_path):
 
 def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path):
   from fastchi_tf import export
-  export.export_saved_model(build_render_net("inception", width=8), str(tmp_path / "saved"))
   tflite = tmp_path / "model.tflite"
-  tflite.write_bytes(export.tflite_bytes(str(tmp_path / "saved")))
+  tflite.write_bytes(export.tflite_bytes(build_render_net("inception", width=8)))
   fns, first = video.frame_functions(str(tflite), 2)
   assert fns[0] is not fns[1]
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 12, 24, audio=False)
