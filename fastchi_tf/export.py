@@ -1,5 +1,6 @@
 """Exports a trained render network: SavedModel (uint8 serving signature), .keras, TFLite."""
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -113,12 +114,74 @@ def export_saved_model(model: keras.Model, path: str) -> None:
   archive.track(model)
   archive.add_endpoint(name="serving_default", fn=uint8_serving_fn(model),
                        input_signature=_signature(model))
+  _add_tiling_endpoints(archive, model)
   names = style_names(model)
   if names:
     archive.add_endpoint(name="style_names",
                          fn=lambda: {"names": tf.constant(list(names), tf.string)},
                          input_signature=[])
   write_folder(lambda tmp: archive.write_out(tmp, verbose=False), path)
+
+
+# The signatures that let an export render a large image in tiles with whole-image
+# statistics (fastchi_tf.tiling): STATISTICS maps an image (the downscaled whole) to every
+# InstanceNorm layer's input mean and variance, "<layer>_mean" and "<layer>_variance"
+# ([1, 1, 1, C] each); WITH_STATISTICS renders an image (a tile) with those given.
+STATISTICS = "statistics"
+WITH_STATISTICS = "stylize_with_statistics"
+
+
+def _norm_names(model):
+  return [l.name for l in model.layers if isinstance(l, layers.InstanceNorm)]
+
+
+def _tiling_endpoints(model, traced=contextlib.nullcontext, render=None):
+  """{name: (fn, input signature)} of STATISTICS and WITH_STATISTICS, for one image
+  [1, h, w, 3] uint8 (and a multi-style model's style weights [N]); `traced` is the
+  context the network is traced in, `render` a copy of `model` (its layers shared) that
+  WITH_STATISTICS runs instead."""
+  render = render or model
+  from fastchi_tf import tiling  # pylint: disable=g-import-not-at-top
+  names, norms = style_names(model), _norm_names(model)
+  moments = tiling.statistics_model(model)
+  images = tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")
+  specs = [images] + ([tf.TensorSpec([len(names)], tf.float32, name="style")]
+                      if names else [])
+  stat_specs = {}
+  for layer in model.layers:
+    if isinstance(layer, layers.InstanceNorm):
+      channels = layer.gamma.shape[-1]
+      for part in ("mean", "variance"):
+        key = f"{layer.name}_{part}"
+        stat_specs[key] = tf.TensorSpec([1, 1, 1, channels], tf.float32, name=key)
+
+  def inputs(images, style):
+    x = tf.cast(images, tf.float32)
+    return x if not names else [x, style[None]]
+
+  def statistics(images, style=None):
+    with traced():
+      found = moments(inputs(images, style), training=False)
+    return {f"{n}_{part}": found[n][i] for n in norms
+            for i, part in enumerate(("mean", "variance"))}
+
+  def with_statistics(images, style=None, statistics=None):
+    given = {n: (statistics[f"{n}_mean"], statistics[f"{n}_variance"]) for n in norms}
+    with traced(), layers.given_statistics(given):
+      out = render(inputs(images, style), training=False)
+    return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
+
+  if names:
+    return {STATISTICS: (statistics, specs),
+            WITH_STATISTICS: (with_statistics, specs + [stat_specs])}
+  return {STATISTICS: (lambda images: statistics(images), specs),
+          WITH_STATISTICS: (lambda images, statistics: with_statistics(
+              images, statistics=statistics), specs + [stat_specs])}
+
+
+def _add_tiling_endpoints(archive, model, traced=contextlib.nullcontext, render=None):
+  for name, (fn, signature) in _tiling_endpoints(model, traced, render).items():
+    archive.add_endpoint(name=name, fn=fn, input_signature=signature)
 
 
 def export_keras(model: keras.Model, path: str) -> None:
@@ -142,8 +205,7 @@ def lite_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
   have 5x5 taps at a quarter of the pixels, 13x fewer pointers.
   """
   names = style_names(model)
-  model = render_net.use_space_to_depth(
-      model, LITE_BLOCK, which=lambda conv: conv.kernel_size == 9 and conv.strides == 1)
+  model = _lite_copy(model)
 
   def serve(images, style=None):
     inputs = tf.cast(images, tf.float32)
@@ -152,6 +214,11 @@ def lite_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
     return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
 
   return serve
+
+
+def _lite_copy(model):
+  return render_net.use_space_to_depth(
+      model, LITE_BLOCK, which=lambda conv: conv.kernel_size == 9 and conv.strides == 1)
 
 
 def tflite_bytes(model: keras.Model, precision: str = "float32") -> bytes:
@@ -166,11 +233,14 @@ def tflite_bytes(model: keras.Model, precision: str = "float32") -> bytes:
   archive.track(model)
   archive.add_endpoint(name="serving_default", fn=lite_serving_fn(model),
                        input_signature=signature)
+  # (statistics from the network itself: a copy's layers cannot be read twice, and its
+  # largest image is the 1024-pixel statistics copy)
+  _add_tiling_endpoints(archive, model, layers.tflite_graph, render=_lite_copy(model))
   scratch = tempfile.mkdtemp(prefix="fastchi-tflite-")
   try:
     archive.write_out(scratch, verbose=False)
-    converter = tf.lite.TFLiteConverter.from_saved_model(scratch,
-                                                         signature_keys=["serving_default"])
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        scratch, signature_keys=["serving_default", STATISTICS, WITH_STATISTICS])
     if precision == "float16":
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.target_spec.supported_types = [tf.float16]

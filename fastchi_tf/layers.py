@@ -38,6 +38,25 @@ def tflite_graph():
     _TFLITE_GRAPH[0] = False
 
 
+_GIVEN_STATISTICS = [None]
+
+
+@contextlib.contextmanager
+def given_statistics(statistics):
+  """Traces each InstanceNorm named in `statistics` ({layer name: (mean, variance)}, tensors
+  [1, 1, 1, C]) with those statistics instead of its input's.
+
+  How an export takes whole-image statistics as inputs, so that it can render a large
+  image in tiles that agree (fastchi_tf.tiling); a Keras model gets them as constants
+  instead (tiling.with_statistics).
+  """
+  _GIVEN_STATISTICS[0] = statistics
+  try:
+    yield
+  finally:
+    _GIVEN_STATISTICS[0] = None
+
+
 def _dim(x, axis):
   """Static size of `axis` when known (keeps graphs shape-static), else the dynamic one."""
   size = x.shape[axis]
@@ -163,8 +182,11 @@ class InstanceNorm(keras.layers.Layer):
 
   def call(self, inputs, training=None):
     x, style = (inputs, None) if self.num_styles == 1 else inputs
-    if self.statistics is not None:
-      mean, variance = (tf.cast(s, x.dtype) for s in self.statistics)
+    given = self.statistics
+    if given is None and _GIVEN_STATISTICS[0] is not None:
+      given = _GIVEN_STATISTICS[0].get(self.name)
+    if given is not None:
+      mean, variance = (tf.cast(s, x.dtype) for s in given)
     elif not training and x.shape[0] is not None and x.dtype == tf.float32:
       return self._fused(x, style)
     else:

@@ -20,6 +20,8 @@ from fastchi_tf import cli
 STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
 # The sizes the render network takes (render_net's PadToMultiple): the runner pads to them.
 MULTIPLE, MINIMUM = 4, 8
+# export.STATISTICS and export.WITH_STATISTICS (not imported: export imports TensorFlow)
+STATISTICS, WITH_STATISTICS = "statistics", "stylize_with_statistics"
 
 
 def _schema():
@@ -72,6 +74,7 @@ class TFLiteRunner:
     with cli.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
       self.interpreter = Interpreter(**kwargs)
     self._shape = None
+    self._runners = {}
     try:
       self.style_names = style_names(content)
     except Exception:  # noqa: BLE001  (a damaged table: the caller's checks name the file)
@@ -83,13 +86,43 @@ class TFLiteRunner:
     self.image_input = images[0] if len(images) == 1 else None
     self.style_input = others[0] if len(others) == 1 else None
 
+  @property
+  def tiles(self) -> bool:
+    """Whether the model has the signatures that tiling needs (exports since they came)."""
+    return {STATISTICS, WITH_STATISTICS} <= set(self.interpreter.get_signature_list())
+
+  def statistics(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> dict:
+    """Every InstanceNorm layer's input statistics on uint8 [h, w, 3] (export.STATISTICS)."""
+    return self._run_signature(STATISTICS, **self._inputs(_padded(image)[0], style))
+
+  def with_statistics(self, image: np.ndarray, statistics: dict,
+                      style: Optional[np.ndarray] = None) -> np.ndarray:
+    """uint8 [h, w, 3] stylized with the given statistics (export.WITH_STATISTICS)."""
+    padded, (top, left) = _padded(image)
+    out = self._run_signature(WITH_STATISTICS, **self._inputs(padded, style), **statistics)
+    h, w = image.shape[:2]
+    return out["stylized"][0, top:top + h, left:left + w]
+
+  def _run_signature(self, name, **inputs):
+    # Each call may allocate (a new size), where the delegate announces itself.
+    with cli.quiet_stderr():
+      if name not in self._runners:
+        self._runners[name] = self.interpreter.get_signature_runner(name)
+      return self._runners[name](**inputs)
+
+  def _inputs(self, padded, style):
+    inputs = {"images": padded}
+    if self.style_input is not None:
+      if style is None:
+        raise ValueError("this TFLite model takes style weights")
+      inputs["style"] = np.asarray(style, np.float32)
+    return inputs
+
   def __call__(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> np.ndarray:
     # Padded here as the network's PadToMultiple would (export.lite_serving_fn leaves it
     # out of the graph); models exported before that pad again, to no effect.
-    image = np.asarray(image, np.uint8)
-    h, w = image.shape[:2]
-    (top, bottom), (left, right) = pads = [_pad(h), _pad(w)]
-    image = np.pad(image, pads + [(0, 0)], mode="edge")[None]
+    h, w = np.shape(image)[:2]
+    image, (top, left) = _padded(image)
     index = self.image_input["index"]
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(index, image.shape, strict=False)
@@ -104,6 +137,14 @@ class TFLiteRunner:
     self.interpreter.invoke()
     out = self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
     return out[top:top + h, left:left + w]
+
+
+def _padded(image):
+  """(uint8 [1, H, W, 3] padded to sizes the network takes, (top, left) offsets)."""
+  image = np.asarray(image, np.uint8)
+  pads = [_pad(image.shape[0]), _pad(image.shape[1])]
+  padded = np.pad(image, pads + [(0, 0)], mode="edge")[None]
+  return padded, (pads[0][0], pads[1][0])
 
 
 def _pad(size, multiple=MULTIPLE, minimum=MINIMUM):

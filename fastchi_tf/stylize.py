@@ -28,8 +28,8 @@ IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
 ALPHA_FORMATS = ("PNG", "WEBP")  # formats that keep transparency
 # Untiled inputs above this many pixels are refused (4096 x 4096; 4K UHD fits below it).
 MAX_UNTILED_PIXELS = 4096 * 4096
-# Above this many pixels images are tiled automatically when the model allows it (a .keras
-# file); the memory this saves is in experiments/results/bench_memory.
+# Above this many pixels images are tiled automatically when the model allows it (see
+# Stylizer.supports_tiling); the memory this saves is in experiments/results/bench_memory.
 AUTO_TILE_PIXELS = 2048 * 2048
 AUTO_TILE = 512
 # Instance normalization works at a quarter of the input's resolution: a 24x16 thumbnail
@@ -39,7 +39,9 @@ AUTO_TILE = 512
 MIN_RENDER_SIDE = 256
 KERAS_NEEDED = ("needs the Keras model: give a .keras file or an export folder's saved_model "
                 "(with model.keras beside it)")
-TILING_NEEDS_KERAS = f"tiling {KERAS_NEEDED}"
+TILING_NEEDS_KERAS = ("tiling needs a .keras file, or a SavedModel or .tflite file exported "
+                      "by this version (an older export folder's saved_model tiles with its "
+                      "model.keras)")
 
 
 class StylizeError(ValueError):
@@ -101,8 +103,9 @@ def write_image(path: str, image: np.ndarray, alpha: Optional[np.ndarray] = None
 class Stylizer:
   """One loaded model: uint8 [h, w, 3] -> uint8 [h, w, 3]. Backends below.
 
-  `keras_model` is the Keras render network when there is one (tiling, mixed precision and
-  float outputs need it); `supports_tiling` says whether it is there. `style_names` are a
+  `keras_model` is the Keras render network when there is one (mixed precision and float
+  outputs need it); `supports_tiling` says whether the model can tile (`tiled`): a Keras
+  model, or an export with the tiling signatures. `style_names` are a
   multi-style model's styles (() for a single-style one); `set_style` chooses the style or
   mix and the strength that every call then uses.
   """
@@ -118,7 +121,27 @@ class Stylizer:
 
   @property
   def supports_tiling(self) -> bool:
-    return self.keras_model is not None
+    return self._export_tiling() is not None or self.keras_model is not None
+
+  def _export_tiling(self):
+    """(statistics(uint8 image) -> statistics, render(uint8 piece, statistics) -> uint8) of
+    an export that has the tiling signatures (export.STATISTICS and WITH_STATISTICS), in the
+    chosen style; None for others."""
+    return None
+
+  def tiled(self, image: np.ndarray, tile: int) -> np.ndarray:
+    """uint8 [h, w, 3] stylized in tiles with whole-image statistics (fastchi_tf.tiling),
+    at full strength."""
+    from fastchi_tf import tiling  # Imported lazily: only tiled runs need it.
+    self._check_style()
+    functions = self._export_tiling()
+    if functions is None:
+      if self.keras_model is None:
+        raise StylizeError(TILING_NEEDS_KERAS)
+      return tiling.stylize_tiled(self.keras_model, image, tile, style=self.weights)
+    statistics, render = functions
+    found = statistics(tiling.shrink(image, tiling.statistics_size(tile)))
+    return tiling.render_tiles(image, tile, lambda piece: render(piece, found))
 
   def set_style(self, style: str = "", strength: float = 1.0) -> "Stylizer":
     """Chooses the style (a name, an index, or a mix "a:0.5,b:0.5"; see styles.parse_choice)
@@ -208,16 +231,36 @@ class KerasStylizer(Stylizer):
 
 
 class SavedModelStylizer(Stylizer):
-  """An export's SavedModel; its sibling model.keras, if any, enables tiling."""
+  """An export's SavedModel. It tiles with its own signatures; one exported before they
+  came tiles with its sibling model.keras, if any."""
   kind = "saved_model"
 
   def __init__(self, path: str) -> None:
     super().__init__(path)
     self._fn, self.style_names = _load_saved_model(path)
     from fastchi_tf import export
+    signatures = self._fn._loaded.signatures  # pylint: disable=protected-access
+    self._tiling = None
+    if export.STATISTICS in signatures and export.WITH_STATISTICS in signatures:
+      self._tiling = signatures[export.STATISTICS], signatures[export.WITH_STATISTICS]
     sibling = os.path.join(os.path.dirname(os.path.abspath(path)), export.KERAS_FILE)
     if os.path.isfile(sibling):
       self.keras_model = _load_keras(sibling)
+
+  def _export_tiling(self):
+    if self._tiling is None:
+      return None
+    import tensorflow as tf
+    statistics, render = self._tiling
+    style = {"style": tf.constant(self.weights)} if self.style_names else {}
+
+    def found(image):
+      return statistics(images=tf.constant(image[None]), **style)
+
+    def rendered(piece, given):
+      return render(images=tf.constant(piece[None]), **style, **given)["stylized"][0].numpy()
+
+    return found, rendered
 
   def _run(self, images: np.ndarray) -> np.ndarray:
     import tensorflow as tf
@@ -256,6 +299,12 @@ class TFLiteStylizer(Stylizer):
 
   def _run(self, images: np.ndarray) -> np.ndarray:
     return np.stack([self._fn(image, self.weights) for image in images])
+
+  def _export_tiling(self):
+    if not self._fn.tiles:
+      return None
+    return (lambda image: self._fn.statistics(image, self.weights),
+            lambda piece, found: self._fn.with_statistics(piece, found, self.weights))
 
 
 def _first_line(error):
@@ -400,7 +449,7 @@ def preserve_color(content: np.ndarray, stylized: np.ndarray) -> np.ndarray:
 def choose_tile(stylizer: Stylizer, shape: Sequence[int],
                 tile: Optional[int] = None) -> Optional[int]:
   """The tile size to use, or None: `tile` if given (0: never tile); otherwise AUTO_TILE for
-  images over AUTO_TILE_PIXELS when the stylizer has the Keras model that tiling needs."""
+  images over AUTO_TILE_PIXELS when the stylizer can tile."""
   if tile is not None:
     return tile or None
   if shape[0] * shape[1] > AUTO_TILE_PIXELS and stylizer.supports_tiling:
@@ -436,8 +485,7 @@ def _check_untiled_size(image):
   h, w = image.shape[:2]
   if h * w > MAX_UNTILED_PIXELS:
     raise StylizeError(f"image of {w}x{h} pixels is over the untiled limit of "
-                       f"{MAX_UNTILED_PIXELS} pixels; use --tile 1024 with a .keras model "
-                       "(or --max_size)")
+                       f"{MAX_UNTILED_PIXELS} pixels; use --tile 1024 (or --max_size)")
 
 
 def stylize_image(stylizer: Stylizer, image: np.ndarray, max_size: Optional[int] = None,
@@ -449,10 +497,7 @@ def stylize_image(stylizer: Stylizer, image: np.ndarray, max_size: Optional[int]
     return stylize_batch(stylizer, [image], keep_color, tile=0)[0]
   if not stylizer.supports_tiling:
     raise StylizeError(TILING_NEEDS_KERAS)
-  stylizer._check_style()  # pylint: disable=protected-access
-  from fastchi_tf import tiling  # Imported lazily: only tiled runs need it.
-  out = tiling.stylize_tiled(stylizer.keras_model, image, tile, style=stylizer.weights)
-  return _finish(stylizer, image, out, keep_color)
+  return _finish(stylizer, image, stylizer.tiled(image, tile), keep_color)
 
 
 @dataclasses.dataclass

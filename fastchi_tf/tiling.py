@@ -7,16 +7,19 @@ of the network with those statistics built in (`with_statistics`), each with a m
 than the network's receptive field that is cut off afterwards. Nothing is set on the shared
 model, so any number of threads can tile with it at once. The copy's longer side is
 max(2 x tile, STATS_SIZE): up to 1024 pixels the statistics are exact, and peak memory stays
-bounded by the tile size and that copy.
+bounded by the tile size and that copy. Exports tile the same way through two signatures
+of their own (export.STATISTICS and export.WITH_STATISTICS, with `render_tiles`).
 """
 
-from typing import Dict, Optional, Tuple
+from __future__ import annotations
 
-import keras
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
+
 import numpy as np
 from PIL import Image
 
-from fastchi_tf import layers
+if TYPE_CHECKING:  # Keras only where a Keras model is used: a .tflite model tiles without
+  import keras  # TensorFlow (the light path)
 
 # Johnson's network sees about 55 pixels on each side (two 9x9 convs, two stride-2 convs and
 # ten 3x3 convs at quarter resolution); a 64-pixel margin covers it.
@@ -27,19 +30,22 @@ Statistics = Dict[str, Tuple[np.ndarray, np.ndarray]]
 
 
 def _norm_layers(model):
+  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
   return [l for l in model.layers if isinstance(l, layers.InstanceNorm)]
-
-
-class _Moments(keras.layers.Layer):
-  """layers.moments as a layer: the statistics the network itself computes, accurate over
-  the millions of pixels of a large statistics image (keras.ops.moments drifts there)."""
-
-  def call(self, x):
-    return layers.moments(x)
 
 
 def statistics_model(model: keras.Model) -> keras.Model:
   """A model sharing `model`'s layers whose outputs are each InstanceNorm's input moments."""
+  import keras  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+
+  class _Moments(keras.layers.Layer):
+    """layers.moments as a layer: the statistics the network itself computes, accurate over
+    the millions of pixels of a large statistics image (keras.ops.moments drifts there)."""
+
+    def call(self, x):
+      return layers.moments(x)
+
   outputs = {}
   for layer in _norm_layers(model):
     x = layer.input[0] if layer.num_styles > 1 else layer.input  # [x, style]: x
@@ -54,21 +60,34 @@ def _inputs(image, style):
   return image if style is None else [image, np.asarray(style, np.float32)[None]]
 
 
+def shrink(image: np.ndarray, size: int) -> np.ndarray:
+  """`image` shrunk (Lanczos) so that its longer side is at most `size` pixels."""
+  h, w = image.shape[:2]
+  scale = min(1.0, size / max(h, w))
+  if scale == 1.0:
+    return image
+  return np.asarray(Image.fromarray(image).resize(
+      (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS))
+
+
+def statistics_size(tile: int) -> int:
+  """The longer side of the copy that whole-image statistics are taken on."""
+  return max(2 * tile, STATS_SIZE)
+
+
 def image_statistics(model: keras.Model, image: np.ndarray, size: int,
                      style: Optional[np.ndarray] = None) -> Statistics:
   """Every InstanceNorm layer's (mean, variance) on `image` shrunk to at most `size` px;
   `style` the weights [N] of a multi-style network."""
-  h, w = image.shape[:2]
-  scale = min(1.0, size / max(h, w))
-  small = image if scale == 1.0 else np.asarray(Image.fromarray(image).resize(
-      (max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS))
-  found = statistics_model(model)(_inputs(small[None], style), training=False)
+  found = statistics_model(model)(_inputs(shrink(image, size)[None], style), training=False)
   return {name: (np.asarray(m, np.float32), np.asarray(v, np.float32))
           for name, (m, v) in found.items()}
 
 
 def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
   """A copy of `model` whose InstanceNorm layers use `statistics`; other layers are shared."""
+  import keras  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
   norms = {}
 
   def clone(layer):
@@ -85,6 +104,24 @@ def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
   return copy
 
 
+def render_tiles(image: np.ndarray, tile: int, render: Callable[[np.ndarray], np.ndarray],
+                 margin: int = MARGIN) -> np.ndarray:
+  """uint8 [h, w, 3] rendered in `tile` x `tile` pieces, each with `margin` pixels of
+  context that are cut off; `render` maps a uint8 piece to its stylized float or uint8
+  pixels (with the whole image's statistics)."""
+  h, w = image.shape[:2]
+  out = np.empty_like(image)
+  for top in range(0, h, tile):
+    for left in range(0, w, tile):
+      y0, x0 = max(0, top - margin), max(0, left - margin)
+      y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
+      piece = np.asarray(render(image[y0:y1, x0:x1]), np.float32)
+      inner = piece[top - y0:top - y0 + min(tile, h - top),
+                    left - x0:left - x0 + min(tile, w - left)]
+      out[top:top + tile, left:left + tile] = np.clip(np.round(inner), 0, 255)
+  return out
+
+
 def stylize_tiled(model: keras.Model, image: np.ndarray, tile: int,
                   margin: int = MARGIN, style: Optional[np.ndarray] = None) -> np.ndarray:
   """Stylizes uint8 [h, w, 3] in `tile` x `tile` pieces; returns uint8 [h, w, 3].
@@ -96,17 +133,8 @@ def stylize_tiled(model: keras.Model, image: np.ndarray, tile: int,
     margin: context added around each tile and cut off afterwards.
     style: the style weights [N] of a multi-style network (None for a single-style one).
   """
-  h, w = image.shape[:2]
-  statistics = image_statistics(model, image, size=max(2 * tile, STATS_SIZE), style=style)
+  statistics = image_statistics(model, image, size=statistics_size(tile), style=style)
   fixed = with_statistics(model, statistics)
-  out = np.empty_like(image)
-  for top in range(0, h, tile):
-    for left in range(0, w, tile):
-      y0, x0 = max(0, top - margin), max(0, left - margin)
-      y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
-      piece = np.asarray(fixed(_inputs(image[None, y0:y1, x0:x1], style),
-                               training=False), np.float32)[0]
-      inner = piece[top - y0:top - y0 + min(tile, h - top),
-                    left - x0:left - x0 + min(tile, w - left)]
-      out[top:top + tile, left:left + tile] = np.clip(np.round(inner), 0, 255)
-  return out
+  return render_tiles(
+      image, tile, lambda piece: fixed(_inputs(piece[None], style), training=False)[0],
+      margin)

@@ -127,18 +127,22 @@ def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
     (blocker / name).mkdir(parents=True)
     (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed')")
   photo = str(tmp_path / "photo.png")
-  image = rng.integers(0, 256, (40, 30, 3), np.uint8)
+  image = rng.integers(0, 256, (150, 100, 3), np.uint8)
   Image.fromarray(image).save(photo)
   model = os.path.join(export_dir, "model_float32.tflite")
   from tool_runner import ROOT
-  result, = run_tools(("stylize.py", "--model", model, "--input", photo, "--output",
-                       tmp_path / "out.png", "--preserve_color"),
+  results = run_tools(*[("stylize.py", "--model", model, "--input", photo, "--output",
+                         tmp_path / f"out{tile}.png", "--preserve_color", "--tile", tile)
+                        for tile in (0, 64)],  # whole, and in tiles
                       PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}")
-  assert result.returncode == 0, result.stderr
-  assert result.stderr == ""  # not even LiteRT's delegate line
   from fastchi_tf import stylize
-  expected = stylize.stylize_image(stylize.load_stylizer(model), image, keep_color=True)
-  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out.png")), expected)
+  stylizer = stylize.load_stylizer(model)
+  for result, tile in zip(results, (0, 64)):
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # not even LiteRT's delegate line
+    expected = stylize.stylize_image(stylizer, image, keep_color=True, tile=tile)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / f"out{tile}.png")),
+                                  expected)
 
 
 def test_a_run_with_an_older_config_json_restores(trained_run, tmp_path, rng):

@@ -4,7 +4,9 @@ Apart from test_multi_style.py so that the two test processes can share the work
 """
 
 import os
+import shutil
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -91,6 +93,34 @@ def test_tiling_and_colour_preservation_work_with_mixes(exported, rng):
   assert np.abs(whole - tiled).mean() < 0.05 and np.abs(whole - tiled).max() <= 2
   kept = stylize.stylize_image(stylizer, photo, tile=0, keep_color=True)
   assert kept.shape == photo.shape and np.abs(kept.astype(int) - whole).mean() > 1
+
+
+def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
+  folder, _ = exported
+  alone = tmp_path / "saved_model"  # no model.keras beside it
+  shutil.copytree(os.path.join(folder, export.SAVED_MODEL), alone)
+  photo = rng.integers(0, 256, (300, 280, 3), np.uint8)
+  mix = "a:0.3,b:0.7"
+  keras_model = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  reference = stylize.stylize_image(keras_model.set_style(mix), photo, tile=128).astype(int)
+  for path in (alone, os.path.join(folder, export.TFLITE_FILES["float32"])):
+    stylizer = stylize.load_stylizer(str(path)).set_style(mix)
+    assert stylizer.supports_tiling and stylizer.keras_model is None
+    tiled = stylize.stylize_image(stylizer, photo, tile=128)
+    assert np.abs(tiled.astype(int) - reference).max() <= 1, path
+  # An export from before the tiling signatures, alone, cannot tile, and says so.
+  archive = keras.export.ExportArchive()
+  archive.track(keras_model.keras_model)
+  archive.add_endpoint(name="serving_default",
+                       fn=export.uint8_serving_fn(keras_model.keras_model),
+                       input_signature=export._signature(keras_model.keras_model))
+  archive.add_endpoint(name="style_names", fn=lambda: {"names": tf.constant(list(NAMES))},
+                       input_signature=[])
+  archive.write_out(str(tmp_path / "old"), verbose=False)
+  old = stylize.load_stylizer(str(tmp_path / "old")).set_style(mix)
+  assert not old.supports_tiling
+  with pytest.raises(stylize.StylizeError, match="tiling needs a .keras file"):
+    stylize.stylize_image(old, photo, tile=128)
 
 
 def test_a_multi_style_model_without_a_style_is_refused(exported, rng):
