@@ -263,18 +263,39 @@ def check_onnx_available() -> None:
                       "onnxruntime (the versions in requirements.txt)")
 
 
-def onnx_bytes(serve) -> bytes:
-  """A loaded SavedModel's serving_default signature as an ONNX model (tf2onnx): the same
-  inputs and output names, uint8 images of any size. Keep the loaded SavedModel alive
-  meanwhile: the signature refers to its variables."""
+def onnx_bytes(model: keras.Model) -> bytes:
+  """The network as an ONNX model (tf2onnx): inputs "images", uint8 [batch, h, w, 3] whose
+  sides are multiples of 4 (at least 8; OnnxRunner pads and crops, as for TFLite), and a
+  multi-style model's "style" [N]; output "stylized".
+
+  Traced in layers.tflite_graph, so that the graph has plain Pad(reflect) and DepthToSpace
+  ops instead of the padding's index arithmetic (Range, Gather and shape ops per call).
+  """
   check_onnx_available()
   import tf2onnx  # pylint: disable=g-import-not-at-top
-  specs = serve.structured_input_signature[1]
-  names = sorted(specs, key=lambda n: n != "images")  # images first, then style
-  fn = tf.function(lambda *args: serve(**dict(zip(names, args))))
-  proto, _ = tf2onnx.convert.from_function(
-      fn, input_signature=[tf.TensorSpec(specs[n].shape, specs[n].dtype, name=n)
-                           for n in names], opset=ONNX_OPSET)
+  serving = uint8_serving_fn(model)
+
+  def traced(*args):
+    with layers.tflite_graph():
+      return serving(*args)
+
+  # Through a SavedModel written by ExportArchive, as for TFLite (see export_saved_model).
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  archive.add_endpoint(name="serving_default", fn=traced, input_signature=_signature(model))
+  scratch = tempfile.mkdtemp(prefix="fastchi-onnx-")
+  try:
+    archive.write_out(scratch, verbose=False)
+    loaded = tf.saved_model.load(scratch)  # kept while converting: it holds the variables
+    serve = loaded.signatures["serving_default"]
+    specs = serve.structured_input_signature[1]
+    names = sorted(specs, key=lambda n: n != "images")  # images first, then style
+    fn = tf.function(lambda *args: serve(**dict(zip(names, args))))
+    proto, _ = tf2onnx.convert.from_function(
+        fn, input_signature=[tf.TensorSpec(specs[n].shape, specs[n].dtype, name=n)
+                             for n in names], opset=ONNX_OPSET)
+  finally:
+    shutil.rmtree(scratch, ignore_errors=True)
   return proto.SerializeToString()
 
 
@@ -293,12 +314,14 @@ class OnnxRunner:
     self.input_names = [i.name for i in self.session.get_inputs()]
 
   def __call__(self, image, mix=None):
-    feeds = {"images": np.asarray(image, np.uint8)[None]}
+    h, w = np.shape(image)[:2]
+    padded, (top, left) = lite.pad_for_network(image)
+    feeds = {"images": padded}
     if "style" in self.input_names:
       if mix is None:
         raise ExportError("this ONNX model is multi-style: give a style mix")
       feeds["style"] = np.asarray(mix, np.float32)
-    return self.session.run(None, feeds)[0][0]
+    return self.session.run(None, feeds)[0][0, top:top + h, left:left + w]
 
 
 EXPORT_NAMES = frozenset({SAVED_MODEL, KERAS_FILE, ONNX_FILE, *TFLITE_FILES.values()})
@@ -396,7 +419,7 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
         differences[precision] = largest_difference(TFLiteRunner(content))
         files[name] = content
     if onnx:
-      content = onnx_bytes(serve)  # the signature loaded for the references
+      content = onnx_bytes(model)
       differences["onnx"] = largest_difference(OnnxRunner(content))
       files[ONNX_FILE] = content
     for name, content in files.items():

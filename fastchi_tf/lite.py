@@ -93,12 +93,12 @@ class TFLiteRunner:
 
   def statistics(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> dict:
     """Every InstanceNorm layer's input statistics on uint8 [h, w, 3] (export.STATISTICS)."""
-    return self._run_signature(STATISTICS, **self._inputs(_padded(image)[0], style))
+    return self._run_signature(STATISTICS, **self._inputs(pad_for_network(image)[0], style))
 
   def with_statistics(self, image: np.ndarray, statistics: dict,
                       style: Optional[np.ndarray] = None) -> np.ndarray:
     """uint8 [h, w, 3] stylized with the given statistics (export.WITH_STATISTICS)."""
-    padded, (top, left) = _padded(image)
+    padded, (top, left) = pad_for_network(image)
     out = self._run_signature(WITH_STATISTICS, **self._inputs(padded, style), **statistics)
     h, w = image.shape[:2]
     return out["stylized"][0, top:top + h, left:left + w]
@@ -122,7 +122,7 @@ class TFLiteRunner:
     # Padded here as the network's PadToMultiple would (export.lite_serving_fn leaves it
     # out of the graph); models exported before that pad again, to no effect.
     h, w = np.shape(image)[:2]
-    image, (top, left) = _padded(image)
+    image, (top, left) = pad_for_network(image)
     index = self.image_input["index"]
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(index, image.shape, strict=False)
@@ -139,8 +139,9 @@ class TFLiteRunner:
     return out[top:top + h, left:left + w]
 
 
-def _padded(image):
-  """(uint8 [1, H, W, 3] padded to sizes the network takes, (top, left) offsets)."""
+def pad_for_network(image: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
+  """(uint8 [1, H, W, 3]: `image` padded to sides the exported networks take, (top, left)
+  offsets of `image` in it)."""
   image = np.asarray(image, np.uint8)
   pads = [_pad(image.shape[0]), _pad(image.shape[1])]
   padded = np.pad(image, pads + [(0, 0)], mode="edge")[None]
