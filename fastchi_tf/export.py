@@ -54,6 +54,10 @@ def restore_render_net(model_dir: str, step: Optional[int] = None) -> keras.Mode
   return model
 
 
+def _to_uint8(out):
+  return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
+
+
 def uint8_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
   """uint8 [batch, h, w, 3] in, uint8 of the same shape out: what serving and phones use.
 
@@ -61,21 +65,18 @@ def uint8_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
   whole batch (non-negative; the network divides them by their sum).
   """
 
-  def to_uint8(out):
-    return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
-
   if not style_names(model):
-    return lambda images: to_uint8(model(tf.cast(images, tf.float32), training=False))
+    return lambda images: _to_uint8(model(tf.cast(images, tf.float32), training=False))
 
   def serve(images, style):
     weights = tf.tile(style[None], [tf.shape(images)[0], 1])
-    return to_uint8(model([tf.cast(images, tf.float32), weights], training=False))
+    return _to_uint8(model([tf.cast(images, tf.float32), weights], training=False))
 
   return serve
 
 
-def _signature(model):
-  images = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
+def _signature(model, batch=None):
+  images = tf.TensorSpec([batch, None, None, 3], tf.uint8, name="images")
   names = style_names(model)
   if not names:
     return [images]
@@ -131,29 +132,21 @@ STATISTICS = "statistics"
 WITH_STATISTICS = "stylize_with_statistics"
 
 
-def _norm_names(model):
-  return [l.name for l in model.layers if isinstance(l, layers.InstanceNorm)]
-
-
 def _tiling_endpoints(model, traced=contextlib.nullcontext, render=None):
   """{name: (fn, input signature)} of STATISTICS and WITH_STATISTICS, for one image
   [1, h, w, 3] uint8 (and a multi-style model's style weights [N]); `traced` is the
-  context the network is traced in, `render` a copy of `model` (its layers shared) that
-  WITH_STATISTICS runs instead."""
+  context the network is traced in, `render` a copy of `model` (sharing its normalization
+  layers) that WITH_STATISTICS runs instead."""
   render = render or model
   from fastchi_tf import tiling  # pylint: disable=g-import-not-at-top
-  names, norms = style_names(model), _norm_names(model)
+  names, norms = style_names(model), [l.name for l in tiling.norm_layers(model)]
   moments = tiling.statistics_model(model)
-  images = tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")
-  specs = [images] + ([tf.TensorSpec([len(names)], tf.float32, name="style")]
-                      if names else [])
+  specs = _signature(model, batch=1)
   stat_specs = {}
-  for layer in model.layers:
-    if isinstance(layer, layers.InstanceNorm):
-      channels = layer.gamma.shape[-1]
-      for part in ("mean", "variance"):
-        key = f"{layer.name}_{part}"
-        stat_specs[key] = tf.TensorSpec([1, 1, 1, channels], tf.float32, name=key)
+  for layer in tiling.norm_layers(model):
+    for part in ("mean", "variance"):
+      key = f"{layer.name}_{part}"
+      stat_specs[key] = tf.TensorSpec([1, 1, 1, layer.gamma.shape[-1]], tf.float32, name=key)
 
   def inputs(images, style):
     x = tf.cast(images, tf.float32)
@@ -168,8 +161,7 @@ def _tiling_endpoints(model, traced=contextlib.nullcontext, render=None):
   def with_statistics(images, style=None, statistics=None):
     given = {n: (statistics[f"{n}_mean"], statistics[f"{n}_variance"]) for n in norms}
     with traced(), layers.given_statistics(given):
-      out = render(inputs(images, style), training=False)
-    return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
+      return _to_uint8(render(inputs(images, style), training=False))
 
   if names:
     return {STATISTICS: (statistics, specs),
@@ -210,44 +202,56 @@ def lite_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
   def serve(images, style=None):
     inputs = tf.cast(images, tf.float32)
     with layers.tflite_graph():
-      out = model(inputs if not names else [inputs, style[None]], training=False)
-    return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
+      return _to_uint8(model(inputs if not names else [inputs, style[None]], training=False))
 
   return serve
 
 
 def _lite_copy(model):
-  return render_net.use_space_to_depth(
-      model, LITE_BLOCK, which=lambda conv: conv.kernel_size == 9 and conv.strides == 1)
+  """`model` with its full-resolution 9x9 convolutions on LITE_BLOCK blocks, and no others
+  (a copy made for TensorFlow's CPU kernels may have more, at sizes the TFLite graph cannot
+  take: a quarter-resolution side need not be even)."""
+  nine = lambda conv: conv.kernel_size == 9 and conv.strides == 1
+  plain = render_net.use_space_to_depth(
+      model, 1, which=lambda conv: conv.space_to_depth > 1 and not nine(conv))
+  return render_net.use_space_to_depth(plain, LITE_BLOCK, which=nine)
 
 
 def tflite_bytes(model: keras.Model, precision: str = "float32") -> bytes:
   """The network as a TFLite model (lite_serving_fn); a multi-style model's style names
   stored in it as metadata (lite.with_style_names)."""
-  images = tf.TensorSpec([1, None, None, 3], tf.uint8, name="images")
   names = style_names(model)
-  signature = [images] + ([tf.TensorSpec([len(names)], tf.float32, name="style")]
-                          if names else [])
-  # Through a SavedModel written by ExportArchive: see export_saved_model.
-  archive = keras.export.ExportArchive()
-  archive.track(model)
-  archive.add_endpoint(name="serving_default", fn=lite_serving_fn(model),
-                       input_signature=signature)
-  # (statistics from the network itself: a copy's layers cannot be read twice, and its
-  # largest image is the 1024-pixel statistics copy)
-  _add_tiling_endpoints(archive, model, layers.tflite_graph, render=_lite_copy(model))
-  scratch = tempfile.mkdtemp(prefix="fastchi-tflite-")
-  try:
-    archive.write_out(scratch, verbose=False)
+
+  def endpoints(archive):
+    archive.add_endpoint(name="serving_default", fn=lite_serving_fn(model),
+                         input_signature=_signature(model, batch=1))
+    # (statistics from the network itself: a copy's layers cannot be read twice, and its
+    # largest image is the 1024-pixel statistics copy)
+    _add_tiling_endpoints(archive, model, layers.tflite_graph, render=_lite_copy(model))
+
+  with _scratch_saved_model(model, endpoints) as scratch:
     converter = tf.lite.TFLiteConverter.from_saved_model(
         scratch, signature_keys=["serving_default", STATISTICS, WITH_STATISTICS])
     if precision == "float16":
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.target_spec.supported_types = [tf.float16]
     content = converter.convert()
+  return lite.with_style_names(content, names) if names else content
+
+
+@contextlib.contextmanager
+def _scratch_saved_model(model, add_endpoints):
+  """A temporary SavedModel of `model` with the endpoints `add_endpoints(archive)` adds,
+  written by Keras' ExportArchive (see export_saved_model); yields its folder."""
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  add_endpoints(archive)
+  scratch = tempfile.mkdtemp(prefix="fastchi-export-")
+  try:
+    archive.write_out(scratch, verbose=False)
+    yield scratch
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
-  return lite.with_style_names(content, names) if names else content
 
 
 def check_onnx_available() -> None:
@@ -279,13 +283,8 @@ def onnx_bytes(model: keras.Model) -> bytes:
     with layers.tflite_graph():
       return serving(*args)
 
-  # Through a SavedModel written by ExportArchive, as for TFLite (see export_saved_model).
-  archive = keras.export.ExportArchive()
-  archive.track(model)
-  archive.add_endpoint(name="serving_default", fn=traced, input_signature=_signature(model))
-  scratch = tempfile.mkdtemp(prefix="fastchi-onnx-")
-  try:
-    archive.write_out(scratch, verbose=False)
+  with _scratch_saved_model(model, lambda archive: archive.add_endpoint(
+      name="serving_default", fn=traced, input_signature=_signature(model))) as scratch:
     loaded = tf.saved_model.load(scratch)  # kept while converting: it holds the variables
     serve = loaded.signatures["serving_default"]
     specs = serve.structured_input_signature[1]
@@ -294,8 +293,6 @@ def onnx_bytes(model: keras.Model) -> bytes:
     proto, _ = tf2onnx.convert.from_function(
         fn, input_signature=[tf.TensorSpec(specs[n].shape, specs[n].dtype, name=n)
                              for n in names], opset=ONNX_OPSET)
-  finally:
-    shutil.rmtree(scratch, ignore_errors=True)
   return proto.SerializeToString()
 
 
@@ -394,7 +391,8 @@ def export_all(model_dir: str, export_dir: str, tflite: bool = False,
       return
     small = check_image
     if small is None:
-      small = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
+      # odd sides: the TFLite and ONNX runners pad them to multiples of 4 and crop back
+      small = np.random.default_rng(0).integers(0, 256, (97, 131, 3), np.uint8)
     loaded = tf.saved_model.load(saved)  # kept: its signature refers to its variables
     serve = loaded.signatures["serving_default"]
     names = style_names(model)

@@ -6,6 +6,7 @@ back with `safe_mode=True` (no Lambda layers anywhere).
 
 import contextlib
 import itertools
+import threading
 from typing import Any, Optional, Sequence, Tuple
 
 import keras
@@ -15,7 +16,27 @@ import tensorflow as tf
 _PACKAGE = "fastchi"
 
 
-_TFLITE_GRAPH = [False]
+# Trace-time settings of this thread (tflite_graph, given_statistics): another thread may be
+# tracing the same layers for another purpose at the same time.
+_TRACING = threading.local()
+
+
+def _tflite_graph_on():
+  return getattr(_TRACING, "tflite_graph", False)
+
+
+def _given_statistics():
+  return getattr(_TRACING, "statistics", None)
+
+
+@contextlib.contextmanager
+def _setting(name, value):
+  old = getattr(_TRACING, name, None)
+  setattr(_TRACING, name, value)
+  try:
+    yield
+  finally:
+    setattr(_TRACING, name, old)
 
 
 @contextlib.contextmanager
@@ -28,17 +49,11 @@ def tflite_graph():
   stays in memory at once (5.4 GB, against the SavedModel's 1.7). Traced here, padding is
   MirrorPad with constant widths and upsampling a channel tile and depth_to_space, so
   every size follows from the input's and LiteRT plans one arena that reuses memory. The
-  pad to a multiple of 4 and its crop are left to the caller (lite.TFLiteRunner), which
-  feeds sizes the network takes.
+  pad to a multiple of 4 and its crop are left to the caller (lite.TFLiteRunner,
+  export.OnnxRunner), which feeds sizes the network takes.
   """
-  _TFLITE_GRAPH[0] = True
-  try:
+  with _setting("tflite_graph", True):
     yield
-  finally:
-    _TFLITE_GRAPH[0] = False
-
-
-_GIVEN_STATISTICS = [None]
 
 
 @contextlib.contextmanager
@@ -50,11 +65,8 @@ def given_statistics(statistics):
   image in tiles that agree (fastchi_tf.tiling); a Keras model gets them as constants
   instead (tiling.with_statistics).
   """
-  _GIVEN_STATISTICS[0] = statistics
-  try:
+  with _setting("statistics", statistics):
     yield
-  finally:
-    _GIVEN_STATISTICS[0] = None
 
 
 def _dim(x, axis):
@@ -105,7 +117,7 @@ class ReflectionPad2D(keras.layers.Layer):
 
   def call(self, x):
     p = self.padding
-    if _TFLITE_GRAPH[0]:
+    if _tflite_graph_on():
       return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
     return _gather_pixels(x, _reflect_index(_dim(x, 1), p), _reflect_index(_dim(x, 2), p))
 
@@ -183,8 +195,8 @@ class InstanceNorm(keras.layers.Layer):
   def call(self, inputs, training=None):
     x, style = (inputs, None) if self.num_styles == 1 else inputs
     given = self.statistics
-    if given is None and _GIVEN_STATISTICS[0] is not None:
-      given = _GIVEN_STATISTICS[0].get(self.name)
+    if given is None and _given_statistics() is not None:
+      given = _given_statistics().get(self.name)
     if given is not None:
       mean, variance = (tf.cast(s, x.dtype) for s in given)
     elif not training and x.shape[0] is not None and x.dtype == tf.float32:
@@ -268,7 +280,7 @@ class NearestUpsample2D(keras.layers.Layer):
     self.factor = int(factor)
 
   def call(self, x):
-    if _TFLITE_GRAPH[0]:  # each pixel copied to the factor x factor block it becomes
+    if _tflite_graph_on():  # each pixel copied to the factor x factor block it becomes
       f = self.factor
       return tf.nn.depth_to_space(tf.tile(x, [1, 1, 1, f * f]), f)
     size = tf.shape(x)[1:3] * self.factor
@@ -308,7 +320,7 @@ class PadToMultiple(keras.layers.Layer):
     return _edge_index(size, before, extra - before)
 
   def call(self, x):
-    if _TFLITE_GRAPH[0]:
+    if _tflite_graph_on():
       return x  # the caller padded (see tflite_graph)
     h, w = _dim(x, 1), _dim(x, 2)
     if isinstance(h, int) and isinstance(w, int) and (h, w) == (self._target(h), self._target(w)):
@@ -339,7 +351,7 @@ class CropToReference(keras.layers.Layer):
 
   def call(self, inputs):
     padded, reference = inputs
-    if _TFLITE_GRAPH[0]:
+    if _tflite_graph_on():
       return padded  # the caller crops (see tflite_graph)
     h, w = tf.shape(reference)[1], tf.shape(reference)[2]
     top = (tf.shape(padded)[1] - h) // 2
@@ -449,7 +461,7 @@ class ConvLayer(_ConvBase):
     kernel = tf.einsum("atru,bqvw,uwcd->tqrvcabd", taps, taps,
                        tf.cast(tf.convert_to_tensor(self.conv.kernel), x.dtype))
     kernel = tf.reshape(kernel, [span, span, b * b * x.shape[-1], b * b * self.filters])
-    if _TFLITE_GRAPH[0] and (span - 1) * b == 2 * (k // 2):
+    if _tflite_graph_on() and (span - 1) * b == 2 * (k // 2):
       # Sizes known before running (see tflite_graph): the caller's sides are multiples of
       # 4, and the padded ones of b.
       p = k // 2

@@ -2,7 +2,7 @@
 
 fastchi_tf/shipped/ holds model.keras, model_float16.tflite and MODEL_CARD.md. The tools use
 it when --model is not given: the .tflite file, which runs on LiteRT alone, for images (a
-light start); the .keras file where TensorFlow runs anyway (video, tiling).
+light start, tiled too); the .keras file where TensorFlow runs anyway (video).
 """
 
 import datetime

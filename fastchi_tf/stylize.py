@@ -197,20 +197,16 @@ class Stylizer:
     model."""
     import tensorflow as tf
     if self.keras_model is None:
-      raise StylizeError(f"float outputs {KERAS_NEEDED}")
+      raise StylizeError(f"this model's float outputs {KERAS_NEEDED.replace('needs', 'need')}")
     if self._graph is None:
       # As a graph, whose executor frees each activation after its last use: called
-      # eagerly, the network held all of them, 5.7 GB at 1920x1080 against 1.6.
-      model, spec = self.keras_model, tf.TensorSpec([None, None, None, 3], tf.float32)
-      if self.style_names:
-        self._graph = tf.function(
-            lambda x, style: model([x, style], training=False),
-            input_signature=[spec, tf.TensorSpec([None, len(self.style_names)], tf.float32)])
-      else:
-        self._graph = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    inputs = self.model_inputs(images)
-    out = self._graph(*inputs) if self.style_names else self._graph(inputs)
-    return tf.cast(out, tf.float32)
+      # eagerly, the network held all of them, 5.7 GB at 1920x1080 against 1.6. Traced for
+      # the shapes it meets (a static batch keeps InstanceNorm's fused kernel), relaxed to
+      # any shape after the second.
+      model = self.keras_model
+      self._graph = tf.function(lambda inputs: model(inputs, training=False),
+                                reduce_retracing=True)
+    return tf.cast(self._graph(self.model_inputs(images)), tf.float32)
 
 
 def blend(photos: np.ndarray, stylized: np.ndarray, strength: float) -> np.ndarray:
@@ -264,13 +260,15 @@ class SavedModelStylizer(Stylizer):
       return None
     import tensorflow as tf
     statistics, render = self._tiling
-    style = {"style": tf.constant(self.weights)} if self.style_names else {}
+
+    def style():  # read at the call: the style may be chosen after this is built
+      return {"style": tf.constant(self.weights)} if self.style_names else {}
 
     def found(image):
-      return statistics(images=tf.constant(image[None]), **style)
+      return statistics(images=tf.constant(image[None]), **style())
 
     def rendered(piece, given):
-      return render(images=tf.constant(piece[None]), **style, **given)["stylized"][0].numpy()
+      return render(images=tf.constant(piece[None]), **style(), **given)["stylized"][0].numpy()
 
     return found, rendered
 
@@ -420,11 +418,8 @@ def _resize(image, size):
 
 def downscale(image: np.ndarray, max_size: Optional[int]) -> np.ndarray:
   """Shrinks so the longer side is at most `max_size` (never enlarges)."""
-  h, w = image.shape[:2]
-  if not max_size or max(h, w) <= max_size:
-    return image
-  scale = max_size / max(h, w)
-  return _resize(image, (max(1, round(h * scale)), max(1, round(w * scale))))
+  from fastchi_tf import tiling  # (no TensorFlow: see its imports)
+  return tiling.shrink(image, max_size) if max_size else image
 
 
 def render_size(shape: Sequence[int]) -> Optional[Tuple[int, int]]:

@@ -29,7 +29,8 @@ STATS_SIZE = 1024
 Statistics = Dict[str, Tuple[np.ndarray, np.ndarray]]
 
 
-def _norm_layers(model):
+def norm_layers(model) -> list:
+  """The network's InstanceNorm layers, whose statistics tiling fixes."""
   from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
   return [l for l in model.layers if isinstance(l, layers.InstanceNorm)]
 
@@ -46,9 +47,14 @@ def statistics_model(model: keras.Model) -> keras.Model:
     def call(self, x):
       return layers.moments(x)
 
+  # Each layer's input in this model's graph: a copy that shares the layers (render_net's
+  # clones) calls them on tensors of its own, and `layer.input` is the first graph's.
+  inputs = {node.operation.name: node.input_tensors
+            for nodes in model._nodes_by_depth.values()  # pylint: disable=protected-access
+            for node in nodes if isinstance(node.operation, layers.InstanceNorm)}
   outputs = {}
-  for layer in _norm_layers(model):
-    x = layer.input[0] if layer.num_styles > 1 else layer.input  # [x, style]: x
+  for layer in norm_layers(model):
+    x = inputs[layer.name][0]  # a multi-style layer's [x, style]: x
     outputs[layer.name] = _Moments(name=f"{layer.name}_moments")(x)
   return keras.Model(model.inputs if len(model.inputs) > 1 else model.input, outputs,
                      name=f"{model.name}_statistics")
@@ -99,7 +105,7 @@ def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
     return new
 
   copy = keras.models.clone_model(model, clone_function=clone)
-  for layer in _norm_layers(model):
+  for layer in norm_layers(model):
     norms[layer.name].set_weights(layer.get_weights())
   return copy
 

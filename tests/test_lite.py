@@ -7,15 +7,18 @@ import tensorflow as tf
 from fastchi_tf import build_render_net
 from fastchi_tf import export
 from fastchi_tf import lite
+from fastchi_tf import render_net
 
 
-@pytest.mark.parametrize("variant,upsample", [("inception", "nearest"),
-                                              ("original", "transpose")])
+@pytest.mark.parametrize("variant,upsample,blocks", [("inception", "nearest", False),
+                                                     ("original", "transpose", True)])
 def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, variant,
-                                                                   upsample):
+                                                                   upsample, blocks):
   model = build_render_net(variant, width=8, upsample=upsample)
   saved = str(tmp_path / "saved_model")
   export.export_saved_model(model, saved)
+  if blocks:  # a copy whose narrow convolutions (quarter resolution too) run on blocks
+    model = render_net.use_space_to_depth(model)
   runner = lite.TFLiteRunner(export.tflite_bytes(model))
   serve = tf.saved_model.load(saved).signatures["serving_default"]
   for shape in ((24, 40, 3), (33, 17, 3), (24, 40, 3)):
