@@ -12,7 +12,8 @@ reference rounded to uint8, and the share of pixels more than 1 level off. The g
 export there, and the float64 reference runs layer by layer in row bands).
 
 Command: python -m experiments.export_accuracy [--quick]
-Run time on 2 CPU cores: ~20 min (estimated); --quick: 480x270 only, ~2 min. Writes experiments/results/export_accuracy/.
+Run time on 2 CPU cores: ~20 min (estimated); --quick: 480x270 only, ~2 min.
+Writes experiments/results/export_accuracy/.
 """
 
 import dataclasses

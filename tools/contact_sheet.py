@@ -1,4 +1,7 @@
-"""Renders every style of a model into one PNG: `fastchi contact-sheet` run from the repository (fastchi_tf/commands/contact_sheet.py)."""
+"""Renders every style of a model into one PNG.
+
+The command `fastchi contact-sheet` run from the repository (fastchi_tf/commands/contact_sheet.py).
+"""
 
 from fastchi_tf import commands
 

@@ -1,4 +1,7 @@
-"""Exports a training run: `fastchi export` run from the repository (fastchi_tf/commands/export.py)."""
+"""Exports a training run.
+
+The command `fastchi export` run from the repository (fastchi_tf/commands/export.py).
+"""
 
 from fastchi_tf import commands
 

@@ -1,4 +1,7 @@
-"""Stylizes a video: `fastchi video` run from the repository (fastchi_tf/commands/stylize_video.py)."""
+"""Stylizes a video.
+
+The command `fastchi video` run from the repository (fastchi_tf/commands/stylize_video.py).
+"""
 
 from fastchi_tf import commands
 

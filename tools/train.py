@@ -1,4 +1,7 @@
-"""Trains a style's render network: `fastchi train` run from the repository (fastchi_tf/commands/train.py)."""
+"""Trains a style's render network.
+
+The command `fastchi train` run from the repository (fastchi_tf/commands/train.py).
+"""
 
 from fastchi_tf import commands
 
