@@ -238,6 +238,22 @@ def _trim_loss_log(path, step):
         csv.writer(f).writerows(kept)
 
 
+def _loss_log_columns(path, columns):
+  """The columns LOSS_LOG at `path` goes on with: its own, and any of `columns` it lacks
+  added (with "nan" in the earlier rows), e.g. a run resumed with the temporal term on."""
+  if not os.path.exists(path) or os.path.getsize(path) == 0:
+    return columns
+  with open(path, newline="") as f:
+    rows = list(csv.reader(f))
+  old = tuple(rows[0])
+  added = tuple(c for c in columns if c not in old)
+  if added:
+    with io_utils.atomic_path(path) as tmp:
+      with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([old + added] + [r + ["nan"] * len(added) for r in rows[1:]])
+  return old + added
+
+
 class Trainer:
   """Holds the model, optimizer, checkpoint and compiled loop of one run.
 
@@ -666,12 +682,13 @@ class _RunLog:
 
   def __enter__(self):
     path = os.path.join(self.write_dir, LOSS_LOG)
+    columns = _loss_log_columns(path, ("step",) + self.trainer.log_terms)
     # Empty too: a run killed before its first flush leaves the file without its header.
     new = not os.path.exists(path) or os.path.getsize(path) == 0
     self._file = open(path, "a", newline="")
-    self._csv = csv.writer(self._file)
+    self._csv = csv.DictWriter(self._file, columns, restval="nan")
     if new:
-      self._csv.writerow(("step",) + self.trainer.log_terms)
+      self._csv.writeheader()
     self._writer = tf.summary.create_file_writer(self.write_dir)
     return self
 
@@ -682,8 +699,8 @@ class _RunLog:
   def steps(self, step, history, images_per_sec):
     """Logs the losses [n, len(terms)] of steps step+1..step+n; returns the last's as a dict."""
     for i, row in enumerate(history):
-      self._csv.writerow((step + i + 1,) + tuple(
-          f"{v:.6g}" for v in row[:len(self.trainer.log_terms)]))
+      self._csv.writerow(dict(step=step + i + 1, **{
+          name: f"{v:.6g}" for name, v in zip(self.trainer.log_terms, row)}))
     self._file.flush()
     last = dict(zip(self.trainer.terms, map(float, history[-1])))
     for i, name in enumerate(self.trainer.terms):
