@@ -47,8 +47,8 @@ class Config:
   warmup: int = 2  # untimed runs first (tracing, oneDNN primitive creation)
   jit: bool = runner.flag(False, "Also time every network with XLA (jit_compile=True).")
   space_to_depth: bool = runner.flag(
-      False, "Also time every network with render_net.use_space_to_depth (opt-in RGB "
-      "convolution).")
+      False, "Also time every network with render_net.use_space_to_depth (the form the "
+      "SavedModel export and .keras stylizing run).")
   intra_op_threads: int = runner.flag(0, "TensorFlow intra-op threads (0: default).")
   inter_op_threads: int = runner.flag(0, "TensorFlow inter-op threads (0: default).")
   matmul_size: int = 2048  # the matmul probe's n

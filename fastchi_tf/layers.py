@@ -409,7 +409,7 @@ class ConvLayer(_ConvBase):
   `upsample=2` doubles the resolution first by nearest-neighbour repetition (the
   checkerboard-free alternative to a transposed convolution). `transpose=True` makes the
   convolution a stride-`stride` transposed convolution instead (FastChi's upsampling).
-  `space_to_depth` > 1 (opt-in, render_net.use_space_to_depth) runs a stride-1 convolution
+  `space_to_depth` > 1 (inference copies: render_net.use_space_to_depth) runs a stride-1 conv
   in an equivalent form with the same weights, faster when it has few output channels.
   """
 

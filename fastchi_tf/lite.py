@@ -124,6 +124,9 @@ class TFLiteRunner:
     h, w = np.shape(image)[:2]
     image, (top, left) = pad_for_network(image)
     index = self.image_input["index"]
+    # A signature runner (tiling) holds the interpreter, which then refuses to resize or
+    # run ("reference to internal data"): a folder's small photo after a large, tiled one.
+    self._runners.clear()
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(index, image.shape, strict=False)
       with cli.quiet_stderr():  # the delegate announces itself here too

@@ -126,9 +126,9 @@ def style_names(model: keras.Model) -> tuple:
 def use_space_to_depth(model: keras.Model, block: int = 2,
                        which: Callable[[layers.ConvLayer], bool] = lambda conv:
                        conv.filters < 16) -> keras.Model:
-  """Opt-in for CPU inference: a copy of `model` whose convolutions to fewer than 16 channels
-  (the 9x9 one to RGB; or those `which` picks) run on blocks of `block` x `block` pixels;
-  block=1 plain again.
+  """For CPU inference (the SavedModel export and KerasStylizer use it): a copy of `model`
+  whose convolutions to fewer than 16 channels (the 9x9 one to RGB; or those `which` picks)
+  run on blocks of `block` x `block` pixels; block=1 plain again.
 
   oneDNN computes output channels in groups of 16, so the 3-channel convolution wastes 80% of
   its work. With block 2 it has 12 channels (and a 5x5 kernel over 4x the input channels):

@@ -106,11 +106,20 @@ def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
   mix = "a:0.3,b:0.7"
   keras_model = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
   reference = stylize.stylize_image(keras_model.set_style(mix), photo, tile=128).astype(int)
-  for path in (alone, os.path.join(folder, export.TFLITE_FILES["float32"])):
+  # The .keras stylizer runs a copy with its RGB convolution on 2x2 blocks, like the
+  # SavedModel; a SavedModel of the convolutions as trained agrees, tiled and not.
+  assert keras_model._fast_model().get_layer("c2_conv").space_to_depth == 2
+  assert keras_model.keras_model.get_layer("c2_conv").space_to_depth == 1
+  plain = tmp_path / "plain"
+  export.export_saved_model(keras_model.keras_model, str(plain), space_to_depth=False)
+  odd = photo[:33, :47]
+  untiled = keras_model(odd).astype(int)
+  for path in (alone, plain, os.path.join(folder, export.TFLITE_FILES["float32"])):
     stylizer = stylize.load_stylizer(str(path)).set_style(mix)
     assert stylizer.supports_tiling and stylizer.keras_model is None
     tiled = stylize.stylize_image(stylizer, photo, tile=128)
     assert np.abs(tiled.astype(int) - reference).max() <= 1, path
+    assert np.abs(stylizer(odd).astype(int) - untiled).max() <= 1, path
   # An export from before the tiling signatures, alone, cannot tile, and says so.
   archive = keras.export.ExportArchive()
   archive.track(keras_model.keras_model)
