@@ -58,7 +58,7 @@ def test_readme_tables_come_from_the_committed_results():
   assert "`python -m experiments.bench_inference --space_to_depth`" in table  # a full run
   assert "`python -m experiments.render_ablation --quick`" in table
   targets = readme.targets_table()
-  assert len(targets.splitlines()) == 2 + 8  # speed, memory, accuracy and start targets
+  assert len(targets.splitlines()) == 2 + 11  # speed, memory, accuracy and start targets
   assert "| cold stylize of a 600x400 photo with a .tflite model" in targets
   assert ("| 4K stylization (tiled by default) at most 3 GiB peak RSS with every export "
           "| .keras ") in targets

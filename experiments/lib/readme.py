@@ -15,7 +15,8 @@ from experiments.lib import runner
 # In README's order.
 EXPERIMENTS = ("render_ablation", "loss_networks", "reading_speed", "device_scaling",
                "temporal_stability", "bench_inference", "bench_training", "bench_input",
-               "bench_video", "bench_memory", "multi_style", "styles", "bench_shipped",
+               "bench_video", "bench_memory", "bench_exports", "multi_style", "styles",
+               "bench_shipped",
                "export_accuracy", "bench_start", "optimization_baseline", "styles_stability")
 
 
