@@ -29,6 +29,9 @@ Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
                                           # (0.15-0.19 steps/s); repeat to the stage's end.
   python -m experiments.styles --quick    # the recipe at toy size, to check it runs: ~3 min
   python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
+  python -m experiments.styles --restart_from fastchi_tf/shipped/model.keras \
+      --restart_step 3500                 # go on where the shipped network stopped, on a
+                                          # machine without the run folder
 
 Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
 experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
@@ -81,6 +84,12 @@ class Config:
   start_from: Optional[str] = runner.flag(None, "The first recipe's run folder to start "
                                           "from (default: ../runs/styles beside the "
                                           "repository).")
+  restart_from: Optional[str] = runner.flag(
+      None, "A saved network (.keras, e.g. fastchi_tf/shipped/model.keras) that an empty "
+      "--work_dir starts from, at --restart_step with a fresh optimizer: the run folder "
+      "was lost.")
+  restart_step: int = runner.flag(0, "The recipe's step of --restart_from (the shipped "
+                                  "model card names it).")
   first: bool = runner.flag(False, "Train the first recipe (FIRST), which this one starts "
                             "from, instead.")
   eval_photos: int = 6  # held-out BSDS500 test/ photos measured and shown
@@ -115,27 +124,43 @@ def _start(cfg, tcfg):
   sigmoid head turned into the tanh head. 255 sigmoid(z) = 127.5 + 127.5 tanh(z / 2), so the
   last convolution's weights are halved (the tanh head's 150 then starts the colours 18%
   more contrasted, which the first steps settle)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import data  # pylint: disable=g-import-not-at-top
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
   first = os.path.join(cfg.start_from or os.path.join(training.RUNS, "styles"), "run")
   old = export.restore_render_net(first, step=cfg.start_step)
   old_activation = old.get_layer("squash").get_config()["activation"]
+  halve = (old_activation, cfg.output_activation) == ("sigmoid", "tanh")
+  _seed_checkpoint(tcfg, old, 0, lambda name, weights: (
+      [w * 0.5 for w in weights] if halve and name == "c2_conv" else weights))
+
+
+def _restart(cfg, tcfg):
+  """Checkpoint cfg.restart_step of an empty run folder, from the network saved in
+  cfg.restart_from; the optimizer starts afresh (Adam's moments rebuild in its first
+  steps)."""
+  import keras  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(cfg.restart_from):
+    raise ValueError(f"--restart_from {cfg.restart_from}: no such file")
+  old = keras.saving.load_model(cfg.restart_from, safe_mode=True)
+  _seed_checkpoint(tcfg, old, cfg.restart_step)
+
+
+def _seed_checkpoint(tcfg, old, step, transform=lambda name, weights: weights):
+  """Writes checkpoint `step` of the run tcfg describes, its network `old`'s weights
+  (through transform(layer name, weights)) and its styles old's."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import data  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
   files = styles_lib.style_files(tcfg.data.style_image)
   tcfg = config_lib.replace(tcfg, render=dict(styles=render_net.style_names(old)))
   new = train_lib.Trainer(tcfg, tf.distribute.get_strategy(),
                           [data.read_image(f) for f in files], tcfg.model_dir)
   for layer in new.model.layers:
     if layer.weights:
-      weights = old.get_layer(layer.name).get_weights()
-      if layer.name == "c2_conv" and (old_activation, cfg.output_activation) == (
-          "sigmoid", "tanh"):
-        weights = [w * 0.5 for w in weights]
-      layer.set_weights(weights)
+      layer.set_weights(transform(layer.name, old.get_layer(layer.name).get_weights()))
+  new.step.assign(step)
   os.makedirs(tcfg.model_dir, exist_ok=True)
   io_utils.write_text(os.path.join(tcfg.model_dir, "config.json"), tcfg.to_json() + "\n")
-  new.manager.save(checkpoint_number=0)
+  new.manager.save(checkpoint_number=step)
 
 
 def _train_photos(work_dir):
@@ -210,13 +235,16 @@ def run(cfg, out_dir):
   model_dir = os.path.join(work_dir, "run")
   train_data = _train_photos(work_dir)
   start = _current_step(model_dir)
+  if cfg.train and cfg.restart_from and not start:
+    _restart(cfg, train_config(cfg, model_dir, train_data, stage_of(cfg, cfg.restart_step)))
+    start = _current_step(model_dir)
   stage = stage_of(cfg, start)
   if cfg.train:
     target = min(stage[0], start + cfg.part_steps)
     tcfg = config_lib.replace(train_config(cfg, model_dir, train_data, stage), steps=target)
     # Crossing into the next stage changes the crop and style sizes on purpose.
     previous = stage_of(cfg, start - 1) if start else stage
-    if cfg.start_step and not start:
+    if cfg.start_step and not start:  # (a restarted run has a start)
       _start(cfg, tcfg)
     train_lib.train(tcfg, allow_config_change=previous != stage)
   step = _current_step(model_dir)
@@ -236,6 +264,9 @@ def run(cfg, out_dir):
       start_note = (f"It started from step {cfg.start_step} of the first recipe "
                     f"(`python -m experiments.styles --first`: {FIRST_SUMMARY}), its "
                     "sigmoid head turned into a tanh head.")
+      if cfg.restart_from:
+        start_note += (f" Its run restarted at step {cfg.restart_step} from a saved network "
+                       "with a fresh optimizer.")
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note)
   parts = [p for p in _previous_parts(out_dir) if p["to"] <= start]
   if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list

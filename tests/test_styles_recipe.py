@@ -38,3 +38,24 @@ def test_the_recipe_starts_from_the_first_runs_step_with_a_tanh_head(
     np.testing.assert_allclose(after, expected, atol=0.05)
   with pytest.raises(export.ExportError, match="no checkpoint of step 3"):
     export.restore_render_net(first.model_dir, step=3)
+
+
+def test_a_lost_run_restarts_from_a_saved_network_at_its_step(tmp_path, photo_folder,
+                                                              style_folder):
+  import keras
+  cfg = styles.Config(width=8, restart_from=str(tmp_path / "model.keras"), restart_step=5)
+  tcfg = config_lib.replace(
+      styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (8, 32, 64)),
+      data=dict(style_image=style_folder), render=dict(styles=NAMES))
+  trained = config_lib.replace(tcfg, model_dir=str(tmp_path / "old" / "run"))
+  saved_run(trained, (3,))  # random scales and shifts: the styles differ
+  export.restore_render_net(trained.model_dir).save(cfg.restart_from)
+  styles._restart(cfg, tcfg)
+  assert styles._current_step(tcfg.model_dir) == 5
+  new, old = export.restore_render_net(tcfg.model_dir), keras.saving.load_model(cfg.restart_from)
+  assert render_net.style_names(new) == NAMES
+  image = np.random.default_rng(0).uniform(0, 255, (1, 24, 20, 3)).astype(np.float32)
+  style = np.eye(len(NAMES), dtype=np.float32)[1:2]
+  np.testing.assert_array_equal(new([image, style]).numpy(), old([image, style]).numpy())
+  with pytest.raises(ValueError, match="--restart_from .*: no such file"):
+    styles._restart(styles.Config(restart_from=str(tmp_path / "gone.keras")), tcfg)
