@@ -31,7 +31,11 @@ Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
   python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
   python -m experiments.styles --restart_from fastchi_tf/shipped/model.keras \
       --restart_step 3500                 # go on where the shipped network stopped, on a
-                                          # machine without the run folder
+                                          # machine without the run folder. Not yet usable
+                                          # as is: a fresh Adam's first steps move every
+                                          # weight by about the learning rate, and 4 steps
+                                          # raised the held-out style terms 1.2-1.9x; it
+                                          # needs a learning-rate warm-up (not built).
 
 Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
 experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
