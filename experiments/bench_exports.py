@@ -35,10 +35,10 @@ import time
 
 import numpy as np
 
+from experiments import bench_shipped
 from experiments.lib import reporting
 from experiments.lib import runner
 from fastchi_tf import export
-from fastchi_tf import samples
 
 TARGET_RATIO = 0.9  # SavedModel frames/s over TFLite's
 INTERLEAVE_MAX_PIXELS = 1920 * 1080
@@ -107,13 +107,6 @@ def _threads():
   return cli.threads() or os.cpu_count() or 1
 
 
-def _frame(width, height):
-  """A real photo resized to width x height (content does not change the time)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  return np.asarray(Image.fromarray(samples.read_photo("astronaut.png")).resize(
-      (width, height), Image.LANCZOS))
-
-
 def _timed(fn, frame):
   start = time.perf_counter()
   fn(frame)
@@ -153,7 +146,7 @@ def run(cfg, out_dir):
     try:
       loaders = _exports(_model(network), scratch, cfg.onnx)
       for width, height in cfg.sizes:
-        times = _time_size(loaders, _frame(width, height), cfg)
+        times = _time_size(loaders, bench_shipped.photo_frame(width, height), cfg)
         for name, values in times.items():
           median = reporting.median(values)
           rows.append(dict(network=network, size=f"{width}x{height}", export=name,

@@ -39,7 +39,7 @@ FULL = Config()
 QUICK = Config(rounds=1, warmup=1)
 
 
-def _frame(width, height):
+def photo_frame(width, height):
   """A real photo resized to width x height (content does not change the time)."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
   return np.asarray(Image.fromarray(samples.read_photo("astronaut.png")).resize(
@@ -60,7 +60,7 @@ def run(cfg, out_dir):
       s.set_style(cfg.style)
     rows = []
     for width, height in cfg.sizes:
-      frame = _frame(width, height)
+      frame = photo_frame(width, height)
       for s in stylizers.values():
         for _ in range(cfg.warmup):
           s(frame)
