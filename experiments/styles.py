@@ -31,11 +31,8 @@ Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
   python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
   python -m experiments.styles --restart_from fastchi_tf/shipped/model.keras \
       --restart_step 3500                 # go on where the shipped network stopped, on a
-                                          # machine without the run folder. Not yet usable
-                                          # as is: a fresh Adam's first steps move every
-                                          # weight by about the learning rate, and 4 steps
-                                          # raised the held-out style terms 1.2-1.9x; it
-                                          # needs a learning-rate warm-up (not built).
+                                          # machine without the run folder (a fresh Adam,
+                                          # its learning rate warmed up: warmup_steps).
 
 Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
 experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
@@ -82,6 +79,12 @@ class Config:
   temporal_weight: float = runner.flag(3000.0, "The temporal term's weight (0: the control "
                                        "run that the stability measure compares against).")
   learning_rate: float = 1e-3
+  # A start from trained weights (the first recipe's network, or --restart_from) has a fresh
+  # Adam, whose first steps move every weight by about the learning rate: 4 such steps from
+  # the shipped network raised the held-out style terms 1.2-1.9x. The learning rate ramps
+  # up over the optimizer's first 200 updates instead (its iterations, so resumes agree).
+  # Added for the restart at step 3500; steps 0-3500 ran without.
+  warmup_steps: int = 200
   # This recipe fine-tunes the first one's network (FIRST below: raw terms, sigmoid head,
   # style weight 10) from its step `start_step`; 0 trains from scratch.
   start_step: int = 4500
@@ -109,7 +112,7 @@ class Config:
 FULL = Config()
 # The first recipe, whose step 4500 FULL starts from (and which shipped first): --first.
 # Steps 0-4000 ran in parts of 1000, 4000-4500 in one of 500.
-FIRST = Config(stages=((4000, 128, 256), (8000, 256, 512)), style_weight=10.0,
+FIRST = Config(stages=((4000, 128, 256), (8000, 256, 512)), style_weight=10.0, warmup_steps=0,
                style_layer_norm="raw", output_activation="sigmoid", start_step=0)
 FIRST_SUMMARY = "raw Gram terms, sigmoid head, style weight 10"
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
@@ -192,7 +195,8 @@ def train_config(cfg, model_dir, train_data, stage):
                 image_size=image_size, style_size=style_size),
       loss=dict(style_weight=cfg.style_weight, style_layer_norm=cfg.style_layer_norm),
       temporal=dict(weight=cfg.temporal_weight),
-      batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, steps=until,
+      batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+      warmup_steps=cfg.warmup_steps, steps=until,
       checkpoint_every=100, summary_every=100)
 
 

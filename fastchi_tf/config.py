@@ -47,6 +47,7 @@ RANGES = {
     "batch_size": (1, 4096),
     "learning_rate": (0.0, 1.0),  # and above 0: see POSITIVE
     "clip_norm": (0.0, FINITE),
+    "warmup_steps": (0, 10**9),
     "max_loss_jump": (0.0, FINITE),
     "steps": (1, 10**9),
     "checkpoint_every": (1, 10**9),
@@ -183,6 +184,9 @@ class TrainConfig:
   learning_rate: float = _setting(1e-3, "Adam learning rate (above 0).")
   clip_norm: float = _setting(
       0.0, "Clip the global batch's gradient to this norm (0: no clipping).")
+  warmup_steps: int = _setting(
+      0, "Raise the learning rate linearly over the optimizer's first N updates (after a "
+      "start from trained weights with a fresh optimizer; 0: none).")
   # 40000: about 2 epochs of COCO train2014 at batch 4
   steps: int = _setting(40000, "Total training steps.")
   checkpoint_every: int = _setting(1000, "Steps between checkpoints.")

@@ -15,14 +15,29 @@ import tensorflow as tf
 class FusedAdam(keras.optimizers.Adam):
   """keras.optimizers.Adam (without amsgrad), its update fused; equal up to rounding."""
 
-  def __init__(self, *args, name="adam", clip_norm=0.0, **kwargs):
+  def __init__(self, *args, name="adam", clip_norm=0.0, warmup_steps=0, **kwargs):
     """`clip_norm` > 0 clips the global batch's gradient to that norm: Keras' own
     `global_clipnorm` clips each replica's part before they are summed, so a run on two
-    devices would not learn what the same run on one learns."""
+    devices would not learn what the same run on one learns.
+
+    `warmup_steps` > 0 scales the learning rate by min(1, t / warmup_steps) at the
+    optimizer's update t (1, 2, ...): a fresh Adam moves every weight by about the learning
+    rate in its first steps, whatever the gradient's size, which undoes a trained network
+    that a run starts from. Counted by `iterations`, which checkpoints keep, so a resumed
+    run ramps exactly as an unbroken one."""
     super().__init__(*args, name=name, **kwargs)  # Adam's variable names too
     if self.amsgrad:
       raise ValueError("FusedAdam has no amsgrad; use keras.optimizers.Adam")
     self.clip_norm = clip_norm
+    self.warmup_steps = warmup_steps
+
+  def current_learning_rate(self):
+    """The learning rate of the next update, warm-up included."""
+    lr = self.learning_rate
+    if self.warmup_steps:
+      ramp = tf.cast(self.iterations + 1, lr.dtype) / self.warmup_steps
+      lr = lr * tf.minimum(ramp, 1.0)
+    return lr
 
   def _all_reduce_sum_gradients(self, grads_and_vars):
     # Every update passes here (on one device too, in the default replica context), after
@@ -35,11 +50,15 @@ class FusedAdam(keras.optimizers.Adam):
     return list(zip(clipped, [v for _, v in kept]))
 
   def get_config(self):
-    return dict(super().get_config(), clip_norm=self.clip_norm)
+    return dict(super().get_config(), clip_norm=self.clip_norm,
+                warmup_steps=self.warmup_steps)
 
   def update_step(self, gradient, variable, learning_rate):
     dtype = variable.dtype
     step = tf.cast(self.iterations + 1, dtype)
+    if self.warmup_steps:
+      learning_rate = learning_rate * tf.minimum(
+          tf.cast(step, learning_rate.dtype) / self.warmup_steps, 1.0)
     index = self._get_variable_index(variable)
     beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
     # Its learning rate is Keras' alpha: lr sqrt(1 - beta_2^t) / (1 - beta_1^t).

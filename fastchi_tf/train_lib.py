@@ -286,7 +286,8 @@ class Trainer:
                                                    self.first_trained)
       self.loss_net = build_loss_net(**dataclasses.asdict(cfg.loss_net))
       self.optimizer = optimizers.FusedAdam(learning_rate=cfg.learning_rate,
-                                            clip_norm=cfg.clip_norm)
+                                            clip_norm=cfg.clip_norm,
+                                            warmup_steps=cfg.warmup_steps)
       if cfg.mixed_precision:
         # Scales the loss up so float16 gradients do not underflow; skips steps that
         # overflow and lowers the scale.
@@ -719,7 +720,8 @@ class _RunLog:
         # each style's under per_style/.
         if np.isfinite(value):
           tf.summary.scalar(name if "/" in name else f"loss/{name}", value)
-      tf.summary.scalar("learning_rate", float(self.trainer.optimizer.learning_rate.numpy()))
+      adam = getattr(self.trainer.optimizer, "inner_optimizer", self.trainer.optimizer)
+      tf.summary.scalar("learning_rate", float(adam.current_learning_rate().numpy()))
       tf.summary.scalar("images_per_sec", images_per_sec)
       if len(self.preview):
         names = self.trainer.style_names

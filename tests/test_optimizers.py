@@ -85,3 +85,22 @@ def test_clip_norm_clips_the_summed_gradient(replicas, mirrored):
   unclipped, _ = _train(optimizers.FusedAdam, strategy, steps=1)
   np.testing.assert_allclose(np.asarray(unclipped._momentums[1]), 0.1 * grads[1], rtol=1e-5)
   assert optimizers.FusedAdam.from_config(optimizer.get_config()).clip_norm == 1.0
+
+
+def test_warmup_ramps_the_learning_rate_and_resumes_exactly(tmp_path):
+  strategy = tf.distribute.get_strategy()
+  plain, plain_vars = _train(optimizers.FusedAdam, strategy, steps=1)
+  warm, warm_vars = _train(optimizers.FusedAdam, strategy, steps=1, warmup_steps=4)
+  start = np.random.default_rng(2).normal(size=(2, 5))
+  # Adam's first step is about the learning rate for every weight; a quarter of it here.
+  np.testing.assert_allclose(np.abs(np.asarray(warm_vars[2]) - start),
+                             np.abs(np.asarray(plain_vars[2]) - start) / 4, rtol=1e-4)
+  assert float(warm.current_learning_rate()) == pytest.approx(0.01 * 2 / 4)
+  path = tf.train.Checkpoint(optimizer=warm, variables=warm_vars).write(str(tmp_path / "c"))
+  resumed, resumed_vars = _train(optimizers.FusedAdam, strategy, steps=5, warmup_steps=4,
+                                 restore_from=path)
+  straight, straight_vars = _train(optimizers.FusedAdam, strategy, steps=6, warmup_steps=4)
+  for a, b in zip(straight.variables + straight_vars, resumed.variables + resumed_vars):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+  assert float(straight.current_learning_rate()) == pytest.approx(0.01)  # ramped
+  assert optimizers.FusedAdam.from_config(warm.get_config()).warmup_steps == 4
