@@ -113,9 +113,15 @@ def test_temporal_stability_blends_chooses_and_reports(tmp_path):
   assert [int(f[0, 0, 0]) for f in ts._blend(frames, 0.5)] == [0, 50, 75]
   clip = lambda e: dict(warping_error=e, input_error=1e-4, fps=1.0, frames=3,
                         content_vs_source=1.0)
-  runs = {"w0": dict(weight=0.0, style=10.0, content=5.0, clips={"demo clip": clip(4e-3)}),
-          "w10": dict(weight=10.0, style=10.5, content=5.0, clips={"demo clip": clip(1e-3)}),
-          "w100": dict(weight=100.0, style=15.0, content=5.0, clips={"demo clip": clip(1e-4)})}
+  run = lambda w, style, error: dict(weight=w, style=style, content=5.0, train_seconds=None,
+                                     clips={"demo clip": clip(error)})
+  # Two seeds a weight: every number their mean (equal ones kept as they are).
+  runs = {"w0": ts._mean_of_seeds([run(0.0, 9.0, 4e-3), run(0.0, 11.0, 4e-3)]),
+          "w10": ts._mean_of_seeds([run(10.0, 10.0, 1.5e-3), run(10.0, 11.0, 0.5e-3)]),
+          "w100": ts._mean_of_seeds([run(100.0, 15.0, 1e-4), run(100.0, 15.0, 1e-4)])}
+  assert runs["w10"]["style"] == 10.5 and runs["w10"]["style_per_seed"] == [10.0, 11.0]
+  assert runs["w10"]["clips"]["demo clip"]["warping_error"] == pytest.approx(1e-3)
+  assert runs["w10"]["clips"]["demo clip"]["frames"] == 3 and runs["w0"]["weight"] == 0.0
   summary = dict(runs=runs, clips=["demo clip"], style_image="s.jpg", shared_data=False,
                  config={})
   summary["chosen"] = ts._choose(summary)
@@ -125,5 +131,6 @@ def test_temporal_stability_blends_chooses_and_reports(tmp_path):
                                            content_blend=2.0, content_chosen=1.0)}
   text = ts.report(summary, str(tmp_path))
   assert "Chosen weight: 10" in text and "x0.25" in text and ": met" in text
+  assert "| 10 | 10.5 | 10, 11 |" in text  # each seed's style loss beside the mean
   assert os.path.exists(tmp_path / "tradeoff.png")
   assert "less content on 1 of 1 clips" in ts.finding(summary)
