@@ -416,8 +416,8 @@ def report(summary, out_dir):
           + [f"{e['content']:.4g}"]
           + [f"{e['clips'][c]['warping_error']:.2e}" for c in clip_names]
           for e in ordered]
-  floors = ["input (floor)", ""] + [""] * len(per_seed) + [""] + [f"{runs['w0']['clips'][c]['input_error']:.2e}"
-                                        for c in clip_names]
+  floors = (["input (floor)", ""] + [""] * len(per_seed) + [""]
+            + [f"{runs['w0']['clips'][c]['input_error']:.2e}" for c in clip_names])
   chosen = summary["chosen"]
   base, best = runs["w0"], runs[chosen]
   cut = _mean_error(best, real) / _mean_error(base, real)
