@@ -265,6 +265,13 @@ def run(cfg, out_dir):
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG)),
                          os.path.join(out_dir, "loss_curve.png"))
   shipped = None
+  previous = _previous_results(out_dir)
+  parts = [p for p in previous.get("parts", []) if p["to"] <= start]
+  if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
+    parts = []
+  restarted = previous.get("restarted") if parts else None
+  if cfg.restart_from and start == cfg.restart_step and not parts:
+    restarted = {"step": cfg.restart_step, "from": os.path.basename(cfg.restart_from)}
   if cfg.ship:
     from fastchi_tf import shipped as shipped_lib  # pylint: disable=g-import-not-at-top
     start_note = None
@@ -272,17 +279,15 @@ def run(cfg, out_dir):
       start_note = (f"It started from step {cfg.start_step} of the first recipe "
                     f"(`python -m experiments.styles --first`: {FIRST_SUMMARY}), its "
                     "sigmoid head turned into a tanh head.")
-      if cfg.restart_from:
-        start_note += (f" Its run restarted at step {cfg.restart_step} from a saved network "
+      if restarted:
+        start_note += (f" Its run restarted at step {restarted['step']} from a saved network "
                        "with a fresh optimizer.")
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note)
-  parts = [p for p in _previous_parts(out_dir) if p["to"] <= start]
-  if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
-    parts = []
   if step > start:
     parts.append({"from": start, "to": step, "image_size": stage[1]})
   return {"step": step, "stage": list(stage), "style_names": list(trainer.style_names),
           "eval_photos": names, "losses": measured, "parts": parts, "shipped": shipped,
+          "restarted": restarted,
           "total_steps": cfg.stages[-1][0]}
 
 
@@ -293,12 +298,12 @@ def finding(summary):
           "photos it never trained on")
 
 
-def _previous_parts(out_dir):
+def _previous_results(out_dir):
   path = os.path.join(out_dir, "results.json")
   if not os.path.exists(path):
-    return []
+    return {}
   with open(path) as f:
-    return json.load(f).get("parts", [])
+    return json.load(f)
 
 
 def report(summary, out_dir):
@@ -323,8 +328,12 @@ def report(summary, out_dir):
       + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]
          else "."),
       "",
-      "Parts so far: " + ", ".join(f"{p['from']}-{p['to']} at {p['image_size']} px"
-                                   for p in summary["parts"]) + ".",
+      "Parts so far: " + (", ".join(f"{p['from']}-{p['to']} at {p['image_size']} px"
+                                    for p in summary["parts"]) or "none recorded") + "."
+      + (f" The run restarted at step {summary['restarted']['step']} from a saved network "
+         f"({summary['restarted']['from']}) with a fresh optimizer, its learning rate "
+         f"warmed up over {cfg.get('warmup_steps', 0)} updates; the parts before are in "
+         "this file's history." if summary.get("restarted") else ""),
       "",
       f"Held-out losses (mean over {len(summary['eval_photos'])} BSDS500 test/ photos at "
       f"{cfg['eval_size']} px; the training objective's unweighted terms):",
