@@ -99,6 +99,9 @@ class Config:
                                   "model card names it).")
   first: bool = runner.flag(False, "Train the first recipe (FIRST), which this one starts "
                             "from, instead.")
+  max_loss_jump: float = runner.flag(
+      5.0, "Stop when a step's loss exceeds this many times the recent median (train.py's "
+      "flag; free to change on resume).")
   eval_photos: int = 6  # held-out BSDS500 test/ photos measured and shown
   eval_size: int = 256
   work_dir: Optional[str] = runner.flag(None, "Run folder (default: ../runs/styles_v3 "
@@ -196,7 +199,7 @@ def train_config(cfg, model_dir, train_data, stage):
       loss=dict(style_weight=cfg.style_weight, style_layer_norm=cfg.style_layer_norm),
       temporal=dict(weight=cfg.temporal_weight),
       batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-      warmup_steps=cfg.warmup_steps, steps=until,
+      warmup_steps=cfg.warmup_steps, max_loss_jump=cfg.max_loss_jump, steps=until,
       checkpoint_every=100, summary_every=100)
 
 
