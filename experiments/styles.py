@@ -32,7 +32,10 @@ Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
   python -m experiments.styles --restart_from fastchi_tf/shipped/model.keras \
       --restart_step 3500                 # go on where the shipped network stopped, on a
                                           # machine without the run folder (a fresh Adam,
-                                          # its learning rate warmed up: warmup_steps).
+                                          # its learning rate warmed up: warmup_steps),
+                                          # with --part_steps 300; then from step 3800
+                                          # --learning_rate 3e-4 (once: later parts keep
+                                          # it), since 1e-3 blew up past step 3800.
 
 Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
 experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
@@ -78,7 +81,12 @@ class Config:
   output_activation: str = "tanh"
   temporal_weight: float = runner.flag(3000.0, "The temporal term's weight (0: the control "
                                        "run that the stability measure compares against).")
-  learning_rate: float = 1e-3
+  # After the restart at step 3500 (fresh Adam, warm-up below), 1e-3 blew up twice within
+  # 100 steps of the warm-up reaching it (the loss 6x its median at step 3799, 22x at 3806,
+  # at 256 px); the parts from step 3800 run at 3e-4 (--learning_rate 3e-4 once).
+  learning_rate: Optional[float] = runner.flag(
+      None, "Adam's learning rate from this part on (default: the run's, 1e-3 for a new "
+      "run).")
   # A start from trained weights (the first recipe's network, or --restart_from) has a fresh
   # Adam, whose first steps move every weight by about the learning rate: 4 such steps from
   # the shipped network raised the held-out style terms 1.2-1.9x. The learning rate ramps
@@ -198,9 +206,22 @@ def train_config(cfg, model_dir, train_data, stage):
                 image_size=image_size, style_size=style_size),
       loss=dict(style_weight=cfg.style_weight, style_layer_norm=cfg.style_layer_norm),
       temporal=dict(weight=cfg.temporal_weight),
-      batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+      batch_size=cfg.batch_size, learning_rate=_learning_rate(cfg, model_dir),
       warmup_steps=cfg.warmup_steps, max_loss_jump=cfg.max_loss_jump, steps=until,
       checkpoint_every=100, summary_every=100)
+
+
+def _saved_learning_rate(model_dir):
+  path = os.path.join(model_dir, "config.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)["learning_rate"]
+
+
+def _learning_rate(cfg, model_dir):
+  """cfg.learning_rate if given, else the run's own (a part changes it only when asked)."""
+  return cfg.learning_rate or _saved_learning_rate(model_dir) or 1e-3
 
 
 def _current_step(model_dir):
@@ -257,7 +278,8 @@ def run(cfg, out_dir):
     previous = stage_of(cfg, start - 1) if start else stage
     if cfg.start_step and not start:  # (a restarted run has a start)
       _start(cfg, tcfg)
-    train_lib.train(tcfg, allow_config_change=previous != stage)
+    train_lib.train(tcfg, allow_config_change=(
+        previous != stage or _saved_learning_rate(model_dir) != tcfg.learning_rate))
   step = _current_step(model_dir)
 
   trainer = training.restored_trainer(model_dir)  # its recorded config and style names
@@ -290,7 +312,7 @@ def run(cfg, out_dir):
     parts.append({"from": start, "to": step, "image_size": stage[1]})
   return {"step": step, "stage": list(stage), "style_names": list(trainer.style_names),
           "eval_photos": names, "losses": measured, "parts": parts, "shipped": shipped,
-          "restarted": restarted,
+          "restarted": restarted, "learning_rate": trainer.cfg.learning_rate,
           "total_steps": cfg.stages[-1][0]}
 
 
@@ -321,7 +343,8 @@ def report(summary, out_dir):
       f"{cfg.get('style_layer_norm', 'raw')}), output "
       f"{cfg.get('output_activation', 'sigmoid')}, temporal weight "
       f"{cfg['temporal_weight']:g}, batch {cfg['batch_size']}, learning rate "
-      f"{cfg['learning_rate']:g}. Stages (until step, crop, style size): "
+      f"{summary.get('learning_rate') or cfg['learning_rate']:g} (the last part's). "
+      "Stages (until step, crop, style size): "
       f"{', '.join(str(tuple(s)) for s in cfg['stages'])}."
       + (f" Fine-tuned from the first recipe's network ({FIRST_SUMMARY}) at its step "
          f"{cfg['start_step']}, the sigmoid head turned into the tanh head; steps count from "
