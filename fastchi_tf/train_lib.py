@@ -322,6 +322,10 @@ class Trainer:
     """Restores the latest checkpoint, if any; returns the step to start from."""
     if self.manager.latest_checkpoint:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+      # The checkpoint holds Adam's learning rate too: without this, a run resumed with
+      # another --learning_rate (as a blow-up's message advises) would go on at the old one.
+      adam = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+      adam.learning_rate.assign(self.cfg.learning_rate)
     return int(self.step.numpy())
 
   def _render(self, images, style=None, training=True):

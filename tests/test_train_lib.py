@@ -280,7 +280,7 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   # The same path with other content is another style.
   Image.open(moved).rotate(90).save(moved)
   before = folder_state(cfg.model_dir)
-  restyled = make_config(tmp_path / "run", photo_folder, moved, steps=1, learning_rate=0.01)
+  restyled = make_config(tmp_path / "run", photo_folder, moved, steps=2, learning_rate=0.01)
   with pytest.raises(ValueError, match=r"other settings: style image content .*moved.png; "
                      r"sha256 \w{12} -> \w{12}\); --learning_rate 0.001 -> 0.01\. "
                      r".*--allow_config_change"):
@@ -291,6 +291,10 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   assert len(result.config_changes) == 2
   saved = json.load(open(os.path.join(cfg.model_dir, "config.json")))
   assert saved["learning_rate"] == 0.01
+  # ... and trained with: the checkpoint's own learning rate does not win.
+  reader = tf.train.load_checkpoint(cfg.model_dir)
+  key = next(k for k in reader.get_variable_to_shape_map() if "learning_rate" in k)
+  assert reader.get_tensor(key) == pytest.approx(0.01)
   assert saved["data"]["style_sha256"] == hashlib.sha256(open(moved, "rb").read()).hexdigest()
 
 
