@@ -212,11 +212,8 @@ def train_config(cfg, model_dir, train_data, stage):
 
 
 def _saved_learning_rate(model_dir):
-  path = os.path.join(model_dir, "config.json")
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)["learning_rate"]
+  saved = config_lib.TrainConfig.of_run(model_dir)
+  return saved and saved.learning_rate
 
 
 def _learning_rate(cfg, model_dir):

@@ -145,15 +145,12 @@ def _train(cfg, weight, work, train_data, style_image, seed=0):
 def _trained(tcfg):
   """Whether tcfg.model_dir holds a finished run of exactly tcfg's settings (an interrupted
   sweep goes on from there; anything else is trained again)."""
-  import json  # pylint: disable=g-import-not-at-top
   from fastchi_tf import config as config_lib  # pylint: disable=g-import-not-at-top
-  path = os.path.join(tcfg.model_dir, "config.json")
   if not os.path.exists(os.path.join(tcfg.model_dir, f"ckpt-{tcfg.steps}.index")):
     return False
-  with open(path) as f:
-    saved = config_lib.TrainConfig.from_dict(json.load(f))
+  saved = config_lib.TrainConfig.of_run(tcfg.model_dir)
   try:
-    return not config_lib.check_resumable(saved, tcfg)
+    return saved is not None and not config_lib.check_resumable(saved, tcfg)
   except ValueError:
     return False
 

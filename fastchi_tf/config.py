@@ -288,6 +288,15 @@ class TrainConfig:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
   @classmethod
+  def of_run(cls, model_dir: str) -> Optional["TrainConfig"]:
+    """The settings recorded in a run folder's config.json; None when it has none."""
+    path = os.path.join(model_dir, "config.json")
+    if not os.path.exists(path):
+      return None
+    with open(path) as f:
+      return cls.from_dict(json.load(f))
+
+  @classmethod
   def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
     """The config of a `config.json`, older layouts included (see _migrate)."""
     d = _migrate(d)

@@ -33,11 +33,13 @@ class FusedAdam(keras.optimizers.Adam):
 
   def current_learning_rate(self):
     """The learning rate of the next update, warm-up included."""
-    lr = self.learning_rate
-    if self.warmup_steps:
-      ramp = tf.cast(self.iterations + 1, lr.dtype) / self.warmup_steps
-      lr = lr * tf.minimum(ramp, 1.0)
-    return lr
+    return self._warmed(self.learning_rate)
+
+  def _warmed(self, learning_rate):
+    if not self.warmup_steps:
+      return learning_rate
+    ramp = tf.cast(self.iterations + 1, learning_rate.dtype) / self.warmup_steps
+    return learning_rate * tf.minimum(ramp, 1.0)
 
   def _all_reduce_sum_gradients(self, grads_and_vars):
     # Every update passes here (on one device too, in the default replica context), after
@@ -56,9 +58,7 @@ class FusedAdam(keras.optimizers.Adam):
   def update_step(self, gradient, variable, learning_rate):
     dtype = variable.dtype
     step = tf.cast(self.iterations + 1, dtype)
-    if self.warmup_steps:
-      learning_rate = learning_rate * tf.minimum(
-          tf.cast(step, learning_rate.dtype) / self.warmup_steps, 1.0)
+    learning_rate = self._warmed(learning_rate)
     index = self._get_variable_index(variable)
     beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
     # Its learning rate is Keras' alpha: lr sqrt(1 - beta_2^t) / (1 - beta_1^t).

@@ -318,14 +318,18 @@ class Trainer:
     self._per_replica = cfg.batch_size // strategy.num_replicas_in_sync
     self._loop = tf.function(self._train_loop)
 
+  @property
+  def adam(self) -> optimizers.FusedAdam:
+    """The optimizer itself, inside mixed precision's loss-scaling wrapper."""
+    return getattr(self.optimizer, "inner_optimizer", self.optimizer)
+
   def restore(self) -> int:
     """Restores the latest checkpoint, if any; returns the step to start from."""
     if self.manager.latest_checkpoint:
       self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
       # The checkpoint holds Adam's learning rate too: without this, a run resumed with
       # another --learning_rate (as a blow-up's message advises) would go on at the old one.
-      adam = getattr(self.optimizer, "inner_optimizer", self.optimizer)
-      adam.learning_rate.assign(self.cfg.learning_rate)
+      self.adam.learning_rate.assign(self.cfg.learning_rate)
     return int(self.step.numpy())
 
   def _render(self, images, style=None, training=True):
@@ -724,8 +728,8 @@ class _RunLog:
         # each style's under per_style/.
         if np.isfinite(value):
           tf.summary.scalar(name if "/" in name else f"loss/{name}", value)
-      adam = getattr(self.trainer.optimizer, "inner_optimizer", self.trainer.optimizer)
-      tf.summary.scalar("learning_rate", float(adam.current_learning_rate().numpy()))
+      tf.summary.scalar("learning_rate",
+                        float(self.trainer.adam.current_learning_rate().numpy()))
       tf.summary.scalar("images_per_sec", images_per_sec)
       if len(self.preview):
         names = self.trainer.style_names
