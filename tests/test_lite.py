@@ -10,16 +10,24 @@ from fastchi_tf import lite
 from fastchi_tf import render_net
 
 
+@pytest.fixture(scope="module")
+def inception():
+  """An inception network of width 8 and its TFLite model (converted once: ~5 s)."""
+  model = build_render_net("inception", width=8)
+  return model, export.tflite_bytes(model)
+
+
 @pytest.mark.parametrize("variant,upsample,blocks", [("inception", "nearest", False),
                                                      ("original", "transpose", True)])
-def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, variant,
-                                                                   upsample, blocks):
-  model = build_render_net(variant, width=8, upsample=upsample)
+def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, inception,
+                                                                   variant, upsample, blocks):
+  model, content = (inception if variant == "inception" else
+                    (build_render_net(variant, width=8, upsample=upsample), None))
   saved = str(tmp_path / "saved_model")
   export.export_saved_model(model, saved)
   if blocks:  # a copy whose narrow convolutions (quarter resolution too) run on blocks
     model = render_net.use_space_to_depth(model)
-  runner = lite.TFLiteRunner(export.tflite_bytes(model))
+  runner = lite.TFLiteRunner(content or export.tflite_bytes(model))
   serve = tf.saved_model.load(saved).signatures["serving_default"]
   for shape in ((24, 40, 3), (33, 17, 3), (5, 3, 3), (24, 40, 3)):  # 5x3: padded past 8
     image = rng.integers(0, 256, shape, np.uint8)
@@ -29,10 +37,10 @@ def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng
     assert np.abs(out.astype(int) - reference).max() <= 1
 
 
-def test_litert_knows_every_size_before_it_runs(rng):
+def test_litert_knows_every_size_before_it_runs(inception):
   # A size computed at run time makes LiteRT allocate that tensor, and all downstream of
   # it, on its own and keep it: every activation in memory at once (export.lite_serving_fn).
-  runner = lite.TFLiteRunner(export.tflite_bytes(build_render_net("inception", width=8)))
+  runner = lite.TFLiteRunner(inception[1])
   interpreter = runner.interpreter
   index = runner.image_input["index"]
   interpreter.resize_tensor_input(index, [1, 36, 52, 3], strict=False)
