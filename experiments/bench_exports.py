@@ -9,8 +9,8 @@ onnxruntime), all on the same number of threads (one per core). Each stylizes on
 frame per call, uint8 in and out, untiled (the tools tile above 2048x2048 by default), the
 TFLite and ONNX runners padding sides to multiples of 4. Every export is loaded afresh per
 size. Up to 1920x1080 the exports take turns after warm-up, in an order that rotates each
-round (a runtime's threads may still spin after its call); above, each runs its rounds
-alone (four 4K arenas at once would not fit). Medians.
+round, each call after a pause (a runtime's threads spin after its call: SETTLE_SECONDS);
+above, each runs its rounds alone (four 4K arenas at once would not fit). Medians.
 
 The targets (issue 15): the SavedModel's frames/s at least 90% of the TFLite file's at every
 size, and both at least onnxruntime's (which stands in for the onnxruntime peer, not on this
@@ -107,7 +107,14 @@ def _threads():
   return cli.threads() or os.cpu_count() or 1
 
 
+# Idle time before each timed call. onnxruntime's worker threads spin for a while after a
+# call returns: at 256x256 a TFLite call right after an onnxruntime one took 70 ms against
+# 50 ms alone (52 ms after a 0.05 s pause), and rotating the order did not cancel it.
+SETTLE_SECONDS = 0.1
+
+
 def _timed(fn, frame):
+  time.sleep(SETTLE_SECONDS)
   start = time.perf_counter()
   fn(frame)
   return time.perf_counter() - start
@@ -155,7 +162,7 @@ def run(cfg, out_dir):
             f"{r['export']} {r['fps']:.2f}/s" for r in rows[-len(times):]), flush=True)
     finally:
       shutil.rmtree(scratch, ignore_errors=True)
-  return dict(rows=rows, threads=_threads())
+  return dict(rows=rows, threads=_threads(), settle=SETTLE_SECONDS)
 
 
 def _by(summary):
@@ -219,7 +226,10 @@ def report(summary, out_dir):
       "",
       "One uint8 frame per call, untiled, each export as the tools load it; median of "
       f"{cfg['rounds']} rounds after {cfg['warmup']} warm-up (interleaved up to 1920x1080, "
-      f"one export at a time above); {summary['threads']} threads for every runtime.",
+      "one export at a time above)"
+      + (f", each call after a {summary['settle']:g} s pause (onnxruntime's threads spin "
+         "after a call)" if summary.get("settle") else "")
+      + f"; {summary['threads']} threads for every runtime.",
       "",
       reporting.machine_line(machine) + f"; TensorFlow {machine['tensorflow']}."
       + (" Quick settings: one round, a check that it runs." if summary["quick"] else ""),
