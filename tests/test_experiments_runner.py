@@ -132,5 +132,7 @@ def test_temporal_stability_blends_chooses_and_reports(tmp_path):
   text = ts.report(summary, str(tmp_path))
   assert "Chosen weight: 10" in text and "x0.25" in text and ": met" in text
   assert "| 10 | 10.5 | 10, 11 |" in text  # each seed's style loss beside the mean
+  # and each seed against weight 0's same seed
+  assert "warping error x0.38, x0.12; style loss x1.11, x1.00." in text
   assert os.path.exists(tmp_path / "tradeoff.png")
   assert "less content on 1 of 1 clips" in ts.finding(summary)
