@@ -9,8 +9,9 @@ onnxruntime), all on the same number of threads (one per core). Each stylizes on
 frame per call, uint8 in and out, untiled (the tools tile above 2048x2048 by default), the
 TFLite and ONNX runners padding sides to multiples of 4. Every export is loaded afresh per
 size. Up to 1920x1080 the exports take turns after warm-up, in an order that rotates each
-round, each call after a pause (a runtime's threads spin after its call: SETTLE_SECONDS);
-above, each runs its rounds alone (four 4K arenas at once would not fit). Medians.
+round; above, each runs its rounds alone (four 4K arenas at once would not fit). Every
+timed call comes after a pause (a runtime's threads spin after its call: SETTLE_SECONDS).
+Medians.
 
 The targets (issue 15): the SavedModel's frames/s at least 90% of the TFLite file's at every
 size, and both at least onnxruntime's (which stands in for the onnxruntime peer, not on this

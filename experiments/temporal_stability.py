@@ -84,7 +84,7 @@ class Config:
   seed: int = 0
   # Fine-tuning runs per weight, seeds seed, seed + 1, ... (their data order and temporal
   # flows): with one, weight 0's own control and weight 3000 differed by 8% in style loss,
-  # most of the goal's 10% margin; with two, seeds of one weight differed by up to 13%.
+  # most of the goal's 10% margin; with two, seeds of one weight differed by up to 30%.
   # Losses and warping errors are the runs' means.
   seeds: int = 1
   work_dir: Optional[str] = runner.flag(

@@ -19,10 +19,12 @@ def inception():
 
 @pytest.mark.parametrize("variant,upsample,blocks", [("inception", "nearest", False),
                                                      ("original", "transpose", True)])
-def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, inception,
+def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, request,
                                                                    variant, upsample, blocks):
-  model, content = (inception if variant == "inception" else
-                    (build_render_net(variant, width=8, upsample=upsample), None))
+  if (variant, upsample, blocks) == ("inception", "nearest", False):
+    model, content = request.getfixturevalue("inception")
+  else:
+    model, content = build_render_net(variant, width=8, upsample=upsample), None
   saved = str(tmp_path / "saved_model")
   export.export_saved_model(model, saved)
   if blocks:  # a copy whose narrow convolutions (quarter resolution too) run on blocks
@@ -50,3 +52,10 @@ def test_litert_knows_every_size_before_it_runs(inception):
   ops = {op["op_name"] for op in interpreter._get_ops_details()}
   assert not ops & {"SHAPE", "GATHER", "RANGE"}, ops
   assert "SPACE_TO_DEPTH" in ops  # the 9x9 convolutions on 2x2 blocks
+
+
+def test_unknown_precisions_fail_before_any_work():
+  model = build_render_net("inception", width=8)
+  for bad in ("float16", ["float32", "int8"]):  # a bare string is not a list of them
+    with pytest.raises(ValueError, match="TFLite precisions"):
+      export.tflite_models(model, bad)
