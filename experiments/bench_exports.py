@@ -227,10 +227,9 @@ def report(summary, out_dir):
       "",
       "One uint8 frame per call, untiled, each export as the tools load it; median of "
       f"{cfg['rounds']} rounds after {cfg['warmup']} warm-up (interleaved up to 1920x1080, "
-      "one export at a time above)"
-      + (f", each call after a {summary['settle']:g} s pause (onnxruntime's threads spin "
-         "after a call)" if summary.get("settle") else "")
-      + f"; {summary['threads']} threads for every runtime.",
+      f"one export at a time above), each call after a {summary['settle']:g} s pause "
+      f"(onnxruntime's threads spin after a call); {summary['threads']} threads for every "
+      "runtime.",
       "",
       reporting.machine_line(machine) + f"; TensorFlow {machine['tensorflow']}."
       + (" Quick settings: one round, a check that it runs." if summary["quick"] else ""),
