@@ -38,6 +38,7 @@ FINITE = sys.float_info.max  # upper bound of the settings that take any finite 
 RANGES = {
     "render.width": (1, 1024),
     "render.shrink": (1, 64),
+    "render.residual_blocks": (1, 64),
     "loss_net.seed": (0, 2**31 - 1),
     "loss.content_weight": (0.0, FINITE),
     "loss.style_weight": (0.0, FINITE),
@@ -101,6 +102,8 @@ class RenderConfig:
   output_activation: str = _setting(
       "sigmoid", "Last layer: 255 * sigmoid, or tanh (Johnson: 127.5 + 150 * tanh, clipped "
       "with a straight-through gradient, so no pixel goes dead at 0 or 255).", OUTPUTS)
+  # render_net.NUM_RESIDUAL_BLOCKS (not imported here: it would import Keras).
+  residual_blocks: int = _setting(5, "Residual blocks (5 in the paper; fewer run faster).")
   # The style names of a multi-style network (conditional instance normalization), from
   # the --style_image files; None for one style.
   styles: Optional[Tuple[str, ...]] = _recorded()
@@ -472,7 +475,9 @@ def _demo():
 
 def _tiny():
   """The tests': the smallest network and crops that train in seconds on a CPU."""
-  return replace(_offline(), render=dict(width=8), data=dict(image_size=32, style_size=None),
+  # One residual block: the tests trace the network many times, and tracing five costs ~2x.
+  return replace(_offline(), render=dict(width=8, residual_blocks=1),
+                 data=dict(image_size=32, style_size=None),
                  steps=2, checkpoint_every=2, summary_every=1, seed=1)
 
 

@@ -1,7 +1,8 @@
 """Render (image transformation) networks: Johnson et al.'s and FastChi's inception variant.
 
 Layer plan (Johnson et al. 2016, supplementary): c9s1-W, d2W, d4W, five residual blocks of 4W,
-u2W, uW, c9s1-3, with W = `width` (32 in the paper). Instance normalization and ReLU follow
+u2W, uW, c9s1-3, with W = `width` (32 in the paper); the number of residual blocks is a
+setting (`residual_blocks`, 5 by default). Instance normalization and ReLU follow
 every convolution but the last; the second convolution of a residual block has no ReLU.
 """
 
@@ -14,12 +15,13 @@ from fastchi_tf import layers
 VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
 OUTPUTS = ("sigmoid", "tanh")
-NUM_RESIDUAL_BLOCKS = 5
+NUM_RESIDUAL_BLOCKS = 5  # Johnson et al.'s and FastChi's
 
 
 def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
                upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
-               output_activation: str = "sigmoid") -> None:
+               output_activation: str = "sigmoid",
+               residual_blocks: int = NUM_RESIDUAL_BLOCKS) -> None:
   """Raises ValueError naming a bad argument of `build_render_net` and the valid choices."""
   if styles is not None:
     if len(styles) < 2:
@@ -35,6 +37,8 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
         f"unknown output activation {output_activation!r}; choose one of {OUTPUTS}")
   if not isinstance(width, int) or width < 1:
     raise ValueError(f"width must be a positive integer, got {width!r}")
+  if not isinstance(residual_blocks, int) or residual_blocks < 1:
+    raise ValueError(f"residual_blocks must be a positive integer, got {residual_blocks!r}")
   if variant == "inception":
     if not isinstance(shrink, int) or shrink < 1:
       raise ValueError(f"shrink must be a positive integer, got {shrink!r}")
@@ -46,6 +50,7 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
 def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2,
                      upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
                      output_activation: str = "sigmoid",
+                     residual_blocks: int = NUM_RESIDUAL_BLOCKS,
                      name: Optional[str] = None) -> keras.Model:
   """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
 
@@ -60,6 +65,8 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     output_activation: how the last convolution becomes pixels: "sigmoid" (255 * sigmoid)
       or "tanh" (Johnson et al.'s 127.5 + 150 * tanh, clipped to [0, 255] with a straight-through
       gradient, so that no pixel goes dead at the range's ends).
+    residual_blocks: residual blocks at the lowest resolution (5 in the paper); fewer run
+      faster and trace faster (the tests use 1).
     name: model name; defaults to the variant.
 
   Returns:
@@ -67,7 +74,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     single-style model takes the image alone; a multi-style one `[image, style]`, style
     float [batch, N] weights (layers.StyleWeights makes them a convex mix).
   """
-  check_args(variant, width, shrink, upsample, styles, output_activation)
+  check_args(variant, width, shrink, upsample, styles, output_activation, residual_blocks)
   num_styles = len(styles) if styles else 1
 
   def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False):
@@ -94,7 +101,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   x = conv(x, width, 9, prefix="c1_", plain=True)
   x = conv(x, 2 * width, 3, strides=2, prefix="d1_")
   x = conv(x, 4 * width, 3, strides=2, prefix="d2_")
-  for i in range(1, NUM_RESIDUAL_BLOCKS + 1):
+  for i in range(1, residual_blocks + 1):
     y = conv(x, 4 * width, 3, prefix=f"r{i}a_")
     y = conv(y, 4 * width, 3, prefix=f"r{i}b_", relu=False)
     x = keras.layers.Add(name=f"r{i}_add")([x, y])

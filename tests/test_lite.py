@@ -13,7 +13,7 @@ from fastchi_tf import render_net
 @pytest.fixture(scope="module")
 def inception():
   """An inception network of width 8 and its TFLite model (converted once: ~5 s)."""
-  model = build_render_net("inception", width=8)
+  model = build_render_net("inception", width=8, residual_blocks=1)
   return model, export.tflite_bytes(model)
 
 
@@ -24,7 +24,8 @@ def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng
   if (variant, upsample, blocks) == ("inception", "nearest", False):
     model, content = request.getfixturevalue("inception")
   else:
-    model, content = build_render_net(variant, width=8, upsample=upsample), None
+    model, content = build_render_net(variant, width=8, upsample=upsample,
+                                      residual_blocks=1), None
   saved = str(tmp_path / "saved_model")
   export.export_saved_model(model, saved)
   if blocks:  # a copy whose narrow convolutions (quarter resolution too) run on blocks
@@ -55,7 +56,7 @@ def test_litert_knows_every_size_before_it_runs(inception):
 
 
 def test_unknown_precisions_fail_before_any_work():
-  model = build_render_net("inception", width=8)
+  model = build_render_net("inception", width=8, residual_blocks=1)
   for bad in ("float16", ["float32", "int8"]):  # a bare string is not a list of them
     with pytest.raises(ValueError, match="TFLite precisions"):
       export.tflite_models(model, bad)

@@ -12,7 +12,7 @@ def test_policy_is_restored_and_the_copy_computes_in_float16(rng):
   with precision.dtype_policy(True):
     assert keras.mixed_precision.global_policy().name == "mixed_float16"
   assert keras.mixed_precision.global_policy().name == before
-  model = build_render_net("inception", width=8)
+  model = build_render_net("inception", width=8, residual_blocks=1)
   half = precision.mixed_copy(model)
   assert half.get_layer("c1_conv").compute_dtype == "float16"
   assert half.get_layer("c1_conv").variable_dtype == "float32"

@@ -37,6 +37,15 @@ def test_inception_has_under_40_percent_of_the_parameters(width):
   assert inception < 0.4 * original
 
 
+def test_residual_blocks_are_a_setting():
+  # Each block is two 3x3 convolutions of 4W channels (and their norms): 2 * (9 * 32 * 32 +
+  # 32 + 2 * 32) parameters at width 8.
+  one, five = (build_render_net("original", width=8, residual_blocks=n) for n in (1, 5))
+  assert five.count_params() - one.count_params() == 4 * 2 * (9 * 32 * 32 + 32 + 2 * 32)
+  assert "r1_add" in [layer.name for layer in one.layers]
+  assert "r2_add" not in [layer.name for layer in one.layers]
+
+
 def test_inception_layers_shrink_channels_by_k():
   model = build_render_net("inception", width=16, shrink=4)
   block = model.get_layer("r1a_conv")
@@ -65,6 +74,7 @@ def test_keras_file_round_trip_under_safe_mode(variant, upsample, output, tmp_pa
     (dict(width=0), "width"),
     (dict(variant="inception", width=30, shrink=4), "divisible"),
     (dict(variant="inception", shrink=0), "shrink"),
+    (dict(residual_blocks=0), "residual_blocks must be a positive integer, got 0"),
 ])
 def test_bad_arguments_name_the_value_and_choices(kwargs, match):
   with pytest.raises(ValueError, match=match):

@@ -13,7 +13,8 @@ from tool_runner import tool_env
 
 def small_flags(model_dir, photo_folder, style_path, *extra):
   return ["--model_dir", model_dir, "--train_data", photo_folder, "--style_image", style_path,
-          "--network", "inception", "--width", "8", "--loss_net", "vgg16",
+          "--network", "inception", "--width", "8", "--residual_blocks", "1",
+          "--loss_net", "vgg16",
           "--loss_weights", "hed", "--image_size", "32", "--batch_size", "4", "--seed", "1",
           *extra]
 
@@ -51,9 +52,10 @@ def test_help_exits_0_and_every_numeric_flag_has_a_range():
   assert result.returncode == 0 and "--style_image" in result.stdout
   kinds = [line.strip() for line in result.stdout.splitlines()
            if line.strip().startswith(("(an integer", "(a number", "(a non-negative"))]
-  # width, shrink, 3 loss weights, 2 sizes, batch, rate, clip norm, warm-up, loss jump,
-  # 3 step counts, cpus, seed, and the temporal term's weight, 2 shifts, grid, blur, noise
-  assert len(kinds) == 23
+  # width, shrink, residual blocks, 3 loss weights, 2 sizes, batch, rate, clip norm,
+  # warm-up, loss jump, 3 step counts, cpus, seed, and the temporal term's weight, 2 shifts,
+  # grid, blur, noise
+  assert len(kinds) == 24
   assert "(an integer)" not in kinds and "(a number)" not in kinds  # unbounded
 
 

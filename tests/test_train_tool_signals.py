@@ -91,7 +91,7 @@ def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path
   # The checkpoint restores, and the log holds exactly the steps it holds.
   latest = tf.train.latest_checkpoint(run)
   assert latest.endswith(f"ckpt-{step}")
-  model = build_render_net("inception", 8)
+  model = build_render_net("inception", 8, residual_blocks=1)  # small_flags'
   tf.train.Checkpoint(model=model).restore(latest).expect_partial() \
       .assert_existing_objects_matched()
   assert int(tf.train.load_checkpoint(run).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) == step

@@ -90,7 +90,7 @@ def test_frames_keep_their_index_through_two_devices(tmp_path):
 
 
 def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):
-  model = build_render_net("inception", width=8)
+  model = build_render_net("inception", width=8, residual_blocks=1)
   from fastchi_tf import export
   export.export_saved_model(model, str(tmp_path / "saved_model"))
   stylizer = stylize.load_stylizer(str(tmp_path / "saved_model"))
@@ -126,7 +126,7 @@ def test_a_failed_run_leaves_no_file(tmp_path):
 def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path):
   from fastchi_tf import export
   tflite = tmp_path / "model.tflite"
-  tflite.write_bytes(export.tflite_bytes(build_render_net("inception", width=8)))
+  tflite.write_bytes(export.tflite_bytes(build_render_net("inception", width=8, residual_blocks=1)))
   fns, first = video.frame_functions(str(tflite), 2)
   assert fns[0] is not fns[1]
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 12, 24, audio=False)
@@ -225,7 +225,7 @@ def test_tiled_frames_over_two_devices_equal_one_device(tmp_path):
   # Threads of both devices tile with one shared Keras model at once; each frame must keep
   # its own whole-image statistics (they were attributes of shared layers once).
   model_path = str(tmp_path / "model.keras")
-  build_render_net("inception", width=8).save(model_path)
+  build_render_net("inception", width=8, residual_blocks=1).save(model_path)
   source = video_clips.pan_clip(tmp_path / "in.mp4", 161, 120, 6, 24, audio=False)
   frames = {}
   for count in (1, 2):
