@@ -124,7 +124,7 @@ def run(cfg, out_dir):
                      "photo_objective": float(objective(photo[None].astype(np.float32))[0]),
                      "lbfgs": {str(i): v for i, v in optimized.items()}})
         print(rows[-1], flush=True)
-  return {"rows": rows, "styles": list(names)}
+  return {"rows": rows, "styles": list(names), "shipped_step": shipped.step()}
 
 
 def matched(summary):
@@ -161,6 +161,8 @@ def report(summary, out_dir):
       "style and size: the shipped network's output, and the photo optimized by L-BFGS-B "
       "from itself for each number of iterations. Lower is better.",
       "",
+      f"Shipped network: step {summary.get('shipped_step', 'unknown')} of its recipe.",
+      "",
       f"Machine: {machine.get('cpu_model', 'unknown CPU')}."
       + (" Quick settings: one photo at 256 px, up to 100 iterations." if summary["quick"]
          else ""),
@@ -182,7 +184,9 @@ def finding(summary):
     span = f"at most {max(worth)} (fewer than {first} in {below} of {len(worth)} cases)"
   else:
     span = f"{min(worth)}-{max(worth)}"
-  return (f"the network matches {span} L-BFGS iterations across styles and sizes "
+  step = summary.get("shipped_step")
+  return ((f"step {step}: " if step else "")
+          + f"the network matches {span} L-BFGS iterations across styles and sizes "
           f"(goal: at least 100)")
 
 

@@ -7,6 +7,7 @@ light start, tiled too); the .keras file where TensorFlow runs anyway (video).
 
 import datetime
 import os
+import re
 from typing import Optional
 
 # FASTCHI_SHIPPED_DIR points the tools' default at another collection (a newer one, or a
@@ -55,6 +56,17 @@ def load(kind: str = "tflite"):
   except ValueError as e:
     raise MissingError(f"the shipped style collection is damaged ({e}); reinstall "
                        "fastchi-tf, or give --model") from None
+
+
+def step(folder: str = FOLDER) -> Optional[int]:
+  """The training step of the collection in `folder`, as its model card states it (None
+  without a card or a step), so that results measured on it can say which network."""
+  card = os.path.join(folder, CARD_FILE)
+  if not os.path.isfile(card):
+    return None
+  with open(card) as f:
+    found = re.search(r"\bto step (\d+)\b", f.read())
+  return int(found.group(1)) if found else None
 
 
 def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,

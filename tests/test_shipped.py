@@ -37,6 +37,13 @@ def test_the_card_says_what_a_fine_tuned_run_started_from():
   assert "to step 1500 (" in tuned and "It started from step 4500 of the first recipe." in tuned
 
 
+def test_the_step_is_read_back_from_the_card(tmp_path):
+  assert shipped.step(str(tmp_path)) is None  # no card
+  (tmp_path / shipped.CARD_FILE).write_text(shipped.model_card(SIX, 5500, "recipe"))
+  assert shipped.step(str(tmp_path)) == 5500
+  assert isinstance(shipped.step(), int)  # the shipped card names its step
+
+
 def test_the_keras_model_loads_safely_with_six_styles_and_keeps_odd_sizes(rng):
   model = keras.saving.load_model(shipped.path("keras"), safe_mode=True)
   assert render_net.style_names(model) == SIX
