@@ -261,6 +261,7 @@ def run(cfg, out_dir):
     training.train_afresh(pretrain, on_summary=None)
   evaluator = None  # the loss network and style targets, the same for every weight
   runs, outputs = {}, {}  # outputs[(run, clip)]: stylized frames of the unsynthetic clips
+  unregularized = {}  # [(clip, seed)]: weight 0's stylized frames of the unsynthetic clips
   for weight in cfg.weights:
     name = f"w{weight:g}"
     seeded = []
@@ -286,8 +287,10 @@ def run(cfg, out_dir):
         entry["clips"][clip] = dict(warping_error=error, input_error=floor, fps=fps,
                                     frames=len(frames))
         if flows is None:
-          if not seed:  # the baseline and the figure use the first seed's frames
+          if not seed:  # the figure uses the first seed's frames
             outputs[(name, clip)] = outs
+          if not weight:  # the baseline blends every seed's
+            unregularized[(clip, seed)] = outs
           entry["clips"][clip]["content_vs_source"] = _content_against_source(
               evaluator, outs, frames)
       seeded.append(entry)
@@ -296,16 +299,29 @@ def run(cfg, out_dir):
                  shared_data=bool(_shared()), clips=list(clips))
   summary["chosen"] = _choose(summary)
   summary["compared"] = compared = _compared(summary)
-  # The baseline blends the first seed's frames, so it is held against the first seed's.
-  first = {name: entry.get("seeds", [entry])[0] for name, entry in runs.items()}
-  summary["baseline"] = _baseline(first, compared, clips, outputs, evaluator)
+  summary["baseline"] = _baseline_over_seeds(runs, compared, clips, unregularized, evaluator)
   _frames_figure(outputs, runs, out_dir)
   return summary
 
 
-def _mean_of_seeds(entries):
+def _baseline_over_seeds(runs, compared, clips, unregularized, trainer):
+  """_baseline per seed, each seed's weight-0 frames held against the same seed of the
+  compared weight (same data order and flows); per clip the seeds' means, each seed's entry
+  in seeds (as _mean_of_seeds)."""
+  seeds = len(runs["w0"].get("seeds", [None]))
+  per_seed = []
+  for seed in range(seeds):
+    of_seed = {name: entry.get("seeds", [entry])[seed] for name, entry in runs.items()}
+    outputs = {("w0", clip): outs for (clip, s), outs in unregularized.items() if s == seed}
+    per_seed.append(_baseline(of_seed, compared, clips, outputs, trainer))
+  return {clip: _mean_of_seeds([b[clip] for b in per_seed], per_style=False)
+          for clip in per_seed[0]}
+
+
+def _mean_of_seeds(entries, per_style=True):
   """One entry: every number the mean over the seeds' entries (frame counts and weights are
-  equal), each seed's style loss kept in style_per_seed and its whole entry in seeds."""
+  equal), each seed's style loss kept in style_per_seed (with per_style) and its whole entry
+  in seeds."""
   def mean(values):
     first = values[0]
     if all(v == first for v in values[1:]):
@@ -316,7 +332,8 @@ def _mean_of_seeds(entries):
       return float(np.mean(values))
     return first
   merged = mean(entries)
-  merged["style_per_seed"] = [e["style"] for e in entries]
+  if per_style:
+    merged["style_per_seed"] = [e["style"] for e in entries]
   if len(entries) > 1:
     merged["seeds"] = entries
   return merged
@@ -429,7 +446,8 @@ def report(summary, out_dir):
             for a, b in zip(base.get("seeds", []), best.get("seeds", []))]
   lines = [
       "# Temporal stability: the temporal term's weight against flicker, style and content",
-      "", f"Config: {summary['config']}", "", _protocol(summary["config"]), "",
+      "", f"Config: {summary['config']}", "",
+      _protocol(summary["config"], _blended_seeds(summary) > 1), "",
       f"Style {summary['style_image']}; shared data used: {summary['shared_data']}. "
       "Warping errors are MSE of [0, 1] RGB; synthetic clips use their exact flow, the "
       "others DIS flow on the input frames (their input row is the floor flow errors set).",
@@ -444,31 +462,55 @@ def report(summary, out_dir):
     lines += ["Seed by seed (against weight 0's same seed): warping error "
               + ", ".join(f"x{c:.2f}" for c, _ in paired) + "; style loss "
               + ", ".join(f"x{r:.2f}" for _, r in paired) + ".", ""]
+  compared = runs[summary["compared"]]["weight"]
+  every_seed = _blended_seeds(summary) > 1
+  which = ""
+  if every_seed:
+    which = (" (each seed's weight-0 frames against the same seed of that weight; blend warp, "
+             "target and contents are the seeds' means, strengths each seed's)")
+  elif paired:
+    which = " (both the first seed)"
   lines += [
       "Warping error against style loss, per weight: tradeoff.png; four consecutive frames "
       "of the demo clip and their differences, per weight: frames.png.", "",
       f"Baseline: blending consecutive output frames of the weight-0 network, at the "
-      f"strength that reaches weight {runs[summary['compared']]['weight']:g}'s warping "
-      f"error{' (both the first seed)' if paired else ''}; content loss of the frames "
-      "against their source frames (higher: further from the source, e.g. smeared). "
-      "A blend warp above its target: even the strongest blend tried does not reach it.", ""]
-  b_rows = [[clip, f"{b['strength']:g}", f"{b['warping_error']:.2e}", f"{b['target']:.2e}",
+      f"strength that reaches weight {compared:g}'s warping error{which}; content loss of "
+      "the frames against their source frames (higher: further from the source, e.g. "
+      "smeared). A blend warp above its target: even the strongest blend tried does not "
+      "reach it.", ""]
+  b_rows = [[clip, ", ".join(f"{x['strength']:g}" for x in b.get("seeds", [b])),
+             f"{b['warping_error']:.2e}", f"{b['target']:.2e}",
              f"{b['content_blend']:.4g}", f"{b['content_chosen']:.4g}"]
             for clip, b in summary["baseline"].items()]
   lines += [reporting.markdown_table(
       ["clip", "blend strength", "blend warp", "target warp",
        "content, blended w0", f"content, weight {runs[summary['compared']]['weight']:g}"],
-      b_rows), "",
-      "Frames/s are the same network's for every weight (see results.json, per clip).", ""]
+      b_rows), ""]
+  if every_seed:
+    pairs = [x for b in summary["baseline"].values() for x in b["seeds"]]
+    less = sum(x["content_blend"] > x["content_chosen"] for x in pairs)
+    missed = sum(x["warping_error"] > x["target"] for x in pairs)
+    lines += [f"Seed by seed: blending keeps less content than weight {compared:g} on {less} "
+              f"of {len(pairs)} clip-seed pairs; the strongest blend misses its target on "
+              f"{missed}.", ""]
+  lines += ["Frames/s are the same network's for every weight (see results.json, per clip).",
+            ""]
   return "\n".join(lines)
 
 
-def _protocol(config):
+def _blended_seeds(summary):
+  """How many seeds the baseline blended (results before every seed was blended: 1)."""
+  return len(next(iter(summary["baseline"].values()), {}).get("seeds", [None]))
+
+
+def _protocol(config, every_seed_blended=False):
   pretrain, steps = config.get("pretrain_steps", 0), config.get("steps")
   seeds = config.get("seeds", 1)
+  uses = ("frames.png uses the first, the baseline blends each" if every_seed_blended
+          else "the baseline and frames.png use the first")
   runs = (f" Each weight is {seeds} runs (seeds {config['seed']} to "
           f"{config['seed'] + seeds - 1}: data order and temporal flows); losses and warping "
-          "errors are their means, the baseline and frames.png use the first."
+          f"errors are their means, {uses}."
           if seeds > 1 else "")
   if not pretrain:
     return f"Each weight trained from scratch for {steps} steps.{runs}"

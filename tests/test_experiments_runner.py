@@ -136,3 +136,40 @@ def test_temporal_stability_blends_chooses_and_reports(tmp_path):
   assert "warping error x0.38, x0.12; style loss x1.11, x1.00." in text
   assert os.path.exists(tmp_path / "tradeoff.png")
   assert "less content on 1 of 1 clips" in ts.finding(summary)
+  assert "(both the first seed)" in text  # results from before every seed was blended
+
+
+def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, monkeypatch):
+  from experiments import temporal_stability as ts
+  clip = lambda e: dict(warping_error=e, input_error=1e-4, fps=1.0, frames=3,
+                        content_vs_source=e * 1e3)
+  run = lambda w, style, error: dict(weight=w, style=style, content=5.0, train_seconds=None,
+                                     clips={"demo clip": clip(error)})
+  runs = {"w0": ts._mean_of_seeds([run(0.0, 9.0, 4e-3), run(0.0, 11.0, 2e-3)]),
+          "w10": ts._mean_of_seeds([run(10.0, 10.0, 1.5e-3), run(10.0, 11.0, 0.5e-3)])}
+
+  def baseline(of_seed, chosen, clips, outputs, trainer):
+    # Each seed's weight-0 frames, and the same seed's runs (the target is the seed's own).
+    frames = outputs[("w0", "demo clip")]
+    target = of_seed[chosen]["clips"]["demo clip"]["warping_error"]
+    return {"demo clip": dict(strength=frames / 10, warping_error=target * (1 + frames),
+                              target=target, content_blend=frames,
+                              content_chosen=of_seed[chosen]["clips"]["demo clip"][
+                                  "content_vs_source"])}
+
+  monkeypatch.setattr(ts, "_baseline", baseline)
+  found = ts._baseline_over_seeds(runs, "w10", {"demo clip": ([], None)},
+                                  {("demo clip", 0): 1.0, ("demo clip", 1): 2.0}, None)
+  entry = found["demo clip"]
+  assert [x["strength"] for x in entry["seeds"]] == [0.1, 0.2]
+  assert [x["target"] for x in entry["seeds"]] == [1.5e-3, 0.5e-3]
+  assert entry["target"] == pytest.approx(1e-3) and entry["content_blend"] == 1.5
+  summary = dict(runs=runs, clips=["demo clip"], style_image="s.jpg", shared_data=False,
+                 config=dict(seeds=2, seed=0, steps=5), chosen="w10", compared="w10",
+                 baseline=found)
+  text = ts.report(summary, str(tmp_path))
+  assert "| demo clip | 0.1, 0.2 |" in text  # each seed's strength
+  assert "the baseline blends each" in text and "each seed's weight-0 frames" in text
+  # seed 0: blend content 1 against 1.5 (keeps more), seed 1: 2 against 0.5 (keeps less)
+  assert "less content than weight 10 on 1 of 2 clip-seed pairs" in text
+  assert "misses its target on 2." in text
