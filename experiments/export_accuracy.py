@@ -107,7 +107,7 @@ def reference(model64, image, style):
   x = get("to_unit")(get("pad_to_multiple")(image))
   for prefix in ("c1_", "d1_", "d2_"):
     x = block(x, prefix)
-  for i in range(1, render_net.NUM_RESIDUAL_BLOCKS + 1):
+  for i in range(1, render_net.residual_blocks(model64) + 1):
     x = get(f"r{i}_add")([x, block(block(x, f"r{i}a_"), f"r{i}b_")])
   for prefix in ("u1_", "u2_", "c2_"):
     x = block(x, prefix)

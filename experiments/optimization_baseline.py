@@ -108,6 +108,7 @@ def run(cfg, out_dir):
   from fastchi_tf import shipped  # pylint: disable=g-import-not-at-top
   loss_net, grams, loss_cfg = _objective_pieces()
   model = keras.saving.load_model(shipped.path("keras"), safe_mode=True)
+  step = shipped.step()  # of the network measured, read before the long run
   names = render_net.style_names(model)
   rows = []
   for size in cfg.sizes:
@@ -124,7 +125,7 @@ def run(cfg, out_dir):
                      "photo_objective": float(objective(photo[None].astype(np.float32))[0]),
                      "lbfgs": {str(i): v for i, v in optimized.items()}})
         print(rows[-1], flush=True)
-  return {"rows": rows, "styles": list(names), "shipped_step": shipped.step()}
+  return {"rows": rows, "styles": list(names), "shipped_step": step}
 
 
 def matched(summary):
@@ -161,7 +162,7 @@ def report(summary, out_dir):
       "style and size: the shipped network's output, and the photo optimized by L-BFGS-B "
       "from itself for each number of iterations. Lower is better.",
       "",
-      f"Shipped network: step {summary.get('shipped_step', 'unknown')} of its recipe.",
+      f"Shipped network: step {summary.get('shipped_step') or 'unknown'} of its recipe.",
       "",
       f"Machine: {machine.get('cpu_model', 'unknown CPU')}."
       + (" Quick settings: one photo at 256 px, up to 100 iterations." if summary["quick"]

@@ -27,6 +27,7 @@ Commands and run times on 2 CPU cores:
   ... --notrain --work_dir DIR    # measure again the networks a run left in DIR (~10 min)
 """
 
+import copy
 import dataclasses
 import os
 import shutil
@@ -331,7 +332,7 @@ def _mean_of_seeds(entries, per_style=True):
     if isinstance(first, (int, float)) and not isinstance(first, bool):
       return float(np.mean(values))
     return first
-  merged = mean(entries)
+  merged = copy.deepcopy(mean(entries))  # equal entries: not the first itself (a cycle)
   if per_style:
     merged["style_per_seed"] = [e["style"] for e in entries]
   if len(entries) > 1:
@@ -476,8 +477,8 @@ def report(summary, out_dir):
       f"Baseline: blending consecutive output frames of the weight-0 network, at the "
       f"strength that reaches weight {compared:g}'s warping error{which}; content loss of "
       "the frames against their source frames (higher: further from the source, e.g. "
-      "smeared). A blend warp above its target: even the strongest blend tried does not "
-      "reach it.", ""]
+      "smeared)." + ("" if every_seed else " A blend warp above its target: even the "
+                     "strongest blend tried does not reach it."), ""]
   b_rows = [[clip, ", ".join(f"{x['strength']:g}" for x in b.get("seeds", [b])),
              f"{b['warping_error']:.2e}", f"{b['target']:.2e}",
              f"{b['content_blend']:.4g}", f"{b['content_chosen']:.4g}"]

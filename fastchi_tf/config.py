@@ -38,7 +38,7 @@ FINITE = sys.float_info.max  # upper bound of the settings that take any finite 
 RANGES = {
     "render.width": (1, 1024),
     "render.shrink": (1, 64),
-    "render.residual_blocks": (1, 64),
+    "render.residual_blocks": (1, 6),  # tiling's margin covers 6 (tiling.MARGIN)
     "loss_net.seed": (0, 2**31 - 1),
     "loss.content_weight": (0.0, FINITE),
     "loss.style_weight": (0.0, FINITE),

@@ -122,6 +122,15 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   return keras.Model(inputs, x, name=name or f"render_{variant}")
 
 
+def residual_blocks(model: keras.Model) -> int:
+  """The number of residual blocks of a network `build_render_net` made."""
+  names = {layer.name for layer in model.layers}
+  count = 0
+  while f"r{count + 1}_add" in names:
+    count += 1
+  return count
+
+
 def style_names(model: keras.Model) -> tuple:
   """The styles of a multi-style network, in order; () for a single-style one."""
   for layer in model.layers:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # Keras only where a Keras model is used: a .tflite model til
   import keras  # TensorFlow (the light path)
 
 # Johnson's network sees about 55 pixels on each side (two 9x9 convs, two stride-2 convs and
-# ten 3x3 convs at quarter resolution); a 64-pixel margin covers it.
+# ten 3x3 convs at quarter resolution): 14 + 8 per residual block; a 64-pixel margin covers
+# up to 6 blocks, the most the residual_blocks setting allows.
 MARGIN = 64
 STATS_SIZE = 1024
 

@@ -189,7 +189,8 @@ def test_free_settings_may_change(paths):
 
 
 def test_architecture_changes_stay_refused_even_when_allowed(paths):
-  for key, value in (("render__width", 16), ("mixed_precision", True)):
+  for key, value in (("render__width", 16), ("render__residual_blocks", 3),
+                     ("mixed_precision", True)):
     with pytest.raises(ValueError, match="different"):
       config_lib.check_resumable(make_config(paths), make_config(paths, **{key: value}),
                                  allow_changes=True)
@@ -312,6 +313,12 @@ def test_config_json_of_older_runs_loads_and_resumes(paths):
   del old["loss_net"]
   assert config_lib.TrainConfig.from_dict(old) == current
   assert config_lib.check_resumable(config_lib.TrainConfig.from_dict(old), current) == []
+
+
+def test_runs_from_before_the_residual_blocks_setting_had_five(paths):
+  old = json.loads(make_config(paths).to_json())
+  del old["render"]["residual_blocks"]
+  assert config_lib.TrainConfig.from_dict(old).render.residual_blocks == 5
 
 
 def test_named_configurations_are_fresh_and_take_changes():

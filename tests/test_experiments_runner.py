@@ -173,3 +173,7 @@ def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, mo
   # seed 0: blend content 1 against 1.5 (keeps more), seed 1: 2 against 0.5 (keeps less)
   assert "less content than weight 10 on 1 of 2 clip-seed pairs" in text
   assert "misses its target on 2." in text
+  assert "even the strongest blend tried" not in text  # said per seed instead
+  json.dumps(found)  # equal seeds' entries must not make a cycle
+  equal = ts._mean_of_seeds([run(0.0, 9.0, 4e-3), run(0.0, 9.0, 4e-3)])
+  assert json.loads(json.dumps(equal))["seeds"][0]["style"] == 9.0

@@ -19,7 +19,7 @@ NAMES = ("ink", "sun", "sea")
 def model_path(tmp_path_factory):
   path = str(tmp_path_factory.mktemp("model") / "styles.keras")
   randomized(render_net.build_render_net("inception", width=8, styles=NAMES,
-                                                residual_blocks=1)).save(path)
+                                         residual_blocks=1)).save(path)
   return path
 
 

@@ -21,12 +21,13 @@ def test_the_recipe_starts_from_the_first_runs_step_with_a_tanh_head(
   cfg = styles.Config(width=8, start_step=7, start_from=str(tmp_path / "first"))
   tcfg = config_lib.replace(
       styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (4, 32, 64)),
-      data=dict(style_image=style_folder), render=dict(residual_blocks=1))  # make_config's
+      data=dict(style_image=style_folder))
   styles._start(cfg, tcfg)
 
   new = export.restore_render_net(tcfg.model_dir)
   old = export.restore_render_net(first.model_dir, step=7)
   assert render_net.style_names(new) == NAMES
+  assert render_net.residual_blocks(new) == 1  # the first run's (tiny), not the recipe's 5
   assert tcfg.render.output_activation == "tanh"
   image = np.random.default_rng(0).uniform(0, 255, (1, 24, 20, 3)).astype(np.float32)
   for k in range(len(NAMES)):
@@ -47,13 +48,15 @@ def test_a_lost_run_restarts_from_a_saved_network_at_its_step(tmp_path, photo_fo
   tcfg = config_lib.replace(
       styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (8, 32, 64)),
       data=dict(style_image=style_folder), render=dict(styles=NAMES))
-  trained = config_lib.replace(tcfg, model_dir=str(tmp_path / "old" / "run"))
+  # One residual block where the recipe has five: the restart takes the saved network's.
+  trained = config_lib.replace(tcfg, model_dir=str(tmp_path / "old" / "run"),
+                               render=dict(residual_blocks=1))
   saved_run(trained, (3,))  # random scales and shifts: the styles differ
   export.restore_render_net(trained.model_dir).save(cfg.restart_from)
   styles._restart(cfg, tcfg)
   assert styles._current_step(tcfg.model_dir) == 5
   new, old = export.restore_render_net(tcfg.model_dir), keras.saving.load_model(cfg.restart_from)
-  assert render_net.style_names(new) == NAMES
+  assert render_net.style_names(new) == NAMES and render_net.residual_blocks(new) == 1
   image = np.random.default_rng(0).uniform(0, 255, (1, 24, 20, 3)).astype(np.float32)
   style = np.eye(len(NAMES), dtype=np.float32)[1:2]
   np.testing.assert_array_equal(new([image, style]).numpy(), old([image, style]).numpy())

@@ -71,6 +71,8 @@ BAD_USAGE = [
      "--model_dir {tmp}/data/run lies inside --train_data {tmp}/data: the run would train on "
      "its own outputs"),
     (["--batch_size", "0"], "flag --batch_size=0: 0 is not an integer in the range [1, 4096]"),
+    (["--residual_blocks", "7"],
+     "flag --residual_blocks=7: 7 is not an integer in the range [1, 6]"),
     (["--image_size", "8"], "flag --image_size=8: 8 is not an integer in the range [16, 4096]"),
     (["--learning_rate", "0"], "flag --learning_rate=0.0: --learning_rate must be above 0"),
     (["--style_weight", "nan"], "flag --style_weight=nan: --style_weight must be a finite number"),
