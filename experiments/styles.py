@@ -40,7 +40,8 @@ Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
 Expected numbers (held-out losses, 6 BSDS500 test/ photos at 256 px, experiments/results/
 styles/report.md): relative style term 0.52-0.79 and content term 249-388 at step 4500;
 0.49-0.82 and 238-342 at step 5000 (at learning rate 3e-4 the style term stopped falling, so
-the parts from step 5000 run at 1e-4: --learning_rate 1e-4 once).
+the parts from step 5000 run at 1e-4: --learning_rate 1e-4 once); 0.49-0.77 and 240-352 at
+step 5500.
 
 Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
 experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
