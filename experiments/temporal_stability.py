@@ -445,10 +445,10 @@ def report(summary, out_dir):
   style_ratio = best["style"] / base["style"]
   paired = [(_mean_error(b, real) / _mean_error(a, real), b["style"] / a["style"])
             for a, b in zip(base.get("seeds", []), best.get("seeds", []))]
+  every_seed = _blended_seeds(summary) > 1
   lines = [
       "# Temporal stability: the temporal term's weight against flicker, style and content",
-      "", f"Config: {summary['config']}", "",
-      _protocol(summary["config"], _blended_seeds(summary) > 1), "",
+      "", f"Config: {summary['config']}", "", _protocol(summary["config"], every_seed), "",
       f"Style {summary['style_image']}; shared data used: {summary['shared_data']}. "
       "Warping errors are MSE of [0, 1] RGB; synthetic clips use their exact flow, the "
       "others DIS flow on the input frames (their input row is the floor flow errors set).",
@@ -464,7 +464,6 @@ def report(summary, out_dir):
               + ", ".join(f"x{c:.2f}" for c, _ in paired) + "; style loss "
               + ", ".join(f"x{r:.2f}" for _, r in paired) + ".", ""]
   compared = runs[summary["compared"]]["weight"]
-  every_seed = _blended_seeds(summary) > 1
   which = ""
   if every_seed:
     which = (" (each seed's weight-0 frames against the same seed of that weight; blend warp, "
@@ -485,7 +484,7 @@ def report(summary, out_dir):
             for clip, b in summary["baseline"].items()]
   lines += [reporting.markdown_table(
       ["clip", "blend strength", "blend warp", "target warp",
-       "content, blended w0", f"content, weight {runs[summary['compared']]['weight']:g}"],
+       "content, blended w0", f"content, weight {compared:g}"],
       b_rows), ""]
   if every_seed:
     pairs = [x for b in summary["baseline"].values() for x in b["seeds"]]
