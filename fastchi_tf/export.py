@@ -290,8 +290,9 @@ def onnx_bytes(model: keras.Model) -> bytes:
   sides are multiples of 4 (at least 8; OnnxRunner pads and crops, as for TFLite), and a
   multi-style model's "style" [N]; output "stylized".
 
-  Traced in layers.tflite_graph, so that the graph has plain Pad(reflect) and DepthToSpace
-  ops instead of the padding's index arithmetic (Range, Gather and shape ops per call).
+  Traced in layers.tflite_graph, so that the graph pads with slices and concatenations
+  and upsamples with DepthToSpace instead of the padding's index arithmetic (Range, Gather
+  and shape ops per call).
   """
   check_onnx_available()
   import tf2onnx  # pylint: disable=g-import-not-at-top

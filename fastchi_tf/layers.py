@@ -47,10 +47,11 @@ def tflite_graph():
   arithmetic, an upsampling size from tf.shape) is allocated on its own at run time and
   kept until the end, and so is everything downstream: at 1920x1080 every activation
   stays in memory at once (5.4 GB, against the SavedModel's 1.7). Traced here, padding is
-  MirrorPad with constant widths and upsampling a channel tile and depth_to_space, so
-  every size follows from the input's and LiteRT plans one arena that reuses memory. The
-  pad to a multiple of 4 and its crop are left to the caller (lite.TFLiteRunner,
-  export.OnnxRunner), which feeds sizes the network takes.
+  slices of constant bounds and concatenations, upsampling a channel concatenation and
+  depth_to_space, so every size follows from the input's and LiteRT plans one arena that
+  reuses memory; and every op but the casts and space_to_depth is one XNNPACK runs (see
+  _reflect_slices). The pad to a multiple of 4 and its crop are left to the caller
+  (lite.TFLiteRunner, export.OnnxRunner), which feeds sizes the network takes.
   """
   with _setting("tflite_graph", True):
     yield
@@ -95,6 +96,25 @@ def _edge_index(size, before, after):
   return tf.clip_by_value(tf.range(-before, size + after), 0, size - 1)
 
 
+def _reflect_slices(x, pad):
+  """Reflection padding of height and width as slices and concatenations.
+
+  TFLite's MIRROR_PAD is not one of XNNPACK's ops: each one split the graph between
+  XNNPACK and LiteRT's own single-threaded kernels, and the width-16 network ran 1.6-1.8x
+  slower for it (experiments/bench_exports). Slices of constant bounds and concatenations
+  are XNNPACK's, and their sizes still follow from the input's (see tflite_graph).
+  """
+  def mirror(x, axis):
+    def rows(start, stop):
+      index = [slice(None)] * 4
+      index[axis] = slice(start, stop)
+      return x[tuple(index)]
+    before = [rows(i, i + 1) for i in range(pad, 0, -1)]
+    after = [rows(-1 - i, -i) for i in range(1, pad + 1)]
+    return tf.concat(before + [x] + after, axis)
+  return mirror(mirror(x, 1), 2)
+
+
 def _gather_pixels(x, rows, cols):
   """x[:, rows][:, cols], as one gather over the flattened pixels.
 
@@ -118,7 +138,7 @@ class ReflectionPad2D(keras.layers.Layer):
   def call(self, x):
     p = self.padding
     if _tflite_graph_on():
-      return tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+      return _reflect_slices(x, p)
     return _gather_pixels(x, _reflect_index(_dim(x, 1), p), _reflect_index(_dim(x, 2), p))
 
   def compute_output_shape(self, input_shape):
@@ -199,7 +219,10 @@ class InstanceNorm(keras.layers.Layer):
       given = _given_statistics().get(self.name)
     if given is not None:
       mean, variance = (tf.cast(s, x.dtype) for s in given)
-    elif not training and x.shape[0] is not None and x.dtype == tf.float32:
+    elif (not training and x.shape[0] is not None and x.dtype == tf.float32
+          and not _tflite_graph_on()):
+      # (TFLite lowers the fused kernel's [C] statistics with a RESHAPE that XNNPACK does
+      # not take: see _reflect_slices)
       return self._fused(x, style)
     else:
       mean, variance = moments(x)
@@ -281,8 +304,8 @@ class NearestUpsample2D(keras.layers.Layer):
 
   def call(self, x):
     if _tflite_graph_on():  # each pixel copied to the factor x factor block it becomes
-      f = self.factor
-      return tf.nn.depth_to_space(tf.tile(x, [1, 1, 1, f * f]), f)
+      f = self.factor  # (a concatenation: TFLite's TILE is not XNNPACK's, see _reflect_slices)
+      return tf.nn.depth_to_space(tf.concat([x] * (f * f), -1), f)
     size = tf.shape(x)[1:3] * self.factor
     return tf.image.resize(x, size, method="nearest")
 
@@ -465,8 +488,7 @@ class ConvLayer(_ConvBase):
       # Sizes known before running (see tflite_graph): the caller's sides are multiples of
       # 4, and the padded ones of b.
       p = k // 2
-      blocks = tf.nn.space_to_depth(
-          tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT"), b)
+      blocks = tf.nn.space_to_depth(_reflect_slices(x, p), b)
       return tf.nn.depth_to_space(self._block_conv(blocks, kernel, b), b)
     n, h, w, c = (_dim(x, axis) for axis in range(4))
     rows_b, cols_b = -(-h // b), -(-w // b)  # output blocks

@@ -66,8 +66,10 @@ def test_inception_conv_rejects_indivisible_channels():
 
 def test_nearest_upsample_repeats_each_pixel(rng):
   x = rng.uniform(size=(1, 3, 5, 2)).astype("float32")
-  np.testing.assert_array_equal(layers.NearestUpsample2D(2)(x),
-                                np.repeat(np.repeat(x, 2, axis=1), 2, axis=2))
+  expected = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+  np.testing.assert_array_equal(layers.NearestUpsample2D(2)(x), expected)
+  with layers.tflite_graph():  # a channel concatenation and depth_to_space
+    np.testing.assert_array_equal(layers.NearestUpsample2D(2)(x), expected)
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (9, 11)])
@@ -79,6 +81,10 @@ def test_reflection_pad_matches_tf_pad_with_static_and_dynamic_shapes(size, rng)
   dynamic = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 3])])
   np.testing.assert_array_equal(layer(x), expected)
   np.testing.assert_array_equal(dynamic(x), expected)
+  with layers.tflite_graph():  # slices and concatenations (XNNPACK's ops)
+    np.testing.assert_array_equal(layer(x), expected)
+    traced = tf.function(layer, input_signature=[tf.TensorSpec([None, None, None, 3])])
+    np.testing.assert_array_equal(traced(x), expected)
 
 
 @pytest.mark.parametrize("kernel,block", [(9, 2), (9, 4), (3, 3)])
