@@ -22,8 +22,9 @@ the time), the size of the onnxruntime peer's network, and the shipped collectio
 (fastchi_tf/shipped: width 32, six styles).
 
 Command: python -m experiments.bench_exports [--quick] [--noonnx (without tf2onnx)]
-Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: ~10 min; --quick (256x256 and
-512x512, the width-16 network, 1 round) ~1 min. Writes results.json and report.md to
+Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: ~11 min, with each network's
+SavedModel profiled by op type where it is furthest behind TFLite (experiments/lib/
+op_profile.py); --quick (256x256 and 512x512, the width-16 network, 1 round) ~1 min. Writes results.json and report.md to
 experiments/results/bench_exports/.
 """
 
@@ -37,6 +38,7 @@ import time
 import numpy as np
 
 from experiments import bench_shipped
+from experiments.lib import op_profile
 from experiments.lib import reporting
 from experiments.lib import runner
 from fastchi_tf import export
@@ -56,6 +58,7 @@ class Config:
   rounds: int = runner.flag(5, "Timed runs per export and size.")
   warmup: int = 1
   onnx: bool = runner.flag(True, "Also time the ONNX export (needs tf2onnx, onnxruntime).")
+  profile: bool = True  # op times of the SavedModel where it is furthest behind TFLite
 
 
 FULL = Config()
@@ -148,7 +151,7 @@ def _time_size(loaders, frame, cfg):
 
 def run(cfg, out_dir):
   del out_dir
-  rows = []
+  rows, profiles = [], {}
   for network in cfg.networks:
     scratch = tempfile.mkdtemp(prefix="fastchi-bench-exports-")
     try:
@@ -161,9 +164,21 @@ def run(cfg, out_dir):
                            seconds=median, fps=1.0 / median, rounds=values))
         print(f"{network} {width}x{height}: " + ", ".join(
             f"{r['export']} {r['fps']:.2f}/s" for r in rows[-len(times):]), flush=True)
+      if cfg.profile:
+        profiles[network] = _profile_worst(rows, network, os.path.join(scratch, "saved"))
     finally:
       shutil.rmtree(scratch, ignore_errors=True)
-  return dict(rows=rows, threads=_threads(), settle=SETTLE_SECONDS)
+  return dict(rows=rows, threads=_threads(), settle=SETTLE_SECONDS, profiles=profiles)
+
+
+def _profile_worst(rows, network, saved):
+  """op_profile of the SavedModel at the size where it is furthest behind TFLite."""
+  by = {(r["size"], r["export"]): r["fps"] for r in rows if r["network"] == network}
+  size = min((s for s, e in by if e == SAVED), key=lambda s: by[(s, SAVED)] / by[(s, LITE)])
+  width, height = (int(v) for v in size.split("x"))
+  profile = op_profile.saved_model_op_times(saved, bench_shipped.photo_frame(width, height),
+                                            threads=_threads())
+  return dict(size=size, **profile)
 
 
 def _by(summary):
@@ -207,6 +222,39 @@ def finding(summary):
       for name, against, ratios, least in _comparisons(summary))
 
 
+# Op types shown in the profile table (the rest summed in one row).
+PROFILE_ROWS = 8
+
+
+def _limits(summary, rows):
+  """Report lines: where the SavedModel is furthest behind TFLite, what its time goes to."""
+  lines = []
+  for network, p in summary.get("profiles", {}).items():
+    ops = dict(sorted(p["ops"].items(), key=lambda item: -item[1]))  # (JSON sorts keys)
+    conv = sum(ms for op, ms in ops.items() if "Conv2D" in op)
+    lite = 1000 * rows[(network, p["size"], LITE)]["seconds"]
+    shown = list(ops.items())[:PROFILE_ROWS]
+    rest = sum(ops.values()) - sum(ms for _, ms in shown)
+    lines += [
+        f"## What limits the SavedModel: {network} at {p['size']}",
+        "",
+        f"Where it is furthest behind TFLite. TensorFlow's step stats (experiments/lib/"
+        f"op_profile.py: a graph-mode session on the same SavedModel, {p['plain_ms']:.0f} ms "
+        f"per frame untraced, {p['traced_ms']:.0f} traced) over {p['op_runs']:.0f} ops run "
+        f"per frame; ms per frame by op type (their sum exceeds the wall time where ops "
+        f"run side by side):",
+        "",
+        reporting.markdown_table(["op type", "ms per frame"],
+                                 [[op, f"{ms:.2f}"] for op, ms in shown]
+                                 + ([["(the others)", f"{rest:.2f}"]] if rest > 0 else [])),
+        "",
+        f"Its convolutions alone take {conv:.0f} ms per frame, {conv / lite:.2f}x TFLite's "
+        f"whole frame ({lite:.0f} ms, XNNPACK's kernels).",
+        "",
+    ]
+  return lines
+
+
 def report(summary, out_dir):
   del out_dir  # no figures
   rows = _by(summary)
@@ -241,6 +289,7 @@ def report(summary, out_dir):
       *[f"- {target}: {measured} ({reporting.met(met)})"
         for target, measured, met in targets(summary)],
       "",
+      *_limits(summary, rows),
       "Machines differ by 2-4x (AVX-512 against AVX2 alone); compare exports within one run.",
       "",
   ]

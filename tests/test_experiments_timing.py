@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from experiments.lib import input_timing
+from experiments.lib import op_profile
 from experiments.lib import reporting
 from experiments.lib import video_timing
 
@@ -81,3 +82,17 @@ def test_markdown_table_and_json(tmp_path):
   with open(path) as f:
     written = json.load(f)
   assert written["value"] == 1 and "load_average_at_end" in written["machine"]
+
+
+def test_op_profile_times_each_op_type_of_a_saved_model(tmp_path):
+  from fastchi_tf import build_render_net  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / "saved")
+  export.export_saved_model(build_render_net("inception", width=8, residual_blocks=1), path)
+  image = np.random.default_rng(0).integers(0, 256, (16, 24, 3), np.uint8)
+  profile = op_profile.saved_model_op_times(path, image, rounds=2, threads=1)
+  convolutions = [op for op in profile["ops"] if "Conv2D" in op]
+  assert convolutions and all(profile["ops"][op] > 0 for op in convolutions)
+  times = list(profile["ops"].values())
+  assert times == sorted(times, reverse=True)  # most expensive first
+  assert profile["op_runs"] > 10 and profile["plain_ms"] > 0 and profile["traced_ms"] > 0
