@@ -155,7 +155,8 @@ def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, mo
     return {"demo clip": dict(strength=frames / 10, warping_error=target * (1 + frames),
                               target=target, content_blend=frames,
                               content_chosen=of_seed[chosen]["clips"]["demo clip"][
-                                  "content_vs_source"])}
+                                  "content_vs_source"],
+                              style_blend=2 * frames, style_chosen=3.0)}
 
   monkeypatch.setattr(ts, "_baseline", baseline)
   found = ts._baseline_over_seeds(runs, "w10", {"demo clip": ([], None)},
@@ -172,7 +173,12 @@ def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, mo
   assert "the baseline blends each" in text and "each seed's weight-0 frames" in text
   # seed 0: blend content 1 against 1.5 (keeps more), seed 1: 2 against 0.5 (keeps less)
   assert "less content than weight 10 on 1 of 2 clip-seed pairs" in text
-  assert "misses its target on 2." in text
+  # the style term beside the content: seed 0's blend 2 against 3, seed 1's 4 against 3
+  assert "| style, blended w0 | style, weight 10 |" in text and "| 3 | 3 |" in text
+  assert "misses its target on 2; its style term is higher on 1." in text
+  # on the seeds' means: content 1.5 against 1, style 3 against 3
+  assert ts.finding(summary).endswith("less content on 1 of 1 clips and a higher style "
+                                      "term on 0")
   assert "even the strongest blend tried" not in text  # said per seed instead
   json.dumps(found)  # equal seeds' entries must not make a cycle
   equal = ts._mean_of_seeds([run(0.0, 9.0, 4e-3), run(0.0, 9.0, 4e-3)])
