@@ -58,21 +58,34 @@ def _to_uint8(out):
   return {"stylized": tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)}
 
 
-def uint8_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
+def uint8_serving_fn(model: keras.Model, per_image: bool = True
+                     ) -> Callable[..., Dict[str, tf.Tensor]]:
   """uint8 [batch, h, w, 3] in, uint8 of the same shape out: what serving and phones use.
 
   A multi-style model's function also takes float32 style weights [N], one mix for the
-  whole batch (non-negative; the network divides them by their sum).
+  whole batch (non-negative; the network divides them by their sum). per_image runs the
+  network image by image (a loop), so that each InstanceNorm knows its batch and runs the
+  fused batch-norm kernel (layers.InstanceNorm._fused, with its own statistics up to
+  layers.FUSED_MAX_PIXELS: layers.statistics_by_size), as Keras stylizing does. Without, one call on the batch (for converters,
+  to which a loop is a slow one).
   """
+  names = style_names(model)
 
-  if not style_names(model):
-    return lambda images: _to_uint8(model(tf.cast(images, tf.float32), training=False))
+  def call(images, style):
+    images = tf.cast(images, tf.float32)
+    if names:
+      images = [images, tf.tile(style[None], [tf.shape(images)[0], 1])]
+    return _to_uint8(model(images, training=False))["stylized"]
 
-  def serve(images, style):
-    weights = tf.tile(style[None], [tf.shape(images)[0], 1])
-    return _to_uint8(model([tf.cast(images, tf.float32), weights], training=False))
+  def serve(images, style=None):
+    if not per_image:
+      return {"stylized": call(images, style)}
+    with layers.statistics_by_size():
+      return {"stylized": tf.map_fn(
+          lambda image: call(image[None], style)[0], images,
+          fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))}
 
-  return serve
+  return serve if names else (lambda images: serve(images))
 
 
 def _signature(model, batch=None):
@@ -296,7 +309,7 @@ def onnx_bytes(model: keras.Model) -> bytes:
   """
   check_onnx_available()
   import tf2onnx  # pylint: disable=g-import-not-at-top
-  serving = uint8_serving_fn(model)
+  serving = uint8_serving_fn(model, per_image=False)
 
   def traced(*args):
     with layers.tflite_graph():

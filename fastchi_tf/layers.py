@@ -5,6 +5,7 @@ back with `safe_mode=True` (no Lambda layers anywhere).
 """
 
 import contextlib
+import functools
 import itertools
 import threading
 from typing import Any, Optional, Sequence, Tuple
@@ -54,6 +55,20 @@ def tflite_graph():
   (lite.TFLiteRunner, export.OnnxRunner), which feeds sizes the network takes.
   """
   with _setting("tflite_graph", True):
+    yield
+
+
+@contextlib.contextmanager
+def statistics_by_size():
+  """Traces InstanceNorm's fused inference path so that, on an image whose size is known
+  only when it runs, the size chooses the fused kernel's own statistics (up to
+  FUSED_MAX_PIXELS) or `moments`' (InstanceNorm._fused).
+
+  How the SavedModel's any-size signature gets the fast kernel at small sizes. Elsewhere an
+  unknown size gets `moments`', as a relaxed Keras trace does, so that a batch and its
+  images one by one give the same pixels whatever shapes the traces were made for.
+  """
+  with _setting("statistics_by_size", True):
     yield
 
 
@@ -236,10 +251,10 @@ class InstanceNorm(keras.layers.Layer):
     following ReLU into it) runs 2-3x faster than moments + scale + shift, but its
     statistics are a float32 running sum: over more than FUSED_MAX_PIXELS pixels they drift
     by a few uint8 levels (experiments/export_accuracy), so larger images get `moments`'
-    and the kernel only scales and shifts."""
-    accurate = x.shape[1] is None or x.shape[2] is None or (
-        x.shape[1] * x.shape[2] > FUSED_MAX_PIXELS)
-    empty = tf.constant([], tf.float32)
+    and the kernel only scales and shifts; so does a size known only at run time, unless
+    traced in statistics_by_size (the SavedModel's), which traces both and lets it
+    choose."""
+    known = x.shape[1] is not None and x.shape[2] is not None
     out = []
     for i in range(x.shape[0]):
       if style is None:
@@ -248,13 +263,29 @@ class InstanceNorm(keras.layers.Layer):
         weights = tf.cast(style[i:i + 1], tf.float32)
         gamma, beta = tf.matmul(weights, self.gamma)[0], tf.matmul(weights, self.beta)[0]
       image = x[i:i + 1] if x.shape[0] > 1 else x
-      # Given statistics (is_training False), the kernel only scales and shifts.
-      mean, variance = ((tf.reshape(s, [-1]) for s in moments(image)) if accurate
-                        else (empty, empty))
-      out.append(tf.raw_ops.FusedBatchNormV3(
-          x=image, scale=gamma, offset=beta, mean=mean, variance=variance,
-          epsilon=self.epsilon, is_training=not accurate)[0])
+      own = functools.partial(self._batch_norm, image, gamma, beta, None)
+      given = functools.partial(self._given_batch_norm, image, gamma, beta)
+      if known:
+        out.append(own() if x.shape[1] * x.shape[2] <= FUSED_MAX_PIXELS else given())
+      elif getattr(_TRACING, "statistics_by_size", False):  # chosen when it runs
+        out.append(tf.cond(tf.shape(image)[1] * tf.shape(image)[2] <= FUSED_MAX_PIXELS,
+                           own, given))
+      else:
+        out.append(given())
     return out[0] if len(out) == 1 else tf.concat(out, 0)
+
+  def _given_batch_norm(self, image, gamma, beta):
+    return self._batch_norm(image, gamma, beta, moments(image))
+
+  def _batch_norm(self, image, gamma, beta, statistics):
+    """The fused kernel on one image: with its own statistics (None), or only scaling and
+    shifting by given (mean, variance) [1, 1, 1, C] (is_training False)."""
+    empty = tf.constant([], tf.float32)
+    mean, variance = (empty, empty) if statistics is None else (
+        tf.reshape(s, [-1]) for s in statistics)
+    return tf.raw_ops.FusedBatchNormV3(
+        x=image, scale=gamma, offset=beta, mean=mean, variance=variance,
+        epsilon=self.epsilon, is_training=statistics is None)[0]
 
   def compute_output_shape(self, input_shape):
     return input_shape if self.num_styles == 1 else input_shape[0]

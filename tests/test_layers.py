@@ -118,10 +118,18 @@ def test_instance_norm_stays_accurate_over_millions_of_pixels(rng):
   layer.build(x.shape)
   dynamic = tf.function(lambda t: layer(t, training=False),
                         input_signature=[tf.TensorSpec([None, None, None, 2], tf.float32)])
+  any_size = tf.function(lambda t: layer(t, training=False),
+                         input_signature=[tf.TensorSpec([1, None, None, 2], tf.float32)])
+  with layers.statistics_by_size():  # traced here: the size chooses the statistics
+    any_size.get_concrete_function()
   for path, out in (("static-batch inference (fused kernel)", layer(x, training=False)),
-                    ("dynamic batch (the SavedModel's)", dynamic(x)),
+                    ("dynamic batch", dynamic(x)),
+                    ("batch 1, any size (the SavedModel's)", any_size(x)),
                     ("training", layer(x, training=True))):
     assert np.abs(out.numpy() - expected).max() < 2e-3, path
+  # and below FUSED_MAX_PIXELS, where the size chooses the kernel's own statistics
+  small = x[:, :300, :400]
+  np.testing.assert_allclose(any_size(small), layer(small, training=True), atol=2e-3)
 
 
 def test_clip_pixels_clips_with_a_straight_through_gradient():
