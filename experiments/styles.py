@@ -41,7 +41,8 @@ Expected numbers (held-out losses, 6 BSDS500 test/ photos at 256 px, experiments
 styles/report.md): relative style term 0.52-0.79 and content term 249-388 at step 4500;
 0.49-0.82 and 238-342 at step 5000 (at learning rate 3e-4 the style term stopped falling, so
 the parts from step 5000 run at 1e-4: --learning_rate 1e-4 once); 0.49-0.77 and 240-352 at
-step 5500.
+step 5500; 0.48-0.77 and 235-350 at step 6000, the recipe's end (the style term within a
+few percent of step 5500's either way: the part from 5500 to 5800 was worse for 4 styles).
 
 Data: ../shared/data (styles/, photos/bsds500/); it is not in the repository, so this
 experiment needs it. The run folder (--work_dir) is kept outside the repository; commit
