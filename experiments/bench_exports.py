@@ -24,7 +24,8 @@ the time), the size of the onnxruntime peer's network, and the shipped collectio
 Command: python -m experiments.bench_exports [--quick] [--noonnx (without tf2onnx)]
 Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: ~11 min, with each network's
 SavedModel profiled by op type where it is furthest behind TFLite (experiments/lib/
-op_profile.py); --quick (256x256 and 512x512, the width-16 network, 1 round) ~1 min. Writes results.json and report.md to
+op_profile.py); --quick (256x256 and 512x512, the width-16 network, 1 round, its profile)
+~1.5 min. Writes results.json and report.md to
 experiments/results/bench_exports/.
 """
 

@@ -79,8 +79,10 @@ def peak_probes(n=2048, s=256, c=128):
 
 def serving_fn(model, height, width, batch, jit=False):
   """The SavedModel's uint8 -> uint8 computation, traced for one input shape."""
-  return tf.function(export.uint8_serving_fn(model), jit_compile=jit, input_signature=[
-      tf.TensorSpec([batch, height, width, 3], tf.uint8)])
+  # (the SavedModel's image-by-image loop, but one call under XLA, which a loop of unknown
+  # element shapes does not compile)
+  return tf.function(export.uint8_serving_fn(model, per_image=not jit), jit_compile=jit,
+                     input_signature=[tf.TensorSpec([batch, height, width, 3], tf.uint8)])
 
 
 def time_group(fns, rounds, warmup=2):

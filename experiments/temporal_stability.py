@@ -9,7 +9,8 @@ the clip `make demo` generates; the style and content losses of the training obj
 held-out photos; and frames/s. The naive fix is the baseline: an exponential blend of
 consecutive output frames of the unregularized network, at the strength that reaches the
 chosen weight's warping error, with the content loss of its frames against the source
-frames (how much it smears). Writes to experiments/results/temporal_stability/: results.json,
+frames (how much it smears) and their style term (averaged frames average their textures
+away). Writes to experiments/results/temporal_stability/: results.json,
 report.md, tradeoff.png (warping error against style loss), frames.png (consecutive frames
 and their differences at weight 0 and the chosen weight).
 
@@ -383,8 +384,8 @@ def _compared(summary):
 
 def _baseline(runs, chosen, clips, outputs, trainer):
   """Per real clip: the blend strength of weight 0's frames that reaches the chosen weight's
-  warping error (the strongest tried when none does), and the content loss of those blended
-  frames against the source."""
+  warping error (the strongest tried when none does), the content loss of those blended
+  frames against the source and their style term, beside the chosen weight's."""
   out = {}
   for clip in [c for c in clips if clips[c][1] is None]:
     frames = clips[clip][0]

@@ -65,9 +65,9 @@ def uint8_serving_fn(model: keras.Model, per_image: bool = True
   A multi-style model's function also takes float32 style weights [N], one mix for the
   whole batch (non-negative; the network divides them by their sum). per_image runs the
   network image by image (a loop), so that each InstanceNorm knows its batch and runs the
-  fused batch-norm kernel (layers.InstanceNorm._fused, with its own statistics up to
-  layers.FUSED_MAX_PIXELS: layers.statistics_by_size), as Keras stylizing does. Without, one call on the batch (for converters,
-  to which a loop is a slow one).
+  fused batch-norm kernel (layers.InstanceNorm._fused, its own statistics up to
+  layers.FUSED_MAX_PIXELS: layers.statistics_by_size), as Keras stylizing does. Without,
+  one call on the batch (for converters and XLA, to which a loop is a slow or unknown one).
   """
   names = style_names(model)
 
@@ -80,10 +80,13 @@ def uint8_serving_fn(model: keras.Model, per_image: bool = True
   def serve(images, style=None):
     if not per_image:
       return {"stylized": call(images, style)}
-    with layers.statistics_by_size():
-      return {"stylized": tf.map_fn(
-          lambda image: call(image[None], style)[0], images,
-          fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))}
+    def mapped():
+      with layers.statistics_by_size():
+        return tf.map_fn(lambda image: call(image[None], style)[0], images,
+                         fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+    # (a loop over no images cannot stack its results: an empty batch comes back as it is)
+    return {"stylized": tf.cond(tf.shape(images)[0] > 0, mapped,
+                                lambda: tf.zeros_like(images))}
 
   return serve if names else (lambda images: serve(images))
 

@@ -120,6 +120,10 @@ def _reflect_slices(x, pad):
   are XNNPACK's, and their sizes still follow from the input's (see tflite_graph).
   """
   def mirror(x, axis):
+    if x.shape[axis] is not None and x.shape[axis] <= pad:  # (tf.pad's error; slices would
+      raise ValueError(f"reflection padding by {pad} needs sides of more than {pad} "
+                       f"pixels, got {x.shape[axis]}")  # quietly pad less)
+
     def rows(start, stop):
       index = [slice(None)] * 4
       index[axis] = slice(start, stop)
@@ -248,7 +252,7 @@ class InstanceNorm(keras.layers.Layer):
   def _fused(self, x, style):
     """Inference on a static batch, image by image: batch normalization over one image's
     pixels is instance normalization. The fused kernel (oneDNN on CPU; grappler folds a
-    following ReLU into it) runs 2-3x faster than moments + scale + shift, but its
+    following ReLU into it, though not across statistics_by_size's tf.cond) runs 2-3x faster than moments + scale + shift, but its
     statistics are a float32 running sum: over more than FUSED_MAX_PIXELS pixels they drift
     by a few uint8 levels (experiments/export_accuracy), so larger images get `moments`'
     and the kernel only scales and shifts; so does a size known only at run time, unless

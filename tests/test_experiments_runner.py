@@ -183,3 +183,36 @@ def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, mo
   json.dumps(found)  # equal seeds' entries must not make a cycle
   equal = ts._mean_of_seeds([run(0.0, 9.0, 4e-3), run(0.0, 9.0, 4e-3)])
   assert json.loads(json.dumps(equal))["seeds"][0]["style"] == 9.0
+
+
+def test_temporal_stability_frame_terms_are_the_objectives_on_every_fourth_frame():
+  import types
+  import numpy as np
+  import tensorflow as tf
+  from experiments import temporal_stability as ts
+  from fastchi_tf import config as config_lib
+  from fastchi_tf import losses
+
+  class Net:  # features: the pixels themselves, one content and one style "layer"
+    content_layers = ("c",)
+
+    def __call__(self, x):
+      x = tf.convert_to_tensor(x) / 255.0
+      return {"c": x, "s": x}
+
+  rng = np.random.default_rng(0)
+  painting = rng.uniform(0, 255, (1, 8, 8, 3)).astype(np.float32)
+  trainer = types.SimpleNamespace(
+      loss_net=Net(), style_grams={"s": losses.gram_matrix(painting / 255.0)[0]},
+      cfg=types.SimpleNamespace(loss=config_lib.LossConfig()))
+  frames = [rng.integers(0, 256, (8, 8, 3), np.uint8) for _ in range(8)]
+  outs = [np.clip(f.astype(int) + 40, 0, 255).astype(np.uint8) for f in frames]
+  content, style = ts._terms_against_source(trainer, outs, frames)
+  used = [(o.astype(np.float32)[None] / 255, f.astype(np.float32)[None] / 255)
+          for o, f in zip(outs[::4], frames[::4])]  # frames 0 and 4
+  assert content == pytest.approx(np.mean(
+      [float(losses.content_loss(o, f)[0]) for o, f in used]), rel=1e-5)
+  assert style == pytest.approx(np.mean(
+      [float(losses.style_loss({"s": o}, trainer.style_grams)[0][0]) for o, _ in used]),
+      rel=1e-5)
+  assert ts._terms_against_source(trainer, frames, frames)[0] == 0.0

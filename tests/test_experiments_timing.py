@@ -93,6 +93,4 @@ def test_op_profile_times_each_op_type_of_a_saved_model(tmp_path):
   profile = op_profile.saved_model_op_times(path, image, rounds=2, threads=1)
   convolutions = [op for op in profile["ops"] if "Conv2D" in op]
   assert convolutions and all(profile["ops"][op] > 0 for op in convolutions)
-  times = list(profile["ops"].values())
-  assert times == sorted(times, reverse=True)  # most expensive first
   assert profile["op_runs"] > 10 and profile["plain_ms"] > 0 and profile["traced_ms"] > 0

@@ -54,6 +54,9 @@ def test_saved_model_signature_is_uint8_any_size_and_matches_eager(exported, tra
     assert out.dtype == tf.uint8 and out.shape == shape
     eager = np.clip(np.round(model(images.astype(np.float32)).numpy()), 0, 255)
     assert np.abs(out.numpy().astype(int) - eager).max() <= 1
+  # (image by image inside: an empty batch comes back empty, not as an error)
+  empty = signature(images=tf.zeros([0, 16, 24, 3], tf.uint8))["stylized"]
+  assert empty.shape == (0, 16, 24, 3)
 
 
 def test_keras_file_loads_in_safe_mode_and_matches(exported, trained_run, rng):

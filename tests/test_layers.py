@@ -127,9 +127,11 @@ def test_instance_norm_stays_accurate_over_millions_of_pixels(rng):
                     ("batch 1, any size (the SavedModel's)", any_size(x)),
                     ("training", layer(x, training=True))):
     assert np.abs(out.numpy() - expected).max() < 2e-3, path
-  # and below FUSED_MAX_PIXELS, where the size chooses the kernel's own statistics
+  # Below FUSED_MAX_PIXELS the size chose the kernel's own statistics, as a static trace
+  # does, not moments' (which differ by ~1e-3 on this image's large mean).
   small = x[:, :300, :400]
-  np.testing.assert_allclose(any_size(small), layer(small, training=True), atol=2e-3)
+  np.testing.assert_allclose(any_size(small), layer(small, training=False), atol=1e-5)
+  assert np.abs(any_size(small).numpy() - dynamic(small).numpy()).max() > 1e-4
 
 
 def test_clip_pixels_clips_with_a_straight_through_gradient():

@@ -52,6 +52,8 @@ def saved_model_op_times(path: str, image: np.ndarray, rounds: int = 3,
             continue
           # timeline_label: "name = OpType(inputs...)"
           kind = node.timeline_label.split(" = ", 1)[-1].split("(", 1)[0]
+          # from the node's scheduling to its end: its kernel's time plus the wait for a
+          # thread (op_end_rel_micros; whole microseconds)
           per_op[kind] += node.op_end_rel_micros
           runs += 1
   return {"ops": {k: v / 1000.0 / rounds for k, v in per_op.most_common()},
