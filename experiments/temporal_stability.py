@@ -487,7 +487,7 @@ def report(summary, out_dir):
       "the frames against their source frames (higher: further from the source, e.g. "
       "smeared)." + ("" if every_seed else " A blend warp above its target: even the "
                      "strongest blend tried does not reach it."), ""]
-  styled = all("style_blend" in b for b in summary["baseline"].values())
+  styled = _styled(summary)
   b_rows = [[clip, ", ".join(f"{x['strength']:g}" for x in b.get("seeds", [b])),
              f"{b['warping_error']:.2e}", f"{b['target']:.2e}",
              f"{b['content_blend']:.4g}", f"{b['content_chosen']:.4g}"]
@@ -515,6 +515,11 @@ def report(summary, out_dir):
   lines += ["Frames/s are the same network's for every weight (see results.json, per clip).",
             ""]
   return "\n".join(lines)
+
+
+def _styled(summary):
+  """Whether the baseline has the frames' style term (results before it: no)."""
+  return all("style_blend" in b for b in summary["baseline"].values())
 
 
 def _blended_seeds(summary):
@@ -547,7 +552,7 @@ def finding(summary):
   worse = sum(b["content_blend"] > b["content_chosen"] for b in summary["baseline"].values())
   baseline = summary["baseline"].values()
   styled = ""
-  if all("style_blend" in b for b in baseline):
+  if _styled(summary):
     styled = (f" and a higher style term on "
               f"{sum(b['style_blend'] > b['style_chosen'] for b in baseline)}")
   return (f"weight {compared['weight']:g}: warping error on the real clips x{cut:.2f} of "

@@ -30,6 +30,10 @@ def _given_statistics():
   return getattr(_TRACING, "statistics", None)
 
 
+def _statistics_by_size_on():
+  return getattr(_TRACING, "statistics_by_size", False)
+
+
 @contextlib.contextmanager
 def _setting(name, value):
   old = getattr(_TRACING, name, None)
@@ -252,7 +256,8 @@ class InstanceNorm(keras.layers.Layer):
   def _fused(self, x, style):
     """Inference on a static batch, image by image: batch normalization over one image's
     pixels is instance normalization. The fused kernel (oneDNN on CPU; grappler folds a
-    following ReLU into it, though not across statistics_by_size's tf.cond) runs 2-3x faster than moments + scale + shift, but its
+    following ReLU into it, though not across statistics_by_size's tf.cond) runs 2-3x
+    faster than moments + scale + shift, but its
     statistics are a float32 running sum: over more than FUSED_MAX_PIXELS pixels they drift
     by a few uint8 levels (experiments/export_accuracy), so larger images get `moments`'
     and the kernel only scales and shifts; so does a size known only at run time, unless
@@ -271,7 +276,7 @@ class InstanceNorm(keras.layers.Layer):
       given = functools.partial(self._given_batch_norm, image, gamma, beta)
       if known:
         out.append(own() if x.shape[1] * x.shape[2] <= FUSED_MAX_PIXELS else given())
-      elif getattr(_TRACING, "statistics_by_size", False):  # chosen when it runs
+      elif _statistics_by_size_on():  # chosen when it runs
         out.append(tf.cond(tf.shape(image)[1] * tf.shape(image)[2] <= FUSED_MAX_PIXELS,
                            own, given))
       else:
