@@ -488,20 +488,33 @@ def report(summary, out_dir):
       "smeared)." + ("" if every_seed else " A blend warp above its target: even the "
                      "strongest blend tried does not reach it."), ""]
   styled = _styled(summary)
+  plain = runs["w0"]["clips"]
   b_rows = [[clip, ", ".join(f"{x['strength']:g}" for x in b.get("seeds", [b])),
              f"{b['warping_error']:.2e}", f"{b['target']:.2e}",
+             f"{plain[clip]['content_vs_source']:.4g}",
              f"{b['content_blend']:.4g}", f"{b['content_chosen']:.4g}"]
-            + ([f"{b['style_blend']:.4g}", f"{b['style_chosen']:.4g}"] if styled else [])
+            + ([f"{plain[clip]['style_of_frames']:.4g}", f"{b['style_blend']:.4g}",
+                f"{b['style_chosen']:.4g}"] if styled else [])
             for clip, b in summary["baseline"].items()]
   lines += [reporting.markdown_table(
-      ["clip", "blend strength", "blend warp", "target warp",
+      ["clip", "blend strength", "blend warp", "target warp", "content, w0",
        "content, blended w0", f"content, weight {compared:g}"]
-      + (["style, blended w0", f"style, weight {compared:g}"] if styled else []),
+      + (["style, w0", "style, blended w0", f"style, weight {compared:g}"]
+         if styled else []),
       b_rows), ""]
   if styled:  # averaging frames also averages their textures away
     lines += ["Style: the style term of the same frames against the style image (lower: "
               "closer to the painting's textures). Blending averages each frame's textures "
               "with the last ones', so it can keep content by losing style.", ""]
+  lowered = _blend_lowers_content(summary)
+  if lowered:  # a smear would raise it
+    lines += ["Blending lowers the content term below the unblended frames' own on "
+              + ", ".join(f"{clip} ({plain[clip]['content_vs_source']:.4g} to "
+                          f"{summary['baseline'][clip]['content_blend']:.4g})"
+                          for clip in lowered)
+              + ": on these clips the term falls with the textures that averaging removes "
+              "instead of rising with a smear, so it cannot show the blend's smearing "
+              "there.", ""]
   if every_seed:
     pairs = [x for b in summary["baseline"].values() for x in b["seeds"]]
     less = sum(x["content_blend"] > x["content_chosen"] for x in pairs)
@@ -515,6 +528,14 @@ def report(summary, out_dir):
   lines += ["Frames/s are the same network's for every weight (see results.json, per clip).",
             ""]
   return "\n".join(lines)
+
+
+def _blend_lowers_content(summary):
+  """The clips on which the blended weight-0 frames have a lower content term (mean over
+  seeds) than the same frames unblended."""
+  plain = summary["runs"]["w0"]["clips"]
+  return [clip for clip, b in summary["baseline"].items()
+          if b["content_blend"] < plain[clip].get("content_vs_source", -np.inf)]
 
 
 def _styled(summary):

@@ -137,12 +137,13 @@ def test_temporal_stability_blends_chooses_and_reports(tmp_path):
   assert os.path.exists(tmp_path / "tradeoff.png")
   assert "less content on 1 of 1 clips" in ts.finding(summary)
   assert "(both the first seed)" in text  # results from before every seed was blended
+  assert "below the unblended" not in text  # the blend's content 2 is above w0's 1
 
 
 def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, monkeypatch):
   from experiments import temporal_stability as ts
   clip = lambda e: dict(warping_error=e, input_error=1e-4, fps=1.0, frames=3,
-                        content_vs_source=e * 1e3)
+                        content_vs_source=e * 1e3, style_of_frames=e * 1e2)
   run = lambda w, style, error: dict(weight=w, style=style, content=5.0, train_seconds=None,
                                      clips={"demo clip": clip(error)})
   runs = {"w0": ts._mean_of_seeds([run(0.0, 9.0, 4e-3), run(0.0, 11.0, 2e-3)]),
@@ -175,6 +176,9 @@ def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, mo
   assert "less content than weight 10 on 1 of 2 clip-seed pairs" in text
   # the style term beside the content: seed 0's blend 2 against 3, seed 1's 4 against 3
   assert "| style, blended w0 | style, weight 10 |" in text and "| 3 | 3 |" in text
+  # weight 0's own frames beside them: content (4 + 2) / 2 = 3 above the blend's 1.5
+  assert "| 3 | 1.5 | 1 | 0.3 | 3 | 3 |" in text
+  assert "content term below the unblended frames' own on demo clip (3 to 1.5)" in text
   assert "misses its target on 2; its style term is higher on 1." in text
   # on the seeds' means: content 1.5 against 1, style 3 against 3
   assert ts.finding(summary).endswith("less content on 1 of 1 clips and a higher style "
