@@ -69,7 +69,11 @@ class Config:
   # cut flicker 2-3x only at a 70% higher style loss: the term held back the style that
   # the network had not learnt yet.
   pretrain_steps: int = 4000
-  steps: int = 2000
+  steps: int = runner.flag(2000, "Fine-tuning steps per weight and seed (a run of the same "
+                           "settings stopped short of them goes on from its last step).")
+  sweep: Optional[str] = runner.flag(
+      None, "Comma list of temporal weights to train and measure instead of `weights` "
+      "(0 first), e.g. 0,30000.")
   # The shipped recipe's loss (experiments/styles.py): each style layer's term relative,
   # and a tanh head.
   style_weight: float = 300.0
@@ -133,6 +137,9 @@ def _train(cfg, weight, work, train_data, style_image, seed=0):
     log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
   elif _trained(tcfg):
     log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
+  elif _stopped_short(tcfg, cfg.pretrain_steps):  # a shorter fine-tune of this weight
+    train_lib.train(tcfg, on_summary=None)  # (resuming is bit-exact: as if never stopped)
+    log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
   elif not cfg.pretrain_steps:
     return tcfg, training.train_afresh(tcfg, on_summary=None)
   else:
@@ -145,12 +152,41 @@ def _train(cfg, weight, work, train_data, style_image, seed=0):
   return tcfg, {k: v[own] for k, v in log.items()}
 
 
+def _last_step(model_dir):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(model_dir) else None
+  return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+def _stopped_short(tcfg, pretrain_steps):
+  """Whether tcfg.model_dir holds a run of tcfg's settings past the shared start but short of
+  tcfg.steps (a sweep run again with more steps goes on from there)."""
+  return pretrain_steps < _last_step(tcfg.model_dir) < tcfg.steps and _same_settings(tcfg)
+
+
+def weights(cfg):
+  """The temporal weights the run trains and measures: --sweep's, else cfg.weights."""
+  if not cfg.sweep:
+    return tuple(cfg.weights)
+  try:
+    found = tuple(float(w) for w in cfg.sweep.split(","))
+  except ValueError:
+    found = ()
+  if not found or found[0] != 0 or sorted(found) != list(found):
+    raise ValueError(f"--sweep {cfg.sweep}: weights in increasing order, 0 first")
+  return found
+
+
 def _trained(tcfg):
   """Whether tcfg.model_dir holds a finished run of exactly tcfg's settings (an interrupted
   sweep goes on from there; anything else is trained again)."""
+  return (os.path.exists(os.path.join(tcfg.model_dir, f"ckpt-{tcfg.steps}.index"))
+          and _same_settings(tcfg))
+
+
+def _same_settings(tcfg):
+  """Whether tcfg.model_dir's run has tcfg's settings (steps and the like aside)."""
   from fastchi_tf import config as config_lib  # pylint: disable=g-import-not-at-top
-  if not os.path.exists(os.path.join(tcfg.model_dir, f"ckpt-{tcfg.steps}.index")):
-    return False
   saved = config_lib.TrainConfig.of_run(tcfg.model_dir)
   try:
     return saved is not None and not config_lib.check_resumable(saved, tcfg)
@@ -270,7 +306,7 @@ def run(cfg, out_dir):
   evaluator = None  # the loss network and style targets, the same for every weight
   runs, outputs = {}, {}  # outputs[(run, clip)]: stylized frames of the unsynthetic clips
   unregularized = {}  # [(clip, seed)]: weight 0's stylized frames of the unsynthetic clips
-  for weight in cfg.weights:
+  for weight in weights(cfg):
     name = f"w{weight:g}"
     seeded = []
     for seed in range(cfg.seeds):
@@ -279,7 +315,7 @@ def run(cfg, out_dir):
       seconds = time.perf_counter() - start
       if evaluator is None:
         evaluator = train_lib.Trainer(tcfg, _strategy(), [_style(style_image)], tcfg.model_dir)
-      model = export.restore_render_net(tcfg.model_dir)
+      model = export.restore_render_net(tcfg.model_dir, step=tcfg.steps)  # not a later one
       content, style = _objective(evaluator, model, photos)
       temporal = log.get("temporal")
       entry = dict(weight=weight, train_seconds=seconds if cfg.train else None,

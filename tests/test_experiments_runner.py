@@ -220,3 +220,30 @@ def test_temporal_stability_frame_terms_are_the_objectives_on_every_fourth_frame
       [float(losses.style_loss({"s": o}, trainer.style_grams)[0][0]) for o, _ in used]),
       rel=1e-5)
   assert ts._terms_against_source(trainer, frames, frames)[0] == 0.0
+
+
+def test_temporal_stability_sweep_flag_and_a_longer_fine_tune_goes_on(
+    tmp_path, photo_folder, style_path):
+  from experiments import temporal_stability as ts
+  assert ts.weights(ts.QUICK) == ts.QUICK.weights
+  assert ts.weights(dataclasses.replace(ts.QUICK, sweep="0,3e4")) == (0.0, 30000.0)
+  for bad in ("3e4,0", "1,2", "0,x"):
+    with pytest.raises(ValueError, match="--sweep"):
+      ts.weights(dataclasses.replace(ts.QUICK, sweep=bad))
+  # Weight 0's run fine-tuned 1 step past the shared start (step 1)...
+  cfg = ts.Config(width=4, image_size=32, batch_size=1, pretrain_steps=1, steps=1,
+                  style_size=32)
+  done = ts._train_config(cfg, 0.0, str(tmp_path / "w0"), photo_folder, style_path, 2)
+  training.train_afresh(done, on_summary=None)
+  checkpoint = os.stat(tmp_path / "w0" / "ckpt-2.index")
+  # ...goes on from step 2 when the sweep asks for 2 steps (there is no shared start left
+  # to begin again from), and keeps the checkpoint it had.
+  longer = dataclasses.replace(cfg, steps=2)
+  tcfg, log = ts._train(longer, 0.0, str(tmp_path), photo_folder, style_path)
+  assert ts._last_step(tcfg.model_dir) == 3 and list(log["step"]) == [2, 3]
+  again = os.stat(tmp_path / "w0" / "ckpt-2.index")
+  assert (again.st_ino, again.st_mtime_ns) == (checkpoint.st_ino, checkpoint.st_mtime_ns)
+  # A run of other settings is not gone on from.
+  other = ts._train_config(longer, 10.0, tcfg.model_dir, photo_folder, style_path, 4)
+  assert ts._stopped_short(tcfg, 1) is False and ts._stopped_short(other, 1) is False
+  assert ts._stopped_short(dataclasses.replace(tcfg, steps=4), 1)
