@@ -185,9 +185,16 @@ def _trained(tcfg):
 
 
 def _same_settings(tcfg):
-  """Whether tcfg.model_dir's run has tcfg's settings (steps and the like aside)."""
+  """Whether tcfg.model_dir's run has tcfg's settings (steps and the like aside), its
+  photos and style image compared by content as training does: a work folder moved or
+  copied elsewhere is not trained again."""
   from fastchi_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import data  # pylint: disable=g-import-not-at-top
   saved = config_lib.TrainConfig.of_run(tcfg.model_dir)
+  folder, style = tcfg.data.train_data, tcfg.data.style_image
+  tcfg = config_lib.replace(tcfg, data=dict(
+      train_data_sha256=data.files_sha256(folder, data.list_images(folder)),
+      style_sha256=data.file_sha256(style)))
   try:
     return saved is not None and not config_lib.check_resumable(saved, tcfg)
   except ValueError:

@@ -247,3 +247,11 @@ def test_temporal_stability_sweep_flag_and_a_longer_fine_tune_goes_on(
   other = ts._train_config(longer, 10.0, tcfg.model_dir, photo_folder, style_path, 4)
   assert ts._stopped_short(tcfg, 1) is False and ts._stopped_short(other, 1) is False
   assert ts._stopped_short(dataclasses.replace(tcfg, steps=4), 1)
+  # The photos copied elsewhere (a work folder moved): the same run; other photos: not.
+  import shutil
+  moved = shutil.copytree(photo_folder, tmp_path / "moved")
+  assert ts._same_settings(ts._train_config(longer, 0.0, tcfg.model_dir, str(moved),
+                                            style_path, 3))
+  os.remove(next(os.path.join(moved, n) for n in os.listdir(moved) if n.endswith(".jpg")))
+  assert not ts._same_settings(ts._train_config(longer, 0.0, tcfg.model_dir, str(moved),
+                                                style_path, 3))
