@@ -202,10 +202,31 @@ def _parse(argv):
   return rest
 
 
+# What the light install (requirements-lite.txt: LiteRT, NumPy, Pillow) leaves out, and
+# what needs it.
+FULL_INSTALL = {"tensorflow": ".keras and SavedModel models, training and exports",
+                "keras": ".keras and SavedModel models, training and exports",
+                "imageio_ffmpeg": "the video tools", "imageio": "the video tools",
+                "matplotlib": "contact sheets and plots"}
+
+
 def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
-  """absl's app.run with --help exiting 0 and bad flags as one line with status 2."""
+  """absl's app.run with --help exiting 0 and bad flags as one line with status 2; a
+  Ctrl-C that the tool does not handle itself, and a package that the light install lacks,
+  one line too."""
   from absl import app
-  app.run(main, flags_parser=_parse)
+
+  def guarded(argv):
+    try:
+      return main(argv)
+    except KeyboardInterrupt:
+      interrupted("files are written whole or not at all")
+    except ModuleNotFoundError as e:
+      if e.name not in FULL_INSTALL:
+        raise
+      usage_error(f"{e.name} is not installed: {FULL_INSTALL[e.name]} need it, and the "
+                  "light install leaves it out; pip install -r requirements.txt")
+  app.run(guarded, flags_parser=_parse)
 
 
 def define_style_flags() -> None:

@@ -47,6 +47,9 @@ def contact_sheet(stylizer: stylize.Stylizer, image: np.ndarray,
   """The rows of a contact sheet: `image` and each of `more` in every style; a mix of
   `image` between `mix` (two style names or indices) if given; a strength ramp of style
   `ramp` if given ("" for a single-style model). Raises StylizeError naming a bad style."""
+  if ramp == "" and stylizer.style_names:  # (checked before any rendering)
+    raise stylize.StylizeError(f"--ramp needs one of the model's styles: "
+                               f"{', '.join(stylizer.style_names)}")
   rows = [style_row(stylizer, i) for i in (image, *more)]
   if mix:
     if len(mix) != 2:

@@ -100,7 +100,7 @@ def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
       raise ValueError(f"--style mix {spec!r}: weights must be non-negative numbers, "
                        f"got {value}")
     weights[index(token)] += w
-  return normalize(weights, spec)
+  return normalize(weights, f"--style {spec!r}")
 
 
 def normalize(weights: Sequence[float], what: str = "style weights") -> np.ndarray:
@@ -108,8 +108,9 @@ def normalize(weights: Sequence[float], what: str = "style weights") -> np.ndarr
   weights = np.asarray(weights, np.float64)
   if not np.all(np.isfinite(weights)) or np.any(weights < 0):
     raise ValueError(f"{what}: weights must be non-negative numbers")
-  if weights.sum() <= 0:
+  if weights.max(initial=0) <= 0:
     raise ValueError(f"{what}: the weights are all zero")
+  weights = weights / weights.max()  # (a sum of weights near float64's largest overflows)
   return (weights / weights.sum()).astype(np.float32)
 
 

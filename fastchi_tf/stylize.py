@@ -11,6 +11,7 @@ import dataclasses
 import os
 import sys
 import threading
+import warnings
 import zipfile
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:  # TensorFlow is imported lazily: only where a model is loaded
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                  ".bmp": "BMP"}
 ALPHA_FORMATS = ("PNG", "WEBP")  # formats that keep transparency
+# Lossy formats at quality 95: Pillow's default 75 visibly softens fine brush strokes.
+SAVE_OPTIONS = {"JPEG": dict(quality=95), "WEBP": dict(quality=95)}
 # Untiled inputs above this many pixels are refused (4096 x 4096; 4K UHD fits below it).
 MAX_UNTILED_PIXELS = 4096 * 4096
 # Above this many pixels images are tiled automatically when the model allows it (see
@@ -67,7 +70,12 @@ def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   if os.path.isdir(path):
     raise StylizeError(f"input {path} is a folder; give an image file")
   try:
-    with Image.open(path) as image:
+    with warnings.catch_warnings():
+      # Large photos are what tiling is for: Pillow's warning from 89 megapixels up is noise
+      # here; from 179 it refuses (DecompressionBombError), and that error is the message.
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      opened = Image.open(path)
+    with opened as image:
       image.load()
       image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
       if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte
@@ -78,7 +86,7 @@ def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         alpha = rgba[..., 3]
         return np.ascontiguousarray(rgba[..., :3]), (None if alpha.min() == 255 else alpha)
       return np.asarray(image.convert("RGB")), None
-  except (OSError, SyntaxError, ValueError) as e:
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise StylizeError(f"cannot read image {path}: {e}") from None
 
 
@@ -96,7 +104,7 @@ def write_image(path: str, image: np.ndarray, alpha: Optional[np.ndarray] = None
     image = np.concatenate([image, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
   try:
     with io_utils.atomic_path(path) as tmp:
-      Image.fromarray(image).save(tmp, format=fmt)
+      Image.fromarray(image).save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
   except OSError as e:
     raise StylizeError(f"cannot write {path}: {e.strerror or e}") from None
 
@@ -321,7 +329,8 @@ class TFLiteStylizer(Stylizer):
     if not (image is not None and len(details) in (1, 2) and len(outputs) == 1
             and image["dtype"] == np.uint8 and outputs[0]["dtype"] == np.uint8
             and len(image["shape"]) == 4 and image["shape"][-1] == 3):
-      found = ", ".join(f"{d['dtype'].__name__} {list(d['shape'])}" for d in details)
+      found = ", ".join(f"{d['dtype'].__name__} {[int(s) for s in d['shape']]}"
+                        for d in details)
       raise StylizeError(f"{path} is a TFLite model but not a FastChi-TF export: it takes "
                          f"{found}; expected one uint8 image [1, h, w, 3] (and style weights)")
     self.style_names = self._fn.style_names
@@ -477,7 +486,9 @@ def choose_tile(stylizer: Stylizer, shape: Sequence[int],
   """The tile size to use, or None: `tile` if given (0: never tile); otherwise AUTO_TILE for
   images over AUTO_TILE_PIXELS when the stylizer can tile."""
   if tile is not None:
-    return tile or None
+    # Not an image under MIN_RENDER_SIDE: rendered whole and enlarged (see render_size), as
+    # its tiles would be thumbnails, which the network turns to noise.
+    return tile if tile and min(shape[:2]) >= MIN_RENDER_SIDE else None
   if shape[0] * shape[1] > AUTO_TILE_PIXELS and stylizer.supports_tiling:
     return AUTO_TILE
   return None

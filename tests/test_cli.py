@@ -22,13 +22,12 @@ def _run(tmp_path, *args, **env):
         if flags.FLAGS.count == 7:
           cli.fail("seven is unlucky")
         if flags.FLAGS.count == 8:
-          raise KeyboardInterrupt
+          raise KeyboardInterrupt  # Ctrl-C where the tool does not handle it
+        if flags.FLAGS.count == 9:  # what the light install leaves out
+          raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
         print("hello" * flags.FLAGS.count)
       if __name__ == "__main__":
-        try:
-          cli.run(main)
-        except KeyboardInterrupt:
-          cli.interrupted("nothing was written")
+        cli.run(main)
       '''))
   environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
   environ.update(PYTHONPATH=ROOT, **env)
@@ -44,7 +43,10 @@ def test_exit_codes_and_one_line_messages(tmp_path):
                            (["--nope"], 2, "tool.py: error: Unknown command line flag"),
                            (["stray"], 2, "tool.py: error: unexpected arguments"),
                            (["--count", "7"], 1, "tool.py: error: seven is unlucky"),
-                           (["--count", "8"], 130, "tool.py: interrupted; nothing was written")]:
+                           (["--count", "8"], 130, "tool.py: interrupted; files are written "
+                            "whole or not at all"),
+                           (["--count", "9"], 2, "tool.py: error: matplotlib is not installed: "
+                            "contact sheets and plots need it")]:
     result = _run(tmp_path, *args)
     assert result.returncode == code, (args, result.stderr)
     assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr

@@ -102,3 +102,12 @@ def test_a_video_is_stylized_in_a_mix_and_the_contact_sheet_has_every_style(
   assert width > 4 * height / 3  # rows of four (photo + three styles)
   assert bad.returncode == 2 and "unknown style 'moon'" in last_line(bad.stderr)
   assert not bad_video.exists()
+
+
+def test_a_strength_ramp_without_a_style_names_the_models_styles(model_path, photo):
+  from fastchi_tf import sheets
+  from fastchi_tf import stylize
+  stylizer = stylize.load_stylizer(model_path)
+  with pytest.raises(stylize.StylizeError, match="--ramp needs one of the model's styles: "
+                     "ink, sun, sea"):
+    sheets.contact_sheet(stylizer, stylize.read_image(photo), ramp="")

@@ -65,6 +65,7 @@ def test_a_choice_is_a_normalized_weight_vector(spec, expected):
     ("wave,udnie,0", "the weights must be numbers"),
     ("1,-1,1", "non-negative"),
     ("0,0,0", "the weights are all zero"),
+    ("wave:0", "--style 'wave:0': the weights are all zero"),
     ("wave:1,udnie", "write each style as name:weight"),
 ])
 def test_a_bad_choice_names_the_problem(spec, match):
@@ -91,3 +92,11 @@ def test_the_draw_is_balanced_and_a_function_of_seed_and_step_only():
   np.testing.assert_array_equal(drawn, again)
   other = np.concatenate([styles.draw(8, step, total, num).numpy() for step in range(6)])
   assert not np.array_equal(drawn, other)
+
+
+def test_huge_weights_mix_without_overflowing():
+  import warnings
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # an overflow warning fails the test
+    np.testing.assert_allclose(styles.parse_choice("wave:1e308,udnie:1e308", NAMES),
+                               [0, 0.5, 0.5])

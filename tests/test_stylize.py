@@ -169,6 +169,8 @@ def test_small_images_are_rendered_enlarged_not_as_noise():
   # trained model it is noise: docs/small_images.jpg); enlarged it stays close.
   assert np.abs(out.astype(int) - reference).mean() < 0.7 * as_is
   np.testing.assert_array_equal(stylize.stylize_batch(stylizer, [thumb, thumb])[1], out)
+  # --tile on it too (a folder of mixed sizes): its tiles would be smaller thumbnails still.
+  np.testing.assert_array_equal(stylize.stylize_image(stylizer, thumb, tile=64), out)
 
 
 def test_transparency_is_kept_where_the_format_holds_it(keras_model_path, tmp_path, rng):
@@ -200,3 +202,13 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, rng):
   assert image.shape == (30, 20, 3)
   stored = np.asarray(Image.open(path).convert("RGB")).astype(int)
   np.testing.assert_array_equal(image, np.rot90(stored, k=-1))
+
+
+def test_jpeg_and_webp_outputs_keep_fine_detail(tmp_path):
+  from fastchi_tf import samples
+  image = samples.read_photo("astronaut.png", 128)
+  for ext in (".jpg", ".webp"):
+    path = str(tmp_path / f"out{ext}")
+    stylize.write_image(path, image)
+    error = np.abs(np.asarray(Image.open(path).convert("RGB"), np.float32) - image).mean()
+    assert error < 3.5, (ext, error)  # at Pillow's default quality (75): 5.5 and 4.5 levels

@@ -176,3 +176,77 @@ def test_standard_streams_default_names_and_json(model_path, tmp_path, rng):
   expected = stylize.stylize_image(stylize.load_stylizer(model_path),
                                    np.asarray(Image.open(photo)))
   np.testing.assert_array_equal(out, expected)
+
+
+def _huge_png(path, side=20000):
+  """A PNG whose header claims side x side pixels: Pillow refuses it on opening."""
+  import struct
+  import zlib
+  def chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+  header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+  with open(path, "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+  return str(path)
+
+
+def test_a_new_users_slips_each_get_one_line_or_do_what_was_meant(model_path, tmp_path, rng):
+  import json
+  import subprocess
+  from tool_runner import ROOT
+  from tool_runner import tool_command
+  from tool_runner import tool_env
+  for folder in ("a", "b"):  # one name in two folders
+    (tmp_path / folder).mkdir()
+    _photo(tmp_path / folder / "x.png", rng)
+  mixed = tmp_path / "mixed"
+  (mixed / "sub").mkdir(parents=True)
+  _photo(mixed / "p.png", rng)
+  (mixed / "notes.txt").write_text("not an image")
+  photo = _photo(tmp_path / "photo.jpg", rng)
+  text = tmp_path / "text.jpg"
+  text.write_text("not an image")
+  into = tmp_path / "into"
+  into.mkdir()
+  blocker = tmp_path / "blocked" / "tensorflow"  # as in the light install: not there at all
+  blocker.mkdir(parents=True)
+  (blocker / "__init__.py").write_text(
+      "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')")
+  same, glob_mixed, in_folder, failed, listed, bomb, light = run_tools(
+      ("stylize.py", "--model", model_path, "--input", tmp_path / "*" / "x.png", "--output",
+       tmp_path / "same"),
+      ("stylize.py", "--model", model_path, "--input", mixed / "*", "--output",
+       tmp_path / "globbed"),
+      ("stylize.py", "--model", model_path, "--input", photo, "--output", into),
+      ("stylize.py", "--model", model_path, "--input", text, "--json"),
+      ("stylize.py", "--model", model_path, "--list_styles", "--json"),
+      ("stylize.py", "--model", model_path, "--input", _huge_png(tmp_path / "huge.png"),
+       "--output", tmp_path / "huge_out.png"),
+      ("stylize.py", "--model", model_path, "--input", photo, "--output", tmp_path / "l.png",
+       {"PYTHONPATH": f"{blocker.parent}{os.pathsep}{ROOT}"}))
+  # The second x.png would have replaced the first one's result: refused before any work.
+  assert same.returncode == 2 and "would both be written to" in last_line(same.stderr)
+  assert not (tmp_path / "same").exists()
+  # A glob leaves out what is not an image, as a folder does.
+  assert glob_mixed.returncode == 0, glob_mixed.stderr
+  assert os.listdir(tmp_path / "globbed") == ["p.png"]
+  # A folder as the output of one image: the image's name inside it.
+  assert in_folder.returncode == 0 and os.listdir(into) == ["photo.jpg"]
+  # A failed image still gets its JSON summary.
+  assert failed.returncode == 1 and "cannot read image" in last_line(failed.stderr)
+  report = json.loads(failed.stdout)
+  assert report["failed"] == [str(text)] and "cannot read image" in report["error"]
+  assert json.loads(listed.stdout) == {"model": model_path, "styles": []}
+  assert bomb.returncode == 1 and len(bomb.stderr.strip().splitlines()) == 1, bomb.stderr
+  assert "exceeds limit" in bomb.stderr and not (tmp_path / "huge_out.png").exists()
+  assert light.returncode == 2 and len(light.stderr.strip().splitlines()) == 1, light.stderr
+  assert "tensorflow is not installed" in light.stderr and "requirements.txt" in light.stderr
+  # Standard input in a format the tools do not read: named as such, not as a temp file.
+  gif = io.BytesIO()
+  Image.fromarray(rng.integers(0, 256, (8, 8, 3), np.uint8)).save(gif, format="GIF")
+  piped = subprocess.run(tool_command("stylize.py", "--model", model_path, "--input", "-",
+                                      "--output", tmp_path / "g.png"), input=gif.getvalue(),
+                         capture_output=True, env=tool_env(), timeout=120)
+  assert piped.returncode == 2 and b"standard input holds a GIF image" in piped.stderr
+  assert b"/tmp" not in piped.stderr.replace(str(tmp_path).encode(), b"")

@@ -37,11 +37,14 @@ def main(argv):
   from fastchi_tf import io_utils
   from fastchi_tf import stylize
   model = FLAGS.model or cli.shipped_model("tflite")
+  from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
+  created = []
   try:
     if not FLAGS.output.lower().endswith(".png"):
       raise ValueError(f"--output {FLAGS.output}: a contact sheet is written as .png")
     images = [stylize.downscale(stylize.read_image(p), FLAGS.max_size) for p in FLAGS.input]
     io_utils.check_not_inputs([FLAGS.output], [*FLAGS.input, model])
+    created = io_utils.prepare_output(FLAGS.output)  # an unwritable place: before the work
     if not model.endswith(".tflite"):
       cli.import_tensorflow_quietly()
     stylizer = stylize.load_stylizer(model)
@@ -49,11 +52,16 @@ def main(argv):
     rows = sheets.contact_sheet(stylizer, images[0], FLAGS.mix, FLAGS.ramp, FLAGS.steps,
                                 more=images[1:])
   except ValueError as e:
+    io_utils.remove_empty(created)
     cli.usage_error(e)
-  from fastchi_tf import plots
-  created = io_utils.prepare_output(FLAGS.output)
+  except KeyboardInterrupt:
+    io_utils.remove_empty(created)
+    cli.interrupted(f"{FLAGS.output} was not written")
   try:
     plots.labelled_rows(rows, FLAGS.output, title=os.path.basename(model))
+  except OSError as e:  # a full disk, say
+    io_utils.remove_empty(created)
+    cli.fail(f"cannot write {FLAGS.output}: {e.strerror or e}")
   except KeyboardInterrupt:
     io_utils.remove_empty(created)
     cli.interrupted(f"{FLAGS.output} was not written")

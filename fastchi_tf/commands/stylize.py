@@ -52,13 +52,26 @@ FLAGS = flags.FLAGS
 
 
 def _inputs(pattern, image_formats):
+  """(image files, whether there may be many): a folder's or a glob's images (other files
+  and folders left out alike), or the one file named."""
   if os.path.isdir(pattern):
-    files = [os.path.join(pattern, n) for n in sorted(os.listdir(pattern))
-             if os.path.splitext(n)[1].lower() in image_formats]
-    return files, True
-  if glob.has_magic(pattern) and not os.path.exists(pattern):
-    return sorted(glob.glob(pattern)), True
-  return [pattern], False
+    found = [os.path.join(pattern, n) for n in sorted(os.listdir(pattern))]
+  elif glob.has_magic(pattern) and not os.path.exists(pattern):
+    found = sorted(glob.glob(pattern))
+  else:
+    return [pattern], False
+  return [f for f in found if os.path.isfile(f)
+          and os.path.splitext(f)[1].lower() in image_formats], True
+
+
+def _check_distinct(files, outputs):
+  """Two inputs of one name (a glob over folders) would write the same output."""
+  seen = {}
+  for src, dst in zip(files, outputs):
+    if dst in seen:
+      cli.usage_error(f"{seen[dst]} and {src} would both be written to {dst}; stylize "
+                      "them in separate runs or give each folder its own --output")
+    seen[dst] = src
 
 
 def default_output(pattern, image_formats):
@@ -81,6 +94,9 @@ def _list_styles():
     stylizer = stylize.load_stylizer(FLAGS.model)
   except ValueError as e:
     cli.usage_error(e)
+  if FLAGS.json:
+    print(json.dumps({"model": FLAGS.model, "styles": list(stylizer.style_names)}))
+    return
   cli.print_styles(stylizer)
 
 
@@ -95,7 +111,13 @@ def _stdin_to_file(folder):
     kind = Image.open(io.BytesIO(data)).format or "PNG"
   except OSError:
     kind = "PNG"  # read_image names the problem
-  path = os.path.join(folder, "stdin." + {"JPEG": "jpg"}.get(kind, kind.lower()))
+  # (cameras' JPEGs with a preview image inside are MPO to Pillow)
+  ext = {"JPEG": ".jpg", "MPO": ".jpg"}.get(kind, "." + kind.lower())
+  from fastchi_tf import stylize
+  if ext not in stylize.IMAGE_FORMATS:
+    cli.usage_error(f"--input -: standard input holds a {kind} image; give one of "
+                    f"{', '.join(sorted(set(stylize.IMAGE_FORMATS.values())))}")
+  path = os.path.join(folder, "stdin" + ext)
   with open(path, "wb") as f:
     f.write(data)
   return path
@@ -111,6 +133,9 @@ def main(argv):
   cli.require("input")
   if FLAGS.json and FLAGS.output == "-":
     cli.usage_error("--json and --output - both write to standard output; choose one")
+  if (FLAGS.output or default_output(FLAGS.input, ())) == "-" and sys.stdout.isatty():
+    cli.usage_error("standard output is a terminal: redirect it (> out.png) or give "
+                    "--output")
   scratch = tempfile.mkdtemp(prefix="fastchi-stylize-")
   try:
     _stylize(scratch)
@@ -141,11 +166,16 @@ def _stylize(scratch):
     cli.usage_error("--output - takes one image; give a file or folder for many")
   if many and not files:
     cli.usage_error(f"no images found for --input {FLAGS.input}")
+  if not many and not to_stdout and (os.path.isdir(output) or output.endswith(os.sep)):
+    # a folder for one image: the image's name in it
+    output = os.path.join(output, "stylized.png" if FLAGS.input == "-"
+                          else os.path.basename(files[0]))
   created = []
   try:
     if many:
-      created = io_utils.prepare_folder(output)
       outputs = [os.path.join(output, os.path.basename(f)) for f in files]
+      _check_distinct(files, outputs)
+      created = io_utils.prepare_folder(output)
     else:
       stylize.check_extension(files[0], "input")
       stylize.check_extension(output, "output")
@@ -162,7 +192,10 @@ def _stylize(scratch):
     stylizer.set_style(FLAGS.style, FLAGS.strength)
   except ValueError as e:
     io_utils.remove_empty(created)
-    cli.usage_error(e)
+    cli.usage_error(_from_stdin(e, pattern))
+  except KeyboardInterrupt:  # while the model loads
+    io_utils.remove_empty(created)
+    cli.interrupted("nothing was written")
 
   progress = Progress(len(files), label="image", unit="img") if many else None
   errors = []
@@ -175,9 +208,15 @@ def _stylize(scratch):
   except KeyboardInterrupt:
     io_utils.remove_empty(created)
     cli.interrupted("images written so far are complete; no partial file was left")
+  seconds = round(time.perf_counter() - start, 3)
   if not many and failed:
     io_utils.remove_empty(created)
-    cli.fail(errors[0])
+    if FLAGS.json:
+      print(json.dumps({"model": FLAGS.model, "input": FLAGS.input,
+                        "output": "-" if to_stdout else output,
+                        "written": [], "failed": [FLAGS.input], "seconds": seconds,
+                        "error": _from_stdin(errors[0], pattern)}))
+    cli.fail(_from_stdin(errors[0], pattern))
   if to_stdout:
     with open(output, "rb") as f:
       sys.stdout.buffer.write(f.read())
@@ -186,7 +225,7 @@ def _stylize(scratch):
   if FLAGS.json:
     print(json.dumps({"model": FLAGS.model, "input": FLAGS.input,
                       "output": "-" if to_stdout else output, "written": written,
-                      "failed": failed, "seconds": round(time.perf_counter() - start, 3)}))
+                      "failed": failed, "seconds": seconds}))
   # The human summary goes to standard error whenever standard output carries data.
   say = (lambda m: print(m, file=sys.stderr)) if FLAGS.json or to_stdout else print
   if not many:
@@ -195,6 +234,12 @@ def _stylize(scratch):
   say(f"wrote {len(files) - len(failed)} image(s) to {output}")
   if failed:
     cli.fail(f"{len(failed)} of {len(files)} images failed")
+
+
+def _from_stdin(error, pattern):
+  """An error's message, naming standard input rather than the file it was copied to."""
+  text = str(error)
+  return text.replace(pattern, "standard input") if FLAGS.input == "-" else text
 
 
 if __name__ == "__main__":
