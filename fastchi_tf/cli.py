@@ -215,6 +215,10 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   Ctrl-C that the tool does not handle itself, and a package that the light install lacks,
   one line too."""
   from absl import app
+  import signal
+  for signum in (signal.SIGTERM, signal.SIGHUP):  # kill, timeout, a closed terminal: as Ctrl-C
+    if signal.getsignal(signum) is signal.SIG_DFL:
+      signal.signal(signum, signal.default_int_handler)
 
   def guarded(argv):
     try:

@@ -6,6 +6,7 @@ are `leakyI`, the I-th convolution's leaky ReLU (see `darknet`).
 """
 
 import os
+import zipfile
 from typing import Any, Optional, Sequence, Tuple
 
 import h5py
@@ -94,7 +95,13 @@ class CaffePreprocess(keras.layers.Layer):
 
 def _vgg(name, weights):
   app = keras.applications.VGG19 if name == "vgg19" else keras.applications.VGG16
-  return app(include_top=False, weights=weights, input_shape=(None, None, 3))
+  try:
+    return app(include_top=False, weights=weights, input_shape=(None, None, 3))
+  except Exception as e:  # noqa: BLE001  (keras.utils.get_file raises a bare Exception)
+    if "URL fetch failure" not in str(e):
+      raise
+    raise ValueError(f"cannot download the {name.upper()} ImageNet weights (no network?); "
+                     "offline, use --loss_net vgg16 --loss_weights hed") from None
 
 
 def _keras_name(relu_name):
@@ -151,7 +158,7 @@ def _load_file(model, path):
     else:
       # keras.applications' layout: a legacy HDF5 file of per-layer weights.
       model.load_weights(path, skip_mismatch=False)
-  except (ValueError, KeyError, OSError) as e:
+  except (ValueError, KeyError, OSError, zipfile.BadZipFile) as e:
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     raise ValueError(f"weights file {path} does not fit {model.name}: {first}") from None
 

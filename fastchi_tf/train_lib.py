@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -143,10 +144,24 @@ def _center_crop(image, size):
   return tf.image.resize(crop, [size, size], method="area", antialias=True).numpy()
 
 
+# What a folder holds before its run's config.json: the lock (a run that stopped right
+# after taking it) and the worker folders of a multi-worker run.
+_BEFORE_CONFIG = (LOCK_FILE, "workers")
+
+
 def _check_model_dir(cfg, allow_changes):
-  """What `cfg` changes in the run already in its folder (see config.check_resumable)."""
+  """What `cfg` changes in the run already in its folder (see config.check_resumable).
+
+  A folder that holds other files but no run is refused: the run's losses.csv and plots
+  would replace the user's own."""
   path = os.path.join(cfg.model_dir, "config.json")
   if not os.path.exists(path):
+    others = (sorted(n for n in os.listdir(cfg.model_dir) if n not in _BEFORE_CONFIG)
+              if os.path.isdir(cfg.model_dir) else [])
+    if others:
+      shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+      raise ValueError(f"--model_dir {cfg.model_dir} holds files that are not a training "
+                       f"run ({shown}); give a new or empty folder")
     return []
   try:
     with open(path) as f:
@@ -192,24 +207,36 @@ class _StopRequest:
   handles itself is left alone.
   """
 
-  def __init__(self):
+  # SIGTERM and SIGHUP (kill, timeout, a closed terminal) too where the tool made them
+  # interrupts (cli.run).
+  SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+  def __init__(self, verbose=True):
     self.requested = False
-    self._installed = False
+    self._verbose = verbose
+    self._installed = []
 
   def __enter__(self):
-    if (threading.current_thread() is threading.main_thread() and
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-      signal.signal(signal.SIGINT, self._handle)
-      self._installed = True
+    if threading.current_thread() is threading.main_thread():
+      for signum in self.SIGNALS:
+        if signal.getsignal(signum) is signal.default_int_handler:
+          signal.signal(signum, self._handle)
+          self._installed.append(signum)
     return self
 
   def _handle(self, signum, frame):
     del signum, frame
+    if self.requested:  # asked twice: stop now (the last checkpoint is kept)
+      raise KeyboardInterrupt
     self.requested = True
+    # The steps in flight run to their end first, which can take a while at large sizes.
+    _say(self._verbose, "\nstopping after the steps in progress (up to "
+         f"{MAX_STEPS_PER_CALL}) and saving a checkpoint there; interrupt again to stop at "
+         "once")
 
   def __exit__(self, *exc):
-    if self._installed:
-      signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in self._installed:
+      signal.signal(signum, signal.default_int_handler)
 
 
 def _multi_worker(strategy):
@@ -569,6 +596,27 @@ def _train_locked(run, verbose, on_summary, allow_config_change):
 
 
 def _train_held(run, verbose, on_summary, allow_config_change):
+  """_train_run, and when a new run fails or is stopped before its first checkpoint (a bad
+  loss-weights file, Ctrl-C while the networks are built), what it wrote is removed: its
+  config.json would hold the folder to settings nothing was trained with."""
+  before = set(os.listdir(run.write_dir))
+  new = "config.json" not in before and not tf.train.latest_checkpoint(run.write_dir)
+  try:
+    return _train_run(run, verbose, on_summary, allow_config_change)
+  except TrainingError:
+    raise  # (its losses.csv shows how the loss went wrong)
+  except BaseException:
+    if new and not tf.train.latest_checkpoint(run.write_dir):
+      for name in set(os.listdir(run.write_dir)) - before - {LOCK_FILE}:
+        path = os.path.join(run.write_dir, name)
+        if os.path.isdir(path):
+          shutil.rmtree(path)
+        else:
+          os.remove(path)
+    raise
+
+
+def _train_run(run, verbose, on_summary, allow_config_change):
   """Records the settings, restores, runs the loop."""
   cfg = run.cfg
   # Again: another run may have changed config.json before this one took the folder.
@@ -593,7 +641,7 @@ def _train_held(run, verbose, on_summary, allow_config_change):
   counter = data.SkipCounter()
   # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
   # checkpoint or log write.
-  with _StopRequest() as stop:
+  with _StopRequest(verbose) as stop:
     iterator = iter(run.strategy.distribute_datasets_from_function(
         _make_dataset_fn(cfg, run.inputs, start, counter)))
     with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,

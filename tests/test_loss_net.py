@@ -90,6 +90,20 @@ def test_mismatched_weights_file_is_rejected(tmp_path):
     build_loss_net("vgg19", weights=path)
 
 
+def test_an_unreadable_weights_file_or_no_network_is_one_clear_error(tmp_path, monkeypatch):
+  path = tmp_path / "vgg16.keras"
+  path.write_bytes(b"random bytes, not a zip")
+  with pytest.raises(ValueError, match="does not fit"):
+    build_loss_net("vgg16", weights=str(path))
+  def offline(**kwargs):
+    raise Exception("URL fetch failure on https://storage.googleapis.com/x.h5: None -- "  # noqa
+                    "[Errno -2] Name or service not known")
+  monkeypatch.setattr(keras.applications, "VGG19", offline)
+  with pytest.raises(ValueError, match="cannot download the VGG19 ImageNet weights .*"
+                     "--loss_net vgg16 --loss_weights hed"):
+    build_loss_net("vgg19", weights="imagenet")
+
+
 @pytest.mark.parametrize("kwargs,error,match", [
     (dict(name="resnet50"), ValueError, "unknown loss network 'resnet50'"),
     (dict(weights="places365"), ValueError, "unknown loss network weights 'places365'"),

@@ -93,7 +93,7 @@ def test_report_flicker_prints_and_writes_the_warping_errors(runs):
   import json
   status, stdout, stderr, out, source = runs["silent"]
   assert status == 0, stderr
-  report = json.load(open(os.path.splitext(out)[0] + ".flicker.json"))
+  report = json.load(open(str(out) + ".flicker.json"))
   assert report["input_path"] == source and report["output_path"] == out
   for clip in ("input", "output"):
     assert report[clip]["pairs"] == 9 and report[clip]["scene_cuts"] == 0

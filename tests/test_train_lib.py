@@ -262,6 +262,30 @@ def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folde
   # test_train_tool_signals.test_sigkilled_run_resumes_to_the_same_weights.
 
 
+def test_a_folder_of_other_files_is_refused_and_a_run_that_fails_early_leaves_nothing(
+    tmp_path, photo_folder, style_path):
+  theirs = tmp_path / "project"
+  theirs.mkdir()
+  (theirs / "losses.csv").write_text("epoch,acc\n1,0.5\n")  # the user's own
+  before = folder_state(theirs)
+  cfg = make_config(theirs, photo_folder, style_path, steps=1)
+  with pytest.raises(ValueError, match=r"project holds files that are not a training run "
+                     r"\(losses.csv\); give a new or empty folder"):
+    train_lib.train(cfg, verbose=False)
+  assert folder_state(theirs) == before
+  # A loss-weights file that does not fit fails once the run holds its folder: what the run
+  # wrote goes, so another setting can start there (its config.json would refuse it).
+  bad = tmp_path / "bad.h5"
+  bad.write_bytes(b"not weights")
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
+  cfg.loss_net.name, cfg.loss_net.weights = "vgg16", str(bad)
+  with pytest.raises(ValueError, match="does not fit"):
+    train_lib.train(cfg, verbose=False)
+  assert os.listdir(cfg.model_dir) == [train_lib.LOCK_FILE]
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
+  assert train_lib.train(cfg, verbose=False).step == 1
+
+
 def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_folder,
                                                             style_path, mirrored):
   style = str(tmp_path / "style.png")

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from fastchi_tf import config as config_lib
@@ -60,8 +61,9 @@ def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style
   assert steps == list(range(1, target + 1))  # steps past the checkpoint were redone once
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, kill
 def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path, photo_folder,
-                                                                       style_path):
+                                                                       style_path, signum):
   run = str(tmp_path / "run")
   command = tool_command("train.py", *small_flags(
       run, photo_folder, style_path, "--steps", "100000", "--checkpoint_every", "100000",
@@ -74,7 +76,7 @@ def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path
     # A second run into the same folder meanwhile is refused; the first goes on.
     second = subprocess.run(command, env=tool_env(), capture_output=True, text=True,
                             timeout=300)
-    first.send_signal(signal.SIGINT)
+    first.send_signal(signum)
     _, err = first.communicate(timeout=300)
   finally:
     first.kill()
@@ -82,8 +84,11 @@ def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path
   assert second.stderr == (f"train.py: error: {run} is in use by another training run "
                            f"(pid {first.pid})\n")
   assert first.returncode == 130, err
-  lines = err.strip().splitlines()
-  assert all(line.startswith("step ") for line in lines[:-1]), err  # no traceback
+  lines = [line for line in err.strip().splitlines() if line]
+  # At once, a line that it is stopping; then no traceback.
+  stopping = [line for line in lines if line.startswith("stopping after the steps")]
+  assert len(stopping) == 1 and "interrupt again to stop at once" in stopping[0], err
+  assert all(line.startswith("step ") for line in lines[:-1] if line not in stopping), err
   match = re.fullmatch(r"train.py: interrupted; stopped at step (\d+); checkpoint ckpt-(\d+) "
                        r"\(step (\d+)\) is intact; the same command resumes from it", lines[-1])
   assert match and len(set(match.groups())) == 1, lines[-1]

@@ -147,7 +147,7 @@ def _report_flicker(frames):
     cli.interrupted(f"{FLAGS.output} was written; its flicker was not measured")
   except ValueError as e:
     cli.fail(f"cannot measure flicker: {e}")
-  path = os.path.splitext(FLAGS.output)[0] + ".flicker.json"
+  path = FLAGS.output + ".flicker.json"  # (out.mp4's and out.mkv's apart)
   io_utils.write_text(path, json.dumps(report, indent=2) + "\n")
   source, output = report["input"], report["output"]
   print(f"flicker (warping error, lower is steadier): input {source['warping_error']:.5f}, "
