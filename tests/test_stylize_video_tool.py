@@ -122,6 +122,7 @@ def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
   # Exit status 2 for what is wrong before the work starts, 1 for what the work finds.
   cases = {
       "missing": ([str(tmp_path / "missing.mp4")], 2, "input video not found"),
+      "standard input": (["-"], 2, "--input -: the video tool reads a file"),
       "not a video": ([str(text)], 2, "cannot read"),
       "truncated": ([video_clips.truncated(clip, tmp_path / "cut.mp4", False)], 2,
                     "cannot read"),

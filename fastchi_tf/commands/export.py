@@ -30,6 +30,8 @@ def main(argv):
     cli.usage_error(f"--model_dir {FLAGS.model_dir} is not a folder" if
                     os.path.exists(FLAGS.model_dir) else
                     f"--model_dir {FLAGS.model_dir} not found")
+  if not os.path.isfile(os.path.join(FLAGS.model_dir, "config.json")):
+    cli.usage_error(f"--model_dir {FLAGS.model_dir} is not a training run (no config.json)")
   cli.import_tensorflow_quietly()
   from fastchi_tf import export
   try:

@@ -57,6 +57,9 @@ def _check_paths():
   from fastchi_tf import video_io  # no TensorFlow in here
   if not os.path.exists(FLAGS.model):
     raise ValueError(f"model not found: {FLAGS.model}")
+  if FLAGS.input == "-":
+    raise ValueError("--input -: the video tool reads a file (ffmpeg seeks in it), not "
+                     "standard input; give a video file")
   info = video_io.probe(FLAGS.input)  # names a missing file, a folder, a non-video
   video_io.check_output(FLAGS.input, FLAGS.output, FLAGS.model)
   return info, video_io.prepare_output(FLAGS.output)

@@ -13,6 +13,8 @@ unless --allow_config_change; more --steps, other save intervals and devices are
 Exit status: 0 done, 1 training failed or the folder is in use, 2 bad flags or inputs.
 """
 
+import os
+
 from absl import flags
 
 from fastchi_tf import cli
@@ -43,6 +45,7 @@ def _train(cfg):
     cli.usage_error(e)
   cli.import_tensorflow_quietly()
   # pylint: disable=g-import-not-at-top (after TensorFlow is imported quietly)
+  import tensorflow as tf
   from fastchi_tf import distribute
   from fastchi_tf import precision
   from fastchi_tf import train_lib
@@ -59,9 +62,28 @@ def _train(cfg):
     cli.usage_error(e)
   except OSError as e:  # e.g. a full disk
     cli.fail(e)
+  except tf.errors.OpError as e:  # e.g. a checkpoint on a full disk
+    _remove_unfinished_checkpoints(cfg.model_dir)
+    cli.fail(f"{cfg.model_dir}: {_first_line(e.message)}; the last complete checkpoint is "
+             "kept")
   print(f"trained to step {result.step}: {cfg.model_dir}")
   if result.skipped_files:
     print(f"skipped {result.skipped_files} undecodable training images (see warnings)")
+
+
+def _first_line(text):
+  return (text.strip() or "TensorFlow error").splitlines()[0]
+
+
+def _remove_unfinished_checkpoints(model_dir):
+  """The folders TensorFlow writes a checkpoint into before renaming it (ckpt-N_temp)."""
+  import glob
+  import shutil
+  for path in glob.glob(os.path.join(glob.escape(model_dir), "ckpt-*_temp*")):
+    if os.path.isdir(path):
+      shutil.rmtree(path, ignore_errors=True)
+    else:
+      os.remove(path)
 
 
 if __name__ == "__main__":
