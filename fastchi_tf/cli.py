@@ -210,6 +210,12 @@ FULL_INSTALL = {"tensorflow": ".keras and SavedModel models, training and export
                 "matplotlib": "contact sheets and plots"}
 
 
+def missing_package(name: str) -> NoReturn:
+  """A package of FULL_INSTALL that is not there: one line, status 2."""
+  usage_error(f"{name} is not installed: {FULL_INSTALL[name]} need it, and the light "
+              "install leaves it out; pip install -r requirements.txt")
+
+
 def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   """absl's app.run with --help exiting 0 and bad flags as one line with status 2; a
   Ctrl-C that the tool does not handle itself, and a package that the light install lacks,
@@ -228,8 +234,7 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
     except ModuleNotFoundError as e:
       if e.name not in FULL_INSTALL:
         raise
-      usage_error(f"{e.name} is not installed: {FULL_INSTALL[e.name]} need it, and the "
-                  "light install leaves it out; pip install -r requirements.txt")
+      missing_package(e.name)
   app.run(guarded, flags_parser=_parse)
 
 

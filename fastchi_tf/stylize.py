@@ -486,9 +486,12 @@ def choose_tile(stylizer: Stylizer, shape: Sequence[int],
   """The tile size to use, or None: `tile` if given (0: never tile); otherwise AUTO_TILE for
   images over AUTO_TILE_PIXELS when the stylizer can tile."""
   if tile is not None:
-    # Not an image under MIN_RENDER_SIDE: rendered whole and enlarged (see render_size), as
-    # its tiles would be thumbnails, which the network turns to noise.
-    return tile if tile and min(shape[:2]) >= MIN_RENDER_SIDE else None
+    # Not an image under MIN_RENDER_SIDE that, enlarged (see render_size), is small: it is
+    # rendered whole, as its tiles would be thumbnails, which the network turns to noise.
+    h, w = shape[:2]
+    small = min(h, w) < MIN_RENDER_SIDE and (
+        h * w * (MIN_RENDER_SIDE / min(h, w)) ** 2 <= AUTO_TILE_PIXELS)
+    return tile if tile and not small else None
   if shape[0] * shape[1] > AUTO_TILE_PIXELS and stylizer.supports_tiling:
     return AUTO_TILE
   return None

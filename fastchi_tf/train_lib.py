@@ -11,6 +11,7 @@ import contextlib
 import csv
 import dataclasses
 import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -144,9 +145,13 @@ def _center_crop(image, size):
   return tf.image.resize(crop, [size, size], method="area", antialias=True).numpy()
 
 
-# What a folder holds before its run's config.json: the lock (a run that stopped right
-# after taking it) and the worker folders of a multi-worker run.
+# What a folder may hold before its run's config.json: the lock (a run that stopped right
+# after taking it), the worker folders of a multi-worker run, and hidden files (temporary
+# ones of atomic writes and write checks).
 _BEFORE_CONFIG = (LOCK_FILE, "workers")
+# What a run writes into its folder, and removes when it fails before its first checkpoint.
+_RUN_FILES = ("config.json", LOSS_LOG, "loss_curve.png", "checkpoint", "ckpt-*",
+              "events.out.tfevents.*")
 
 
 def _check_model_dir(cfg, allow_changes):
@@ -156,7 +161,8 @@ def _check_model_dir(cfg, allow_changes):
   would replace the user's own."""
   path = os.path.join(cfg.model_dir, "config.json")
   if not os.path.exists(path):
-    others = (sorted(n for n in os.listdir(cfg.model_dir) if n not in _BEFORE_CONFIG)
+    others = (sorted(n for n in os.listdir(cfg.model_dir)
+                     if n not in _BEFORE_CONFIG and not n.startswith("."))
               if os.path.isdir(cfg.model_dir) else [])
     if others:
       shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
@@ -211,9 +217,8 @@ class _StopRequest:
   # interrupts (cli.run).
   SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-  def __init__(self, verbose=True):
+  def __init__(self):
     self.requested = False
-    self._verbose = verbose
     self._installed = []
 
   def __enter__(self):
@@ -225,14 +230,13 @@ class _StopRequest:
     return self
 
   def _handle(self, signum, frame):
-    del signum, frame
-    if self.requested:  # asked twice: stop now (the last checkpoint is kept)
-      raise KeyboardInterrupt
+    del frame
+    if signum == signal.SIGHUP:  # the terminal is gone: writing to it would fail (EIO)
+      devnull = os.open(os.devnull, os.O_WRONLY)
+      os.dup2(devnull, 1)
+      os.dup2(devnull, 2)
+      os.close(devnull)
     self.requested = True
-    # The steps in flight run to their end first, which can take a while at large sizes.
-    _say(self._verbose, "\nstopping after the steps in progress (up to "
-         f"{MAX_STEPS_PER_CALL}) and saving a checkpoint there; interrupt again to stop at "
-         "once")
 
   def __exit__(self, *exc):
     for signum in self._installed:
@@ -606,14 +610,25 @@ def _train_held(run, verbose, on_summary, allow_config_change):
   except TrainingError:
     raise  # (its losses.csv shows how the loss went wrong)
   except BaseException:
-    if new and not tf.train.latest_checkpoint(run.write_dir):
-      for name in set(os.listdir(run.write_dir)) - before - {LOCK_FILE}:
-        path = os.path.join(run.write_dir, name)
-        if os.path.isdir(path):
-          shutil.rmtree(path)
-        else:
-          os.remove(path)
+    try:
+      _remove_written(run.write_dir, before, all_run_files=(
+          new and not tf.train.latest_checkpoint(run.write_dir)))
+    except OSError:
+      pass  # (the run's own error is the one to report)
     raise
+
+
+def _remove_written(folder, before, all_run_files):
+  """Removes the run files `folder` gained since `before`: all of them, or only unfinished
+  checkpoint folders (ckpt-N_temp, which a failed save leaves)."""
+  patterns = _RUN_FILES if all_run_files else ("ckpt-*_temp*",)
+  for name in set(os.listdir(folder)) - before:
+    if any(fnmatch.fnmatch(name, p) for p in patterns):
+      path = os.path.join(folder, name)
+      if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+      else:
+        os.remove(path)
 
 
 def _train_run(run, verbose, on_summary, allow_config_change):
@@ -641,7 +656,7 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   counter = data.SkipCounter()
   # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
   # checkpoint or log write.
-  with _StopRequest(verbose) as stop:
+  with _StopRequest() as stop:
     iterator = iter(run.strategy.distribute_datasets_from_function(
         _make_dataset_fn(cfg, run.inputs, start, counter)))
     with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,

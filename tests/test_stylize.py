@@ -1,4 +1,5 @@
 import os
+import types
 
 import numpy as np
 import pytest
@@ -212,3 +213,10 @@ def test_jpeg_and_webp_outputs_keep_fine_detail(tmp_path):
     stylize.write_image(path, image)
     error = np.abs(np.asarray(Image.open(path).convert("RGB"), np.float32) - image).mean()
     assert error < 3.5, (ext, error)  # at Pillow's default quality (75): 5.5 and 4.5 levels
+
+
+def test_an_explicit_tile_tiles_a_long_thin_image_but_not_a_thumbnail():
+  stylizer = types.SimpleNamespace(supports_tiling=True)
+  assert stylize.choose_tile(stylizer, (200, 100000), 512) == 512  # enlarged: 128 MP
+  assert stylize.choose_tile(stylizer, (16, 24), 64) is None
+  assert stylize.choose_tile(stylizer, (300, 400), 0) is None

@@ -29,9 +29,14 @@ def run(name: str, prog: str = "") -> NoReturn:
   from absl import flags  # pylint: disable=g-import-not-at-top
   from fastchi_tf import cli  # pylint: disable=g-import-not-at-top
   module_name = f"{__name__}.{COMMANDS[name][0]}"
-  module = importlib.import_module(module_name)
   if prog:
     sys.argv[0] = prog
+  try:
+    module = importlib.import_module(module_name)
+  except ModuleNotFoundError as e:  # a command the light install cannot run
+    if e.name not in cli.FULL_INSTALL:
+      raise
+    cli.missing_package(e.name)
   # absl's --help lists the flags of the main module (sys.argv[0]); ours live in `module`
   # and in cli (the style, thread and device flags it defines for the commands).
   for owner in (module_name, cli.__name__):

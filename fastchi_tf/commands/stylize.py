@@ -107,9 +107,12 @@ def _stdin_to_file(folder):
   data = sys.stdin.buffer.read()
   if not data:
     cli.usage_error("--input -: standard input is empty; pipe an image into it")
+  import warnings
   try:
-    kind = Image.open(io.BytesIO(data)).format or "PNG"
-  except OSError:
+    with warnings.catch_warnings():  # (large photos are tiled; see stylize.read_image_alpha)
+      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+      kind = Image.open(io.BytesIO(data)).format or "PNG"
+  except (OSError, Image.DecompressionBombError):
     kind = "PNG"  # read_image names the problem
   # (cameras' JPEGs with a preview image inside are MPO to Pillow)
   ext = {"JPEG": ".jpg", "MPO": ".jpg"}.get(kind, "." + kind.lower())
@@ -165,7 +168,8 @@ def _stylize(scratch):
   if many and to_stdout:
     cli.usage_error("--output - takes one image; give a file or folder for many")
   if many and not files:
-    cli.usage_error(f"no images found for --input {FLAGS.input}")
+    cli.usage_error(f"no images found for --input {FLAGS.input} (images: "
+                    f"{', '.join(stylize.IMAGE_FORMATS)})")
   if not many and not to_stdout and (os.path.isdir(output) or output.endswith(os.sep)):
     # a folder for one image: the image's name in it
     output = os.path.join(output, "stylized.png" if FLAGS.input == "-"

@@ -63,9 +63,9 @@ def _train(cfg):
   except OSError as e:  # e.g. a full disk
     cli.fail(e)
   except tf.errors.OpError as e:  # e.g. a checkpoint on a full disk
-    _remove_unfinished_checkpoints(cfg.model_dir)
-    cli.fail(f"{cfg.model_dir}: {_first_line(e.message)}; the last complete checkpoint is "
-             "kept")
+    latest = tf.train.latest_checkpoint(cfg.model_dir)
+    kept = f"{os.path.basename(latest)} is kept" if latest else "no checkpoint was saved"
+    cli.fail(f"{cfg.model_dir}: {_first_line(e.message)}; {kept}")
   print(f"trained to step {result.step}: {cfg.model_dir}")
   if result.skipped_files:
     print(f"skipped {result.skipped_files} undecodable training images (see warnings)")
@@ -74,16 +74,6 @@ def _train(cfg):
 def _first_line(text):
   return (text.strip() or "TensorFlow error").splitlines()[0]
 
-
-def _remove_unfinished_checkpoints(model_dir):
-  """The folders TensorFlow writes a checkpoint into before renaming it (ckpt-N_temp)."""
-  import glob
-  import shutil
-  for path in glob.glob(os.path.join(glob.escape(model_dir), "ckpt-*_temp*")):
-    if os.path.isdir(path):
-      shutil.rmtree(path, ignore_errors=True)
-    else:
-      os.remove(path)
 
 
 if __name__ == "__main__":
