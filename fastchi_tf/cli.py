@@ -210,10 +210,13 @@ FULL_INSTALL = {"tensorflow": ".keras and SavedModel models, training and export
                 "matplotlib": "contact sheets and plots"}
 
 
-def missing_package(name: str) -> NoReturn:
-  """A package of FULL_INSTALL that is not there: one line, status 2."""
-  usage_error(f"{name} is not installed: {FULL_INSTALL[name]} need it, and the light "
-              "install leaves it out; pip install -r requirements.txt")
+def missing_package(error: ModuleNotFoundError) -> NoReturn:
+  """A package of FULL_INSTALL that is not there: one line, status 2; any other missing
+  module is raised again (a bug, not the install)."""
+  if error.name not in FULL_INSTALL:
+    raise error
+  usage_error(f"{error.name} is not installed: {FULL_INSTALL[error.name]} need it, and the "
+              "light install leaves it out; pip install -r requirements.txt")
 
 
 def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
@@ -232,9 +235,7 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
     except KeyboardInterrupt:
       interrupted("files are written whole or not at all")
     except ModuleNotFoundError as e:
-      if e.name not in FULL_INSTALL:
-        raise
-      missing_package(e.name)
+      missing_package(e)
   app.run(guarded, flags_parser=_parse)
 
 

@@ -60,6 +60,15 @@ def check_extension(path: str, role: str) -> str:
   return ext
 
 
+def open_image(source) -> Image.Image:
+  """Image.open(source) for a path or file object, without Pillow's size warning: large
+  photos are what tiling is for. From 179 megapixels it refuses (DecompressionBombError),
+  and that error is the message."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    return Image.open(source)
+
+
 def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """(uint8 RGB [h, w, 3], uint8 alpha [h, w] or None), upright by its EXIF orientation.
 
@@ -70,12 +79,7 @@ def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   if os.path.isdir(path):
     raise StylizeError(f"input {path} is a folder; give an image file")
   try:
-    with warnings.catch_warnings():
-      # Large photos are what tiling is for: Pillow's warning from 89 megapixels up is noise
-      # here; from 179 it refuses (DecompressionBombError), and that error is the message.
-      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-      opened = Image.open(path)
-    with opened as image:
+    with open_image(path) as image:
       image.load()
       image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
       if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte

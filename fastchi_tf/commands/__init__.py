@@ -34,9 +34,7 @@ def run(name: str, prog: str = "") -> NoReturn:
   try:
     module = importlib.import_module(module_name)
   except ModuleNotFoundError as e:  # a command the light install cannot run
-    if e.name not in cli.FULL_INSTALL:
-      raise
-    cli.missing_package(e.name)
+    cli.missing_package(e)
   # absl's --help lists the flags of the main module (sys.argv[0]); ours live in `module`
   # and in cli (the style, thread and device flags it defines for the commands).
   for owner in (module_name, cli.__name__):

@@ -107,16 +107,13 @@ def _stdin_to_file(folder):
   data = sys.stdin.buffer.read()
   if not data:
     cli.usage_error("--input -: standard input is empty; pipe an image into it")
-  import warnings
+  from fastchi_tf import stylize
   try:
-    with warnings.catch_warnings():  # (large photos are tiled; see stylize.read_image_alpha)
-      warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-      kind = Image.open(io.BytesIO(data)).format or "PNG"
+    kind = stylize.open_image(io.BytesIO(data)).format or "PNG"
   except (OSError, Image.DecompressionBombError):
     kind = "PNG"  # read_image names the problem
   # (cameras' JPEGs with a preview image inside are MPO to Pillow)
   ext = {"JPEG": ".jpg", "MPO": ".jpg"}.get(kind, "." + kind.lower())
-  from fastchi_tf import stylize
   if ext not in stylize.IMAGE_FORMATS:
     cli.usage_error(f"--input -: standard input holds a {kind} image; give one of "
                     f"{', '.join(sorted(set(stylize.IMAGE_FORMATS.values())))}")

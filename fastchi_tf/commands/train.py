@@ -75,6 +75,5 @@ def _first_line(text):
   return (text.strip() or "TensorFlow error").splitlines()[0]
 
 
-
 if __name__ == "__main__":
   cli.run(main)
