@@ -21,6 +21,7 @@ from test_multi_style import style_folder  # noqa: F401  (a fixture)
 from test_train_lib import assert_close_overall
 from test_train_lib import checkpoint_tensors
 from test_train_lib import scalars
+from test_train_lib import zero_gradient_keys
 
 
 def test_training_records_the_styles_logs_each_and_resumes_bit_identically(
@@ -68,10 +69,12 @@ def test_two_replicas_draw_and_train_what_one_device_does(tmp_path, photo_folder
   # been summed, m would double. (The single-style network takes the same step code with
   # no style input.)
   a, b = checkpoint_tensors(one.model_dir), checkpoint_tensors(two.model_dir)
-  assert_close_overall(a, b)
+  settings = dict(noise_keys=zero_gradient_keys(one.model_dir), steps=2,
+                  learning_rate=one.learning_rate)
+  assert_close_overall(a, b, **settings)
   doubled = {k: (2 * v if "/_variables/" in k else v) for k, v in b.items()}
   with pytest.raises(AssertionError):
-    assert_close_overall(a, doubled)
+    assert_close_overall(a, doubled, **settings)
 
 
 def test_finetuning_adds_styles_and_leaves_the_old_ones_exactly(tmp_path, photo_folder,

@@ -3,6 +3,7 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 
@@ -35,17 +36,51 @@ def assert_same_tensors(a, b, rtol=1e-4, atol=1e-5):
     np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=atol, err_msg=key)
 
 
-def assert_close_overall(a, b, tolerance=1e-3):
+def zero_gradient_keys(model_dir):
+  """Checkpoint keys of the run's weights whose true gradient is zero.
+
+  A per-channel constant that reaches an instance normalization through linear layers only
+  is subtracted again there: the biases of each `X_conv` block, which feeds `X_norm`
+  (reflection padding keeps constants constant), and the shift of each residual block's
+  second normalization (`rIb_norm/beta`), which joins the trunk with no ReLU after it and
+  reaches `u1_norm` through nearest upsampling and u1's convolutions. Their computed
+  gradients are rounding noise that differs with the order of the sums (the batch split,
+  the CPU's vector width); Adam divides that noise by its own size, so these weights still
+  move by about the learning rate per step, in a direction that rounding chooses.
+  """
+  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
+  model = export.restore_render_net(model_dir)
+  names = {layer.name for layer in model.layers}
+  keys = set()
+  for i, v in enumerate(model.trainable_variables):
+    block = v.path.split("/")[0]
+    conv_bias = v.path.endswith("/bias") and block.endswith("_conv") and (
+        block[:-len("_conv")] + "_norm") in names
+    trunk_shift = re.fullmatch(r"r\d+b_norm/beta", v.path) is not None
+    if conv_bias or trunk_shift:
+      keys.add(f"optimizer/_trainable_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE")
+  assert keys, "no convolution feeds an instance normalization"
+  return keys
+
+
+def assert_close_overall(a, b, noise_keys=(), steps=0, learning_rate=0.0, tolerance=1e-4):
   """Relative distance of all tensors taken together.
 
-  Per-element checks cannot work here: a conv bias followed by instance normalization has a
-  true gradient of zero, so its computed gradient is rounding noise that differs with the
-  batch split.
+  Per-element checks cannot work here: the sums in a step run in another order with the
+  batch split, so every value differs by rounding. The weights in `noise_keys` (see
+  zero_gradient_keys) are bounded apart: in `steps` Adam steps each moves at most
+  learning_rate * (1 - beta_1) / sqrt(1 - beta_2) per step (Kingma and Ba, section 2.1),
+  so two runs differ by at most twice that. Every other value follows a real gradient and
+  differs by float32 rounding carried through two steps: 1e-4 overall leaves ~100x room
+  (measured 1e-7 to 1e-6 on AVX2 and AVX-512 CPUs).
   """
   assert a.keys() == b.keys() and len(a) > 10
+  bound = 2 * steps * learning_rate * (1 - 0.9) / np.sqrt(1 - 0.999)
+  for key in noise_keys:
+    assert np.abs(a[key] - b[key]).max() <= bound, key
   # The checkpoint lists model weights once, under the optimizer's trainable variables.
   for group in ("optimizer/_trainable_variables/", "optimizer/_variables/"):
-    keys = sorted(k for k in a if k.startswith(group))
+    keys = sorted(k for k in a if k.startswith(group) and k not in noise_keys)
     x = np.concatenate([np.ravel(a[k]) for k in keys]).astype(np.float64)
     y = np.concatenate([np.ravel(b[k]) for k in keys]).astype(np.float64)
     assert np.linalg.norm(x - y) <= tolerance * np.linalg.norm(x), group
