@@ -242,8 +242,9 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
 def define_style_flags() -> None:
   """--style, --strength and --list_styles, which the image and video tools share."""
   from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string("style", None, "For a multi-style model: a style's name or index, or a "
-                      "mix such as starry_night:0.7,wave:0.3 (see --list_styles).")
+  flags.DEFINE_string("style", None, "For a multi-style model: a style's name or index, an "
+                      "equal mix such as starry_night,wave, or weights such as "
+                      "starry_night:0.7,wave:0.3 (see --list_styles).")
   flags.DEFINE_float("strength", 1.0, "How much of the style: 0 returns the input, 1 the full "
                      "style; in between blends the two.", lower_bound=0.0, upper_bound=1.0)
   flags.DEFINE_bool("list_styles", False, "Print the model's styles (index and name) and exit.")

@@ -48,20 +48,40 @@ def style_files(spec: str) -> List[str]:
   return files
 
 
+def accepted_forms(n: int) -> str:
+  """What `--style` takes, for error messages about a model of `n` styles."""
+  return (f"--style takes a style's name or index (wave, 5), names for an equal mix "
+          f"(starry_night,wave), names with weights (starry_night:0.7,wave:0.3) or one "
+          f"weight per style ({n} numbers)")
+
+
 def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
   """`--style` as float32 weights [N] summing to 1.
 
-  spec is a name, an index, a mix "name:weight,name:weight" (names or indices; styles left
-  out weigh 0), or a vector of N weights "0.2,0,0.8"; weights are non-negative, not all
-  zero. Raises ValueError naming the
-  problem.
+  spec is a name or an index; a list of them, an equal mix ("a,b" is "a:0.5,b:0.5"); a mix
+  with weights "name:weight,name:weight" (styles left out weigh 0); or a vector of N weights
+  "0.2,0,0.8". Weights are non-negative, not all zero. Raises ValueError naming the problem
+  and the accepted forms.
   """
+  try:
+    return _parse_choice(spec.strip(), names)
+  except ValueError as e:
+    raise ValueError(f"{e}; {accepted_forms(len(names))}") from None
+
+
+def _is_number(text):
+  try:
+    float(text)
+    return True
+  except ValueError:
+    return False
+
+
+def _parse_choice(spec, names):
   n = len(names)
   shown = ", ".join(f"{i}:{name}" for i, name in enumerate(names))
-  spec = spec.strip()
 
   def index(token):
-    token = token.strip()
     if token in names:
       return list(names).index(token)
     if token.lstrip("-").isdigit():
@@ -72,26 +92,29 @@ def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
       return i
     raise ValueError(f"unknown style {token!r}; the model's styles are {shown}")
 
+  parts = [p.strip() for p in spec.split(",")]
+  if not all(parts):
+    raise ValueError(f"--style {spec!r} has an empty item")
+  weighted = [":" in p for p in parts]
+  if any(weighted) and not all(weighted):
+    raise ValueError(f"--style mix {spec!r}: give every style a weight (name:weight) or none")
   weights = np.zeros(n, np.float64)
-  if ":" not in spec and "," in spec:  # a weight vector: "0.2,0,0.8"
-    values = spec.split(",")
-    if len(values) != n:
-      raise ValueError(f"--style {spec!r}: {len(values)} weights for a model of {n} styles "
-                       f"({shown}); give {n}, or name them: name:weight,...")
-    try:
-      return normalize([float(v) for v in values], f"--style {spec!r}")
-    except ValueError as e:
-      if "weights" in str(e):
-        raise
-      raise ValueError(f"--style {spec!r}: the weights must be numbers") from None
-  if ":" not in spec:
-    weights[index(spec)] = 1.0
-    return weights.astype(np.float32)
-  for part in spec.split(","):
-    token, sep, value = part.rpartition(":")
-    if not sep or not token:
-      raise ValueError(f"--style mix {spec!r}: write each style as name:weight, "
-                       "e.g. starry_night:0.7,the_scream:0.3")
+  if not any(weighted):
+    # Numbers alone are a weight vector ("0.2,0,0.8"); otherwise names and indices, an
+    # equal mix ("wave" alone is one style).
+    if len(parts) > 1 and all(_is_number(p) for p in parts):
+      if len(parts) != n:
+        raise ValueError(f"--style {spec!r}: {len(parts)} weights for a model of {n} styles "
+                         f"({shown})")
+      return normalize([float(p) for p in parts], f"--style {spec!r}")
+    for part in parts:
+      weights[index(part)] += 1.0
+    return normalize(weights, f"--style {spec!r}")
+  for part in parts:
+    token, _, value = part.rpartition(":")
+    if not token.strip():
+      raise ValueError(f"--style mix {spec!r}: {part!r} names no style; write each style as "
+                       "name:weight")
     try:
       w = float(value)
     except ValueError:
@@ -99,7 +122,7 @@ def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
     if not np.isfinite(w) or w < 0:
       raise ValueError(f"--style mix {spec!r}: weights must be non-negative numbers, "
                        f"got {value}")
-    weights[index(token)] += w
+    weights[index(token.strip())] += w
   return normalize(weights, f"--style {spec!r}")
 
 

@@ -59,12 +59,25 @@ def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path
   np.testing.assert_allclose(_read(out["half"]), (original + sea) / 2, atol=1.5)
 
 
+def test_names_without_weights_are_an_equal_mix(photo, tmp_path):
+  # The shipped styles on LiteRT: quick, no TensorFlow.
+  equal, weighted = str(tmp_path / "equal.png"), str(tmp_path / "weighted.png")
+  results = run_tools(("stylize.py", "--input", photo, "--output", equal,
+                       "--style", "starry_night,wave"),
+                      ("stylize.py", "--input", photo, "--output", weighted,
+                       "--style", "starry_night:0.5,wave:0.5"))
+  for result in results:
+    assert result.returncode == 0, result.stderr
+  np.testing.assert_array_equal(_read(equal), _read(weighted))
+
+
 # One case per path through the tool; every message of a bad choice (index out of range,
 # negative or all-zero weights...) is checked in test_styles.py, and the tool turns each into
 # the same one line.
 @pytest.mark.parametrize("args,message", [
     (("--style", "moon"), "unknown style 'moon'; the model's styles are 0:ink, 1:sun, 2:sea"),
-    (("--style", "0.5,0.5"), "2 weights for a model of 3 styles"),
+    (("--style", "0.5,0.5"), "2 weights for a model of 3 styles (0:ink, 1:sun, 2:sea); "
+     "--style takes a style's name or index"),
     ((), "has 3 styles; choose one with --style"),
     (("--style", "sun", "--strength", "1.5"), "--strength"),
 ])

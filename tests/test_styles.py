@@ -48,6 +48,9 @@ NAMES = ("starry_night", "wave", "udnie")
     ("0:1,wave:1", [0.5, 0.5, 0]),
     ("wave:0.2,wave:0.2", [0, 1, 0]),  # repeated: weights add up
     ("1, 0, 3", [0.25, 0, 0.75]),  # a vector of N weights
+    ("starry_night,udnie", [0.5, 0, 0.5]),  # names without weights: an equal mix
+    ("wave,udnie,0", [1 / 3, 1 / 3, 1 / 3]),  # names and indices alike
+    ("wave,wave,udnie", [0, 2 / 3, 1 / 3]),  # repeated: each counts
 ])
 def test_a_choice_is_a_normalized_weight_vector(spec, expected):
   np.testing.assert_allclose(styles.parse_choice(spec, NAMES), expected, rtol=1e-6)
@@ -61,16 +64,25 @@ def test_a_choice_is_a_normalized_weight_vector(spec, expected):
     ("wave:0,udnie:0", "the weights are all zero"),
     ("wave:abc", "'abc' is not a number"),
     ("wave:nan", "non-negative numbers"),
-    ("wave,udnie", "2 weights for a model of 3 styles"),
-    ("wave,udnie,0", "the weights must be numbers"),
+    ("0.5,0.5", "2 weights for a model of 3 styles"),
+    ("wave,moon", "unknown style 'moon'"),
     ("1,-1,1", "non-negative"),
     ("0,0,0", "the weights are all zero"),
     ("wave:0", "--style 'wave:0': the weights are all zero"),
-    ("wave:1,udnie", "write each style as name:weight"),
+    ("wave:1,udnie", "give every style a weight .name:weight. or none"),
+    ("wave,", "has an empty item"),
+    (":0.5", "':0.5' names no style"),
 ])
-def test_a_bad_choice_names_the_problem(spec, match):
-  with pytest.raises(ValueError, match=match):
+def test_a_bad_choice_names_the_problem_and_the_accepted_forms(spec, match):
+  with pytest.raises(ValueError, match=match) as e:
     styles.parse_choice(spec, NAMES)
+  assert str(e.value).endswith(styles.accepted_forms(len(NAMES)))
+  assert "(starry_night,wave)" in str(e.value) and "(3 numbers)" in str(e.value)
+
+
+def test_names_without_weights_are_the_equal_mix_with_weights():
+  np.testing.assert_array_equal(styles.parse_choice("starry_night,wave", NAMES),
+                                styles.parse_choice("starry_night:0.5,wave:0.5", NAMES))
 
 
 def test_a_single_style_model_needs_no_choice_and_a_multi_style_one_does():
