@@ -10,7 +10,6 @@ import collections
 import contextlib
 import csv
 import dataclasses
-import fcntl
 import fnmatch
 import hashlib
 import json
@@ -31,6 +30,7 @@ from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import distribute
 from fastchi_tf import io_utils
+from fastchi_tf import locks
 from fastchi_tf import losses
 from fastchi_tf import optimizers
 from fastchi_tf import temporal
@@ -182,26 +182,18 @@ def _check_model_dir(cfg, allow_changes):
 def lock_folder(folder: str) -> Iterator[None]:
   """Holds `folder` for this process; raises InUseError if another run holds it.
 
-  An advisory flock on `folder`/.lock: the kernel drops it when the holder ends in any way,
-  SIGKILL included, so a dead run never leaves the folder stuck. The file records the
-  holder's pid for the message and stays (deleting it would race with a run opening it).
-  A refused run changes nothing: the file it opens is already there.
+  An advisory lock on `folder`/.lock (fastchi_tf.locks): a dead run, SIGKILL included, never
+  leaves the folder stuck, and the file goes when the run ends in any other way. A refused
+  run changes nothing: the file it opens is already there.
   """
-  try:
-    fd = os.open(os.path.join(folder, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o666)
-  except OSError as e:
-    raise ValueError(f"cannot write to {folder}: {e.strerror}") from None
-  try:
+  with contextlib.ExitStack() as stack:
     try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      pid = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-      raise InUseError(f"{folder} is in use by another training run (pid {pid})") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+      stack.enter_context(locks.hold(os.path.join(folder, LOCK_FILE)))
+    except locks.InUseError as e:
+      raise InUseError(f"{folder} is in use by another training run (pid {e.pid})") from None
+    except OSError as e:
+      raise ValueError(f"cannot write to {folder}: {e.strerror}") from None
     yield
-  finally:
-    os.close(fd)  # releases the lock
 
 
 class _StopRequest:
@@ -465,7 +457,7 @@ def _start_from(model, finetune_from, old):
     if not isinstance(layer, layers.InstanceNorm):
       layer.set_weights(weights)
       continue
-    rows = [np.reshape(w, (old, -1)) for w in weights]  # [C] of a single-style run: 1 row
+    rows = [np.reshape(w, (old, -1)) for w in weights]  # [old * C] -> [old, C]
     new = layer.num_styles - old
     layer.set_weights([np.concatenate([r, np.repeat(r.mean(0, keepdims=True), new, 0)])
                        for r in rows])
@@ -575,7 +567,7 @@ def _finetuned_render(cfg, new_names):
   if io_utils.is_within(cfg.model_dir, cfg.finetune_from):
     raise ValueError(f"--model_dir {cfg.model_dir} is the --finetune_from run; give a new "
                      "folder")
-  old = earlier.render.styles or (styles.style_name(earlier.data.style_image),)
+  old = earlier.render.styles  # (config.check refuses a single-style run)
   repeated = [n for n in new_names if n in old]
   if repeated:
     raise ValueError(f"style {repeated[0]!r} is already in {cfg.finetune_from} "

@@ -293,8 +293,79 @@ def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folde
     assert folder_state(cfg.model_dir) == before
   with train_lib.lock_folder(cfg.model_dir):  # the refused run does not keep it
     pass
+  assert os.listdir(cfg.model_dir) == []  # released, the lock file goes
   # A run killed while holding the folder does not block the next one: see
   # test_train_tool_signals.test_sigkilled_run_resumes_to_the_same_weights.
+
+
+def _raises(error):
+  def fail(*args, **kwargs):
+    del args, kwargs
+    raise error
+  return fail
+
+
+def _steps(value):
+  """Trainer.run_steps without training: every term `value` (no tracing, ~10 s saved)."""
+  def run_steps(self, iterator, steps):
+    del iterator
+    return np.full((steps, len(self.terms)), value, np.float32)
+  return run_steps
+
+
+def _unwritable_once_held(folder):
+  """io_utils.check_writable_folder failing for the run's folder once it holds it."""
+  if os.path.exists(os.path.join(folder, train_lib.LOCK_FILE)):
+    raise ValueError(f"cannot write to {folder}")
+
+
+def _ctrl_c_between_steps(self, iterator, steps):
+  if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    raise KeyboardInterrupt  # the run does not handle it (not the main thread)
+  os.kill(os.getpid(), signal.SIGINT)  # the run's handler asks the loop to stop
+  return _steps(1.0)(self, iterator, steps)
+
+
+# Every way a run can end once it holds its folder: (what is patched, its stand-in, what
+# train raises).
+ENDINGS = {
+    "an unwritable folder": ("fastchi_tf.io_utils.check_writable_folder",
+                             _unwritable_once_held, ValueError),
+    "settings changed by another run": ("fastchi_tf.train_lib._train_run",
+                                        _raises(ValueError("different settings")), ValueError),
+    "a network that cannot be built": ("fastchi_tf.train_lib.build_loss_net",
+                                       _raises(ValueError("does not fit")), ValueError),
+    "Ctrl-C while the networks are built": ("fastchi_tf.train_lib.build_loss_net",
+                                            _raises(KeyboardInterrupt()),
+                                            train_lib.Interrupted),
+    "a loss that is not finite": ("fastchi_tf.train_lib.Trainer.run_steps", _steps(np.nan),
+                                  train_lib.TrainingError),
+    "Ctrl-C between steps": ("fastchi_tf.train_lib.Trainer.run_steps", _ctrl_c_between_steps,
+                             train_lib.Interrupted),
+    "a checkpoint on a full disk": (
+        "tensorflow.train.CheckpointManager.save",
+        _raises(tf.errors.ResourceExhaustedError(None, None, "No space left on device")),
+        tf.errors.OpError),
+    "the loss curve on a full disk": ("fastchi_tf.plots.plot_loss_curves",
+                                      _raises(OSError(28, "No space left on device")), OSError),
+    "success": ("fastchi_tf.train_lib.Trainer.run_steps", _steps(1.0), None),
+}
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_every_ending_of_a_run_releases_its_folder_and_removes_the_lock(
+    tmp_path, photo_folder, style_path, monkeypatch, ending):
+  target, stand_in, error = ENDINGS[ending]
+  monkeypatch.setattr(target, stand_in)
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=2, checkpoint_every=1)
+  if error is None:
+    assert train_lib.train(cfg, verbose=False).step == 2
+  else:
+    with pytest.raises(error):
+      train_lib.train(cfg, verbose=False)
+  assert train_lib.LOCK_FILE not in os.listdir(cfg.model_dir)
+  with train_lib.lock_folder(cfg.model_dir):  # and nothing holds it
+    pass
 
 
 def test_a_folder_of_other_files_is_refused_and_a_run_that_fails_early_leaves_nothing(
@@ -316,7 +387,7 @@ def test_a_folder_of_other_files_is_refused_and_a_run_that_fails_early_leaves_no
   cfg.loss_net.name, cfg.loss_net.weights = "vgg16", str(bad)
   with pytest.raises(ValueError, match="does not fit"):
     train_lib.train(cfg, verbose=False)
-  assert os.listdir(cfg.model_dir) == [train_lib.LOCK_FILE]
+  assert os.listdir(cfg.model_dir) == []  # its lock file too
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
   assert train_lib.train(cfg, verbose=False).step == 1
 
