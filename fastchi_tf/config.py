@@ -270,6 +270,7 @@ class TrainConfig:
       _check_folder(d.tfds_data_dir, "--tfds_data_dir")
     if self.finetune_from:
       _check_folder(self.finetune_from, "--finetune_from run")
+      self._check_finetune_from()
     weights_file = weights not in NAMED_WEIGHTS
     if weights_file and os.path.isdir(weights):
       raise ValueError(f"loss network weights {weights} is a folder, not a file")
@@ -286,6 +287,17 @@ class TrainConfig:
     inputs = style_files + ([weights] if weights_file else [])
     io_utils.check_not_inputs(
         [self.model_dir] + [os.path.join(self.model_dir, n) for n in RUN_FILES], inputs)
+
+  def _check_finetune_from(self):
+    """A single-style run has no style input to add styles to (train_lib reads the rest)."""
+    try:
+      earlier = TrainConfig.of_run(self.finetune_from)
+    except (ValueError, TypeError):
+      return  # not a run's config.json: train_lib says so
+    if earlier is not None and not earlier.render.styles:
+      raise ValueError(f"--finetune_from {self.finetune_from} is a single-style run; "
+                       "--finetune_from needs a multi-style run (trained with several "
+                       "--style_image styles) to add styles to")
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

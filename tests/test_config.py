@@ -119,6 +119,19 @@ def test_path_kinds_are_checked(paths):
       make_config(paths, **overrides).check()
 
 
+def test_finetuning_from_a_single_style_run_says_it_needs_a_multi_style_run(paths):
+  # Checked before TensorFlow: the network itself has no style input to extend.
+  for name, styles in (("single", None), ("multi", ("a", "b"))):
+    (paths / name).mkdir()
+    (paths / name / "config.json").write_text(
+        make_config(paths, render__styles=styles).to_json())
+  with pytest.raises(ValueError, match=r"^--finetune_from .*single is a single-style run; "
+                     r"--finetune_from needs a multi-style run \(trained with several "
+                     r"--style_image styles\) to add styles to$"):
+    make_config(paths, finetune_from=str(paths / "single")).check()
+  make_config(paths, finetune_from=str(paths / "multi")).check()
+
+
 def test_model_dir_may_not_be_or_lie_inside_the_training_data(paths):
   os.symlink(paths / "photos", paths / "link")
   for model_dir in ("photos", "photos/run", "photos/./deeper/run", "link/run",

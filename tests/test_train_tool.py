@@ -7,6 +7,7 @@ import subprocess
 import numpy as np
 import tensorflow as tf
 
+from fastchi_tf import config as config_lib
 from tool_runner import tool_command
 from tool_runner import tool_env
 
@@ -87,6 +88,8 @@ BAD_USAGE = [
     (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
     (["--style_layers", "relu7_1"], "unknown vgg16 layer 'relu7_1'"),
     (["--mixed_precision"], "--mixed_precision needs a GPU; none found"),
+    (["--finetune_from", "{tmp}/single"], "--finetune_from {tmp}/single is a single-style run; "
+     "--finetune_from needs a multi-style run"),
 ]
 
 
@@ -95,6 +98,8 @@ def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, phot
   (tmp_path / "data").mkdir()  # training data that a run must not write into
   photo = sorted(n for n in os.listdir(photo_folder) if n.endswith(".jpg"))[0]
   shutil.copy(os.path.join(photo_folder, photo), tmp_path / "data")
+  (tmp_path / "single").mkdir()  # a single-style run's settings, to fine-tune from
+  (tmp_path / "single" / "config.json").write_text(config_lib.named("tiny").to_json())
   names = dict(tmp=str(tmp_path), photos=photo_folder, style=style_path)
   procs = []
   for i, (flags, message) in enumerate(BAD_USAGE):  # all at once: most fail in a moment
