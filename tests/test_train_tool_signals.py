@@ -44,7 +44,7 @@ def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style
   saved = int(tf.train.latest_checkpoint(killed).rsplit("-", 1)[1])
   target = saved + 2
   # The killed run held the folder; its lock died with it, so the resumed run is not refused.
-  assert open(os.path.join(killed, ".lock")).read().strip() == str(proc.pid)
+  assert open(os.path.join(killed, ".lock")).readline().strip() == str(proc.pid)
   # Resume: the same command, with as many steps as the uninterrupted run below.
   cfg = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(killed, "config.json"))))
   cfg.steps = target
