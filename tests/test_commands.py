@@ -1,6 +1,7 @@
 """The command-line entry points: `fastchi COMMAND` / `python -m fastchi_tf COMMAND`, their
 --version, info, --threads and --device."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -74,3 +75,39 @@ def test_info_threads_and_devices(tmp_path):
     assert message in last_line(err) and len(err.strip().splitlines()) == 1, err
   for name in ("x.png", "y.png", "z.png", "w.png"):
     assert not (tmp_path / name).exists()
+
+
+def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
+  # Two jobs writing one output both said "wrote", and one result was lost.
+  from fastchi_tf import locks
+  photo = tmp_path / "photo.png"
+  Image.fromarray(samples.read_photo("coffee.png", 48)).save(photo)
+  clip = samples.make_clip(str(tmp_path / "clip.mp4"), samples.pan_frames(
+      samples.read_photo("coffee.png", 96), 32, 32, 2), 12)
+  out = tmp_path / "out"
+  out.mkdir()
+  outputs = {"video": out / "same.mp4", "stylize": out / "same.png",
+             "contact-sheet": out / "sheet.png", "folder": out / "photos"}
+  with contextlib.ExitStack() as held:  # as a job that started first would
+    for path in outputs.values():
+      held.enter_context(locks.claim(str(path), "fastchi video"))
+    results = _fastchi(
+        ("video", "--input", clip, "--output", outputs["video"], "--style", "wave"),
+        ("stylize", "--input", photo, "--output", outputs["stylize"], "--style", "wave"),
+        ("contact-sheet", "--input", photo, "--output", outputs["contact-sheet"]),
+        ("stylize", "--input", tmp_path / "*.png", "--output", outputs["folder"],
+         "--style", "wave"))
+    for (code, _, err), (name, path) in zip(results, outputs.items()):
+      assert code == 1, err
+      assert err.strip().splitlines() == [
+          f"fastchi {name.replace('folder', 'stylize')}: error: {path} is being written by "
+          f"another job (fastchi video, pid {os.getpid()}); wait for it to finish or choose "
+          "another output"], err
+    assert sorted(os.listdir(out)) == [".photos.lock", ".same.mp4.lock", ".same.png.lock",
+                                       ".sheet.png.lock"]  # only the first job's claims
+  assert os.listdir(out) == []
+  # Once the first job is done, the output is free, and a finished job leaves only it.
+  (code, stdout, err), = _fastchi(
+      ("stylize", "--input", photo, "--output", outputs["stylize"], "--style", "wave"))
+  assert code == 0 and stdout.startswith("wrote"), err
+  assert os.listdir(out) == ["same.png"]

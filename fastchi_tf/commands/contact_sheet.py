@@ -10,6 +10,8 @@ A to B; with --ramp S a row of strengths 0 to 1 in style S. Without --model, the
 styles are used.
 """
 
+import contextlib
+
 from absl import flags
 
 from fastchi_tf import cli
@@ -33,6 +35,11 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   cli.require("input", "output")
+  with contextlib.ExitStack() as held:  # the output's claim (cli.claim_output)
+    _contact_sheet(held)
+
+
+def _contact_sheet(held):
   import os
   from fastchi_tf import io_utils
   from fastchi_tf import stylize
@@ -45,6 +52,7 @@ def main(argv):
     images = [stylize.downscale(stylize.read_image(p), FLAGS.max_size) for p in FLAGS.input]
     io_utils.check_not_inputs([FLAGS.output], [*FLAGS.input, model])
     created = io_utils.prepare_output(FLAGS.output)  # an unwritable place: before the work
+    cli.claim_output(held, FLAGS.output, created)
     if not model.endswith(".tflite"):
       cli.import_tensorflow_quietly()
     stylizer = stylize.load_stylizer(model)

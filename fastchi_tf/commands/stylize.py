@@ -16,6 +16,7 @@ output. Missing output folders are created. PNG and WebP outputs keep an input's
 A .tflite model never imports TensorFlow (the light install, requirements-lite.txt, is enough).
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -138,12 +139,13 @@ def main(argv):
                     "--output")
   scratch = tempfile.mkdtemp(prefix="fastchi-stylize-")
   try:
-    _stylize(scratch)
+    with contextlib.ExitStack() as held:  # the output's claim (cli.claim_output)
+      _stylize(scratch, held)
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _stylize(scratch):
+def _stylize(scratch, held):
   cli.check_tile(FLAGS.tile)
   if FLAGS.model.endswith(".tflite") and (cli.device() or "cpu") != "cpu":
     cli.usage_error(f"--device {cli.device()}: a .tflite model runs on the CPU (LiteRT); "
@@ -186,6 +188,8 @@ def _stylize(scratch):
     io_utils.check_not_inputs(outputs, files + [FLAGS.model])
     if not many:
       created = io_utils.prepare_output(output)
+    if not to_stdout:  # (two jobs writing one output would both say "wrote")
+      cli.claim_output(held, output, created)
     if FLAGS.mixed_precision:
       from fastchi_tf import precision
       precision.check_available("stylize.py")

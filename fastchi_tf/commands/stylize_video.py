@@ -11,6 +11,7 @@ tools/stylize.py does; --list_styles prints its styles.
 Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker each.
 """
 
+import contextlib
 import os
 import sys
 
@@ -98,11 +99,18 @@ def main(argv):
     return
   cli.require("input", "output")
   cli.check_tile(FLAGS.tile)
+  with contextlib.ExitStack() as held:  # the output's claim (cli.claim_output)
+    _stylize_video(held)
+
+
+def _stylize_video(held):
   from fastchi_tf import io_utils
   created = []
   try:
     try:
       info, created = _check_paths()
+      # (two jobs writing one output would both say "wrote")
+      cli.claim_output(held, FLAGS.output, created)
       cli.import_tensorflow_quietly()
       frame_fns, devices = _setup()
     except ValueError as e:  # bad paths, devices or model: usage, nothing was done
