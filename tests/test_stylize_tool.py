@@ -250,3 +250,33 @@ def test_a_new_users_slips_each_get_one_line_or_do_what_was_meant(model_path, tm
                          capture_output=True, env=tool_env(), timeout=120)
   assert piped.returncode == 2 and b"standard input holds a GIF image" in piped.stderr
   assert b"/tmp" not in piped.stderr.replace(str(tmp_path).encode(), b"")
+
+
+def test_folders_and_globs_skip_our_own_default_outputs_and_say_how_many(tmp_path, rng):
+  # The shipped styles on LiteRT: no TensorFlow to wait for.
+  photos = tmp_path / "photos"
+  photos.mkdir()
+  for name in ("chicago.jpg", "paris.jpg"):
+    _photo(photos / name, rng)
+  first, = run_tools(("stylize.py", "--input", photos / "chicago.jpg", "--style", "wave"))
+  assert first.returncode == 0 and (photos / "chicago_stylized.jpg").exists(), first.stderr
+  globbed, folder, only_ours = run_tools(
+      ("stylize.py", "--input", photos / "*.jpg", "--output", tmp_path / "g", "--style",
+       "wave"),
+      ("stylize.py", "--input", photos, "--output", tmp_path / "f", "--style", "wave"),
+      ("stylize.py", "--input", photos / "*_stylized.jpg", "--output", tmp_path / "o",
+       "--style", "wave"))
+  skipped = ("skipped 1 earlier result named NAME_stylized.EXT (this tool's output for one "
+             "image); name one as --input to stylize it again")
+  for result, out in ((globbed, "g"), (folder, "f")):
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path / out)) == ["chicago.jpg", "paris.jpg"]
+    assert [line for line in result.stderr.splitlines() if "skipped" in line] == [
+        f"stylize.py: {skipped}"]
+  assert only_ours.returncode == 2 and only_ours.stderr.strip().splitlines() == [
+      f"stylize.py: error: no images found for --input {photos / '*_stylized.jpg'} (images: "
+      f".jpg, .jpeg, .png, .webp, .bmp); {skipped}"]
+  # One file named as such is stylized as asked.
+  again, = run_tools(("stylize.py", "--input", photos / "chicago_stylized.jpg", "--output",
+                      tmp_path / "again.jpg", "--style", "wave"))
+  assert again.returncode == 0 and (tmp_path / "again.jpg").exists(), again.stderr

@@ -10,7 +10,8 @@ A multi-style model takes --style NAME, an index, or a mix (--style starry_night
 --list_styles prints its styles; --strength S in [0, 1] blends the result with the photo.
 --tile N stylizes images too big for memory in N x N tiles with whole-image statistics.
 Without --output, the result goes beside the input: photo_stylized.jpg for photo.jpg, a
-folder photos_stylized/ for photos/, stylized/ for a glob. "-" reads standard input and
+folder photos_stylized/ for photos/, stylized/ for a glob; a folder or glob skips such
+NAME_stylized.EXT results, and says how many. "-" reads standard input and
 writes PNG to standard output. --json prints a summary of what was written to standard
 output. Missing output folders are created. PNG and WebP outputs keep an input's transparency.
 A .tflite model never imports TensorFlow (the light install, requirements-lite.txt, is enough).
@@ -52,17 +53,23 @@ cli.define_runtime_flags()
 FLAGS = flags.FLAGS
 
 
+SUFFIX = "_stylized"  # photo.jpg's result without --output: photo_stylized.jpg
+
+
 def _inputs(pattern, image_formats):
-  """(image files, whether there may be many): a folder's or a glob's images (other files
-  and folders left out alike), or the one file named."""
+  """(image files, whether there may be many, how many were left out as our own results): a
+  folder's or a glob's images (other files and folders left out alike) but our default
+  outputs, NAME_stylized.EXT (a later '*.jpg' stylized them again); or the one file named."""
   if os.path.isdir(pattern):
     found = [os.path.join(pattern, n) for n in sorted(os.listdir(pattern))]
   elif glob.has_magic(pattern) and not os.path.exists(pattern):
     found = sorted(glob.glob(pattern))
   else:
-    return [pattern], False
-  return [f for f in found if os.path.isfile(f)
-          and os.path.splitext(f)[1].lower() in image_formats], True
+    return [pattern], False, 0
+  images = [f for f in found if os.path.isfile(f)
+            and os.path.splitext(f)[1].lower() in image_formats]
+  kept = [f for f in images if not os.path.splitext(os.path.basename(f))[0].endswith(SUFFIX)]
+  return kept, True, len(images) - len(kept)
 
 
 def _check_distinct(files, outputs):
@@ -80,11 +87,11 @@ def default_output(pattern, image_formats):
   if pattern == "-":
     return "-"
   if os.path.isdir(pattern):
-    return os.path.normpath(pattern) + "_stylized"
+    return os.path.normpath(pattern) + SUFFIX
   if glob.has_magic(pattern) and not os.path.exists(pattern):
     return "stylized"
   stem, ext = os.path.splitext(pattern)
-  return f"{stem}_stylized{ext if ext.lower() in image_formats else '.png'}"
+  return f"{stem}{SUFFIX}{ext if ext.lower() in image_formats else '.png'}"
 
 
 def _list_styles():
@@ -163,12 +170,17 @@ def _stylize(scratch, held):
   pattern = _stdin_to_file(scratch) if FLAGS.input == "-" else FLAGS.input
   if to_stdout:
     output = os.path.join(scratch, "stdout.png")
-  files, many = _inputs(pattern, stylize.IMAGE_FORMATS)
+  files, many, skipped = _inputs(pattern, stylize.IMAGE_FORMATS)
   if many and to_stdout:
     cli.usage_error("--output - takes one image; give a file or folder for many")
+  ours = (f"skipped {skipped} earlier result{'s' if skipped > 1 else ''} named "
+          f"NAME{SUFFIX}.EXT (this tool's output for one image); name one as --input to "
+          "stylize it again")
   if many and not files:
     cli.usage_error(f"no images found for --input {FLAGS.input} (images: "
-                    f"{', '.join(stylize.IMAGE_FORMATS)})")
+                    f"{', '.join(stylize.IMAGE_FORMATS)})" + (f"; {ours}" if skipped else ""))
+  if skipped:
+    cli.warn(ours)
   if not many and not to_stdout and (os.path.isdir(output) or output.endswith(os.sep)):
     # a folder for one image: the image's name in it
     output = os.path.join(output, "stylized.png" if FLAGS.input == "-"
