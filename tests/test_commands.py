@@ -111,3 +111,43 @@ def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
       ("stylize", "--input", photo, "--output", outputs["stylize"], "--style", "wave"))
   assert code == 0 and stdout.startswith("wrote"), err
   assert os.listdir(out) == ["same.png"]
+
+
+def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
+  # TensorFlow blocked, as in the light install: a tool that waited for it would say it is
+  # not installed, 5-8 s later where it is.
+  blocker = tmp_path / "blocked" / "tensorflow"
+  blocker.mkdir(parents=True)
+  (blocker / "__init__.py").write_text(
+      "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')")
+  photo = tmp_path / "photo.png"
+  Image.fromarray(samples.read_photo("coffee.png", 48)).save(photo)
+  not_a_model = tmp_path / "chicago.jpg"
+  not_a_model.write_bytes(photo.read_bytes())
+  clip = samples.make_clip(str(tmp_path / "clip.mp4"), samples.pan_frames(
+      samples.read_photo("coffee.png", 96), 32, 32, 2), 12)
+  keras_model = shipped.path("keras")
+  unknown = (f"unknown model format {not_a_model}: give a SavedModel folder, a .keras file or "
+             "a .tflite file")
+  cases = {
+      ("stylize", "--model", not_a_model, "--input", photo, "--output", tmp_path / "a.png"):
+          unknown,
+      ("video", "--model", not_a_model, "--input", clip, "--output", tmp_path / "b.mp4"):
+          unknown,
+      ("contact-sheet", "--model", not_a_model, "--input", photo, "--output",
+       tmp_path / "c.png"): unknown,
+      ("video", "--input", clip, "--output", tmp_path / "d.mp4"):
+          "the model has 6 styles; choose one with --style (e.g. --style composition_vii) or "
+          "see --list_styles",
+      ("stylize", "--model", keras_model, "--input", tmp_path / "missing.png", "--output",
+       tmp_path / "e.png", "--style", "wave"): f"input image not found: {tmp_path}/missing.png",
+  }
+  env = tool_env(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")
+  procs = [subprocess.Popen([sys.executable, "-m", "fastchi_tf", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT) for args in cases]
+  for (args, message), proc in zip(cases.items(), procs):
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (args, err)
+    assert err.strip().splitlines() == [f"fastchi {args[0]}: error: {message}"], (args, err)
+  assert sorted(os.listdir(tmp_path)) == ["blocked", "chicago.jpg", "clip.mp4", "photo.png"]

@@ -45,8 +45,10 @@ def _contact_sheet(held):
   from fastchi_tf import stylize
   model = FLAGS.model or cli.shipped_model("tflite")
   from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
+  from fastchi_tf import model_files
   created = []
   try:
+    model_files.kind(model)  # a photo as --model: before TensorFlow's start
     if not FLAGS.output.lower().endswith(".png"):
       raise ValueError(f"--output {FLAGS.output}: a contact sheet is written as .png")
     images = [stylize.downscale(stylize.read_image(p), FLAGS.max_size) for p in FLAGS.input]

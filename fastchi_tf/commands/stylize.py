@@ -157,9 +157,11 @@ def _stylize(scratch, held):
   if FLAGS.model.endswith(".tflite") and (cli.device() or "cpu") != "cpu":
     cli.usage_error(f"--device {cli.device()}: a .tflite model runs on the CPU (LiteRT); "
                     "give a .keras or SavedModel model to use a GPU")
-  if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:
-    # A .tflite model runs on LiteRT alone: the light path never imports TensorFlow.
-    cli.import_tensorflow_quietly()
+  from fastchi_tf import model_files
+  try:
+    model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
+  except ValueError as e:
+    cli.usage_error(e)
   from fastchi_tf import io_utils
   from fastchi_tf import stylize
   from fastchi_tf.progress import Progress
@@ -202,6 +204,10 @@ def _stylize(scratch, held):
       created = io_utils.prepare_output(output)
     if not to_stdout:  # (two jobs writing one output would both say "wrote")
       cli.claim_output(held, output, created)
+    if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:
+      # Once every check that needs none is done. A .tflite model runs on LiteRT alone: the
+      # light path never imports TensorFlow.
+      cli.import_tensorflow_quietly()
     if FLAGS.mixed_precision:
       from fastchi_tf import precision
       precision.check_available("stylize.py")

@@ -55,9 +55,9 @@ FLAGS = flags.FLAGS
 def _check_paths():
   """Everything about the paths, before TensorFlow loads: returns the input's VideoInfo and
   the output folders created."""
-  from fastchi_tf import video_io  # no TensorFlow in here
-  if not os.path.exists(FLAGS.model):
-    raise ValueError(f"model not found: {FLAGS.model}")
+  from fastchi_tf import model_files  # no TensorFlow in these
+  from fastchi_tf import video_io
+  model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
   if FLAGS.input == "-":
     raise ValueError("--input -: the video tool reads a file (ffmpeg seeks in it), not "
                      "standard input; give a video file")
