@@ -80,18 +80,23 @@ def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     raise StylizeError(f"input {path} is a folder; give an image file")
   try:
     with open_image(path) as image:
-      image.load()
-      image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
-      if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte
-        array = (np.asarray(image, np.uint32) >> 8).astype(np.uint8)
-        return np.repeat(array[..., None], 3, axis=2), None
-      if "A" in image.mode or "transparency" in image.info:
-        rgba = np.asarray(image.convert("RGBA"))
-        alpha = rgba[..., 3]
-        return np.ascontiguousarray(rgba[..., :3]), (None if alpha.min() == 255 else alpha)
-      return np.asarray(image.convert("RGB")), None
+      return image_arrays(image)
   except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
     raise StylizeError(f"cannot read image {path}: {e}") from None
+
+
+def image_arrays(image: Image.Image) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+  """read_image_alpha's arrays of an opened image (a file's, or an upload's in memory)."""
+  image.load()
+  image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
+  if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte
+    array = (np.asarray(image, np.uint32) >> 8).astype(np.uint8)
+    return np.repeat(array[..., None], 3, axis=2), None
+  if "A" in image.mode or "transparency" in image.info:
+    rgba = np.asarray(image.convert("RGBA"))
+    alpha = rgba[..., 3]
+    return np.ascontiguousarray(rgba[..., :3]), (None if alpha.min() == 255 else alpha)
+  return np.asarray(image.convert("RGB")), None
 
 
 def read_image(path: str) -> np.ndarray:
@@ -316,7 +321,7 @@ class TFLiteStylizer(Stylizer):
   each thread its own (video.frame_functions does)."""
   kind = "tflite"
 
-  def __init__(self, path: str) -> None:
+  def __init__(self, path: str, num_threads: Optional[int] = None) -> None:
     super().__init__(path)
     with open(path, "rb") as f:
       head = f.read(8)
@@ -324,7 +329,7 @@ class TFLiteStylizer(Stylizer):
       raise StylizeError(f"{path} is not a TFLite model (no TFL3 flatbuffer header)")
     from fastchi_tf import lite  # LiteRT only: this path never imports TensorFlow
     try:
-      self._fn = lite.TFLiteRunner(path)
+      self._fn = lite.TFLiteRunner(path, num_threads)  # (None: --threads or every core)
     except Exception as e:  # noqa: BLE001  (the interpreter raises bare RuntimeErrors)
       raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
     details = self._fn.interpreter.get_input_details()
