@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo clean browser
 
 venv: $(VENV)/.installed
 
@@ -14,10 +14,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# Debian's Chromium and its driver, for fastchi serve's browser test
+# (tests/test_serve_browser.py). `make test` installs them only as root on a machine with
+# apt-get (CI's fresh Debian machine); elsewhere that test skips and says why.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null; fi
+BROWSER := $(if $(and $(filter 0,$(shell id -u)),$(shell command -v apt-get)),browser)
+
 # One TensorFlow thread per op in each of the two workers (and the tools they start): two
 # workers already fill two cores, and more threads only contend (the slow files ran 19%
 # faster).
-test: venv
+test: venv $(BROWSER)
 	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 demo: venv

@@ -21,6 +21,7 @@ COMMANDS = {
     "contact-sheet": ("contact_sheet", "every style of a model on photos, in one PNG"),
     "demo": ("demo", "the offline demo: shipped styles, then a style trained from scratch"),
     "info": ("info", "versions, devices, threads and the shipped model files"),
+    "serve": ("serve", "a web page: stylize photos and a live camera in the browser"),
 }
 
 

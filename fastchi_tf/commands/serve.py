@@ -1,0 +1,71 @@
+r"""Serves a web page that stylizes photos and a live camera, on this machine.
+
+  fastchi serve                               # http://127.0.0.1:8080/ with the shipped styles
+  fastchi serve --port 9000 --collection my_styles/   # plus every .tflite file there
+  fastchi serve --host 0.0.0.0                # other machines too (a one-line warning)
+
+The page: choose or drop a photo, pick a style (or mix two), drag the strength, download at
+full size; or start the camera for live frames. Its API (POST /api/stylize, POST /api/frame,
+GET /api/styles, GET /api/health) is in README. Runs .tflite models on LiteRT: the light
+install (requirements-lite.txt) serves, and TensorFlow is never imported. Binds to
+127.0.0.1 unless --host says otherwise. Ctrl-C or SIGTERM stops it.
+"""
+
+import os
+
+from absl import flags
+
+from fastchi_tf import cli
+
+flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0: every interface).")
+flags.DEFINE_integer("port", 8080, "Port to listen on (0: a free one).", lower_bound=0,
+                     upper_bound=65535)
+flags.DEFINE_string("model", None, "A .tflite model. Default: the shipped styles.")
+flags.DEFINE_string("collection", None, "A folder of more .tflite models whose styles are "
+                    "added to the page (a single-style model is named by its file).")
+flags.DEFINE_float("max_upload_mb", 20.0, "Largest request body, in MB (413 above it).",
+                   lower_bound=0.01)
+flags.DEFINE_integer("max_pixels", 4096 * 4096, "Largest image, in pixels, checked from its "
+                     "header before decoding (413 above it).", lower_bound=1)
+flags.DEFINE_integer("workers", 2, "Requests stylized at once: one TFLite interpreter each "
+                     "(1: one interpreter behind a lock).", lower_bound=1)
+flags.DEFINE_integer("threads", None, "LiteRT threads per interpreter (default: the cores "
+                     "divided among the workers).", lower_bound=1)
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  del argv
+  from fastchi_tf import serve  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import serve_engine  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
+  threads = FLAGS.threads or max(1, (os.cpu_count() or 1) // FLAGS.workers)
+  config = serve.ServeConfig(
+      host=FLAGS.host, port=FLAGS.port, max_upload_mb=FLAGS.max_upload_mb,
+      engine=serve_engine.EngineConfig(
+          model=FLAGS.model or "", collection=FLAGS.collection or "", workers=FLAGS.workers,
+          threads=threads, max_pixels=FLAGS.max_pixels))
+  try:
+    sock = serve.listen(config.host, config.port)
+  except OSError as e:
+    cli.usage_error(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}")
+  try:
+    engine = serve_engine.Engine(config.engine)
+  except (stylize.StylizeError, ValueError) as e:
+    sock.close()
+    cli.usage_error(e)
+  except KeyboardInterrupt:
+    sock.close()
+    cli.interrupted("stopped while loading the model")
+  warning = serve.exposed_warning(config.host)
+  if warning:
+    cli.warn(warning)
+  print(f"fastchi serve: {serve.url(sock, config.host)}  ({len(engine.names)} styles, "
+        f"{config.engine.workers} worker(s) x {threads} thread(s); Ctrl-C stops)", flush=True)
+  try:
+    serve.run(serve.build_app(engine, config), sock)
+  except KeyboardInterrupt:
+    cli.interrupted("the server stopped")
+  finally:
+    sock.close()

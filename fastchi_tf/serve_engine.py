@@ -1,0 +1,236 @@
+"""The models behind `fastchi serve`: loaded once at start, shared by concurrent requests.
+
+LiteRT only, like every .tflite path: nothing here imports TensorFlow. Each model is opened
+`workers` times, one TFLite interpreter each, and a request borrows one from its model's
+pool for the whole call: an interpreter is resized per shape and holds its tensors, so it
+must not be shared mid-call. `workers=1` is the same pool acting as one lock around one
+interpreter; experiments/bench_serve.py measures the two (see its report).
+
+A request's bytes never touch the file system: uploads are decoded in memory, with the
+pixel count checked from the header before anything is decoded (decompression bombs).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import importlib.resources
+import io
+import os
+import queue
+import threading
+import warnings
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+
+from fastchi_tf import cli
+from fastchi_tf import styles
+from fastchi_tf import stylize
+
+# What uploads may be; others (EPS, PSD, TIFF ...) are refused before any decoding. (JPEG
+# includes cameras' MPO files, which Pillow opens through its JPEG plugin.)
+UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+OUTPUT_FORMATS = {"png": ("PNG", "image/png"), "jpeg": ("JPEG", "image/jpeg"),
+                  "jpg": ("JPEG", "image/jpeg")}
+FRAME_QUALITY = 85  # live frames: small and quick, and re-sent several times a second
+PNG_LEVEL = 3  # zlib level: 1.5-2x faster than Pillow's 6 for a few % larger files
+THUMBNAIL_PHOTO = "thumbnail.jpg"  # in fastchi_tf/web: scikit-image's chelsea.png, CC0
+THUMBNAIL_SIDE = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineConfig:
+  """What the server runs and how many requests at once."""
+  model: str = ""  # a .tflite file; "" for the shipped collection
+  collection: str = ""  # a folder of more .tflite exports, whose styles are added
+  workers: int = 2  # interpreters per model: model calls that run at once
+  threads: int = 1  # LiteRT threads per interpreter
+  max_pixels: int = 4096 * 4096  # larger uploads are refused (413) from their header
+  max_frame_pixels: int = 1280 * 720  # live frames are small; a larger one is refused
+
+
+class RequestError(ValueError):
+  """A request that cannot be served; `status` is its HTTP status, the message one line."""
+
+  def __init__(self, message: str, status: int = 400) -> None:
+    super().__init__(message)
+    self.status = status
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+  """A parsed `style`: which model, and its style weights (None: a single-style model)."""
+  model: int
+  weights: Optional[np.ndarray]
+
+
+class Engine:
+  """Every model of the server, loaded once; `run` stylizes one decoded image."""
+
+  def __init__(self, config: EngineConfig) -> None:
+    self.config = config
+    paths = [config.model or shipped_path()] + collection_models(config.collection)
+    self.paths = paths
+    self._pools: list[queue.Queue] = []
+    self._spans: list[Tuple[int, int]] = []  # each model's styles: [start, end) of names
+    self._multi: list[bool] = []  # whether each model takes style weights
+    names: list[str] = []
+    for path in paths:
+      check_model(path)
+      pool: queue.Queue = queue.Queue()
+      for _ in range(config.workers):
+        pool.put(stylize.TFLiteStylizer(path, num_threads=config.threads))
+      first = pool.queue[0]
+      own = list(first.style_names) or [styles.style_name(path)]
+      start = len(names)
+      names += unique_names(own, names)
+      self._spans.append((start, len(names)))
+      self._multi.append(bool(first.style_names))
+      self._pools.append(pool)
+    self.names: Tuple[str, ...] = tuple(names)
+    self._thumbnails: Optional[dict] = None
+    self._thumbnail_lock = threading.Lock()
+
+  def choose(self, spec: str) -> Choice:
+    """`spec` as --style takes it (a name, an index or a mix), over every model's styles; a
+    mix must stay within one model (one network pass)."""
+    try:
+      weights = styles.parse_choice(spec or "", self.names)
+    except ValueError as e:
+      raise RequestError(str(e).replace("--style ", "style ")) from None
+    used = {i for i, (start, end) in enumerate(self._spans) if weights[start:end].any()}
+    if len(used) != 1:
+      found = ", ".join(os.path.basename(self.paths[i]) for i in sorted(used))
+      raise RequestError(f"style {spec!r} mixes styles of different models ({found}); a mix "
+                         "takes the styles of one model")
+    model, = used
+    start, end = self._spans[model]
+    return Choice(model, weights[start:end] if self._multi[model] else None)
+
+  def run(self, image: np.ndarray, choice: Choice, strength: float = 1.0,
+          preserve_color: bool = False, max_size: Optional[int] = None) -> np.ndarray:
+    """uint8 [h, w, 3] stylized as `fastchi stylize` would: stylize.stylize_image with one
+    of the model's interpreters, borrowed for the call."""
+    pool = self._pools[choice.model]
+    stylizer = pool.get()
+    try:
+      # The choice computed over every model's styles, as set_style would for this model
+      # alone (the other models' weights are zero, so the normalization is the same).
+      stylizer.weights, stylizer.strength = choice.weights, float(strength)
+      return stylize.stylize_image(stylizer, image, max_size=max_size,
+                                   keep_color=preserve_color)
+    except stylize.StylizeError as e:
+      raise RequestError(str(e)) from None
+    finally:
+      pool.put(stylizer)
+
+  def thumbnails(self) -> dict:
+    """{style name: JPEG data URL} of a small photo in each style; drawn once, on first use."""
+    with self._thumbnail_lock:
+      if self._thumbnails is None:
+        photo = np.asarray(Image.open(io.BytesIO(web_file(THUMBNAIL_PHOTO))).convert("RGB"))
+        found = {}
+        for name in self.names:
+          out = self.run(photo, self.choose(name))
+          small = Image.fromarray(out).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.LANCZOS)
+          found[name] = "data:image/jpeg;base64," + base64.b64encode(
+              encode(np.asarray(small), None, "jpeg", quality=85)).decode()
+        self._thumbnails = found
+      return self._thumbnails
+
+  def describe(self) -> dict:
+    """The status line's facts: models, styles, interpreters and threads, version."""
+    return {"model": os.path.basename(self.paths[0]),
+            "models": [os.path.basename(p) for p in self.paths],
+            "styles": list(self.names), "workers": self.config.workers,
+            "threads": self.config.threads, "version": cli.version()}
+
+
+def shipped_path() -> str:
+  """The shipped .tflite file; StylizeError, in one line, if it is missing."""
+  from fastchi_tf import shipped  # pylint: disable=g-import-not-at-top
+  try:
+    return shipped.path("tflite")
+  except shipped.MissingError as e:
+    raise stylize.StylizeError(str(e)) from None
+
+
+def check_model(path: str) -> None:
+  """StylizeError unless `path` is a .tflite file (what runs without TensorFlow)."""
+  if not path.endswith(".tflite"):
+    raise stylize.StylizeError(f"{path}: fastchi serve runs .tflite models (LiteRT, no "
+                               "TensorFlow); export one with fastchi export --tflite")
+  if not os.path.isfile(path):
+    raise stylize.StylizeError(f"model not found: {path}")
+
+
+def collection_models(folder: str) -> list[str]:
+  """The .tflite files of `folder`, sorted by name ([] for no folder)."""
+  if not folder:
+    return []
+  if not os.path.isdir(folder):
+    raise stylize.StylizeError(f"--collection {folder} is not a folder")
+  found = sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                 if n.lower().endswith(".tflite") and os.path.isfile(os.path.join(folder, n)))
+  if not found:
+    raise stylize.StylizeError(f"--collection {folder} holds no .tflite files")
+  return found
+
+
+def unique_names(new: Sequence[str], taken: Sequence[str]) -> list[str]:
+  """`new` made usable in a style choice beside `taken`: ':' and ',' (the mix syntax) become
+  '_', and a name already taken gets _2, _3 ..."""
+  out, seen = [], set(taken)
+  for name in new:
+    name = name.replace(":", "_").replace(",", "_").strip() or "style"
+    base, n = name, 1
+    while name in seen:
+      n += 1
+      name = f"{base}_{n}"
+    seen.add(name)
+    out.append(name)
+  return out
+
+
+def decode(data: bytes, max_pixels: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+  """(uint8 RGB, alpha or None) of an uploaded image, upright by its EXIF orientation, as
+  `fastchi stylize` reads files. RequestError: 400 for what is not a readable image, 413 for
+  more than `max_pixels` (checked from the header, before decoding)."""
+  if not data:
+    raise RequestError("the image is empty")
+  try:
+    with warnings.catch_warnings():
+      warnings.simplefilter("error", Image.DecompressionBombWarning)
+      with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as image:
+        w, h = image.size
+        if w * h > max_pixels:
+          raise RequestError(f"image of {w}x{h} pixels is over the limit of {max_pixels} "
+                             "pixels", 413)
+        return stylize.image_arrays(image)
+  except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    raise RequestError(f"image refused as a decompression bomb: {e}", 413) from None
+  except Image.UnidentifiedImageError:
+    raise RequestError(f"not an image, or not one of {', '.join(UPLOAD_FORMATS)}") from None
+  except (OSError, SyntaxError, ValueError, EOFError) as e:
+    if isinstance(e, RequestError):
+      raise
+    raise RequestError(f"cannot read the image: {e}") from None
+
+
+def encode(image: np.ndarray, alpha: Optional[np.ndarray], fmt: str = "png",
+           quality: int = 95) -> bytes:
+  """PNG (with alpha if given) or JPEG bytes of uint8 RGB."""
+  kind = OUTPUT_FORMATS[fmt][0]
+  if alpha is not None and kind == "PNG":
+    image = np.concatenate([image, alpha[..., None]], axis=-1)
+  out = io.BytesIO()
+  options = {"compress_level": PNG_LEVEL} if kind == "PNG" else {"quality": quality}
+  Image.fromarray(np.asarray(image, np.uint8)).save(out, format=kind, **options)
+  return out.getvalue()
+
+
+def web_file(name: str) -> bytes:
+  """A file of the page (fastchi_tf/web), read from the package."""
+  return importlib.resources.files("fastchi_tf").joinpath("web", name).read_bytes()

@@ -1,0 +1,133 @@
+"""fastchi serve's page in a real browser: headless Chromium from Debian (`make browser`)
+driven by Selenium, against the real command. Photo mode: upload, pick a style, a result of
+the photo's (upright) size, a download at that size; live mode with Chromium's fake camera.
+
+FASTCHI_SCREENSHOTS=DIR also saves a screenshot of each mode there (docs/serve_*.png), and
+FASTCHI_FAKE_VIDEO=FILE.y4m gives the fake camera that video instead of Chromium's pattern.
+"""
+
+import base64
+import io
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fastchi_tf import samples
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+pytestmark = pytest.mark.skipif(
+    not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
+    reason=f"needs Debian's chromium and chromium-driver ({CHROMIUM}, {CHROMEDRIVER}): "
+           "`make browser` as root installs them (make test does, as root with apt-get)")
+WAIT = 40  # seconds, at most, for a result on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def server():
+  """The real command on a free port; its URL."""
+  process = subprocess.Popen([sys.executable, "-m", "fastchi_tf", "serve", "--port", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=ROOT)
+  try:
+    line = process.stdout.readline()
+    found = re.match(r"fastchi serve: (http://\S+) ", line)
+    assert found, line + process.stderr.read()
+    yield found.group(1)
+  finally:
+    process.terminate()
+    process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+  webdriver = pytest.importorskip("selenium.webdriver")
+  from selenium.webdriver.chrome.service import Service  # pylint: disable=g-import-not-at-top
+  options = webdriver.ChromeOptions()
+  options.binary_location = CHROMIUM
+  for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+              "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+              f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+              "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"):
+    options.add_argument(arg)
+  if os.environ.get("FASTCHI_FAKE_VIDEO"):
+    options.add_argument(f"--use-file-for-fake-video-capture={os.environ['FASTCHI_FAKE_VIDEO']}")
+  driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+  try:
+    yield driver
+  finally:
+    driver.quit()
+
+
+def _screenshot(driver, name):
+  folder = os.environ.get("FASTCHI_SCREENSHOTS")
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+    driver.save_screenshot(os.path.join(folder, name))
+
+
+def _js(driver, script):
+  return driver.execute_script(script)
+
+
+def _wait(driver, condition):
+  from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=g-import-not-at-top
+  return WebDriverWait(driver, WAIT, poll_frequency=0.2).until(lambda d: condition())
+
+
+def test_photo_mode_and_live_mode(server, browser, tmp_path):
+  from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
+  from selenium.webdriver.support.ui import Select  # pylint: disable=g-import-not-at-top
+  # A 400x300 photo stored sideways with an EXIF tag: upright, it is 300x400.
+  exif = Image.Exif()
+  exif[0x0112] = 6
+  photo = tmp_path / "photo.jpg"
+  Image.fromarray(samples.read_photo("astronaut.png", 400)).resize((400, 300)).save(
+      photo, quality=92, exif=exif.tobytes())
+
+  browser.get(server)
+  _wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".thumb")) == 6)
+  assert "6 styles" in browser.find_element(By.ID, "status").text
+  Select(browser.find_element(By.ID, "style")).select_by_value("starry_night")
+  browser.find_element(By.ID, "photo").send_keys(str(photo))
+  result = "document.getElementById('result')"
+  _wait(browser, lambda: _js(browser, f"return {result}.naturalWidth") == 300
+        and not _js(browser, f"return {result}.hidden"))
+  assert _js(browser, f"return {result}.naturalHeight") == 400
+  download = browser.find_element(By.ID, "download")
+  _wait(browser, lambda: (download.get_attribute("href") or "").startswith("blob:"))
+  # strength blends in the page: the result's opacity at once, then a blended download
+  first = download.get_attribute("href")  # the server's PNG, at full strength
+  _js(browser, "const s = document.getElementById('strength'); s.value = 0.5;"
+      "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change'));")
+  assert _js(browser, f"return {result}.style.opacity") == "0.5"
+  _wait(browser, lambda: download.get_attribute("href") != first)
+  # (read as an image: the page's CSP lets it fetch nothing but its own server)
+  data = browser.execute_async_script(
+      "const done = arguments[arguments.length - 1], img = new Image();"
+      "img.onload = () => { const c = document.createElement('canvas');"
+      "  c.width = img.naturalWidth; c.height = img.naturalHeight;"
+      "  c.getContext('2d').drawImage(img, 0, 0); done(c.toDataURL('image/png')); };"
+      "img.src = document.getElementById('download').href;")
+  blended = Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1])))
+  assert blended.size == (300, 400)
+  assert np.asarray(blended).std() > 10  # a picture, not a blank canvas
+  _screenshot(browser, "serve_photo.png")
+
+  browser.find_element(By.ID, "live").click()
+  _wait(browser, lambda: int(_js(browser, f"return {result}.dataset.frames || 0")) >= 5)
+  assert re.match(r"\d+\.\d frames/s · \d+ ms round trip$",
+                  browser.find_element(By.ID, "fps").text)
+  Select(browser.find_element(By.ID, "style")).select_by_value("udnie")  # changes live
+  frames = int(_js(browser, f"return {result}.dataset.frames"))
+  _wait(browser, lambda: int(_js(browser, f"return {result}.dataset.frames")) >= frames + 2)
+  _screenshot(browser, "serve_live.png")
+  browser.find_element(By.ID, "live").click()
+  assert browser.find_element(By.ID, "fps").text == ""
