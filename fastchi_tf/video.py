@@ -216,7 +216,8 @@ def stylize_video(input_path: str, output_path: str,
     devices: device names, one worker thread each.
 
   Returns:
-    dict with the source's VideoInfo, frames written, seconds, and frames per device.
+    dict with the source's VideoInfo, frames written, seconds, frames per device, and whether
+    the source's rate was variable (each frame then kept at its own time).
   """
   info = video_io.probe(input_path)
   video_io.check_output(input_path, output_path)
@@ -238,9 +239,13 @@ def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames
   bar = Progress(total, label="frames", unit="frames", estimate=True) if progress else None
   per_device = [0] * len(devices)
   start = time.monotonic()
+  # A variable-rate source (a phone's) keeps each frame's time; played at the average rate
+  # instead, a clip of 13.71 frames/s on average lost its timing.
+  times = video_io.frame_times(info, max_frames)
+  variable = times.increasing() and not times.constant(info.fps)
   with io_utils.atomic_path(output_path) as tmp:
     writer = video_io.VideoWriter(tmp, info, crf=crf, preset=preset,
-                                  num_frames=max_frames)
+                                  num_frames=max_frames, times=times if variable else None)
     try:
       def write(batch, k):
         for frame in batch:
@@ -257,4 +262,4 @@ def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames
     if bar:
       bar.finish()
   return dict(info=info, frames=writer.frames, seconds=time.monotonic() - start,
-              frames_per_device=dict(zip(devices, per_device)))
+              frames_per_device=dict(zip(devices, per_device)), variable_rate=variable)

@@ -7,6 +7,7 @@ import dataclasses
 import fractions
 import os
 import re
+import struct
 import subprocess
 import threading
 from typing import Iterator, Optional, Tuple
@@ -243,6 +244,47 @@ def read_frames(info: VideoInfo, max_frames: Optional[int] = None) -> Iterator[n
     proc.stdout.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class FrameTimes:
+  """When each frame that read_frames yields is shown: pts[i] x timebase seconds."""
+  timebase: fractions.Fraction
+  pts: Tuple[int, ...]
+
+  def constant(self, fps: fractions.Fraction) -> bool:
+    """Whether frame i is shown at pts[0] + i / fps, to within a tick of the timebase or a
+    millisecond (containers round times to their ticks): a constant rate, written as one."""
+    tolerance = max(self.timebase, fractions.Fraction(1, 1000))
+    start = self.pts[0] * self.timebase if self.pts else 0
+    return all(abs(p * self.timebase - start - i / fps) <= tolerance
+               for i, p in enumerate(self.pts))
+
+  def increasing(self) -> bool:
+    return all(a < b for a, b in zip(self.pts, self.pts[1:]))
+
+
+def frame_times(info: VideoInfo, max_frames: Optional[int] = None) -> FrameTimes:
+  """The presentation time of each frame read_frames yields, from a decoding pass of its own
+  (ffmpeg's framemd5 of 2x2 copies: the times alone, in the stream's own timebase), and of
+  the frame after the first `max_frames`, which is where they end."""
+  cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", info.path,
+         "-map", "0:v:0", "-fps_mode", "passthrough", "-enc_time_base", "demux",
+         "-vf", "scale=2:2"]
+  if max_frames is not None:
+    cmd += ["-frames:v", str(max_frames + 1)]
+  result = subprocess.run(cmd + ["-f", "framemd5", "-"], capture_output=True, text=True,
+                          errors="replace", stdin=subprocess.DEVNULL)
+  timebase, pts = None, []
+  for line in result.stdout.splitlines():
+    if line.startswith("#tb 0:"):
+      timebase = fractions.Fraction(line.split(":", 1)[1].strip())
+    elif line and not line.startswith("#"):
+      pts.append(int(line.split(",")[2]))
+  if result.returncode != 0 or timebase is None:
+    reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
+    raise VideoError(f"cannot read the frame times of {info.path}: ffmpeg says: {reason}")
+  return FrameTimes(timebase, tuple(pts))
+
+
 def pixel_format(width: int, height: int) -> str:
   """4:2:0 chroma where the size allows (plays everywhere); 4:4:4 for odd sizes.
 
@@ -266,16 +308,23 @@ class VideoWriter:
   """Encodes frames to H.264 (libx264) in `path`, muxing every audio track of the source.
 
   `path` should be a temporary name (see io_utils.atomic_path): close() finishes the file and
-  raises VideoError if ffmpeg failed; abort() kills ffmpeg at once.
+  raises VideoError if ffmpeg failed; abort() kills ffmpeg at once. With `times` each frame
+  is shown at its own time (a variable rate), else at the constant rate info.fps.
   """
 
   def __init__(self, path: str, info: VideoInfo, crf: int = 18, preset: str = "veryfast",
-               num_frames: Optional[int] = None) -> None:
+               num_frames: Optional[int] = None, times: Optional[FrameTimes] = None) -> None:
     self.path, self.info, self.frames = path, info, 0
+    self.times = times
     ext = os.path.splitext(path)[1].lower()
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error",
-           "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{info.width}x{info.height}",
-           "-r", str(info.fps), "-i", "-"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error"]
+    if times is None:  # a constant rate
+      cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{info.width}x{info.height}",
+              "-r", str(info.fps), "-i", "-"]
+    else:
+      # Each frame at its own time: raw frames in IVF, the simplest container with a time per
+      # frame that ffmpeg reads from a pipe (its fourcc RGB\x18 is rgb24 to the raw decoder).
+      cmd += ["-f", "ivf", "-c:v", "rawvideo", "-i", "-"]
     if info.audio_codecs:
       copyable = COPYABLE_AUDIO.get(ext)
       copy = copyable is None or all(c in copyable for c in info.audio_codecs)
@@ -283,8 +332,9 @@ class VideoWriter:
               "-c:a", "copy" if copy else "aac"]
       if not copy:
         cmd += ["-b:a", "192k"]
-      if num_frames is not None:  # --max_frames: cut the audio where the video ends
-        cmd += ["-t", f"{float(num_frames / info.fps):.6f}"]
+      end = self._end(num_frames)
+      if end is not None:  # --max_frames: cut the audio where the video ends
+        cmd += ["-t", f"{float(end):.6f}"]
     primaries, trc = output_color(info)
     sar_num, sar_den = map(int, info.sar.split(":"))
     # BT.709 conversion: untagged HD video is read as BT.709 by most players, and swscale's
@@ -300,6 +350,8 @@ class VideoWriter:
             "-colorspace", "bt709", "-color_primaries", primaries, "-color_trc", trc,
             "-c:v", "libx264", "-pix_fmt", pixel_format(info.width, info.height),
             "-crf", str(crf), "-preset", preset]
+    if times is not None:  # (MP4's default would duplicate frames to a constant rate)
+      cmd += ["-fps_mode", "passthrough", "-enc_time_base", "demux"]
     if ext in (".mp4", ".mov"):
       cmd += ["-movflags", "+faststart"]
     self._proc = subprocess.Popen(cmd + [path], stdin=subprocess.PIPE,
@@ -307,6 +359,28 @@ class VideoWriter:
                                   start_new_session=True)  # Ctrl-C is ours to handle
     self._errors = _StderrCollector(self._proc.stderr)
     self._errors.start()
+    if times is not None:
+      # IVF's header: version 0, its size, fourcc, size, rate/scale (the timebase), frames
+      # (unknown when streaming: 0).
+      self._send(b"DKIF" + struct.pack("<HH4sHHIII4x", 0, 32, b"RGB\x18", info.width,
+                                       info.height, times.timebase.denominator,
+                                       times.timebase.numerator, 0))
+
+  def _end(self, num_frames):
+    """When the first `num_frames` frames end (seconds), or None for all of them."""
+    if num_frames is None:
+      return None
+    if self.times is None:
+      return num_frames / self.info.fps
+    if num_frames >= len(self.times.pts):
+      return None
+    return (self.times.pts[num_frames] - self.times.pts[0]) * self.times.timebase
+
+  def _send(self, data):
+    try:
+      self._proc.stdin.write(data)
+    except (BrokenPipeError, OSError):
+      raise self._failure("encode") from None
 
   def _failure(self, what):
     self._proc.wait()
@@ -320,10 +394,14 @@ class VideoWriter:
     if frame.shape != (self.info.height, self.info.width, 3):
       raise VideoError(f"frame of shape {frame.shape} does not fit the "
                        f"{self.info.width}x{self.info.height} video")
-    try:
-      self._proc.stdin.write(frame.data)
-    except (BrokenPipeError, OSError):
-      raise self._failure("encode") from None
+    if self.times is not None:
+      if self.frames >= len(self.times.pts):
+        raise VideoError(f"{self.info.path} gave more frames than it has times for "
+                         f"({len(self.times.pts)})")
+      # Each frame's header: its size and time, from the first frame's (IVF's are unsigned).
+      self._send(struct.pack("<IQ", frame.nbytes,
+                             self.times.pts[self.frames] - self.times.pts[0]))
+    self._send(frame.data)
     self.frames += 1
 
   def close(self) -> None:

@@ -86,7 +86,30 @@ def test_frames_keep_their_index_through_two_devices(tmp_path):
   frames = list(video_io.read_frames(video_io.probe(out_path)))
   assert [video_clips.read_index(f) for f in frames] == list(range(45))
   assert result["frames"] == 45 and sum(result["frames_per_device"].values()) == 45
+  assert not result["variable_rate"]
   assert {d.split("/")[-1] for d in placed} == {"device:CPU:0", "device:CPU:1"}
+
+
+def test_a_variable_rate_video_keeps_each_frames_time_and_its_audio(tmp_path):
+  # A phone's variable-rate clip came out at a constant 13.71 frames/s, its average.
+  durations = [0.04, 0.2, 0.08, 0.12, 0.04, 0.28, 0.08, 0.16]
+  source = video_clips.irregular_clip(tmp_path / "in.mp4", durations, audio=True)
+  times = video_clips.seconds(video_io.frame_times(video_io.probe(source)))
+  assert len(set(b - a for a, b in zip(times, times[1:]))) > 3  # variable indeed
+  devices = video.video_devices(2)
+  for max_frames in (None, 5):
+    out_path = str(tmp_path / f"out{max_frames}.mp4")
+    result = video.stylize_video(source, out_path, lambda frames: frames, devices,
+                                 batch_size=2, max_frames=max_frames, progress=False)
+    assert result["variable_rate"]
+    out = video_io.probe(out_path)
+    assert video_clips.seconds(video_io.frame_times(out)) == times[:max_frames]
+    assert [video_clips.read_index(f, bits=5) for f in video_io.read_frames(out)] == list(
+        range(max_frames or len(durations)))
+    assert out.audio_codec == "aac"
+    # All of the audio, or cut where the 5th frame ends.
+    end = video_io.probe(source).duration if max_frames is None else sum(durations[:5])
+    assert abs(out.duration - end) < 0.05, (out.duration, end)
 
 
 def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):

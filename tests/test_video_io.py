@@ -82,6 +82,47 @@ def test_variable_rate_sources_give_every_frame_once(tmp_path):
   assert len(list(video_io.read_frames(vfr))) == 36  # not padded to a constant rate
 
 
+# A phone's clip: frames shown for irregular times (seconds).
+IRREGULAR = [0.04, 0.2, 0.08, 0.12, 0.04, 0.28, 0.08]
+STARTS = [fractions.Fraction(n, 25) for n in (0, 1, 6, 8, 11, 12, 19)]
+
+
+def test_frame_times_tell_variable_from_constant_rates(tmp_path):
+  irregular = video_io.probe(video_clips.irregular_clip(tmp_path / "vfr.mp4", IRREGULAR))
+  times = video_io.frame_times(irregular)
+  assert video_clips.seconds(times) == STARTS
+  assert times.increasing() and not times.constant(irregular.fps)
+  assert video_clips.seconds(video_io.frame_times(irregular, max_frames=3)) == STARTS[:4]
+  for ext in (".mp4", ".mkv"):  # MKV rounds 30000/1001's times to milliseconds
+    ntsc = video_io.probe(video_clips.pan_clip(tmp_path / f"ntsc{ext}", 32, 24, 12,
+                                               "30000/1001", audio=False))
+    times = video_io.frame_times(ntsc)
+    assert len(times.pts) == 12 and times.constant(ntsc.fps), ext
+
+
+def test_variable_rate_frames_are_written_at_their_own_times(tmp_path):
+  source = video_io.probe(video_clips.irregular_clip(tmp_path / "vfr.mp4", IRREGULAR))
+  times = video_io.frame_times(source)
+  for ext in video_io.VIDEO_FORMATS:
+    path = str(tmp_path / f"out{ext}")
+    writer = video_io.VideoWriter(path, source, times=times)
+    for frame in video_io.read_frames(source):
+      writer.write(frame)
+    writer.close()
+    out = video_io.probe(path)
+    assert video_clips.seconds(video_io.frame_times(out)) == STARTS, ext
+    assert [video_clips.read_index(f, bits=5) for f in video_io.read_frames(out)] == list(
+        range(len(IRREGULAR))), ext
+  with pytest.raises(video_io.VideoError, match="gave more frames than it has times for .2."):
+    writer = video_io.VideoWriter(str(tmp_path / "short.mp4"), source,
+                                  times=video_io.FrameTimes(times.timebase, times.pts[:2]))
+    try:
+      for frame in video_io.read_frames(source):
+        writer.write(frame)
+    finally:
+      writer.abort()
+
+
 def test_writer_failure_is_one_clear_error(tmp_path):
   info = video_io.VideoInfo(path="frames", width=32, height=32, fps=fractions.Fraction(24),
                             duration=0.0, codec="")

@@ -137,3 +137,36 @@ def display_aspect(path):
   """The display aspect ratio ffmpeg reads from `path`, as a fraction."""
   dar = re.search(r"DAR (\d+):(\d+)", video_line(path))
   return fractions.Fraction(int(dar.group(1)), int(dar.group(2)))
+
+
+def irregular_clip(path, durations, width=48, height=32, audio=False):
+  """A variable-rate clip as phones make them: frame i (its index stamped in) is shown for
+  durations[i] seconds (multiples of 1/25 s, the image demuxer's ticks). Made by ffmpeg's
+  concat demuxer from PNGs, not by the writer under test."""
+  from PIL import Image
+  folder = str(path) + ".frames"
+  os.makedirs(folder)
+  pan = samples.pan_frames(astronaut(), width, height, len(durations))
+  lines = ["ffconcat version 1.0"]
+  for i, (frame, seconds) in enumerate(zip(pan, durations)):
+    Image.fromarray(stamp_index(frame, i, bits=5)).save(os.path.join(folder, f"{i}.png"))
+    lines += [f"file {i}.png", f"duration {seconds}"]
+  lines.append(f"file {len(durations) - 1}.png")  # (the concat demuxer's last duration)
+  with open(os.path.join(folder, "list.txt"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+  sound = []
+  if audio:
+    samples.write_sine_wav(os.path.join(folder, "tone.wav"), sum(durations))
+    sound = ["-i", os.path.join(folder, "tone.wav"), "-c:a", "aac"]
+  ffmpeg("-f", "concat", "-i", os.path.join(folder, "list.txt"), *sound, "-frames:v",
+         len(durations), "-fps_mode", "passthrough", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         path)
+  for name in os.listdir(folder):
+    os.remove(os.path.join(folder, name))
+  os.rmdir(folder)
+  return str(path)
+
+
+def seconds(times):
+  """A FrameTimes' presentation times in seconds from its first frame, as Fractions."""
+  return [(p - times.pts[0]) * times.timebase for p in times.pts]

@@ -2,10 +2,10 @@ r"""Stylizes a video with an exported model, its frames spread over the availabl
 
   python tools/stylize_video.py --model export/saved_model --input in.mp4 --output out.mp4
 
-The output keeps the source's frame rate (30000/1001 included), exact size, pixel aspect
-ratio, frame count and audio tracks; it is H.264 (4:4:4 chroma when a side is odd, which
-4:2:0 cannot hold) with the BT.709 matrix and the source's primaries and transfer (BT.709
-when untagged). Missing output folders are created.
+The output keeps the source's frame rate (30000/1001 included; a variable rate's frame
+times), exact size, pixel aspect ratio, frame count and audio tracks; it is H.264 (4:4:4
+chroma when a side is odd, which 4:2:0 cannot hold) with the BT.709 matrix and the source's
+primaries and transfer (BT.709 when untagged). Missing output folders are created.
 A multi-style model takes --style (a name, an index or a mix) and --strength, as
 tools/stylize.py does; --list_styles prints its styles.
 Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker each.
@@ -139,8 +139,10 @@ def _stylize_video(held):
   rate = result["frames"] / max(result["seconds"], 1e-9)
   split = ", ".join(f"{d.split('device:')[-1]}: {n}"
                     for d, n in result["frames_per_device"].items())
+  kept = "; a variable frame rate, each frame at its own time" if result["variable_rate"] \
+      else ""
   print(f"wrote {FLAGS.output}: {result['frames']} frames in {result['seconds']:.1f} s "
-        f"({rate:.2f} frames/s; per device {split})")
+        f"({rate:.2f} frames/s; per device {split}){kept}")
   if FLAGS.report_flicker:
     _report_flicker(result["frames"])
 
