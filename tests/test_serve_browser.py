@@ -101,6 +101,7 @@ def test_photo_mode_and_live_mode(server, browser, tmp_path):
   _wait(browser, lambda: _js(browser, f"return {result}.naturalWidth") == 300
         and not _js(browser, f"return {result}.hidden"))
   assert _js(browser, f"return {result}.naturalHeight") == 400
+  _screenshot(browser, "serve_photo.png")
   download = browser.find_element(By.ID, "download")
   _wait(browser, lambda: (download.get_attribute("href") or "").startswith("blob:"))
   # strength blends in the page: the result's opacity at once, then a blended download
@@ -119,8 +120,9 @@ def test_photo_mode_and_live_mode(server, browser, tmp_path):
   blended = Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1])))
   assert blended.size == (300, 400)
   assert np.asarray(blended).std() > 10  # a picture, not a blank canvas
-  _screenshot(browser, "serve_photo.png")
 
+  _js(browser, "const s = document.getElementById('strength'); s.value = 1;"
+      "s.dispatchEvent(new Event('input'));")
   browser.find_element(By.ID, "live").click()
   _wait(browser, lambda: int(_js(browser, f"return {result}.dataset.frames || 0")) >= 5)
   assert re.match(r"\d+\.\d frames/s · \d+ ms round trip$",

@@ -1,0 +1,20 @@
+"""experiments/bench_serve.py end to end on tiny settings: the real server, one setup."""
+
+import dataclasses
+
+from experiments import bench_serve
+from experiments.lib import runner
+
+
+def test_bench_serve_measures_the_server_and_the_command_line(tmp_path):
+  cfg = dataclasses.replace(bench_serve.QUICK, seconds=0.3, live_seconds=0.3, clients=2,
+                            live_clients=(1,), setups=(("pool", 1, 1),), cli_photos=1)
+  summary = runner.execute(bench_serve, cfg, str(tmp_path), quick=True)
+  setup, = summary["setups"]
+  assert setup["photo"]["requests"] >= 2 and setup["photo"]["failed"] == 0
+  assert setup["live"][0]["requests"] >= 1 and setup["live"][0]["failed"] == 0
+  assert setup["exit_code"] == 130
+  assert summary["cli"]["folder_per_second"] > 0
+  text = (tmp_path / "report.md").read_text()
+  assert "| pool | 1 |" in text and "Failed requests: none." in text
+  assert "photos/s" in bench_serve.finding(summary)
