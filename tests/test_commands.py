@@ -9,6 +9,7 @@ import sys
 
 from PIL import Image
 
+from fastchi_tf import commands
 from fastchi_tf import samples
 from fastchi_tf import shipped
 from tool_runner import ROOT
@@ -37,7 +38,7 @@ def test_the_command_lists_its_commands_and_refuses_unknown_ones():
   assert version[0] == 0 and version[1].startswith("fastchi 0.")
   assert unknown[0] == 2 and unknown[2].strip().splitlines() == [
       "fastchi: error: unknown command 'paint'; choose one of stylize, video, train, export, "
-      "contact-sheet, demo, info"]
+      f"contact-sheet, demo, info{''.join(f', {n}' for n in list(commands.COMMANDS)[7:])}"]
   # A command's --help lists its own flags and the shared ones.
   assert flags_help[0] == 0
   for flag in ("--input", "--style", "--strength", "--threads", "--device"):
