@@ -24,6 +24,7 @@ from typing import Awaitable, Callable, Optional
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -159,6 +160,8 @@ def _json_errors(route: Callable[[Request], Awaitable[Response]]):
       return await route(request)
     except RequestError as e:
       return _error(str(e), e.status)
+    except ClientDisconnect:  # gone mid-upload: nobody to answer, nothing to report
+      return _error("the client disconnected", 400)
     except MemoryError:
       cli.warn(f"{request.url.path}: out of memory")
       return _error("out of memory; send a smaller image (max_size)", 503)

@@ -354,3 +354,25 @@ def test_a_port_in_use_is_one_line_and_status_2():
     taken.close()
   assert process.returncode == 2 and "cannot listen on 127.0.0.1:" in err
   assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_client_gone_mid_upload_is_not_reported_as_an_error(engine, capsys):
+  import anyio
+  app = serve.build_app(engine, CONFIG)
+  messages = iter([{"type": "http.request", "body": b"--b\r\n", "more_body": True},
+                   {"type": "http.disconnect"}])
+  sent = []
+
+  async def receive():
+    return next(messages)
+
+  async def send(message):
+    sent.append(message)
+
+  scope = {"type": "http", "method": "POST", "path": "/api/stylize", "query_string": b"",
+           "headers": [(b"content-type", b"multipart/form-data; boundary=b")],
+           "http_version": "1.1", "scheme": "http", "root_path": "",
+           "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}
+  anyio.run(app, scope, receive, send)
+  assert sent[0]["status"] == 400
+  assert "internal error" not in capsys.readouterr().err

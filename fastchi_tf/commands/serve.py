@@ -37,9 +37,13 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  import warnings  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
   from fastchi_tf import serve  # pylint: disable=g-import-not-at-top
   from fastchi_tf import serve_engine  # pylint: disable=g-import-not-at-top
   from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
+  # --max_pixels is the limit; Pillow's warning above its own (89 megapixels) is noise.
+  warnings.simplefilter("ignore", Image.DecompressionBombWarning)
   threads = FLAGS.threads or max(1, (os.cpu_count() or 1) // FLAGS.workers)
   config = serve.ServeConfig(
       host=FLAGS.host, port=FLAGS.port, max_upload_mb=FLAGS.max_upload_mb,
