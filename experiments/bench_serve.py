@@ -269,6 +269,10 @@ def report(summary, out_dir):
            ["`fastchi stylize` on one photo, cold (median)", "1",
             f"{cli['cold_median_seconds']:.2f}", f"{1 / cli['cold_median_seconds']:.2f}"]]),
       "",
+      "## Reading",
+      "",
+      _reading(summary),
+      "",
       "Failed requests: " + (f"{len(failures)}: " + "; ".join(failures[:3])
                              if failures else "none.")
       + " The server stopped on SIGTERM with status "
@@ -278,18 +282,42 @@ def report(summary, out_dir):
   return "\n".join(lines)
 
 
+def _reading(summary):
+  """The ratios the tables imply, in words."""
+  cfg, cli = summary["config"], summary["cli"]
+  first, *rest = summary["setups"]
+  photo = first["photo"]
+  text = (f"With {cfg['clients']} clients the latency is mostly queueing: {cfg['clients']} "
+          f"requests / {photo['per_second']:.2f} per second = "
+          f"{cfg['clients'] / photo['per_second']:.1f} s, against a p50 of "
+          f"{photo['p50_ms'] / 1000:.1f} s. The server's {photo['per_second']:.2f} photos/s "
+          f"are {photo['per_second'] / cli['folder_per_second']:.2f}x what "
+          f"`fastchi stylize` makes of a folder in one process, and each request spares the "
+          f"{cli['cold_median_seconds']:.1f} s of a cold start per photo.")
+  if rest:
+    other = rest[0]
+    live = {l["clients"]: l["per_second"] for l in other["live"]}
+    ratios = [f"photos {photo['per_second'] / other['photo']['per_second']:.2f}x"] + [
+        f"live with {l['clients']} client{'s' if l['clients'] > 1 else ''} "
+        f"{l['per_second'] / live[l['clients']]:.2f}x" for l in first["live"]
+        if live.get(l["clients"])]
+    text += (f" {first['name'].split(':')[0].capitalize()} against "
+             f"{other['name'].split(':')[0]}: " + ", ".join(ratios) + ".")
+  return text
+
+
 def finding(summary):
   pool, *others = summary["setups"]
   live = {l["clients"]: l for l in pool["live"]}
-  text = (f"{pool['photo']['per_second']:.1f} photos/s at 640x480 with 8 clients (p50 "
+  text = (f"{pool['photo']['per_second']:.2f} photos/s at 640x480 with 8 clients (p50 "
           f"{_ms(pool['photo']['p50_ms'])} ms, p95 {_ms(pool['photo']['p95_ms'])} ms)")
   if others:
-    text += f"; one interpreter behind a lock: {others[0]['photo']['per_second']:.1f}"
+    text += f"; one interpreter behind a lock: {others[0]['photo']['per_second']:.2f}"
   text += (f"; live 320x240: {live[1]['per_second']:.1f} frames/s for one client, "
            f"{live[4]['per_second']:.1f} in all for four" if 1 in live and 4 in live else "")
   failed = sum(s["photo"]["failed"] + sum(l["failed"] for l in s["live"])
                for s in summary["setups"])
-  text += (f"; fastchi stylize on a folder: {summary['cli']['folder_per_second']:.1f} "
+  text += (f"; fastchi stylize on a folder: {summary['cli']['folder_per_second']:.2f} "
            f"photos/s; {failed} failed requests")
   return text
 

@@ -17,7 +17,8 @@ EXPERIMENTS = ("render_ablation", "loss_networks", "reading_speed", "device_scal
                "temporal_stability", "bench_inference", "bench_training", "bench_input",
                "bench_video", "bench_memory", "bench_exports", "multi_style", "styles",
                "bench_shipped",
-               "export_accuracy", "bench_start", "optimization_baseline", "styles_stability")
+               "export_accuracy", "bench_start", "optimization_baseline", "styles_stability",
+               "bench_serve")
 
 
 def load(name):
