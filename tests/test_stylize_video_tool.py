@@ -139,8 +139,10 @@ def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
   }
   before = set(os.listdir(tmp_path))
   procs = {}
-  for name, (args, _, _) in cases.items():
-    out = ["--output", str(tmp_path / "out.mp4")] if "--output" not in args else []
+  for i, (name, (args, _, _)) in enumerate(cases.items()):
+    # (an output of its own: the jobs that pass their checks claim it, and a second job
+    # writing one output is refused)
+    out = ["--output", str(tmp_path / f"out{i}.mp4")] if "--output" not in args else []
     procs[name] = _start("--model", model_path, "--input", *args, *out)
   for name, (status, _, stderr) in _finish(procs, timeout=120).items():
     line = last_line(stderr)

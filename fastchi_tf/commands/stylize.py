@@ -157,12 +157,8 @@ def _stylize(scratch, held):
   if FLAGS.model.endswith(".tflite") and (cli.device() or "cpu") != "cpu":
     cli.usage_error(f"--device {cli.device()}: a .tflite model runs on the CPU (LiteRT); "
                     "give a .keras or SavedModel model to use a GPU")
-  from fastchi_tf import model_files
-  try:
-    model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
-  except ValueError as e:
-    cli.usage_error(e)
   from fastchi_tf import io_utils
+  from fastchi_tf import model_files
   from fastchi_tf import stylize
   from fastchi_tf.progress import Progress
 
@@ -202,6 +198,7 @@ def _stylize(scratch, held):
     io_utils.check_not_inputs(outputs, files + [FLAGS.model])
     if not many:
       created = io_utils.prepare_output(output)
+    model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
     if not to_stdout:  # (two jobs writing one output would both say "wrote")
       cli.claim_output(held, output, created)
     if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:

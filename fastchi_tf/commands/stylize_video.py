@@ -53,17 +53,23 @@ FLAGS = flags.FLAGS
 
 
 def _check_paths():
-  """Everything about the paths, before TensorFlow loads: returns the input's VideoInfo and
-  the output folders created."""
-  from fastchi_tf import model_files  # no TensorFlow in these
+  """Everything about the paths, then what the model file and --style tell without TensorFlow,
+  before it loads: returns the input's VideoInfo and the output folders created."""
+  from fastchi_tf import io_utils  # no TensorFlow in these
+  from fastchi_tf import model_files
   from fastchi_tf import video_io
-  model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
   if FLAGS.input == "-":
     raise ValueError("--input -: the video tool reads a file (ffmpeg seeks in it), not "
                      "standard input; give a video file")
   info = video_io.probe(FLAGS.input)  # names a missing file, a folder, a non-video
   video_io.check_output(FLAGS.input, FLAGS.output, FLAGS.model)
-  return info, video_io.prepare_output(FLAGS.output)
+  created = video_io.prepare_output(FLAGS.output)
+  try:
+    model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
+  except ValueError:
+    io_utils.remove_empty(created)
+    raise
+  return info, created
 
 
 def _setup():
