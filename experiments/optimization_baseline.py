@@ -40,13 +40,14 @@ QUICK = Config(sizes=(256,), photos=1, iterations=(10, 20, 50, 100))
 
 
 def _objective_pieces():
-  """(loss network, {style: grams}, loss settings) of the shipped recipe's final stage."""
+  """(loss network, {style: grams}, loss settings) of the third recipe's final stage, the
+  objective of the network it measures."""
   from experiments import styles  # pylint: disable=g-import-not-at-top
   from fastchi_tf import build_loss_net  # pylint: disable=g-import-not-at-top
   from fastchi_tf import data  # pylint: disable=g-import-not-at-top
   from fastchi_tf import losses  # pylint: disable=g-import-not-at-top
   from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
-  cfg = styles.train_config(styles.FULL, "unused", "unused", styles.FULL.stages[-1])
+  cfg = styles.train_config(styles.THIRD, "unused", "unused", styles.THIRD.stages[-1])
   net = cfg.loss_net
   loss_net = build_loss_net(net.name, weights=net.weights, content_layers=net.content_layers,
                             style_layers=net.style_layers)

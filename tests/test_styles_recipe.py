@@ -1,5 +1,7 @@
 """The shipped styles' recipe starts from the first recipe's network, head converted."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -62,3 +64,17 @@ def test_a_lost_run_restarts_from_a_saved_network_at_its_step(tmp_path, photo_fo
   np.testing.assert_array_equal(new([image, style]).numpy(), old([image, style]).numpy())
   with pytest.raises(ValueError, match="--restart_from .*: no such file"):
     styles._restart(styles.Config(restart_from=str(tmp_path / "gone.keras")), tcfg)
+
+
+def test_the_report_says_per_style_which_axis_is_short_of_the_peer():
+  judged = {"a": dict(style=0.3, peer_style=0.4, structure=0.8, peer_structure=0.7),
+            "b": dict(style=0.5, peer_style=0.4, structure=0.6, peer_structure=0.7)}
+  assert styles.goal_met(judged["a"]) and not styles.goal_met(judged["b"])
+  summary = dict(config=dataclasses.asdict(styles.QUICK), quick=True, step=6,
+                 total_steps=6, parts=[], style_names=["a", "b"], eval_photos=["x.jpg"],
+                 losses={n: dict(style=1.0, content=2.0) for n in "ab"}, judged=judged,
+                 shipped=None, learning_rate=1e-3)
+  text = styles.report(summary, None)
+  assert "| a | 0.300 | 0.400 | 0.800 | 0.700 | met |" in text
+  assert "| b | 0.500 | 0.400 | 0.600 | 0.700 | short on style and structure |" in text
+  assert "Style layers relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; content relu4_2." in text

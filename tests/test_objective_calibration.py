@@ -1,0 +1,68 @@
+"""The objective calibration's pieces that need no data: starts, L-BFGS, the kept pictures,
+the front and the comparison with the peer."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from experiments import objective_calibration as oc
+
+
+def test_starts_are_the_photo_a_blur_of_it_or_grey_noise():
+  photo = np.zeros((32, 96, 3), np.uint8)
+  photo[:, 48:] = 255
+  np.testing.assert_array_equal(oc.start_image(photo, "photo"), photo)
+  blurred = oc.start_image(photo, "blur")
+  assert 0 < blurred[16, 48, 0] < 255 and blurred[16, 0, 0] < 2
+  noise = oc.start_image(photo, "noise")
+  assert abs(noise.mean() - 128) < 5 and 30 < noise.std() < 50
+  with pytest.raises(ValueError, match="unknown start"):
+    oc.start_image(photo, "zeros")
+
+
+class _Quadratic:
+  """A stand-in loss network: |image - target|^2, counting the objectives it makes."""
+
+  def __init__(self, target):
+    self.target, self.made = target.astype(np.float32)[None], 0
+
+  def objective(self, photo, painting, objective):
+    del photo, painting, objective
+    self.made += 1
+
+    def value_and_grad(image):
+      diff = tf.constant(image) - self.target
+      return tf.reduce_sum(diff ** 2), 2 * diff
+    return value_and_grad
+
+
+def test_lbfgs_reaches_the_optimum_within_bounds_and_the_result_is_kept(tmp_path):
+  target = np.full((8, 8, 3), 300.0)  # past the bound: L-BFGS-B stops at 255
+  target[:4] = 40.0
+  network = _Quadratic(target)
+  photo = np.full((8, 8, 3), 128, np.uint8)
+  cfg = oc.Config(size=8, iterations=20)
+  objective = oc.Objective()
+  out = oc._optimized(network, cfg, str(tmp_path), "q", objective, "p", "x.jpg", photo)
+  np.testing.assert_array_equal(out, np.clip(target, 0, 255).astype(np.uint8))
+  again = oc._optimized(network, cfg, str(tmp_path), "q", objective, "p", "x.jpg", photo)
+  np.testing.assert_array_equal(again, out)
+  assert network.made == 1  # the second came from the kept file
+  other = dataclasses.replace(objective, style_weight=1.0)  # other settings: made anew
+  oc._optimized(network, cfg, str(tmp_path), "q", other, "p", "x.jpg", photo)
+  assert network.made == 2
+
+
+def test_the_front_and_the_paintings_ahead_of_the_peer():
+  rows = [dict(objective=n, painting=p, photo="x", style=s, structure=c)
+          for n, p, s, c in [("a", "p1", 0.3, 0.8), ("a", "p2", 0.3, 0.8),
+                             ("b", "p1", 0.4, 0.9), ("b", "p2", 0.4, 0.9),
+                             ("c", "p1", 0.6, 0.5), ("c", "p2", 0.6, 0.5)]]
+  summary = dict(rows=rows, config=dict(objectives=[["a", {}], ["b", {}], ["c", {}]]),
+                 peer=[dict(painting="p1", photo="x", style=0.35, structure=0.7),
+                       dict(painting="p2", photo="x", style=0.45, structure=0.7)])
+  overall, _ = oc.summarize(summary)
+  assert set(oc.front(overall)) == {"a", "b"}  # c is behind b on both
+  assert oc.ahead_of_peer(summary) == {"a": 2, "b": 1, "c": 0}
