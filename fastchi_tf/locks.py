@@ -9,7 +9,11 @@ opens the name again, so no two processes ever hold "the" lock at once.
 
 `claim(output)` holds a hidden sibling of an output file or folder (`.out.mp4.lock` beside
 `out.mp4`) for a job's life: two jobs writing the same output would both say "wrote" and
-one result would be lost.
+one result would be lost. The name comes from the real path, so `link -> out` and `out` are
+one claim; a job writing a file also looks at the claim of the folder holding it, and a job
+writing a folder at the claims of files in it, so `--output out/` and `--output out/a.jpg`
+cannot both run. Each takes its own claim before looking at the other's, so of two jobs
+starting at once at least one sees the other.
 """
 
 import contextlib
@@ -85,9 +89,43 @@ def hold(path: str, program: str = "") -> Iterator[None]:
 
 
 def claim_path(output: str) -> str:
-  """The lock file of `output`: a hidden file named after it, beside it."""
-  parent, name = os.path.split(os.path.abspath(output))
-  return os.path.join(parent, f".{name}.lock")
+  """The lock file of `output`: a hidden file named after it, beside it, in the real folder
+  (a folder's links resolved: writes go into the folder a link leads to; a file's own link
+  is not, as an atomic write replaces the link)."""
+  path = os.path.abspath(output)
+  if os.path.isdir(path):
+    path = os.path.realpath(path)
+  parent, name = os.path.split(path)
+  return os.path.join(os.path.realpath(parent), f".{name}.lock")
+
+
+def _peek(path):
+  """InUseError if another process holds the lock file `path` (not created if missing)."""
+  try:
+    fd = os.open(path, os.O_RDONLY)
+  except OSError:
+    return None
+  try:
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+  except BlockingIOError:
+    pid, program = _holder(fd)
+    return InUseError(f"{path} is held by another process (pid {pid})", pid, program)
+  finally:
+    os.close(fd)  # releases the shared lock, if taken
+  return None
+
+
+def _others(output, own):
+  """The lock files of jobs writing what `output` writes: the folder above a file, or the
+  files in a folder."""
+  if os.path.isdir(output):
+    folder = os.path.realpath(output)
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))
+            if name.startswith(".") and name.endswith(".lock") and name != INSIDE
+            and os.path.join(folder, name) != own
+            and not os.path.isdir(os.path.join(folder, name[1:-len(".lock")]))]
+  folder = os.path.dirname(claim_path(output))
+  return [p for p in (claim_path(folder), os.path.join(folder, INSIDE)) if p != own]
 
 
 @contextlib.contextmanager
@@ -104,7 +142,14 @@ def claim(output: str, program: str = "") -> Iterator[None]:
     except OSError as e:
       if not (os.path.isdir(output) and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS)):
         raise
-      _take(stack, os.path.join(output, INSIDE), output, program)
+      own = os.path.join(output, INSIDE)
+      _take(stack, own, output, program)
+    else:
+      own = claim_path(output)
+    for path in _others(output, own):
+      error = _peek(path)
+      if error:
+        raise _in_use(output, error)
     yield
 
 
@@ -112,5 +157,9 @@ def _take(stack, path, output, program):
   try:
     stack.enter_context(hold(path, program))
   except InUseError as e:
-    raise InUseError(f"{output} is being written by another job ({e.holder}); wait for it "
-                     "to finish or choose another output", e.pid, e.program) from None
+    raise _in_use(output, e) from None
+
+
+def _in_use(output, e):
+  return InUseError(f"{output} is being written by another job ({e.holder}); wait for it "
+                    "to finish or choose another output", e.pid, e.program)

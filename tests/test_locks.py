@@ -92,3 +92,26 @@ def test_a_folder_whose_parent_cannot_be_written_is_claimed_inside(tmp_path, mon
   with pytest.raises(PermissionError):  # a file's lock has nowhere else to go
     with locks.claim(str(tmp_path / "out.png")):
       pass
+
+
+def test_jobs_writing_the_same_files_by_other_names_are_refused(tmp_path):
+  # --output out/ and another job's --output out/a.jpg both got claims, and so did a folder
+  # and a link to it: the lock's name came from the path as spelled.
+  folder = tmp_path / "out"
+  folder.mkdir()
+  os.symlink(folder, tmp_path / "link")
+  busy = "is being written by another job"
+  for first, second in ((folder, tmp_path / "link"), (str(tmp_path / "link") + "/", folder),
+                        (folder, folder / "a.jpg"), (folder / "a.jpg", tmp_path / "link"),
+                        (tmp_path / "link" / "a.jpg", folder / "a.jpg")):
+    with locks.claim(str(first)):
+      with pytest.raises(locks.InUseError, match=busy):
+        with locks.claim(str(second)):
+          pass
+    assert sorted(os.listdir(folder)) == [], (first, second)
+  (folder / "sub").mkdir()
+  with locks.claim(str(folder / "b.jpg")), locks.claim(str(folder / "sub")):
+    with locks.claim(str(folder / "c.jpg")):  # other files, or a folder inside: no conflict
+      pass
+    with locks.claim(str(tmp_path / "other")):
+      pass
