@@ -261,16 +261,19 @@ def print_styles(stylizer) -> None:
 def claim_output(held: contextlib.ExitStack, output: str, created: list[str]) -> None:
   """Holds `output` for this job until `held` closes (fastchi_tf.locks.claim), then removes
   the folders in `created` that are empty (the claim's file, beside the output, kept them
-  from being empty until then). A job already writing `output`: one line, status 1."""
+  from being empty until then). A job already writing `output`: one line, status 1, and
+  nothing removed: the folders this job made may be the ones the other job writes in."""
   from fastchi_tf import io_utils  # pylint: disable=g-import-not-at-top
   from fastchi_tf import locks  # pylint: disable=g-import-not-at-top
-  held.callback(io_utils.remove_empty, created)
-  try:
-    held.enter_context(locks.claim(output))
-  except locks.InUseError as e:
-    fail(e)
-  except OSError as e:
-    fail(f"cannot write {output}: {e.strerror or e}")
+  with contextlib.ExitStack() as claim:
+    try:
+      claim.enter_context(locks.claim(output))
+    except locks.InUseError as e:
+      fail(e)
+    except OSError as e:
+      fail(f"cannot write {output}: {e.strerror or e}")
+    held.callback(io_utils.remove_empty, created)  # after the claim's release (last in)
+    held.push(claim.pop_all())
 
 
 def shipped_model(kind: str) -> str:

@@ -104,8 +104,11 @@ def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
           f"fastchi {name.replace('folder', 'stylize')}: error: {path} is being written by "
           f"another job (fastchi video, pid {os.getpid()}); wait for it to finish or choose "
           "another output"], err
+    # Only the first job's claims, and the folder it writes in: the refused job made
+    # photos/ (the first had not yet), and removing it would fail the first job's writes.
     assert sorted(os.listdir(out)) == [".photos.lock", ".same.mp4.lock", ".same.png.lock",
-                                       ".sheet.png.lock"]  # only the first job's claims
+                                       ".sheet.png.lock", "photos"]
+  os.rmdir(outputs["folder"])
   assert os.listdir(out) == []
   # Once the first job is done, the output is free, and a finished job leaves only it.
   (code, stdout, err), = _fastchi(

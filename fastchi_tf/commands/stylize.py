@@ -188,7 +188,6 @@ def _stylize(scratch, held):
     if many:
       outputs = [os.path.join(output, os.path.basename(f)) for f in files]
       _check_distinct(files, outputs)
-      created = io_utils.prepare_folder(output)
     else:
       stylize.check_extension(files[0], "input")
       stylize.check_extension(output, "output")
@@ -196,11 +195,12 @@ def _stylize(scratch, held):
         stylize.read_image(files[0])  # names what is wrong: missing, a folder
       outputs = [output]
     io_utils.check_not_inputs(outputs, files + [FLAGS.model])
-    if not many:
-      created = io_utils.prepare_output(output)
-    model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
+    created = io_utils.prepare_folder(output) if many else io_utils.prepare_output(output)
     if not to_stdout:  # (two jobs writing one output would both say "wrote")
+      # Claimed at once: a failed job removes the folders it made, and only a claim's
+      # holder may (a folder's claim lies outside it, so another job's folder looks empty).
       cli.claim_output(held, output, created)
+    model_files.check(FLAGS.model, FLAGS.style)  # a photo as --model, no --style: at once
     if not FLAGS.model.endswith(".tflite") or FLAGS.mixed_precision:
       # Once every check that needs none is done. A .tflite model runs on LiteRT alone: the
       # light path never imports TensorFlow.
