@@ -243,8 +243,9 @@ def define_style_flags() -> None:
   """--style, --strength and --list_styles, which the image and video tools share."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string("style", None, "For a multi-style model: a style's name or index, an "
-                      "equal mix such as starry_night,wave, or weights such as "
-                      "starry_night:0.7,wave:0.3 (see --list_styles).")
+                      "equal mix of names or indices such as starry_night,wave or 0,5, weights "
+                      "such as starry_night:0.7,wave:0.3, or one weight per style in decimals "
+                      "such as 0.5,0.5,0,0,0,0 (see --list_styles).")
   flags.DEFINE_float("strength", 1.0, "How much of the style: 0 returns the input, 1 the full "
                      "style; in between blends the two.", lower_bound=0.0, upper_bound=1.0)
   flags.DEFINE_bool("list_styles", False, "Print the model's styles (index and name) and exit.")

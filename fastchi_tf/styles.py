@@ -51,17 +51,20 @@ def style_files(spec: str) -> List[str]:
 def accepted_forms(n: int) -> str:
   """What `--style` takes, for error messages about a model of `n` styles."""
   return (f"--style takes a style's name or index (wave, 5), names for an equal mix "
-          f"(starry_night,wave), names with weights (starry_night:0.7,wave:0.3) or one "
-          f"weight per style ({n} numbers)")
+          f"(starry_night,wave; indices too: 0,5), names with weights "
+          f"(starry_night:0.7,wave:0.3) or one weight per style in decimals ({n} numbers, "
+          f"e.g. {','.join(['0.5', '0.5'] + ['0'] * (n - 2)) if n > 1 else '1.0'})")
 
 
 def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
   """`--style` as float32 weights [N] summing to 1.
 
-  spec is a name or an index; a list of them, an equal mix ("a,b" is "a:0.5,b:0.5"); a mix
-  with weights "name:weight,name:weight" (styles left out weigh 0); or a vector of N weights
-  "0.2,0,0.8". Weights are non-negative, not all zero. Raises ValueError naming the problem
-  and the accepted forms.
+  spec is a name or an index; a list of them, an equal mix ("a,b" is "a:0.5,b:0.5", and
+  "0,5" the mix of styles 0 and 5); a mix with weights "name:weight,name:weight" (styles
+  left out weigh 0); or a vector of N weights with a decimal point in one at least
+  ("0.2,0,0.8": "1,0" would read as indices). Integers alone name each style once (is
+  "1,0,0" a vector or a mix? refused). Weights are non-negative, not all zero. Raises
+  ValueError naming the problem and the accepted forms.
   """
   try:
     return _parse_choice(spec.strip(), names)
@@ -100,13 +103,17 @@ def _parse_choice(spec, names):
     raise ValueError(f"--style mix {spec!r}: give every style a weight (name:weight) or none")
   weights = np.zeros(n, np.float64)
   if not any(weighted):
-    # Numbers alone are a weight vector ("0.2,0,0.8"); otherwise names and indices, an
-    # equal mix ("wave" alone is one style).
-    if len(parts) > 1 and all(_is_number(p) for p in parts):
+    # Numbers with a decimal are a weight vector ("0.2,0,0.8"); otherwise names and
+    # indices, an equal mix ("wave" alone is one style, "0,5" two).
+    integers = [p for p in parts if p.lstrip("-").isdigit()]
+    if all(_is_number(p) for p in parts) and len(integers) < len(parts):
       if len(parts) != n:
         raise ValueError(f"--style {spec!r}: {len(parts)} weights for a model of {n} styles "
                          f"({shown})")
       return normalize([float(p) for p in parts], f"--style {spec!r}")
+    if len(integers) == len(parts) > len(set(int(p) for p in parts)):
+      raise ValueError(f"--style {spec!r} names an index twice: integers alone are an equal "
+                       "mix of those styles; write a weight vector in decimals")
     for part in parts:
       weights[index(part)] += 1.0
     return normalize(weights, f"--style {spec!r}")

@@ -47,7 +47,10 @@ NAMES = ("starry_night", "wave", "udnie")
     ("starry_night:3,udnie:1", [0.75, 0, 0.25]),
     ("0:1,wave:1", [0.5, 0.5, 0]),
     ("wave:0.2,wave:0.2", [0, 1, 0]),  # repeated: weights add up
-    ("1, 0, 3", [0.25, 0, 0.75]),  # a vector of N weights
+    ("1.0, 0, 3", [0.25, 0, 0.75]),  # a vector of N weights: a decimal says so
+    ("0,2", [0.5, 0, 0.5]),  # indices alone: an equal mix, as names are
+    ("1,0", [0.5, 0.5, 0]),  # (was the vector [1, 0], style 0 alone, on a 2-style model)
+    ("0.5,0.5,0", [0.5, 0.5, 0]),
     ("starry_night,udnie", [0.5, 0, 0.5]),  # names without weights: an equal mix
     ("wave,udnie,0", [1 / 3, 1 / 3, 1 / 3]),  # names and indices alike
     ("wave,wave,udnie", [0, 2 / 3, 1 / 3]),  # repeated: each counts
@@ -66,8 +69,11 @@ def test_a_choice_is_a_normalized_weight_vector(spec, expected):
     ("wave:nan", "non-negative numbers"),
     ("0.5,0.5", "2 weights for a model of 3 styles"),
     ("wave,moon", "unknown style 'moon'"),
-    ("1,-1,1", "non-negative"),
-    ("0,0,0", "the weights are all zero"),
+    ("1.0,-1,1", "non-negative"),
+    ("0.0,0,0", "the weights are all zero"),
+    ("2,-1", "style index -1 is out of range"),
+    ("1,0,0", "names an index twice: integers alone are an equal mix"),
+    ("0,5", "style index 5 is out of range"),
     ("wave:0", "--style 'wave:0': the weights are all zero"),
     ("wave:1,udnie", "give every style a weight .name:weight. or none"),
     ("wave,", "has an empty item"),
@@ -77,7 +83,8 @@ def test_a_bad_choice_names_the_problem_and_the_accepted_forms(spec, match):
   with pytest.raises(ValueError, match=match) as e:
     styles.parse_choice(spec, NAMES)
   assert str(e.value).endswith(styles.accepted_forms(len(NAMES)))
-  assert "(starry_night,wave)" in str(e.value) and "(3 numbers)" in str(e.value)
+  assert "(starry_night,wave; indices too: 0,5)" in str(e.value)
+  assert "in decimals (3 numbers, e.g. 0.5,0.5,0)" in str(e.value)
 
 
 def test_names_without_weights_are_the_equal_mix_with_weights():
