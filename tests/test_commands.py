@@ -155,3 +155,35 @@ def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
     assert proc.returncode == 2, (args, err)
     assert err.strip().splitlines() == [f"fastchi {args[0]}: error: {message}"], (args, err)
   assert sorted(os.listdir(tmp_path)) == ["blocked", "chicago.jpg", "clip.mp4", "photo.png"]
+
+
+def test_list_styles_needs_no_tensorflow_for_a_keras_or_tflite_model(tmp_path):
+  # A photo as --model with --list_styles was refused after 7-8 s, and video --list_styles
+  # on a .tflite model took 8.5 s: both waited for TensorFlow.
+  blocker = tmp_path / "blocked" / "tensorflow"
+  blocker.mkdir(parents=True)
+  (blocker / "__init__.py").write_text(
+      "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')")
+  not_a_model = tmp_path / "chicago.jpg"
+  Image.fromarray(samples.read_photo("coffee.png", 48)).save(not_a_model)
+  names = ["composition_vii", "starry_night", "the_scream", "the_shipwreck_of_the_minotaur",
+           "udnie", "wave"]
+  listed = "".join(f"{i} {name}\n" for i, name in enumerate(names))
+  calls = [("video", "--list_styles"),
+           ("video", "--list_styles", "--model", shipped.path("tflite")),
+           ("stylize", "--list_styles", "--model", shipped.path("keras"), "--json"),
+           ("stylize", "--list_styles", "--model", not_a_model),
+           ("video", "--list_styles", "--model", not_a_model)]
+  env = tool_env(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")
+  procs = [subprocess.Popen([sys.executable, "-m", "fastchi_tf", *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT) for args in calls]
+  keras, tflite, as_json, bad_stylize, bad_video = [
+      p.communicate(timeout=120) + (p.returncode,) for p in procs]
+  assert keras == (listed, "", 0) and tflite == (listed, "", 0), (keras, tflite)
+  assert json.loads(as_json[0]) == {"model": shipped.path("keras"), "styles": names}
+  for (out, err, code), command in ((bad_stylize, "stylize"), (bad_video, "video")):
+    assert code == 2 and out == "", err
+    assert err.strip().splitlines() == [
+        f"fastchi {command}: error: unknown model format {not_a_model}: give a SavedModel "
+        "folder, a .keras file or a .tflite file"], err

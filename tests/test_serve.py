@@ -193,19 +193,45 @@ def test_oversized_uploads_and_images_are_413(client):
   assert "decompression bomb" in error(post(client, image=_png_header(60000, 60000)), 413)
 
 
+def _deleted_open_files():
+  """This process's open files that are unlinked: where a spooled upload goes on Linux
+  (tempfile.TemporaryFile), which no folder listing can see."""
+  found = set()
+  for fd in os.listdir("/proc/self/fd"):
+    try:
+      target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # closed meanwhile (the listing's own descriptor)
+      continue
+    if target.endswith(" (deleted)"):
+      found.add((fd, target))
+  return found
+
+
 def test_uploads_leave_no_file_behind(engine):
-  """An upload past the form parser's 1 MB in memory goes to a temporary file, removed with
-  the request; two files in one form are refused."""
+  """An upload past the form parser's 1 MB in memory goes to a temporary file (unlinked at
+  once, so held only by its descriptor), closed with the request; two files in one form are
+  refused, and an upload cut by the size limit leaves no file either."""
   noise = np.random.default_rng(0).integers(0, 256, (720, 720, 3), np.uint8)
   data = encoded(noise)
   assert 2**20 < len(data) < 3 * 2**20
-  before = set(os.listdir(tempfile.gettempdir()))
+  before = _deleted_open_files()
   config = serve.ServeConfig(max_upload_mb=3.0, engine=LIMITS)
   with TestClient(serve.build_app(engine, config)) as roomy:
     assert "720x720" in error(post(roomy, image=data, style="wave"), 413)
+    assert _deleted_open_files() - before == set()
     two = roomy.post("/api/stylize", files={"image": ("p.png", b"x"), "more": ("q", b"y")})
     assert "Too many files" in error(two, 400)
-  assert set(os.listdir(tempfile.gettempdir())) - before == set()
+
+    def chunks():  # no Content-Length: the image spooled until the limit is found
+      yield (b'--b\r\nContent-Disposition: form-data; name="image"; filename="p"\r\n'
+             b"\r\n")
+      for _ in range(3):
+        yield data
+    response = roomy.post("/api/stylize", content=chunks(), headers={
+        "content-type": "multipart/form-data; boundary=b"})
+    assert "max_upload_mb" in error(response, 413)
+    assert _deleted_open_files() - before == set()
+  assert _deleted_open_files() - before == set()
 
 
 @pytest.mark.parametrize("fields,words", [

@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
+import types
 import time
 
 from absl import flags
@@ -95,17 +96,22 @@ def default_output(pattern, image_formats):
 
 
 def _list_styles():
-  if not FLAGS.model.endswith(".tflite"):
-    cli.import_tensorflow_quietly()
-  from fastchi_tf import stylize
+  from fastchi_tf import model_files  # a .keras or .tflite file's names: no TensorFlow
   try:
-    stylizer = stylize.load_stylizer(FLAGS.model)
-  except ValueError as e:
+    names = model_files.style_names(FLAGS.model)
+  except ValueError as e:  # a photo as --model: at once
     cli.usage_error(e)
+  if names is None:  # a SavedModel: loading it tells
+    cli.import_tensorflow_quietly()
+    from fastchi_tf import stylize
+    try:
+      names = stylize.load_stylizer(FLAGS.model).style_names
+    except ValueError as e:
+      cli.usage_error(e)
   if FLAGS.json:
-    print(json.dumps({"model": FLAGS.model, "styles": list(stylizer.style_names)}))
+    print(json.dumps({"model": FLAGS.model, "styles": list(names)}))
     return
-  cli.print_styles(stylizer)
+  cli.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
 
 
 def _stdin_to_file(folder):

@@ -14,6 +14,7 @@ Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker 
 import contextlib
 import os
 import sys
+import types
 
 from absl import flags
 
@@ -91,17 +92,28 @@ def _setup():
   return frame_fns, devices
 
 
+def _list_styles():
+  from fastchi_tf import model_files  # a .keras or .tflite file's names: no TensorFlow
+  try:
+    names = model_files.style_names(FLAGS.model)
+  except ValueError as e:  # a photo as --model: at once
+    cli.usage_error(e)
+  if names is None:  # a SavedModel: loading it tells
+    cli.import_tensorflow_quietly()
+    from fastchi_tf import stylize
+    try:
+      names = stylize.load_stylizer(FLAGS.model).style_names
+    except ValueError as e:
+      cli.usage_error(e)
+  cli.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
+
+
 def main(argv):
   del argv
   if FLAGS.model is None:
     FLAGS.model = cli.shipped_model("keras")
   if FLAGS.list_styles:
-    cli.import_tensorflow_quietly()
-    from fastchi_tf import stylize
-    try:
-      cli.print_styles(stylize.load_stylizer(FLAGS.model))
-    except ValueError as e:
-      cli.usage_error(e)
+    _list_styles()
     return
   cli.require("input", "output")
   cli.check_tile(FLAGS.tile)
