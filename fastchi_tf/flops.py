@@ -15,10 +15,13 @@ def count_flops(model: keras.Model, height: int, width: int, batch: int = 1) -> 
   """FLOPs (2 x multiply-accumulates) of one forward pass on a [batch, height, width, 3] input.
 
   Counts convolutions and matmuls; normalization, padding and activations are ignored (a few
-  percent of the total, and not what a convolution benchmark measures).
+  percent of the total, and not what a convolution benchmark measures). A multi-style model's
+  second input (the styles' weights, [batch, N]) is traced too; its mix costs no convolution.
   """
-  fn = tf.function(model).get_concrete_function(
-      tf.TensorSpec([batch, height, width, 3], tf.float32))
+  specs = [tf.TensorSpec([batch, height, width, 3], tf.float32)]
+  specs += [tf.TensorSpec([batch, *extra.shape[1:]], extra.dtype) for extra in model.inputs[1:]]
+  fn = tf.function(lambda inputs: model(inputs)).get_concrete_function(
+      specs if len(specs) > 1 else specs[0])
   total = 0
   for op in fn.graph.get_operations():
     if op.type == "Conv2D":

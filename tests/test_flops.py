@@ -20,3 +20,10 @@ def test_transposed_and_dense_layers_count_their_multiply_adds():
   transposed = 2 * (8 * 8 * 3) * 3 * 3 * 4  # one MAC per input position and tap
   matmul = 2 * (16 * 16 * 4) * 5
   assert count_flops(model, 8, 8) == transposed + matmul
+
+
+def test_a_multi_style_model_costs_what_its_single_style_twin_does():
+  # count_flops failed on a multi-style model: it traced the image input alone.
+  one = count_flops(build_render_net("inception", width=8), 64, 64)
+  assert count_flops(build_render_net("inception", width=8, styles=["a", "b", "c"]),
+                     64, 64) == pytest.approx(one, rel=0.01)
