@@ -7,8 +7,9 @@ Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
 import contextlib
 import os
 import sys
-import threading
 from typing import Callable, NoReturn, Optional
+
+from fastchi_tf import io_utils
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
@@ -59,34 +60,6 @@ def interrupted(message: str | BaseException) -> NoReturn:
   sys.exit(INTERRUPTED)
 
 
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_saved_fd2 = None
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-  """Sends file descriptor 2 to /dev/null: C++ lines (TensorFlow's start, LiteRT's delegate)
-  bypass Python. Threads may nest it: the first in redirects, the last out restores."""
-  global _quiet_depth, _saved_fd2
-  with _quiet_lock:
-    if _quiet_depth == 0:
-      sys.stderr.flush()
-      _saved_fd2 = os.dup(2)
-      devnull = os.open(os.devnull, os.O_WRONLY)
-      os.dup2(devnull, 2)
-      os.close(devnull)
-    _quiet_depth += 1
-  try:
-    yield
-  finally:
-    with _quiet_lock:
-      _quiet_depth -= 1
-      if _quiet_depth == 0:
-        os.dup2(_saved_fd2, 2)
-        os.close(_saved_fd2)
-
-
 def import_tensorflow_quietly() -> None:
   """Imports TensorFlow keeping the console to our own lines.
 
@@ -100,7 +73,7 @@ def import_tensorflow_quietly() -> None:
   if verbose:
     import tensorflow as tf
   else:
-    with quiet_stderr():
+    with io_utils.quiet_stderr():
       import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
   _configure_tensorflow(tf)
@@ -239,32 +212,11 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   app.run(guarded, flags_parser=_parse)
 
 
-def define_style_flags() -> None:
-  """--style, --strength and --list_styles, which the image and video tools share."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string("style", None, "For a multi-style model: a style's name or index, an "
-                      "equal mix of names or indices such as starry_night,wave or 0,5, weights "
-                      "such as starry_night:0.7,wave:0.3, or one weight per style in decimals "
-                      "such as 0.5,0.5,0,0,0,0 (see --list_styles).")
-  flags.DEFINE_float("strength", 1.0, "How much of the style: 0 returns the input, 1 the full "
-                     "style; in between blends the two.", lower_bound=0.0, upper_bound=1.0)
-  flags.DEFINE_bool("list_styles", False, "Print the model's styles (index and name) and exit.")
-
-
-def print_styles(stylizer) -> None:
-  """--list_styles: one "index name" line per style of a loaded Stylizer."""
-  if not stylizer.style_names:
-    print(f"{stylizer.path} has a single style (no --style needed)")
-  for i, name in enumerate(stylizer.style_names):
-    print(f"{i} {name}")
-
-
 def claim_output(held: contextlib.ExitStack, output: str, created: list[str]) -> None:
   """Holds `output` for this job until `held` closes (fastchi_tf.locks.claim), then removes
   the folders in `created` that are empty (the claim's file, beside the output, kept them
   from being empty until then). A job already writing `output`: one line, status 1, and
   nothing removed: the folders this job made may be the ones the other job writes in."""
-  from fastchi_tf import io_utils  # pylint: disable=g-import-not-at-top
   from fastchi_tf import locks  # pylint: disable=g-import-not-at-top
   with contextlib.ExitStack() as claim:
     try:
@@ -275,12 +227,3 @@ def claim_output(held: contextlib.ExitStack, output: str, created: list[str]) ->
       fail(f"cannot write {output}: {e.strerror or e}")
     held.callback(io_utils.remove_empty, created)  # after the claim's release (last in)
     held.push(claim.pop_all())
-
-
-def shipped_model(kind: str) -> str:
-  """The shipped collection's file ("tflite" or "keras"); fails in one line if missing."""
-  from fastchi_tf import shipped  # pylint: disable=g-import-not-at-top
-  try:
-    return shipped.path(kind)
-  except shipped.MissingError as e:
-    fail(e)

@@ -17,15 +17,16 @@ from fastchi_tf import config as config_lib
 from fastchi_tf import io_utils
 from fastchi_tf import layers
 from fastchi_tf import lite
+from fastchi_tf import export_names
 from fastchi_tf import render_net
 from fastchi_tf.lite import TFLiteRunner
 from fastchi_tf.render_net import build_render_net
 from fastchi_tf.render_net import style_names
 
 SAVED_MODEL = "saved_model"
-KERAS_FILE = "model.keras"
-TFLITE_FILES = {"float32": "model_float32.tflite", "float16": "model_float16.tflite"}
-ONNX_FILE = "model.onnx"
+KERAS_FILE = export_names.KERAS_FILE
+TFLITE_FILES = export_names.TFLITE_FILES
+ONNX_FILE = export_names.ONNX_FILE
 ONNX_OPSET = 17
 
 
@@ -149,8 +150,7 @@ def export_saved_model(model: keras.Model, path: str, space_to_depth: bool = Tru
 # statistics (fastchi_tf.tiling): STATISTICS maps an image (the downscaled whole) to every
 # InstanceNorm layer's input mean and variance, "<layer>_mean" and "<layer>_variance"
 # ([1, 1, 1, C] each); WITH_STATISTICS renders an image (a tile) with those given.
-STATISTICS = "statistics"
-WITH_STATISTICS = "stylize_with_statistics"
+STATISTICS, WITH_STATISTICS = export_names.STATISTICS, export_names.WITH_STATISTICS
 
 
 def _tiling_endpoints(model, traced=contextlib.nullcontext, render=None):

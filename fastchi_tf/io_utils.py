@@ -1,8 +1,11 @@
-"""Atomic file writes: outputs appear whole or not at all, even on an error or Ctrl-C."""
+"""Atomic file writes (outputs appear whole or not at all, even on an error or Ctrl-C), and
+quiet_stderr for the C++ lines that bypass Python."""
 
 import contextlib
 import os
+import sys
 import tempfile
+import threading
 from typing import Iterable, Iterator, Sequence
 
 
@@ -161,3 +164,31 @@ def prepare_folder(folder: str) -> list[str]:
     raise ValueError(f"{folder} is a file, not a folder")
   _check_creatable(folder, f"cannot create {folder}")
   return make_parents(os.path.join(folder, "_"))
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_fd2 = None
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+  """Sends file descriptor 2 to /dev/null: C++ lines (TensorFlow's start, LiteRT's delegate)
+  bypass Python. Threads may nest it: the first in redirects, the last out restores."""
+  global _quiet_depth, _saved_fd2
+  with _quiet_lock:
+    if _quiet_depth == 0:
+      sys.stderr.flush()
+      _saved_fd2 = os.dup(2)
+      devnull = os.open(os.devnull, os.O_WRONLY)
+      os.dup2(devnull, 2)
+      os.close(devnull)
+    _quiet_depth += 1
+  try:
+    yield
+  finally:
+    with _quiet_lock:
+      _quiet_depth -= 1
+      if _quiet_depth == 0:
+        os.dup2(_saved_fd2, 2)
+        os.close(_saved_fd2)

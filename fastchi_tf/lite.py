@@ -15,13 +15,10 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
-from fastchi_tf import cli
+from fastchi_tf import io_utils
+from fastchi_tf.export_names import MINIMUM, MULTIPLE, STATISTICS, WITH_STATISTICS
 
 STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
-# The sizes the render network takes (render_net's PadToMultiple): the runner pads to them.
-MULTIPLE, MINIMUM = 4, 8
-# export.STATISTICS and export.WITH_STATISTICS (not imported: export imports TensorFlow)
-STATISTICS, WITH_STATISTICS = "statistics", "stylize_with_statistics"
 
 
 def _schema():
@@ -69,9 +66,10 @@ class TFLiteRunner:
       with open(path_or_bytes, "rb") as f:
         content = f.read()
       kwargs = {"model_path": path_or_bytes}
-    # LiteRT runs on one thread unless told; TensorFlow uses every core.
-    kwargs["num_threads"] = num_threads or cli.threads() or os.cpu_count() or 1
-    with cli.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
+    # LiteRT runs on one thread unless told; TensorFlow uses every core. The caller passes
+    # --threads where a command has it.
+    kwargs["num_threads"] = num_threads or os.cpu_count() or 1
+    with io_utils.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
       self.interpreter = Interpreter(**kwargs)
     self._shape = None
     self._runners = {}
@@ -105,7 +103,7 @@ class TFLiteRunner:
 
   def _run_signature(self, name, **inputs):
     # Each call may allocate (a new size), where the delegate announces itself.
-    with cli.quiet_stderr():
+    with io_utils.quiet_stderr():
       if name not in self._runners:
         self._runners[name] = self.interpreter.get_signature_runner(name)
       return self._runners[name](**inputs)
@@ -129,7 +127,7 @@ class TFLiteRunner:
     self._runners.clear()
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(index, image.shape, strict=False)
-      with cli.quiet_stderr():  # the delegate announces itself here too
+      with io_utils.quiet_stderr():  # the delegate announces itself here too
         self.interpreter.allocate_tensors()
       self._shape = image.shape
     self.interpreter.set_tensor(index, image)

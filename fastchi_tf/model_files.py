@@ -11,9 +11,10 @@ import os
 import zipfile
 from typing import Optional, Tuple
 
+from fastchi_tf import export_names
 from fastchi_tf import styles
 
-SAVED_MODEL_FILE = "saved_model.pb"
+SAVED_MODEL_FILE = export_names.SAVED_MODEL_FILE
 TFLITE_MAGIC = b"TFL3"  # a TFLite flatbuffer's file identifier, at bytes 4 to 8
 
 

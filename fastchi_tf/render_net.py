@@ -11,6 +11,7 @@ from typing import Callable, Optional, Sequence
 import keras
 
 from fastchi_tf import layers
+from fastchi_tf import export_names
 
 VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
@@ -96,7 +97,8 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   if num_styles > 1:
     style = keras.Input(shape=(num_styles,), name="style")
     mix = layers.StyleWeights(styles, name="style_weights")(style)
-  x = layers.PadToMultiple(multiple=4, minimum=8, name="pad_to_multiple")(image)
+  x = layers.PadToMultiple(multiple=export_names.MULTIPLE, minimum=export_names.MINIMUM,
+                           name="pad_to_multiple")(image)
   x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit")(x)
   x = conv(x, width, 9, prefix="c1_", plain=True)
   x = conv(x, 2 * width, 3, strides=2, prefix="d1_")

@@ -10,12 +10,14 @@ import os
 import re
 from typing import Optional
 
+from fastchi_tf import export_names
+
 # FASTCHI_SHIPPED_DIR points the tools' default at another collection (a newer one, or a
 # test's).
 FOLDER = os.environ.get("FASTCHI_SHIPPED_DIR") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "shipped")
-KERAS_FILE = "model.keras"
-TFLITE_FILE = "model_float16.tflite"
+KERAS_FILE = export_names.KERAS_FILE
+TFLITE_FILE = export_names.TFLITE_FILES["float16"]
 CARD_FILE = "MODEL_CARD.md"
 
 # The paintings (../shared/data/styles/SOURCES.md): name -> credit.

@@ -20,6 +20,7 @@ from PIL import Image
 from PIL import ImageOps
 
 from fastchi_tf import io_utils
+from fastchi_tf.export_names import KERAS_FILE, STATISTICS, WITH_STATISTICS
 
 if TYPE_CHECKING:  # TensorFlow is imported lazily: only where a model is loaded or run
   import keras
@@ -146,7 +147,7 @@ class Stylizer:
 
   def _export_tiling(self):
     """(statistics(uint8 image) -> statistics, render(uint8 piece, statistics) -> uint8) of
-    an export that has the tiling signatures (export.STATISTICS and WITH_STATISTICS), in the
+    an export that has the tiling signatures (STATISTICS and WITH_STATISTICS), in the
     chosen style; None for others."""
     return None
 
@@ -282,12 +283,11 @@ class SavedModelStylizer(Stylizer):
   def __init__(self, path: str) -> None:
     super().__init__(path)
     self._fn, self.style_names = _load_saved_model(path)
-    from fastchi_tf import export
     signatures = self._fn._loaded.signatures  # pylint: disable=protected-access
     self._tiling = None
-    if export.STATISTICS in signatures and export.WITH_STATISTICS in signatures:
-      self._tiling = signatures[export.STATISTICS], signatures[export.WITH_STATISTICS]
-    sibling = os.path.join(os.path.dirname(os.path.abspath(path)), export.KERAS_FILE)
+    if STATISTICS in signatures and WITH_STATISTICS in signatures:
+      self._tiling = signatures[STATISTICS], signatures[WITH_STATISTICS]
+    sibling = os.path.join(os.path.dirname(os.path.abspath(path)), KERAS_FILE)
     if os.path.isfile(sibling):
       self.keras_model = _load_keras(sibling)
 
@@ -329,7 +329,7 @@ class TFLiteStylizer(Stylizer):
       raise StylizeError(f"{path} is not a TFLite model (no TFL3 flatbuffer header)")
     from fastchi_tf import lite  # LiteRT only: this path never imports TensorFlow
     try:
-      self._fn = lite.TFLiteRunner(path, num_threads)  # (None: --threads or every core)
+      self._fn = lite.TFLiteRunner(path, num_threads)  # (None: every core)
     except Exception as e:  # noqa: BLE001  (the interpreter raises bare RuntimeErrors)
       raise StylizeError(f"cannot load model {path}: {_first_line(e)}") from None
     details = self._fn.interpreter.get_input_details()
@@ -425,8 +425,10 @@ def _load_saved_model(path):
   return fn, names
 
 
-def load_stylizer(path: str, mixed_precision: bool = False) -> Stylizer:
-  """Opens a SavedModel folder, .keras file or .tflite file as a Stylizer."""
+def load_stylizer(path: str, mixed_precision: bool = False,
+                  num_threads: Optional[int] = None) -> Stylizer:
+  """Opens a SavedModel folder, .keras file or .tflite file as a Stylizer; `num_threads`
+  sizes a .tflite model's interpreter (None: every core)."""
   if not os.path.exists(path):
     raise StylizeError(f"model not found: {path}")
   if os.path.isdir(path):
@@ -434,7 +436,7 @@ def load_stylizer(path: str, mixed_precision: bool = False) -> Stylizer:
   elif path.endswith(".keras"):
     stylizer = KerasStylizer(path)
   elif path.endswith(".tflite"):
-    stylizer = TFLiteStylizer(path)
+    stylizer = TFLiteStylizer(path, num_threads)
   else:
     raise StylizeError(f"unknown model format {path}: give a SavedModel folder, a .keras "
                        "file or a .tflite file")

@@ -181,14 +181,15 @@ def frame_function(stylizer: stylize.Stylizer, keep_color: bool = False,
 
 def frame_functions(model_path: str, count: int, keep_color: bool = False,
                     tile: Optional[int] = None, mixed_precision: bool = False,
-                    style: str = "", strength: float = 1.0
+                    style: str = "", strength: float = 1.0, num_threads: Optional[int] = None
                     ) -> Tuple[list[FrameFunction], stylize.Stylizer]:
   """One frame function per worker, each in `style` at `strength` (Stylizer.set_style).
   TensorFlow models are shared (their calls are thread-safe); a TFLite interpreter is not,
-  so each worker gets its own."""
-  first = stylize.load_stylizer(model_path, mixed_precision).set_style(style, strength)
+  so each worker gets its own, of `num_threads` (None: every core)."""
+  first = stylize.load_stylizer(model_path, mixed_precision, num_threads).set_style(
+      style, strength)
   stylizers = [first] + [
-      stylize.load_stylizer(model_path).set_style(style, strength)
+      stylize.load_stylizer(model_path, num_threads=num_threads).set_style(style, strength)
       if model_path.endswith(".tflite") else first for _ in range(count - 1)]
   return [frame_function(s, keep_color, tile) for s in stylizers], first
 

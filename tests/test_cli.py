@@ -54,17 +54,3 @@ def test_exit_codes_and_one_line_messages(tmp_path):
   help_ = _run(tmp_path, "--help")
   assert help_.returncode == 0 and "A tool that says hello." in help_.stdout
   assert "--count" in help_.stdout
-
-
-def test_quiet_stderr_nests_across_threads_and_restores_the_console():
-  import concurrent.futures
-  from fastchi_tf import cli
-  before = os.fstat(2)
-  def nested(_):
-    with cli.quiet_stderr():
-      with cli.quiet_stderr():
-        os.write(2, b"")  # fd 2 is usable inside
-  with concurrent.futures.ThreadPoolExecutor(4) as pool:
-    list(pool.map(nested, range(40)))
-  after = os.fstat(2)
-  assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)

@@ -58,3 +58,16 @@ def test_prepare_output_creates_folders_and_refuses_what_cannot_hold_a_file(tmp_
   with pytest.raises(ValueError, match="is a file, not a folder"):
     io_utils.prepare_folder(str(tmp_path / "file"))
   assert io_utils.prepare_folder(str(tmp_path / "new")) == [str(tmp_path / "new")]
+
+
+def test_quiet_stderr_nests_across_threads_and_restores_the_console():
+  import concurrent.futures
+  before = os.fstat(2)
+  def nested(_):
+    with io_utils.quiet_stderr():
+      with io_utils.quiet_stderr():
+        os.write(2, b"")  # fd 2 is usable inside
+  with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    list(pool.map(nested, range(40)))
+  after = os.fstat(2)
+  assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)

@@ -37,8 +37,9 @@ def run(name: str, prog: str = "") -> NoReturn:
   except ModuleNotFoundError as e:  # a command the light install cannot run
     cli.missing_package(e)
   # absl's --help lists the flags of the main module (sys.argv[0]); ours live in `module`
-  # and in cli (the style, thread and device flags it defines for the commands).
-  for owner in (module_name, cli.__name__):
+  # and in cli and style_flags (the thread, device and style flags they define for the
+  # commands).
+  for owner in (module_name, cli.__name__, f"{__name__}.style_flags"):
     for flag in flags.FLAGS.get_key_flags_for_module(owner):
       flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
   main_module = sys.modules.get("__main__")

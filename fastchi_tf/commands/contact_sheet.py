@@ -15,6 +15,7 @@ import contextlib
 from absl import flags
 
 from fastchi_tf import cli
+from fastchi_tf.commands import style_flags
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file (default: "
                     "the shipped styles).")
@@ -43,7 +44,7 @@ def _contact_sheet(held):
   import os
   from fastchi_tf import io_utils
   from fastchi_tf import stylize
-  model = FLAGS.model or cli.shipped_model("tflite")
+  model = FLAGS.model or style_flags.shipped_model("tflite")
   from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
   from fastchi_tf import model_files
   created = []
@@ -57,7 +58,7 @@ def _contact_sheet(held):
     cli.claim_output(held, FLAGS.output, created)
     if not model.endswith(".tflite"):
       cli.import_tensorflow_quietly()
-    stylizer = stylize.load_stylizer(model)
+    stylizer = stylize.load_stylizer(model, num_threads=cli.threads())
     from fastchi_tf import sheets
     rows = sheets.contact_sheet(stylizer, images[0], FLAGS.mix, FLAGS.ramp, FLAGS.steps,
                                 more=images[1:])

@@ -30,6 +30,7 @@ import time
 from absl import flags
 
 from fastchi_tf import cli
+from fastchi_tf.commands import style_flags
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file. Default: "
                     "the shipped styles (fastchi_tf/shipped, run on LiteRT).")
@@ -48,7 +49,7 @@ flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g
                      lower_bound=0)
 flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).",
                      lower_bound=1)
-cli.define_style_flags()
+style_flags.define_style_flags()
 cli.define_runtime_flags()
 
 FLAGS = flags.FLAGS
@@ -105,13 +106,13 @@ def _list_styles():
     cli.import_tensorflow_quietly()
     from fastchi_tf import stylize
     try:
-      names = stylize.load_stylizer(FLAGS.model).style_names
+      names = stylize.load_stylizer(FLAGS.model, num_threads=cli.threads()).style_names
     except ValueError as e:
       cli.usage_error(e)
   if FLAGS.json:
     print(json.dumps({"model": FLAGS.model, "styles": list(names)}))
     return
-  cli.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
+  style_flags.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
 
 
 def _stdin_to_file(folder):
@@ -140,7 +141,7 @@ def _stdin_to_file(folder):
 def main(argv):
   del argv
   if FLAGS.model is None:
-    FLAGS.model = cli.shipped_model("tflite")
+    FLAGS.model = style_flags.shipped_model("tflite")
   if FLAGS.list_styles:
     _list_styles()
     return
@@ -214,7 +215,7 @@ def _stylize(scratch, held):
     if FLAGS.mixed_precision:
       from fastchi_tf import precision
       precision.check_available("stylize.py")
-    stylizer = stylize.load_stylizer(FLAGS.model, FLAGS.mixed_precision)
+    stylizer = stylize.load_stylizer(FLAGS.model, FLAGS.mixed_precision, cli.threads())
     stylizer.set_style(FLAGS.style, FLAGS.strength)
   except ValueError as e:
     io_utils.remove_empty(created)

@@ -19,6 +19,7 @@ import types
 from absl import flags
 
 from fastchi_tf import cli
+from fastchi_tf.commands import style_flags
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow", "placebo")
@@ -47,7 +48,7 @@ flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g
                      "Default: 512 above 2048x2048 pixels (any model exported by this "
                      "version; older exports: .keras or an export folder); 0 never tiles.",
                      lower_bound=0)
-cli.define_style_flags()
+style_flags.define_style_flags()
 cli.define_runtime_flags(device=False)  # --devices chooses them
 
 FLAGS = flags.FLAGS
@@ -86,7 +87,8 @@ def _setup():
     precision.check_available("stylize_video.py")
   frame_fns, stylizer = video.frame_functions(FLAGS.model, len(devices), FLAGS.preserve_color,
                                               FLAGS.tile, FLAGS.mixed_precision,
-                                              style=FLAGS.style, strength=FLAGS.strength)
+                                              style=FLAGS.style, strength=FLAGS.strength,
+                                              num_threads=cli.threads())
   if FLAGS.tile and not stylizer.supports_tiling:
     raise stylize.StylizeError(f"--tile: {stylize.TILING_NEEDS_KERAS}")
   return frame_fns, devices
@@ -102,16 +104,16 @@ def _list_styles():
     cli.import_tensorflow_quietly()
     from fastchi_tf import stylize
     try:
-      names = stylize.load_stylizer(FLAGS.model).style_names
+      names = stylize.load_stylizer(FLAGS.model, num_threads=cli.threads()).style_names
     except ValueError as e:
       cli.usage_error(e)
-  cli.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
+  style_flags.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
 
 
 def main(argv):
   del argv
   if FLAGS.model is None:
-    FLAGS.model = cli.shipped_model("keras")
+    FLAGS.model = style_flags.shipped_model("keras")
   if FLAGS.list_styles:
     _list_styles()
     return

@@ -1,0 +1,91 @@
+"""The package's import graph, in-function imports included: no circle, no upward import.
+
+Floors, top down: the commands (and `python -m fastchi_tf`), which turn flags into calls;
+the library; the light ground floor, which never imports TensorFlow and knows nothing above
+it. A module imports its own floor or lower ones, and no chain of imports comes back.
+"""
+
+import ast
+import os
+
+import fastchi_tf
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(fastchi_tf.__file__))
+TOP, LIBRARY, GROUND = 2, 1, 0
+LIGHT = {"fastchi_tf", "fastchi_tf.export_names", "fastchi_tf.io_utils", "fastchi_tf.lite",
+         "fastchi_tf.locks", "fastchi_tf.model_files", "fastchi_tf.styles"}
+
+
+def floor(module):
+  if module == "fastchi_tf.__main__" or module.startswith("fastchi_tf.commands"):
+    return TOP
+  return GROUND if module in LIGHT else LIBRARY
+
+
+def modules():
+  """{dotted name: path} of every module in the package."""
+  found = {}
+  for folder, _, files in os.walk(PACKAGE_DIR):
+    for name in files:
+      if name.endswith(".py"):
+        path = os.path.join(folder, name)
+        parts = ["fastchi_tf"] + os.path.relpath(path[:-3], PACKAGE_DIR).split(os.sep)
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+  return found
+
+
+def imports(module, path, known):
+  """The package's modules that `module` imports anywhere in its file."""
+  package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+  with open(path) as f:
+    tree = ast.parse(f.read(), path)
+  found = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      found.update(alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom):
+      base = node.module or ""
+      if node.level:
+        parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+        base = ".".join(parts + [base] if base else parts)
+      for alias in node.names:
+        full = f"{base}.{alias.name}"
+        found.add(full if full in known else base)
+  return {name for name in found if name in known and name != module}
+
+
+def graph():
+  known = modules()
+  return {module: imports(module, path, known) for module, path in known.items()}
+
+
+def test_the_graph_is_read_whole():
+  edges = graph()
+  assert {"fastchi_tf.cli", "fastchi_tf.commands.stylize", "fastchi_tf.lite"} <= edges.keys()
+  assert "fastchi_tf.io_utils" in edges["fastchi_tf.lite"]  # a top-level import
+  assert "fastchi_tf.tiling" in edges["fastchi_tf.stylize"]  # one inside a function
+
+
+def test_no_module_imports_a_higher_floor():
+  upward = sorted(f"{module} -> {target}" for module, targets in graph().items()
+                  for target in targets if floor(target) > floor(module))
+  assert not upward, upward
+
+
+def test_no_import_circle():
+  edges = graph()
+  state = {}  # module: "open" while on the path, "done" after
+
+  def visit(module, path):
+    state[module] = "open"
+    for target in sorted(edges[module]):
+      if state.get(target) == "open":
+        circle = path[path.index(target):] + [target]
+        raise AssertionError("import circle: " + " -> ".join(circle))
+      if target not in state:
+        visit(target, path + [target])
+    state[module] = "done"
+
+  for module in sorted(edges):
+    if module not in state:
+      visit(module, [module])
