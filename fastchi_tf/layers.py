@@ -593,3 +593,10 @@ class InceptionConv(_ConvBase):
   def get_config(self):
     return {**super().get_config(), "shrink": self.shrink,
             "space_to_depth": self.spatial.space_to_depth}
+
+
+def load_model(path: str, **kwargs: Any) -> keras.Model:
+  """`keras.saving.load_model` for a .keras file of ours (safe_mode=True by default): this
+  module's import registers the network's layers, which Keras must know by name. Reached as
+  `fastchi_tf.load_model`, so `import fastchi_tf` stays free of TensorFlow."""
+  return keras.saving.load_model(path, **kwargs)

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -143,3 +147,18 @@ def test_clip_pixels_clips_with_a_straight_through_gradient():
   np.testing.assert_array_equal(y, [0.0, 0.0, 100.0, 255.0, 255.0])
   # Past the range the gradient still arrives, so a pixel stuck at 0 or 255 can come back.
   np.testing.assert_array_equal(tape.gradient(loss, x), [1.0, 2.0, 3.0, 4.0, 5.0])
+
+
+def test_a_shipped_model_loads_after_import_fastchi_tf_alone():
+  # keras.saving.load_model failed with "Could not locate class 'PadToMultiple'" unless
+  # fastchi_tf.layers happened to be imported. A fresh interpreter: this one has it.
+  from fastchi_tf import shipped
+  script = ("import sys, fastchi_tf\n"
+            "assert 'tensorflow' not in sys.modules  # (the light install's import)\n"
+            "model = fastchi_tf.load_model(sys.argv[1])\n"
+            "print(model.name, [tuple(i.shape) for i in model.inputs])")
+  result = subprocess.run([sys.executable, "-c", script, shipped.path("keras")],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.split()[0] == "render_inception", result.stdout
