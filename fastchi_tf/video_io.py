@@ -115,6 +115,16 @@ def _header(path):
   return result.stderr
 
 
+def _looks_like_image(path):
+  """True if Pillow recognizes the file's content as an image."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  try:
+    with Image.open(path):
+      return True
+  except Exception:  # noqa: BLE001  (not an image, unreadable: either way not one)
+    return False
+
+
 def probe(path: str) -> VideoInfo:
   """Reads the header of a video file; raises VideoError for anything that is not one."""
   if not os.path.exists(path):
@@ -122,7 +132,10 @@ def probe(path: str) -> VideoInfo:
   if os.path.isdir(path):
     raise VideoError(f"input {path} is a folder, not a video file")
   if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
-    raise VideoError(f"input {path} is an image, not a video; use tools/stylize.py for photos")
+    if not _looks_like_image(path):  # a text file named .jpg is no image either
+      raise VideoError(f"cannot read {path}: it is named as an image but holds neither an "
+                       "image nor a video")
+    raise VideoError(f"input {path} is an image, not a video; use fastchi stylize for photos")
   text = _header(path)
   if "Error opening input" in text or "Input #0" not in text:
     reason = [l.strip() for l in text.splitlines() if l.strip()][-1:] or ["unknown error"]
@@ -146,7 +159,7 @@ def probe(path: str) -> VideoInfo:
   width, height = size.groups()
   rate = rate.group(1)
   if codec in ("png", "mjpeg", "webp", "bmp", "tiff") and "Duration: N/A" in text:
-    raise VideoError(f"input {path} is an image, not a video; use tools/stylize.py for photos")
+    raise VideoError(f"input {path} is an image, not a video; use fastchi stylize for photos")
   sar = f"{sar.group(1)}:{sar.group(2)}" if sar and sar.group(1) != "0" else "1:1"
   rotation = re.search(r"rotation of (-?[\d.]+) degrees", text)
   if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:

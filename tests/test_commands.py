@@ -43,6 +43,9 @@ def test_the_command_lists_its_commands_and_refuses_unknown_ones():
   assert flags_help[0] == 0
   for flag in ("--input", "--style", "--strength", "--threads", "--device"):
     assert f"  {flag}:" in flags_help[1], flag
+  # Its examples are the command's own (they showed python tools/stylize.py).
+  assert "  fastchi stylize --model export/model.keras --input" in flags_help[1]
+  assert "tools/" not in flags_help[1]
 
 
 def test_info_threads_and_devices(tmp_path):

@@ -71,3 +71,13 @@ def test_quiet_stderr_nests_across_threads_and_restores_the_console():
     list(pool.map(nested, range(40)))
   after = os.fstat(2)
   assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="Linux's /proc")
+def test_a_folder_that_takes_no_new_files_is_named_as_such():
+  # Writing under /proc said "No such file or directory" about a folder that exists.
+  for folder in ("/proc", "/proc/self"):
+    with pytest.raises(ValueError) as e:
+      io_utils.prepare_output(os.path.join(folder, "out.png"))
+    assert str(e.value) == (f"cannot write to {folder}: no file can be created there (a proc "
+                            "file system, made by the kernel)")

@@ -2,6 +2,7 @@ import fractions
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fastchi_tf import samples
 from fastchi_tf import video_io
@@ -190,3 +191,17 @@ def test_source_primaries_and_transfer_are_kept_with_our_bt709_matrix(tmp_path):
     (", yuv420p, 64x48", ("unknown",) * 3)])
 def test_parse_color_reads_ffmpegs_two_spellings(line, color):
   assert video_io.parse_color(line) == color
+
+
+def test_a_text_file_named_as_an_image_is_not_called_an_image(tmp_path):
+  # The video tool said a text file named .jpg "is an image".
+  text = tmp_path / "notes.jpg"
+  text.write_text("not a picture\n")
+  with pytest.raises(video_io.VideoError, match=rf"^cannot read {text}: it is named as an "
+                     "image but holds neither an image nor a video$"):
+    video_io.probe(str(text))
+  photo = tmp_path / "photo.jpg"
+  Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photo)
+  with pytest.raises(video_io.VideoError, match=rf"^input {photo} is an image, not a video; "
+                     "use fastchi stylize for photos$"):
+    video_io.probe(str(photo))

@@ -1,10 +1,10 @@
 r"""Stylizes photos with an exported model.
 
-  python tools/stylize.py --model export/saved_model --input photo.jpg --output out.png
-  python tools/stylize.py --model export/model.keras --input 'photos/*.jpg' --output out/
-  python tools/stylize.py --model export/model_float32.tflite --input in.png --output o.png
-  python tools/stylize.py --model export/model.keras --input photo.jpg   # photo_stylized.jpg
-  cat in.jpg | python tools/stylize.py --model m.tflite --input - --output - > out.png
+  fastchi stylize --model export/saved_model --input photo.jpg --output out.png
+  fastchi stylize --model export/model.keras --input 'photos/*.jpg' --output out/
+  fastchi stylize --model export/model_float32.tflite --input in.png --output o.png
+  fastchi stylize --model export/model.keras --input photo.jpg   # photo_stylized.jpg
+  cat in.jpg | fastchi stylize --model m.tflite --input - --output - > out.png
 
 A multi-style model takes --style NAME, an index, or a mix (--style starry_night:0.7,wave:0.3);
 --list_styles prints its styles; --strength S in [0, 1] blends the result with the photo.

@@ -2,6 +2,7 @@
 quiet_stderr for the C++ lines that bypass Python."""
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -122,9 +123,32 @@ def check_writable_folder(folder: str) -> None:
   try:
     fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
   except OSError as e:
-    raise ValueError(f"cannot write to {folder}: {e.strerror}") from None
+    reason = e.strerror
+    if e.errno == errno.ENOENT and os.path.isdir(folder):  # /proc, /sys: "No such file"
+      kind = _file_system(folder)
+      reason = "no file can be created there" + (f" (a {kind} file system, made by the "
+                                                   "kernel)" if kind else "")
+    raise ValueError(f"cannot write to {folder}: {reason}") from None
   os.close(fd)
   os.remove(probe)
+
+
+def _file_system(folder):
+  """The type of the file system holding `folder` ("proc"), from /proc/self/mounts; None
+  where that cannot be read."""
+  folder, best = os.path.realpath(folder), (-1, None)
+  try:
+    with open("/proc/self/mounts") as f:
+      for line in f:
+        fields = line.split()
+        if len(fields) > 2:
+          point = fields[1].replace("\\040", " ")
+          if (folder == point or folder.startswith(point.rstrip("/") + "/")) and \
+              len(point) > best[0]:
+            best = (len(point), fields[2])
+  except OSError:
+    return None
+  return best[1]
 
 
 def existing_ancestor(path: str) -> str:
