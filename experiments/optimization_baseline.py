@@ -46,7 +46,7 @@ def _objective_pieces():
   from fastchi_tf import build_loss_net  # pylint: disable=g-import-not-at-top
   from fastchi_tf import data  # pylint: disable=g-import-not-at-top
   from fastchi_tf import losses  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
+  from fastchi_tf.light import styles as styles_lib  # pylint: disable=g-import-not-at-top
   cfg = styles.train_config(styles.THIRD, "unused", "unused", styles.THIRD.stages[-1])
   net = cfg.loss_net
   loss_net = build_loss_net(net.name, weights=net.weights, content_layers=net.content_layers,

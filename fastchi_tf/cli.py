@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Callable, NoReturn, Optional
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
@@ -213,11 +213,11 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
 
 
 def claim_output(held: contextlib.ExitStack, output: str, created: list[str]) -> None:
-  """Holds `output` for this job until `held` closes (fastchi_tf.locks.claim), then removes
+  """Holds `output` for this job until `held` closes (fastchi_tf.light.locks.claim), then removes
   the folders in `created` that are empty (the claim's file, beside the output, kept them
   from being empty until then). A job already writing `output`: one line, status 1, and
   nothing removed: the folders this job made may be the ones the other job writes in."""
-  from fastchi_tf import locks  # pylint: disable=g-import-not-at-top
+  from fastchi_tf.light import locks  # pylint: disable=g-import-not-at-top
   with contextlib.ExitStack() as claim:
     try:
       claim.enter_context(locks.claim(output))

@@ -17,8 +17,8 @@ import sys
 import typing
 from typing import Any, Dict, List, Optional, Tuple
 
-from fastchi_tf import io_utils
-from fastchi_tf import styles
+from fastchi_tf.light import io_utils
+from fastchi_tf.light import styles
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # The choices of render_net.VARIANTS / UPSAMPLES / OUTPUTS, loss_net.NAMES / WEIGHT_SOURCES

@@ -241,3 +241,21 @@ def check_tfds_name(name: str) -> None:
   if base not in tfds.list_builders():
     raise DataError(f"unknown tensorflow-datasets dataset {name!r} "
                     f"(see tfds.list_builders())")
+
+
+def draw_styles(seed: int, step, total: int, num: int):
+  """Which of `num` styles each example of a global batch of `total` trains, at `step`.
+
+  Balanced and reproducible: global example g = step * total + i takes position g % num of
+  a random permutation drawn for cycle g // num, so every style is drawn once per `num`
+  examples, and the draw depends on (seed, step, i) only: a resumed run and any split over
+  replicas draw the same. Returns int32 [total].
+  """
+  g = tf.cast(step, tf.int64) * total + tf.range(total, dtype=tf.int64)
+  cycles, positions = g // num, g % num
+  # Seeds (seed, -1 - cycle): negative, so apart from the temporal term's (seed, step).
+  seeds = tf.stack([tf.fill([total], tf.constant(seed, tf.int64)), -1 - cycles], axis=1)
+  keys = tf.map_fn(lambda s: tf.random.stateless_uniform([num], s), seeds,
+                   fn_output_signature=tf.float32)
+  order = tf.argsort(keys, axis=1, stable=True)
+  return tf.gather(order, tf.cast(positions, tf.int32), axis=1, batch_dims=1)

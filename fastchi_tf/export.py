@@ -14,12 +14,12 @@ import numpy as np
 import tensorflow as tf
 
 from fastchi_tf import config as config_lib
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import layers
-from fastchi_tf import lite
-from fastchi_tf import export_names
+from fastchi_tf.light import lite
+from fastchi_tf.light import export_names
 from fastchi_tf import render_net
-from fastchi_tf.lite import TFLiteRunner
+from fastchi_tf.light.lite import TFLiteRunner
 from fastchi_tf.render_net import build_render_net
 from fastchi_tf.render_net import style_names
 

@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # No display on servers and CI.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fastchi_tf import io_utils  # noqa: E402
+from fastchi_tf.light import io_utils  # noqa: E402
 
 
 def read_loss_log(path: str) -> Dict[str, np.ndarray]:

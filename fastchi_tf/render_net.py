@@ -11,7 +11,7 @@ from typing import Callable, Optional, Sequence
 import keras
 
 from fastchi_tf import layers
-from fastchi_tf import export_names
+from fastchi_tf.light import export_names
 
 VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")

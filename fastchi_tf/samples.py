@@ -14,7 +14,7 @@ from typing import Iterable, Iterator, Optional
 import numpy as np
 from PIL import Image
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import video_io
 
 # Photos the demo trains on, and one it never sees.

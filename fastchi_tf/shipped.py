@@ -10,7 +10,7 @@ import os
 import re
 from typing import Optional
 
-from fastchi_tf import export_names
+from fastchi_tf.light import export_names
 
 # FASTCHI_SHIPPED_DIR points the tools' default at another collection (a newer one, or a
 # test's).

@@ -11,26 +11,24 @@ import dataclasses
 import os
 import sys
 import threading
-import warnings
 import zipfile
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
-from PIL import ImageOps
 
-from fastchi_tf import io_utils
-from fastchi_tf.export_names import KERAS_FILE, STATISTICS, WITH_STATISTICS
+from fastchi_tf.light.export_names import KERAS_FILE, STATISTICS, WITH_STATISTICS
+
+from fastchi_tf.light.image_io import StylizeError
+from fastchi_tf.light.image_io import check_extension
+from fastchi_tf.light.image_io import image_arrays  # noqa: F401  (serve_engine reads it here)
+from fastchi_tf.light.image_io import read_image_alpha
+from fastchi_tf.light.image_io import write_image
 
 if TYPE_CHECKING:  # TensorFlow is imported lazily: only where a model is loaded or run
   import keras
   import tensorflow as tf
 
-IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
-                 ".bmp": "BMP"}
-ALPHA_FORMATS = ("PNG", "WEBP")  # formats that keep transparency
-# Lossy formats at quality 95: Pillow's default 75 visibly softens fine brush strokes.
-SAVE_OPTIONS = {"JPEG": dict(quality=95), "WEBP": dict(quality=95)}
 # Untiled inputs above this many pixels are refused (4096 x 4096; 4K UHD fits below it).
 MAX_UNTILED_PIXELS = 4096 * 4096
 # Above this many pixels images are tiled automatically when the model allows it (see
@@ -47,76 +45,6 @@ KERAS_NEEDED = ("needs the Keras model: give a .keras file or an export folder's
 TILING_NEEDS_KERAS = ("tiling needs a .keras file, or a SavedModel or .tflite file exported "
                       "by this version (an older export folder's saved_model tiles with its "
                       "model.keras)")
-
-
-class StylizeError(ValueError):
-  """An input, output or model that cannot be used; the message names it."""
-
-
-def check_extension(path: str, role: str) -> str:
-  ext = os.path.splitext(path)[1].lower()
-  if ext not in IMAGE_FORMATS:
-    raise StylizeError(f"unsupported {role} extension {ext or '(none)'!r} in {path}; "
-                       f"use one of {', '.join(IMAGE_FORMATS)}")
-  return ext
-
-
-def open_image(source) -> Image.Image:
-  """Image.open(source) for a path or file object, without Pillow's size warning: large
-  photos are what tiling is for. From 179 megapixels it refuses (DecompressionBombError),
-  and that error is the message."""
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-    return Image.open(source)
-
-
-def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-  """(uint8 RGB [h, w, 3], uint8 alpha [h, w] or None), upright by its EXIF orientation.
-
-  Reads anything PIL reads: grayscale, RGBA, palette with transparency, 16-bit.
-  """
-  if not os.path.exists(path):
-    raise StylizeError(f"input image not found: {path}")
-  if os.path.isdir(path):
-    raise StylizeError(f"input {path} is a folder; give an image file")
-  try:
-    with open_image(path) as image:
-      return image_arrays(image)
-  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-    raise StylizeError(f"cannot read image {path}: {e}") from None
-
-
-def image_arrays(image: Image.Image) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-  """read_image_alpha's arrays of an opened image (a file's, or an upload's in memory)."""
-  image.load()
-  image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
-  if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte
-    array = (np.asarray(image, np.uint32) >> 8).astype(np.uint8)
-    return np.repeat(array[..., None], 3, axis=2), None
-  if "A" in image.mode or "transparency" in image.info:
-    rgba = np.asarray(image.convert("RGBA"))
-    alpha = rgba[..., 3]
-    return np.ascontiguousarray(rgba[..., :3]), (None if alpha.min() == 255 else alpha)
-  return np.asarray(image.convert("RGB")), None
-
-
-def read_image(path: str) -> np.ndarray:
-  """uint8 RGB [h, w, 3]; see read_image_alpha."""
-  return read_image_alpha(path)[0]
-
-
-def write_image(path: str, image: np.ndarray, alpha: Optional[np.ndarray] = None) -> None:
-  """Writes uint8 RGB (plus alpha where the format holds it) atomically; the format comes
-  from the extension. An unwritable path is a StylizeError naming it."""
-  fmt = IMAGE_FORMATS[check_extension(path, "output")]
-  image = np.asarray(image, np.uint8)
-  if alpha is not None and fmt in ALPHA_FORMATS:
-    image = np.concatenate([image, np.asarray(alpha, np.uint8)[..., None]], axis=-1)
-  try:
-    with io_utils.atomic_path(path) as tmp:
-      Image.fromarray(image).save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
-  except OSError as e:
-    raise StylizeError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class Stylizer:
@@ -184,7 +112,7 @@ class Stylizer:
   def set_style(self, style: str = "", strength: float = 1.0) -> "Stylizer":
     """Chooses the style (a name, an index, or a mix "a:0.5,b:0.5"; see styles.parse_choice)
     and the strength in [0, 1] of later calls. Raises StylizeError naming a bad choice."""
-    from fastchi_tf import styles  # pylint: disable=g-import-not-at-top
+    from fastchi_tf.light import styles  # pylint: disable=g-import-not-at-top
     if not (isinstance(strength, (int, float)) and 0.0 <= strength <= 1.0):
       raise StylizeError(f"--strength must be from 0 to 1, got {strength}")
     try:
@@ -327,7 +255,7 @@ class TFLiteStylizer(Stylizer):
       head = f.read(8)
     if len(head) < 8 or head[4:8] != b"TFL3":
       raise StylizeError(f"{path} is not a TFLite model (no TFL3 flatbuffer header)")
-    from fastchi_tf import lite  # LiteRT only: this path never imports TensorFlow
+    from fastchi_tf.light import lite  # LiteRT only: this path never imports TensorFlow
     try:
       self._fn = lite.TFLiteRunner(path, num_threads)  # (None: every core)
     except Exception as e:  # noqa: BLE001  (the interpreter raises bare RuntimeErrors)

@@ -29,14 +29,14 @@ import tensorflow as tf
 from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import distribute
-from fastchi_tf import io_utils
-from fastchi_tf import locks
+from fastchi_tf.light import io_utils
+from fastchi_tf.light import locks
 from fastchi_tf import losses
 from fastchi_tf import optimizers
 from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
-from fastchi_tf import styles
+from fastchi_tf.light import styles
 from fastchi_tf.loss_net import build_loss_net
 from fastchi_tf.progress import Progress
 from fastchi_tf.render_net import build_render_net
@@ -182,7 +182,7 @@ def _check_model_dir(cfg, allow_changes):
 def lock_folder(folder: str) -> Iterator[None]:
   """Holds `folder` for this process; raises InUseError if another run holds it.
 
-  An advisory lock on `folder`/.lock (fastchi_tf.locks): a dead run, SIGKILL included, never
+  An advisory lock on `folder`/.lock (fastchi_tf.light.locks): a dead run, SIGKILL included, never
   leaves the folder stuck, and the file goes when the run ends in any other way. A refused
   run changes nothing: the file it opens is already there.
   """
@@ -285,7 +285,7 @@ class Trainer:
   style's style term ("per_style/NAME": the mean over the step's examples of that style,
   NaN in a step that drew none of it).
 
-  A multi-style network (cfg.render.styles) draws a style per example (styles.draw), renders
+  A multi-style network (cfg.render.styles) draws a style per example (data.draw_styles), renders
   it with that style's one-hot weights, and scores it against that style's Gram matrices.
   `style_images` are the styles trained: all of them, or with cfg.finetune_from the new ones
   (the last of cfg.render.styles), whose scales and shifts alone then train, the rest of the
@@ -365,10 +365,10 @@ class Trainer:
     cfg = self.cfg
     grams, style, drawn = self.style_grams, None, None
     if self.style_names:
-      # This replica's share of the global batch's draw (see styles.draw).
+      # This replica's share of the global batch's draw (see data.draw_styles).
       replica = tf.distribute.get_replica_context().replica_id_in_sync_group
       offset = replica * self._per_replica
-      drawn = styles.draw(cfg.seed, self.step, cfg.batch_size, len(self.trained_names))
+      drawn = data.draw_styles(cfg.seed, self.step, cfg.batch_size, len(self.trained_names))
       mine = drawn[offset:offset + self._per_replica]
       style = tf.one_hot(mine + self.first_trained, len(self.style_names), dtype=tf.float32)
       grams = {layer: tf.gather(g, mine) for layer, g in grams.items()}

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, 
 import numpy as np
 import tensorflow as tf
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import stylize
 from fastchi_tf import video_io
 from fastchi_tf.progress import Progress

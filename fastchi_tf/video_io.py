@@ -15,7 +15,7 @@ from typing import Iterator, Optional, Tuple
 import imageio_ffmpeg  # ships the ffmpeg binary used here
 import numpy as np
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 
 VIDEO_FORMATS = (".mp4", ".mov", ".mkv")
 # Extensions ffmpeg would happily read as a one-frame "video"; photos go to tools/stylize.py.

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import layers
 from fastchi_tf import train_lib
 

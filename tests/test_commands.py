@@ -83,7 +83,7 @@ def test_info_threads_and_devices(tmp_path):
 
 def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
   # Two jobs writing one output both said "wrote", and one result was lost.
-  from fastchi_tf import locks
+  from fastchi_tf.light import locks
   photo = tmp_path / "photo.png"
   Image.fromarray(samples.read_photo("coffee.png", 48)).save(photo)
   clip = samples.make_clip(str(tmp_path / "clip.mp4"), samples.pan_frames(

@@ -152,3 +152,15 @@ def test_inputs_are_identified_by_content_not_path(tmp_path_factory, mixed_folde
   assert data.file_sha256(copy) == data.file_sha256(style)
   Image.open(copy).rotate(90).save(copy)
   assert data.file_sha256(copy) != data.file_sha256(style)
+
+
+def test_the_draw_is_balanced_and_a_function_of_seed_and_step_only():
+  total, num = 4, 3
+  drawn = np.concatenate([data.draw_styles(7, step, total, num).numpy() for step in range(6)])
+  # Every run of `num` consecutive global examples from a cycle start holds each style once.
+  for start in range(0, len(drawn) - num + 1, num):
+    assert sorted(drawn[start:start + num]) == list(range(num))
+  again = np.concatenate([data.draw_styles(7, step, total, num).numpy() for step in range(6)])
+  np.testing.assert_array_equal(drawn, again)
+  other = np.concatenate([data.draw_styles(8, step, total, num).numpy() for step in range(6)])
+  assert not np.array_equal(drawn, other)

@@ -9,7 +9,7 @@ import tensorflow as tf
 from PIL import Image
 
 from fastchi_tf import export
-from fastchi_tf import lite
+from fastchi_tf.light import lite
 from run_helpers import saved_run
 from test_train_lib import make_config
 from tool_runner import last_line

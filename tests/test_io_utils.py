@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 
 
 def test_atomic_path_leaves_nothing_on_error_and_replaces_on_success(tmp_path):

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from fastchi_tf import build_render_net
 from fastchi_tf import export
-from fastchi_tf import lite
+from fastchi_tf.light import lite
 from fastchi_tf import render_net
 
 

@@ -1,4 +1,4 @@
-"""Locks that name their holder (fastchi_tf/locks.py)."""
+"""Locks that name their holder (fastchi_tf/light/locks.py)."""
 
 import errno
 import os
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fastchi_tf import locks
+from fastchi_tf.light import locks
 
 
 def test_a_held_lock_names_its_holder_and_goes_when_released(tmp_path):
@@ -54,7 +54,7 @@ def test_an_output_is_claimed_by_one_job_at_a_time(tmp_path):
   output = str(tmp_path / "out.mp4")
   assert locks.claim_path(output) == str(tmp_path / ".out.mp4.lock")
   assert locks.claim_path(str(tmp_path / "folder") + "/") == str(tmp_path / ".folder.lock")
-  held = "from fastchi_tf import locks; import sys\nwith locks.claim(sys.argv[1], 'job A'):\n" \
+  held = "from fastchi_tf.light import locks; import sys\nwith locks.claim(sys.argv[1], 'job A'):\n" \
          "  print('held', flush=True); sys.stdin.read()"
   other = subprocess.Popen([sys.executable, "-c", held, output], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, text=True)

@@ -1,4 +1,4 @@
-"""Model files told apart without TensorFlow (fastchi_tf/model_files.py)."""
+"""Model files told apart without TensorFlow (fastchi_tf/light/model_files.py)."""
 
 import os
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fastchi_tf import model_files
+from fastchi_tf.light import model_files
 from fastchi_tf import render_net
 from fastchi_tf import shipped
 from tool_runner import ROOT
@@ -57,7 +57,7 @@ def test_a_bad_model_or_style_is_refused_without_importing_tensorflow(tmp_path):
   photo.write_bytes(b"\xff\xd8\xff\xe0 a JPEG")
   script = f"""
 import sys
-from fastchi_tf import model_files
+from fastchi_tf.light import model_files
 for path, style in (({str(photo)!r}, "wave"), ({shipped.path("keras")!r}, None),
                     ({shipped.path("tflite")!r}, "moon")):
   try:

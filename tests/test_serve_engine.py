@@ -11,6 +11,7 @@ from fastchi_tf import samples
 from fastchi_tf import serve_engine
 from fastchi_tf import shipped
 from fastchi_tf import stylize
+from fastchi_tf.light import image_io
 from test_serve import SHIPPED, _png_header, encoded
 
 
@@ -23,7 +24,7 @@ def test_decode_reads_uploads_as_the_command_line_reads_files(photo, tmp_path):
   path = tmp_path / "gray16.png"
   Image.fromarray((photo[..., 0].astype(np.uint16) * 257)).save(path)
   image, alpha = serve_engine.decode(path.read_bytes(), 10**6)
-  assert np.array_equal(image, stylize.read_image(str(path))) and alpha is None
+  assert np.array_equal(image, image_io.read_image(str(path))) and alpha is None
   assert image.shape == photo.shape
 
 
@@ -71,3 +72,16 @@ def test_names_are_usable_in_a_style_choice():
 def test_an_encoded_photo_round_trips(photo):
   image, _ = serve_engine.decode(encoded(photo), 10**6)
   assert np.array_equal(image, photo)
+
+
+def test_a_large_image_runs_alone_tiled_and_its_interpreter_is_replaced(photo):
+  """Above large_pixels an image is tiled like the CLI's large ones, and the interpreter it
+  used (whose memory grows with the pixels it last ran) is replaced by a fresh one."""
+  engine = serve_engine.Engine(serve_engine.EngineConfig(workers=1, threads=1,
+                                                         large_pixels=64 * 64))
+  before = engine._pools[0].queue[0]
+  out = engine.run(photo, engine.choose("wave"))
+  assert out.shape == photo.shape and engine._pools[0].queue[0] is not before
+  small = engine._pools[0].queue[0]
+  engine.run(photo[:32, :32], engine.choose("wave"))
+  assert engine._pools[0].queue[0] is small

@@ -8,6 +8,7 @@ from PIL import Image
 from fastchi_tf import render_net
 from fastchi_tf import samples
 from fastchi_tf import stylize
+from fastchi_tf.light import image_io
 from run_helpers import randomized
 from tool_runner import last_line
 from tool_runner import run_tools
@@ -123,4 +124,4 @@ def test_a_strength_ramp_without_a_style_names_the_models_styles(model_path, pho
   stylizer = stylize.load_stylizer(model_path)
   with pytest.raises(stylize.StylizeError, match="--ramp needs one of the model's styles: "
                      "ink, sun, sea"):
-    sheets.contact_sheet(stylizer, stylize.read_image(photo), ramp="")
+    sheets.contact_sheet(stylizer, image_io.read_image(photo), ramp="")

@@ -1,9 +1,9 @@
-"""Style files, style choices and the training draw (fastchi_tf/styles.py)."""
+"""Style files, style choices and the training draw (fastchi_tf/light/styles.py)."""
 
 import numpy as np
 import pytest
 
-from fastchi_tf import styles
+from fastchi_tf.light import styles
 
 
 def _touch(path):
@@ -99,18 +99,6 @@ def test_a_single_style_model_needs_no_choice_and_a_multi_style_one_does():
     styles.weights_vector("wave", ())
   with pytest.raises(ValueError, match="the model has 3 styles; choose one with --style"):
     styles.weights_vector("", NAMES)
-
-
-def test_the_draw_is_balanced_and_a_function_of_seed_and_step_only():
-  total, num = 4, 3
-  drawn = np.concatenate([styles.draw(7, step, total, num).numpy() for step in range(6)])
-  # Every run of `num` consecutive global examples from a cycle start holds each style once.
-  for start in range(0, len(drawn) - num + 1, num):
-    assert sorted(drawn[start:start + num]) == list(range(num))
-  again = np.concatenate([styles.draw(7, step, total, num).numpy() for step in range(6)])
-  np.testing.assert_array_equal(drawn, again)
-  other = np.concatenate([styles.draw(8, step, total, num).numpy() for step in range(6)])
-  assert not np.array_equal(drawn, other)
 
 
 def test_huge_weights_mix_without_overflowing():

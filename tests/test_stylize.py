@@ -8,6 +8,7 @@ from PIL import Image
 
 from fastchi_tf import build_render_net
 from fastchi_tf import stylize
+from fastchi_tf.light import image_io
 from tool_runner import last_line
 from tool_runner import run_tool
 from tool_runner import run_tools
@@ -190,7 +191,7 @@ def test_transparency_is_kept_where_the_format_holds_it(keras_model_path, tmp_pa
   assert Image.open(tmp_path / "out.jpg").mode == "RGB"
   opaque = str(tmp_path / "opaque.png")
   Image.fromarray(rgba[..., :3]).save(opaque)
-  assert stylize.read_image_alpha(opaque)[1] is None
+  assert image_io.read_image_alpha(opaque)[1] is None
 
 
 def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, rng):
@@ -199,7 +200,7 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path, rng):
   exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to view
   path = str(tmp_path / "phone.jpg")
   Image.fromarray(pixels).save(path, exif=exif, quality=100)
-  image = stylize.read_image(path)
+  image = image_io.read_image(path)
   assert image.shape == (30, 20, 3)
   stored = np.asarray(Image.open(path).convert("RGB")).astype(int)
   np.testing.assert_array_equal(image, np.rot90(stored, k=-1))
@@ -210,7 +211,7 @@ def test_jpeg_and_webp_outputs_keep_fine_detail(tmp_path):
   image = samples.read_photo("astronaut.png", 128)
   for ext in (".jpg", ".webp"):
     path = str(tmp_path / f"out{ext}")
-    stylize.write_image(path, image)
+    image_io.write_image(path, image)
     error = np.abs(np.asarray(Image.open(path).convert("RGB"), np.float32) - image).mean()
     assert error < 3.5, (ext, error)  # at Pillow's default quality (75): 5.5 and 4.5 levels
 

@@ -329,7 +329,7 @@ def _ctrl_c_between_steps(self, iterator, steps):
 # Every way a run can end once it holds its folder: (what is patched, its stand-in, what
 # train raises).
 ENDINGS = {
-    "an unwritable folder": ("fastchi_tf.io_utils.check_writable_folder",
+    "an unwritable folder": ("fastchi_tf.light.io_utils.check_writable_folder",
                              _unwritable_once_held, ValueError),
     "settings changed by another run": ("fastchi_tf.train_lib._train_run",
                                         _raises(ValueError("different settings")), ValueError),

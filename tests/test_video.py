@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from fastchi_tf import build_render_net
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import stylize
 from fastchi_tf import video
 from fastchi_tf import video_io

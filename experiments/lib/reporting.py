@@ -12,7 +12,7 @@ import statistics
 
 import tensorflow as tf
 
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 
 EXPERIMENTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ROOT = os.path.dirname(EXPERIMENTS_DIR)

@@ -34,7 +34,7 @@ from absl import flags
 
 from experiments.lib import reporting
 from fastchi_tf import cli
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 
 _HELP = "flag_help"  # metadata of the Config fields that are flags
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,

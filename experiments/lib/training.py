@@ -160,7 +160,7 @@ def restored_trainer(model_dir):
   """A Trainer of the run in `model_dir` (its recorded config and trained styles),
   restored from its last checkpoint."""
   import json  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
+  from fastchi_tf.light import styles as styles_lib  # pylint: disable=g-import-not-at-top
   with open(os.path.join(model_dir, "config.json")) as f:
     cfg = config_lib.TrainConfig.from_dict(json.load(f))
   files = styles_lib.style_files(cfg.data.style_image)

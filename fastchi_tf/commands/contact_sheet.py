@@ -16,6 +16,7 @@ from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf.commands import style_flags
+from fastchi_tf.light import image_io
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file (default: "
                     "the shipped styles).")
@@ -42,17 +43,17 @@ def main(argv):
 
 def _contact_sheet(held):
   import os
-  from fastchi_tf import io_utils
+  from fastchi_tf.light import io_utils
   from fastchi_tf import stylize
   model = FLAGS.model or style_flags.shipped_model("tflite")
   from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
-  from fastchi_tf import model_files
+  from fastchi_tf.light import model_files
   created = []
   try:
     model_files.kind(model)  # a photo as --model: before TensorFlow's start
     if not FLAGS.output.lower().endswith(".png"):
       raise ValueError(f"--output {FLAGS.output}: a contact sheet is written as .png")
-    images = [stylize.downscale(stylize.read_image(p), FLAGS.max_size) for p in FLAGS.input]
+    images = [stylize.downscale(image_io.read_image(p), FLAGS.max_size) for p in FLAGS.input]
     io_utils.check_not_inputs([FLAGS.output], [*FLAGS.input, model])
     created = io_utils.prepare_output(FLAGS.output)  # an unwritable place: before the work
     cli.claim_output(held, FLAGS.output, created)

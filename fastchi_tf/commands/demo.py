@@ -23,7 +23,8 @@ from PIL import Image  # noqa: E402
 
 from fastchi_tf import config as config_lib  # noqa: E402
 from fastchi_tf import export  # noqa: E402
-from fastchi_tf import io_utils  # noqa: E402
+from fastchi_tf.light import image_io  # noqa: E402
+from fastchi_tf.light import io_utils  # noqa: E402
 from fastchi_tf import plots  # noqa: E402
 from fastchi_tf import samples  # noqa: E402
 from fastchi_tf import sheets  # noqa: E402
@@ -54,7 +55,7 @@ def run_shipped(out_dir, clip_frames=CLIP_FRAMES):
   paths = {"sheet": os.path.join(out_dir, "shipped_styles.png"),
            "clip": os.path.join(out_dir, "clip.mp4"),
            "clip_shipped": os.path.join(out_dir, f"clip_{SHIPPED_STYLE}.mp4")}
-  content = stylize.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
+  content = image_io.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
   lite = shipped.load("tflite")
   print(f"[1/6] the shipped styles ({', '.join(lite.style_names)}) on "
         f"{samples.HELD_OUT_PHOTO}")
@@ -83,7 +84,7 @@ def run_demo(out_dir, steps=300, clip_frames=CLIP_FRAMES):
   diffs = export.export_all(cfg.model_dir, export_dir, tflite=True)
   print(f"      TFLite float32 vs SavedModel: max {diffs['float32']} uint8 level(s)")
   print(f"[5/6] stylizing the held-out photo {samples.HELD_OUT_PHOTO}")
-  content = stylize.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
+  content = image_io.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
   stylizer = stylize.load_stylizer(os.path.join(export_dir, export.SAVED_MODEL))
   out = stylize.stylize_image(stylizer, content)
   kept = stylize.stylize_image(stylizer, content, keep_color=True)
@@ -96,11 +97,11 @@ def run_demo(out_dir, steps=300, clip_frames=CLIP_FRAMES):
       "export": export_dir,
       "clip_stylized": os.path.join(out_dir, "clip_stylized.mp4"),
   })
-  stylize.write_image(paths["stylized"], out)
-  stylize.write_image(paths["preserved_color"], kept)
+  image_io.write_image(paths["stylized"], out)
+  image_io.write_image(paths["preserved_color"], kept)
   style = np.asarray(Image.open(samples.skimage_path(samples.STYLE_IMAGE)).convert("RGB").resize(
       (content.shape[1], content.shape[0])))
-  stylize.write_image(paths["before_after"], np.concatenate([content, style, out, kept], 1))
+  image_io.write_image(paths["before_after"], np.concatenate([content, style, out, kept], 1))
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(cfg.model_dir, train_lib.LOSS_LOG)),
                          paths["loss_curve"], title="Demo training loss")
   print("[6/6] stylizing the clip with it")
@@ -119,7 +120,7 @@ def preview_writer(path, size):
   def write(step, model):
     out = model(content[None].astype(np.float32), training=False)[0].numpy()
     stylized = np.clip(np.round(out), 0, 255).astype(np.uint8)
-    stylize.write_image(path, np.concatenate([content, stylized], axis=1))
+    image_io.write_image(path, np.concatenate([content, stylized], axis=1))
     if step == 0:
       print(f"      preview (updated as it trains): {path}")
   return write

@@ -31,6 +31,7 @@ from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf.commands import style_flags
+from fastchi_tf.light import image_io
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file. Default: "
                     "the shipped styles (fastchi_tf/shipped, run on LiteRT).")
@@ -97,7 +98,7 @@ def default_output(pattern, image_formats):
 
 
 def _list_styles():
-  from fastchi_tf import model_files  # a .keras or .tflite file's names: no TensorFlow
+  from fastchi_tf.light import model_files  # a .keras or .tflite file's names: no TensorFlow
   try:
     names = model_files.style_names(FLAGS.model)
   except ValueError as e:  # a photo as --model: at once
@@ -124,14 +125,14 @@ def _stdin_to_file(folder):
     cli.usage_error("--input -: standard input is empty; pipe an image into it")
   from fastchi_tf import stylize
   try:
-    kind = stylize.open_image(io.BytesIO(data)).format or "PNG"
+    kind = image_io.open_image(io.BytesIO(data)).format or "PNG"
   except (OSError, Image.DecompressionBombError):
     kind = "PNG"  # read_image names the problem
   # (cameras' JPEGs with a preview image inside are MPO to Pillow)
   ext = {"JPEG": ".jpg", "MPO": ".jpg"}.get(kind, "." + kind.lower())
-  if ext not in stylize.IMAGE_FORMATS:
+  if ext not in image_io.IMAGE_FORMATS:
     cli.usage_error(f"--input -: standard input holds a {kind} image; give one of "
-                    f"{', '.join(sorted(set(stylize.IMAGE_FORMATS.values())))}")
+                    f"{', '.join(sorted(set(image_io.IMAGE_FORMATS.values())))}")
   path = os.path.join(folder, "stdin" + ext)
   with open(path, "wb") as f:
     f.write(data)
@@ -164,18 +165,18 @@ def _stylize(scratch, held):
   if FLAGS.model.endswith(".tflite") and (cli.device() or "cpu") != "cpu":
     cli.usage_error(f"--device {cli.device()}: a .tflite model runs on the CPU (LiteRT); "
                     "give a .keras or SavedModel model to use a GPU")
-  from fastchi_tf import io_utils
-  from fastchi_tf import model_files
+  from fastchi_tf.light import io_utils
+  from fastchi_tf.light import model_files
   from fastchi_tf import stylize
   from fastchi_tf.progress import Progress
 
   start = time.perf_counter()
-  output = FLAGS.output or default_output(FLAGS.input, stylize.IMAGE_FORMATS)
+  output = FLAGS.output or default_output(FLAGS.input, image_io.IMAGE_FORMATS)
   to_stdout = output == "-"
   pattern = _stdin_to_file(scratch) if FLAGS.input == "-" else FLAGS.input
   if to_stdout:
     output = os.path.join(scratch, "stdout.png")
-  files, many, skipped = _inputs(pattern, stylize.IMAGE_FORMATS)
+  files, many, skipped = _inputs(pattern, image_io.IMAGE_FORMATS)
   if many and to_stdout:
     cli.usage_error("--output - takes one image; give a file or folder for many")
   ours = (f"skipped {skipped} earlier result{'s' if skipped > 1 else ''} named "
@@ -183,7 +184,7 @@ def _stylize(scratch, held):
           "stylize it again")
   if many and not files:
     cli.usage_error(f"no images found for --input {FLAGS.input} (images: "
-                    f"{', '.join(stylize.IMAGE_FORMATS)})" + (f"; {ours}" if skipped else ""))
+                    f"{', '.join(image_io.IMAGE_FORMATS)})" + (f"; {ours}" if skipped else ""))
   if skipped:
     cli.warn(ours)
   if not many and not to_stdout and (os.path.isdir(output) or output.endswith(os.sep)):
@@ -196,10 +197,10 @@ def _stylize(scratch, held):
       outputs = [os.path.join(output, os.path.basename(f)) for f in files]
       _check_distinct(files, outputs)
     else:
-      stylize.check_extension(files[0], "input")
-      stylize.check_extension(output, "output")
+      image_io.check_extension(files[0], "input")
+      image_io.check_extension(output, "output")
       if not os.path.isfile(files[0]):
-        stylize.read_image(files[0])  # names what is wrong: missing, a folder
+        image_io.read_image(files[0])  # names what is wrong: missing, a folder
       outputs = [output]
     io_utils.check_not_inputs(outputs, files + [FLAGS.model])
     created = io_utils.prepare_folder(output) if many else io_utils.prepare_output(output)

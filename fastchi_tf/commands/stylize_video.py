@@ -57,8 +57,8 @@ FLAGS = flags.FLAGS
 def _check_paths():
   """Everything about the paths, then what the model file and --style tell without TensorFlow,
   before it loads: returns the input's VideoInfo and the output folders created."""
-  from fastchi_tf import io_utils  # no TensorFlow in these
-  from fastchi_tf import model_files
+  from fastchi_tf.light import io_utils  # no TensorFlow in these
+  from fastchi_tf.light import model_files
   from fastchi_tf import video_io
   if FLAGS.input == "-":
     raise ValueError("--input -: the video tool reads a file (ffmpeg seeks in it), not "
@@ -95,7 +95,7 @@ def _setup():
 
 
 def _list_styles():
-  from fastchi_tf import model_files  # a .keras or .tflite file's names: no TensorFlow
+  from fastchi_tf.light import model_files  # a .keras or .tflite file's names: no TensorFlow
   try:
     names = model_files.style_names(FLAGS.model)
   except ValueError as e:  # a photo as --model: at once
@@ -124,7 +124,7 @@ def main(argv):
 
 
 def _stylize_video(held):
-  from fastchi_tf import io_utils
+  from fastchi_tf.light import io_utils
   created = []
   try:
     try:
@@ -170,7 +170,7 @@ def _stylize_video(held):
 def _report_flicker(frames):
   import json
   from fastchi_tf import flicker
-  from fastchi_tf import io_utils
+  from fastchi_tf.light import io_utils
   from fastchi_tf.progress import Progress
   progress = Progress(max(1, frames - 1), label="flicker pairs", unit="pair")
   try:

@@ -15,8 +15,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
-from fastchi_tf import io_utils
-from fastchi_tf.export_names import MINIMUM, MULTIPLE, STATISTICS, WITH_STATISTICS
+from fastchi_tf.light import io_utils
+from fastchi_tf.light.export_names import MINIMUM, MULTIPLE, STATISTICS, WITH_STATISTICS
 
 STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
 

@@ -11,8 +11,8 @@ import os
 import zipfile
 from typing import Optional, Tuple
 
-from fastchi_tf import export_names
-from fastchi_tf import styles
+from fastchi_tf.light import export_names
+from fastchi_tf.light import styles
 
 SAVED_MODEL_FILE = export_names.SAVED_MODEL_FILE
 TFLITE_MAGIC = b"TFL3"  # a TFLite flatbuffer's file identifier, at bytes 4 to 8
@@ -54,7 +54,7 @@ def style_names(path: str) -> Optional[Tuple[str, ...]]:
       with zipfile.ZipFile(path) as archive:
         return _keras_style_names(json.loads(archive.read("config.json")))
     if found == "tflite":
-      from fastchi_tf import lite  # pylint: disable=g-import-not-at-top  (LiteRT, no TF)
+      from fastchi_tf.light import lite  # pylint: disable=g-import-not-at-top  (LiteRT, no TF)
       with open(path, "rb") as f:
         return lite.style_names(f.read())
   except Exception:  # noqa: BLE001  (a damaged file: load_stylizer names the problem)

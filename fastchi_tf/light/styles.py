@@ -1,7 +1,7 @@
 """The styles of a multi-style network: their files at training, their choice at inference.
 
-Pure Python except `draw`, which imports TensorFlow when called, so that tools can check a
-`--style` or a `--style_image` list before TensorFlow starts.
+Pure Python, so that tools can check a `--style` or a `--style_image` list before TensorFlow
+starts (the training's draw of a style per example is data.draw_styles).
 """
 
 import os
@@ -157,22 +157,3 @@ def weights_vector(spec: str, names: Sequence[str]) -> np.ndarray:
     raise ValueError(f"the model has {len(names)} styles; choose one with --style "
                      f"(e.g. --style {names[0]}) or see --list_styles")
   return parse_choice(spec, names)
-
-
-def draw(seed: int, step, total: int, num: int):
-  """Which of `num` styles each example of a global batch of `total` trains, at `step`.
-
-  Balanced and reproducible: global example g = step * total + i takes position g % num of
-  a random permutation drawn for cycle g // num, so every style is drawn once per `num`
-  examples, and the draw depends on (seed, step, i) only: a resumed run and any split over
-  replicas draw the same. Returns int32 [total].
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  g = tf.cast(step, tf.int64) * total + tf.range(total, dtype=tf.int64)
-  cycles, positions = g // num, g % num
-  # Seeds (seed, -1 - cycle): negative, so apart from the temporal term's (seed, step).
-  seeds = tf.stack([tf.fill([total], tf.constant(seed, tf.int64)), -1 - cycles], axis=1)
-  keys = tf.map_fn(lambda s: tf.random.stateless_uniform([num], s), seeds,
-                   fn_output_signature=tf.float32)
-  order = tf.argsort(keys, axis=1, stable=True)
-  return tf.gather(order, tf.cast(positions, tf.int32), axis=1, batch_dims=1)
