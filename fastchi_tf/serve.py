@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import signal
 import socket
 from typing import Awaitable, Callable, Optional
@@ -82,6 +83,9 @@ def build_app(engine: serve_engine.Engine, config: ServeConfig = ServeConfig()) 
   """The Starlette application over a loaded engine (whose config gives the pixel limits and
   the workers; `config` the upload limit)."""
   limit = int(config.max_upload_mb * 1024 * 1024)
+  # python-multipart logs a warning per malformed form ("Expected boundary character ..."),
+  # which is answered with a 400 line anyway: nothing on the console.
+  logging.getLogger("python_multipart").setLevel(logging.ERROR)
   limits = engine.config
   worker = _Worker(limits.workers, config.max_waiting)
   pages = {path: (serve_engine.web_file(name), kind) for path, (name, kind) in PAGE.items()}

@@ -378,3 +378,14 @@ def test_a_client_gone_mid_upload_is_not_reported_as_an_error(engine, capsys):
   anyio.run(app, scope, receive, send)
   assert sent[0]["status"] == 400
   assert "internal error" not in capsys.readouterr().err
+
+
+def test_a_malformed_form_prints_nothing_on_the_console(client, caplog):
+  """python-multipart logs a warning ("Expected boundary character ...") for every malformed
+  form, which the server answers anyway: none reaches the console."""
+  import logging
+  with caplog.at_level(logging.DEBUG):  # the root's level; the server's own level counts
+    response = client.post("/api/stylize", content=b"--b\r\nX--c\r\n\r\nnot the boundary",
+                           headers={"content-type": "multipart/form-data; boundary=b"})
+    assert "bad multipart form" in error(response, 400)
+  assert [r.getMessage() for r in caplog.records if r.name.startswith("python_multipart")] == []
