@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv test demo clean browser
+.PHONY: venv test test-fast demo clean browser
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,11 @@ BROWSER := $(if $(and $(filter 0,$(shell id -u)),$(shell command -v apt-get)),br
 # faster).
 test: venv $(BROWSER)
 	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
+
+# Everything but the tests marked slow (pytest.ini: tools in subprocesses, training runs, the
+# demo): the quick check while editing. `make test`, which CI runs, stays everything.
+test-fast: venv
+	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
 
 demo: venv
 	$(PY) tools/demo.py --out_dir demo_out

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from fastchi_tf import commands
@@ -29,6 +30,7 @@ def _fastchi(*calls):
   return results
 
 
+@pytest.mark.slow
 def test_the_command_lists_its_commands_and_refuses_unknown_ones():
   bare, helped, version, unknown, flags_help = _fastchi(
       (), ("--help",), ("--version",), ("paint",), ("stylize", "--help"))
@@ -48,6 +50,7 @@ def test_the_command_lists_its_commands_and_refuses_unknown_ones():
   assert "tools/" not in flags_help[1]
 
 
+@pytest.mark.slow
 def test_info_threads_and_devices(tmp_path):
   photo = tmp_path / "photo.png"
   Image.fromarray(samples.read_photo("coffee.png", 48)).save(photo)
@@ -81,6 +84,7 @@ def test_info_threads_and_devices(tmp_path):
     assert not (tmp_path / name).exists()
 
 
+@pytest.mark.slow
 def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
   # Two jobs writing one output both said "wrote", and one result was lost.
   from fastchi_tf.light import locks
@@ -120,6 +124,7 @@ def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
   assert os.listdir(out) == ["same.png"]
 
 
+@pytest.mark.slow
 def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
   # TensorFlow blocked, as in the light install: a tool that waited for it would say it is
   # not installed, 5-8 s later where it is.
@@ -160,6 +165,7 @@ def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["blocked", "chicago.jpg", "clip.mp4", "photo.png"]
 
 
+@pytest.mark.slow
 def test_list_styles_needs_no_tensorflow_for_a_keras_or_tflite_model(tmp_path):
   # A photo as --model with --list_styles was refused after 7-8 s, and video --list_styles
   # on a .tflite model took 8.5 s: both waited for TensorFlow.

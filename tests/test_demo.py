@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from PIL import Image
 
 from fastchi_tf import samples
@@ -7,6 +8,7 @@ from fastchi_tf import video_io
 from tool_runner import run_tool
 
 
+@pytest.mark.slow
 def test_demo_writes_its_results_offline(tmp_path):
   out = tmp_path / "demo"
   result = run_tool("demo.py", "--out_dir", out, "--steps", "2", "--clip_frames", "12",

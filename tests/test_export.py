@@ -32,6 +32,7 @@ def exported(trained_run, tmp_path_factory):
   return export_dir, result.stdout
 
 
+@pytest.mark.slow
 def test_export_writes_every_format(exported):
   export_dir, stdout = exported
   assert set(os.listdir(export_dir)) >= {"saved_model", "model.keras", "model_float32.tflite",
@@ -43,6 +44,7 @@ def test_export_writes_every_format(exported):
   assert reported["TFLite float32"] <= 1, stdout
 
 
+@pytest.mark.slow
 def test_saved_model_signature_is_uint8_any_size_and_matches_eager(exported, trained_run, rng):
   export_dir, _ = exported
   signature = tf.saved_model.load(os.path.join(export_dir, "saved_model")).signatures[
@@ -59,6 +61,7 @@ def test_saved_model_signature_is_uint8_any_size_and_matches_eager(exported, tra
   assert empty.shape == (0, 16, 24, 3)
 
 
+@pytest.mark.slow
 def test_keras_file_loads_in_safe_mode_and_matches(exported, trained_run, rng):
   export_dir, _ = exported
   loaded = keras.saving.load_model(os.path.join(export_dir, "model.keras"), safe_mode=True)
@@ -66,6 +69,7 @@ def test_keras_file_loads_in_safe_mode_and_matches(exported, trained_run, rng):
   np.testing.assert_allclose(loaded(x), export.restore_render_net(trained_run)(x), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_tflite_agrees_with_the_saved_model(exported, rng):
   export_dir, _ = exported
   signature = tf.saved_model.load(os.path.join(export_dir, "saved_model")).signatures[
@@ -78,6 +82,7 @@ def test_tflite_agrees_with_the_saved_model(exported, rng):
   assert np.abs(f16.astype(int) - reference).mean() <= 2
 
 
+@pytest.mark.slow
 def test_export_of_a_folder_without_a_run_fails_clearly(tmp_path):
   result = run_tool("export.py", "--model_dir", tmp_path, "--export_dir", tmp_path / "out")
   assert result.returncode == 2  # a path of the wrong kind
@@ -85,6 +90,7 @@ def test_export_of_a_folder_without_a_run_fails_clearly(tmp_path):
   assert not os.path.exists(tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
     trained_run, exported, tmp_path):
   export_dir, _ = exported
@@ -123,6 +129,7 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
   assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:6])
 
 
+@pytest.mark.slow
 def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
   export_dir, _ = exported
   blocker = tmp_path / "blocked"
@@ -148,6 +155,7 @@ def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
                                   expected)
 
 
+@pytest.mark.slow
 def test_a_run_with_an_older_config_json_restores(trained_run, tmp_path, rng):
   """Before the loss network had a sub-config, config.json kept its arguments in "loss"."""
   old_run = str(tmp_path / "old")

@@ -54,8 +54,9 @@ def test_an_output_is_claimed_by_one_job_at_a_time(tmp_path):
   output = str(tmp_path / "out.mp4")
   assert locks.claim_path(output) == str(tmp_path / ".out.mp4.lock")
   assert locks.claim_path(str(tmp_path / "folder") + "/") == str(tmp_path / ".folder.lock")
-  held = "from fastchi_tf.light import locks; import sys\nwith locks.claim(sys.argv[1], 'job A'):\n" \
-         "  print('held', flush=True); sys.stdin.read()"
+  held = ("from fastchi_tf.light import locks; import sys\n"
+          "with locks.claim(sys.argv[1], 'job A'):\n"
+          "  print('held', flush=True); sys.stdin.read()")
   other = subprocess.Popen([sys.executable, "-c", held, output], stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, text=True)
   try:

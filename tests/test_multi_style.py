@@ -88,6 +88,7 @@ def make_config(model_dir, photo_folder, style_image, **overrides):
                           **overrides)
 
 
+@pytest.mark.slow
 def test_an_unreadable_style_image_is_named_before_anything_is_written(tmp_path, photo_folder,
                                                                        style_folder):
   broken = tmp_path / "broken.jpg"

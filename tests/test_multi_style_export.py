@@ -31,6 +31,7 @@ def exported(tmp_path_factory, photo_folder, style_folder):
   return str(root / "export"), differences
 
 
+@pytest.mark.slow
 def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
   folder, differences = exported
   # TFLite and ONNX against the SavedModel, pure and 50/50, on a small image and a 640x480
@@ -61,6 +62,7 @@ def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
     onnx_model(image[0])
 
 
+@pytest.mark.slow
 def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exported, rng):
   folder, _ = exported
   stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
@@ -86,6 +88,7 @@ def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exporte
     stylizer.set_style("a", 1.5)
 
 
+@pytest.mark.slow
 def test_tiling_and_colour_preservation_work_with_mixes(exported, rng):
   folder, _ = exported
   stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
@@ -98,6 +101,7 @@ def test_tiling_and_colour_preservation_work_with_mixes(exported, rng):
   assert kept.shape == photo.shape and np.abs(kept.astype(int) - whole).mean() > 1
 
 
+@pytest.mark.slow
 def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
   folder, _ = exported
   alone = tmp_path / "saved_model"  # no model.keras beside it
@@ -135,6 +139,7 @@ def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
     stylize.stylize_image(old, photo, tile=128)
 
 
+@pytest.mark.slow
 def test_a_multi_style_model_without_a_style_is_refused(exported, rng):
   folder, _ = exported
   stylizer = stylize.load_stylizer(os.path.join(folder, export.TFLITE_FILES["float32"]))

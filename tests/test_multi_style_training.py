@@ -24,6 +24,7 @@ from test_train_lib import scalars
 from test_train_lib import zero_gradient_keys
 
 
+@pytest.mark.slow
 def test_training_records_the_styles_logs_each_and_resumes_bit_identically(
     tmp_path, photo_folder, style_folder):
   # With the temporal term on, so that its resume is checked too.
@@ -56,6 +57,7 @@ def test_training_records_the_styles_logs_each_and_resumes_bit_identically(
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
+@pytest.mark.slow
 def test_two_replicas_draw_and_train_what_one_device_does(tmp_path, photo_folder, style_folder,
                                                           mirrored):
   one = make_config(tmp_path / "one", photo_folder, style_folder, steps=2, batch_size=4,
@@ -77,6 +79,7 @@ def test_two_replicas_draw_and_train_what_one_device_does(tmp_path, photo_folder
     assert_close_overall(a, doubled, **settings)
 
 
+@pytest.mark.slow
 def test_finetuning_adds_styles_and_leaves_the_old_ones_exactly(tmp_path, photo_folder,
                                                                 style_folder, rng):
   base = make_config(tmp_path / "base", photo_folder, style_folder, steps=2)

@@ -82,6 +82,7 @@ def _wait(driver, condition):
   return WebDriverWait(driver, WAIT, poll_frequency=0.2).until(lambda d: condition())
 
 
+@pytest.mark.slow
 def test_photo_mode_and_live_mode(server, browser, tmp_path):
   from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
   from selenium.webdriver.support.ui import Select  # pylint: disable=g-import-not-at-top

@@ -65,6 +65,7 @@ def test_a_mix_of_two_shipped_styles_lies_between_them(kind):
   assert np.abs(mix - a).mean() < apart and np.abs(mix - b).mean() < apart
 
 
+@pytest.mark.slow
 def test_the_tools_find_the_collection_from_any_folder_and_name_a_bad_one(tmp_path):
   photo = str(tmp_path / "photo.png")
   Image.fromarray(samples.read_photo("coffee.png", 64)).save(photo)

@@ -35,6 +35,7 @@ def _read(path):
   return np.asarray(Image.open(path).convert("RGB")).astype(int)
 
 
+@pytest.mark.slow
 def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path):
   # Index choices and strength 0 (the photo exactly) are checked in-process
   # (test_styles.py, test_multi_style.py); here the tool's own paths.
@@ -60,6 +61,7 @@ def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path
   np.testing.assert_allclose(_read(out["half"]), (original + sea) / 2, atol=1.5)
 
 
+@pytest.mark.slow
 def test_names_without_weights_are_an_equal_mix(photo, tmp_path):
   # The shipped styles on LiteRT: quick, no TensorFlow.
   equal, weighted = str(tmp_path / "equal.png"), str(tmp_path / "weighted.png")
@@ -75,6 +77,7 @@ def test_names_without_weights_are_an_equal_mix(photo, tmp_path):
 # One case per path through the tool; every message of a bad choice (index out of range,
 # negative or all-zero weights...) is checked in test_styles.py, and the tool turns each into
 # the same one line.
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (("--style", "moon"), "unknown style 'moon'; the model's styles are 0:ink, 1:sun, 2:sea"),
     (("--style", "0.5,0.5"), "2 weights for a model of 3 styles (0:ink, 1:sun, 2:sea); "
@@ -93,6 +96,7 @@ def test_bad_style_choices_fail_in_one_line_and_write_nothing(model_path, photo,
   assert not output.exists() and not output.parent.exists()
 
 
+@pytest.mark.slow
 def test_a_video_is_stylized_in_a_mix_and_the_contact_sheet_has_every_style(
     model_path, photo, tmp_path):
   clip = samples.make_clip(str(tmp_path / "in.mp4"), samples.pan_frames(

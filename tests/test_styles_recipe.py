@@ -15,6 +15,7 @@ from test_multi_style import make_config
 from test_multi_style import style_folder  # noqa: F401  (a fixture)
 
 
+@pytest.mark.slow
 def test_the_recipe_starts_from_the_first_runs_step_with_a_tanh_head(
     tmp_path, photo_folder, style_folder):
   first = make_config(tmp_path / "first" / "run", photo_folder, style_folder,
@@ -43,6 +44,7 @@ def test_the_recipe_starts_from_the_first_runs_step_with_a_tanh_head(
     export.restore_render_net(first.model_dir, step=3)
 
 
+@pytest.mark.slow
 def test_a_lost_run_restarts_from_a_saved_network_at_its_step(tmp_path, photo_folder,
                                                               style_folder):
   import keras

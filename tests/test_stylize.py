@@ -28,6 +28,7 @@ def photo(tmp_path, rng):
   return path
 
 
+@pytest.mark.slow
 def test_output_keeps_odd_sizes_and_max_size_downscales(keras_model_path, photo, tmp_path):
   out = str(tmp_path / "out.jpg")
   result = run_tool("stylize.py", "--model", keras_model_path, "--input", photo, "--output", out)
@@ -49,6 +50,7 @@ def test_preserve_color_keeps_the_input_chroma(rng):
   np.testing.assert_allclose(yuv(out)[inside][:, 0], yuv(stylized)[inside][:, 0], atol=0.01)
 
 
+@pytest.mark.slow
 def test_folder_mode_reports_bad_files_and_processes_the_rest(keras_model_path, photo,
                                                               tmp_path):
   folder = tmp_path / "in"
@@ -75,6 +77,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.slow
 def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path):
   calls, folders = [], []
   for case in BAD_INPUTS:
@@ -116,6 +119,7 @@ def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path
     assert set(os.listdir(folder)) == before, case  # nothing written, not even a temp file
 
 
+@pytest.mark.slow
 def test_folder_of_same_size_images_is_batched_like_single_runs(keras_model_path, tmp_path,
                                                                 rng):
   folder = tmp_path / "in"

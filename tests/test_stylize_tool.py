@@ -28,6 +28,7 @@ def _photo(path, rng, size=(40, 56)):
   return str(path)
 
 
+@pytest.mark.slow
 def test_an_output_that_names_an_input_is_refused_however_spelled(model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.png", rng)
   original = open(photo, "rb").read()
@@ -51,6 +52,7 @@ def test_an_output_that_names_an_input_is_refused_however_spelled(model_path, tm
     assert open(photo, "rb").read() == original, name
 
 
+@pytest.mark.slow
 def test_a_differently_cased_output_never_replaces_the_input(model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.png", rng)
   original = open(photo, "rb").read()
@@ -66,6 +68,7 @@ def test_a_differently_cased_output_never_replaces_the_input(model_path, tmp_pat
     assert sorted(os.listdir(tmp_path)) == ["PHOTO.png", "photo.png"]
 
 
+@pytest.mark.slow
 def test_output_folders_are_created_and_unwritable_ones_fail_before_the_work(
     model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.png", rng)
@@ -97,6 +100,7 @@ def test_output_folders_are_created_and_unwritable_ones_fail_before_the_work(
   assert os.path.isdir(blocked / "b.png")
 
 
+@pytest.mark.slow
 def test_flags_out_of_range_and_help(model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.png", rng)
   out = str(tmp_path / "out.png")
@@ -148,6 +152,7 @@ def test_models_that_are_not_ours_are_named_in_one_line(tmp_path, make, message)
   assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_standard_streams_default_names_and_json(model_path, tmp_path, rng):
   import json
   import subprocess
@@ -191,6 +196,7 @@ def _huge_png(path, side=20000):
   return str(path)
 
 
+@pytest.mark.slow
 def test_a_new_users_slips_each_get_one_line_or_do_what_was_meant(model_path, tmp_path, rng):
   import json
   import subprocess
@@ -252,6 +258,7 @@ def test_a_new_users_slips_each_get_one_line_or_do_what_was_meant(model_path, tm
   assert b"/tmp" not in piped.stderr.replace(str(tmp_path).encode(), b"")
 
 
+@pytest.mark.slow
 def test_folders_and_globs_skip_our_own_default_outputs_and_say_how_many(tmp_path, rng):
   # The shipped styles on LiteRT: no TensorFlow to wait for.
   photos = tmp_path / "photos"

@@ -67,6 +67,7 @@ def runs(model_path, tmp_path_factory):
           for name, result in _finish(procs).items()}
 
 
+@pytest.mark.slow
 def test_odd_size_ntsc_rate_audio_and_frame_count_are_kept(runs):
   status, stdout, stderr, out, source = runs["odd ntsc"]
   assert status == 0, stderr
@@ -79,6 +80,7 @@ def test_odd_size_ntsc_rate_audio_and_frame_count_are_kept(runs):
   assert "frames 15/15" in stderr  # the progress line's end: the true count
 
 
+@pytest.mark.slow
 def test_no_audio_stays_silent_and_max_frames_cuts_video_and_audio(runs):
   for name in ("silent", "cut"):
     assert runs[name][0] == 0, runs[name][2]
@@ -89,6 +91,7 @@ def test_no_audio_stays_silent_and_max_frames_cuts_video_and_audio(runs):
   assert abs(cut.duration - 6 / 24) < 0.05  # the audio stops with the video
 
 
+@pytest.mark.slow
 def test_report_flicker_prints_and_writes_the_warping_errors(runs):
   import json
   status, stdout, stderr, out, source = runs["silent"]
@@ -103,6 +106,7 @@ def test_report_flicker_prints_and_writes_the_warping_errors(runs):
   assert "flicker (warping error" in stdout and f"{ratio:.1f}x the input's" in stdout
 
 
+@pytest.mark.slow
 def test_anamorphic_video_keeps_its_shape_and_the_console_has_only_our_lines(runs):
   status, _, stderr, out, _ = runs["anamorphic"]
   assert status == 0, stderr
@@ -115,6 +119,7 @@ def test_anamorphic_video_keeps_its_shape_and_the_console_has_only_our_lines(run
   assert "frames 8/8" in stderr
 
 
+@pytest.mark.slow
 def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
   clip = video_clips.pan_clip(tmp_path / "clip.mp4", 64, 48, 24, 24)
   text = tmp_path / "notes.mp4"
@@ -151,6 +156,7 @@ def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
   assert set(os.listdir(tmp_path)) == before  # no output, no temporary file
 
 
+@pytest.mark.slow
 def test_outputs_naming_the_input_or_unwritable_are_refused_before_the_model_loads(
     model_path, tmp_path):
   source = video_clips.pan_clip(tmp_path / "in.mp4", 32, 32, 2, 24, audio=False)
@@ -188,6 +194,7 @@ def test_outputs_naming_the_input_or_unwritable_are_refused_before_the_model_loa
     assert (cases[name][2] if name in cases else "same file") in lines[0], (name, lines)
 
 
+@pytest.mark.slow
 def test_help_and_flag_errors_answer_at_once_with_the_usual_statuses(model_path, tmp_path):
   clip = video_clips.pan_clip(tmp_path / "clip.mp4", 32, 32, 2, 24, audio=False)
   files = ["--model", model_path, "--input", clip, "--output", str(tmp_path / "out.mp4")]
@@ -218,6 +225,7 @@ def test_help_and_flag_errors_answer_at_once_with_the_usual_statuses(model_path,
   assert sorted(os.listdir(tmp_path)) == ["clip.mp4"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_partial_output(model_path, tmp_path):
   source = video_clips.pan_clip(tmp_path / "long.mp4", 256, 192, 300, 24, audio=True)
   out = str(tmp_path / "out.mp4")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from fastchi_tf import build_render_net
@@ -46,6 +47,7 @@ def test_the_loss_is_zero_for_a_network_that_commutes_and_positive_for_ours(rng)
   assert (loss > 1e-5).all()
 
 
+@pytest.mark.slow
 def test_training_with_the_temporal_term_lowers_it_and_logs_it(tmp_path, photo_folder,
                                                              style_path):
   import csv
@@ -63,6 +65,7 @@ def test_training_with_the_temporal_term_lowers_it_and_logs_it(tmp_path, photo_f
   assert len(term) == 40 and term[-10:].mean() < 0.5 * term[:5].mean()
 
 
+@pytest.mark.slow
 def test_a_zero_weight_leaves_training_as_it_was(tmp_path, photo_folder, style_path):
   import csv
   from fastchi_tf import train_lib

@@ -101,6 +101,7 @@ def tiny_run(tmp_path_factory, photo_folder, style_path):
   return cfg, train_lib.train(cfg, verbose=False, on_summary=on_summary), seen
 
 
+@pytest.mark.slow
 def test_run_writes_config_checkpoints_summaries_log_and_curve(tiny_run, photo_folder,
                                                                 style_path):
   cfg, result, _ = tiny_run
@@ -142,6 +143,7 @@ def scalars(model_dir):
   return values
 
 
+@pytest.mark.slow
 def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tiny_run):
   cfg, result, _ = tiny_run
   values = scalars(cfg.model_dir)
@@ -155,6 +157,7 @@ def test_each_style_layer_term_is_logged_and_they_sum_to_the_style_term(tiny_run
       sum(result.last_losses[tag] for tag in layers), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
     tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "nan", photo_folder, style_path, steps=2, checkpoint_every=1)
@@ -228,6 +231,7 @@ def test_loss_jumps_are_judged_against_a_full_window():
   assert jump(window, [6.0], 0.0) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change,error,match", [
     (dict(batch_size=3), ValueError, "batch_size=3 cannot be shared by 2 replicas"),
     (dict(style="missing.png"), ValueError, "style image not found"),
@@ -263,6 +267,7 @@ def test_bad_inputs_fail_before_anything_is_written(tmp_path, photo_folder, styl
   assert sorted(os.listdir(tmp_path / "photos")) == before
 
 
+@pytest.mark.slow
 def test_resuming_with_another_architecture_is_refused(tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
   saved_run(cfg, (1,))
@@ -282,6 +287,7 @@ def folder_state(folder):
   return state
 
 
+@pytest.mark.slow
 def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path)
   os.makedirs(cfg.model_dir)
@@ -352,6 +358,7 @@ ENDINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_every_ending_of_a_run_releases_its_folder_and_removes_the_lock(
     tmp_path, photo_folder, style_path, monkeypatch, ending):
@@ -368,6 +375,7 @@ def test_every_ending_of_a_run_releases_its_folder_and_removes_the_lock(
     pass
 
 
+@pytest.mark.slow
 def test_a_folder_of_other_files_is_refused_and_a_run_that_fails_early_leaves_nothing(
     tmp_path, photo_folder, style_path):
   theirs = tmp_path / "project"
@@ -392,6 +400,7 @@ def test_a_folder_of_other_files_is_refused_and_a_run_that_fails_early_leaves_no
   assert train_lib.train(cfg, verbose=False).step == 1
 
 
+@pytest.mark.slow
 def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_folder,
                                                             style_path, mirrored):
   style = str(tmp_path / "style.png")
@@ -428,6 +437,7 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   assert saved["data"]["style_sha256"] == hashlib.sha256(open(moved, "rb").read()).hexdigest()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=2,
                     checkpoint_every=1000)
@@ -454,12 +464,14 @@ def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_fold
   assert [row.split(",")[0] for row in log[1:]] == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_on_summary_sees_the_model_at_step_0_and_each_summary(tiny_run):
   _, _, seen = tiny_run
   assert [step for step, _ in seen] == [0, 2, 4]
   assert not np.array_equal(seen[0][1], seen[-1][1])  # the model it sees is the trained one
 
 
+@pytest.mark.slow
 def test_mixed_precision_computes_in_float16_and_keeps_float32_variables(tmp_path,
                                                                          photo_folder,
                                                                          style_path):

@@ -5,6 +5,7 @@ import socket
 import subprocess
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from fastchi_tf import config as config_lib
@@ -27,6 +28,7 @@ def quiet_env():
   return env
 
 
+@pytest.mark.slow
 def test_flags_reach_the_saved_config(tmp_path, photo_folder, style_path):
   run = str(tmp_path / "run")
   result = subprocess.run(tool_command("train.py", *small_flags(
@@ -47,6 +49,7 @@ def test_flags_reach_the_saved_config(tmp_path, photo_folder, style_path):
   assert cfg["loss_net"]["style_layers"] == ["relu1_2", "relu2_2"] and cfg["cpu_devices"] == 2
 
 
+@pytest.mark.slow
 def test_help_exits_0_and_every_numeric_flag_has_a_range():
   result = subprocess.run(tool_command("train.py", "--help"), env=tool_env(),
                           capture_output=True, text=True, timeout=60)
@@ -93,6 +96,7 @@ BAD_USAGE = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, photo_folder,
                                                                   style_path):
   (tmp_path / "data").mkdir()  # training data that a run must not write into
@@ -132,6 +136,7 @@ def _free_ports(n):
   return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_in_sync(tmp_path, photo_folder, style_path):
   # A multi-style network (two styles), so that its per-example draw is checked across
   # workers too; one style takes the same path with a [1]-long style vector.

@@ -29,6 +29,7 @@ def _wait_for(predicate, timeout, poll=0.05):
   return False
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style_path):
   killed = str(tmp_path / "killed")
   proc = subprocess.Popen(
@@ -61,6 +62,7 @@ def test_sigkilled_run_resumes_to_the_same_weights(tmp_path, photo_folder, style
   assert steps == list(range(1, target + 1))  # steps past the checkpoint were redone once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, kill
 def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path, photo_folder,
                                                                        style_path, signum):
