@@ -196,3 +196,13 @@ def test_list_styles_needs_no_tensorflow_for_a_keras_or_tflite_model(tmp_path):
     assert err.strip().splitlines() == [
         f"fastchi {command}: error: unknown model format {not_a_model}: give a SavedModel "
         "folder, a .keras file or a .tflite file"], err
+
+
+def test_help_texts_show_the_fastchi_command_not_the_scripts():
+  """Each command's docstring is its --help text: one way in (`fastchi COMMAND`)."""
+  import ast
+  for module, _ in commands.COMMANDS.values():
+    path = os.path.join(ROOT, "fastchi_tf", "commands", f"{module}.py")
+    with open(path) as f:
+      doc = ast.get_docstring(ast.parse(f.read())) or ""
+    assert "python tools/" not in doc and "tools/" not in doc, module

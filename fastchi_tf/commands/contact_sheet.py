@@ -1,9 +1,9 @@
 r"""Renders every style of a model on photos into a single captioned PNG.
 
-  python tools/contact_sheet.py --model export/model.keras --input photo.jpg --output sheet.png
-  python tools/contact_sheet.py --input photo.jpg --output sheet.png --mix starry_night,wave \
+  fastchi contact-sheet --model export/model.keras --input photo.jpg --output sheet.png
+  fastchi contact-sheet --input photo.jpg --output sheet.png --mix starry_night,wave \
       --ramp starry_night
-  python tools/contact_sheet.py --input a.jpg,b.jpg,c.jpg --output gallery.png
+  fastchi contact-sheet --input a.jpg,b.jpg,c.jpg --output gallery.png
 
 Rows: each photo and it in each style; with --mix A,B a row of mixes of the first photo from
 A to B; with --ramp S a row of strengths 0 to 1 in style S. Without --model, the shipped

@@ -1,6 +1,6 @@
 r"""Exports a training run's latest checkpoint.
 
-  python tools/export.py --model_dir runs/mosaic --export_dir export/mosaic [--tflite] [--onnx]
+  fastchi export --model_dir runs/mosaic --export_dir export/mosaic [--tflite] [--onnx]
 
 Writes saved_model/ (serving_default: uint8 images -> uint8 images, any size), model.keras
 (loads with safe_mode=True), with --tflite model_float32.tflite and model_float16.tflite, and

@@ -1,13 +1,13 @@
 r"""Stylizes a video with an exported model, its frames spread over the available devices.
 
-  python tools/stylize_video.py --model export/saved_model --input in.mp4 --output out.mp4
+  fastchi video --model export/saved_model --input in.mp4 --output out.mp4
 
 The output keeps the source's frame rate (30000/1001 included; a variable rate's frame
 times), exact size, pixel aspect ratio, frame count and audio tracks; it is H.264 (4:4:4
 chroma when a side is odd, which 4:2:0 cannot hold) with the BT.709 matrix and the source's
 primaries and transfer (BT.709 when untagged). Missing output folders are created.
 A multi-style model takes --style (a name, an index or a mix) and --strength, as
-tools/stylize.py does; --list_styles prints its styles.
+fastchi stylize does; --list_styles prints its styles.
 Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker each.
 """
 

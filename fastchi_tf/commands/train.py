@@ -1,6 +1,6 @@
 r"""Trains a style's render network. Running the same command again resumes it.
 
-  python tools/train.py --style_image style.jpg --train_data ~/coco/train2014 \
+  fastchi train --style_image style.jpg --train_data ~/coco/train2014 \
       --model_dir runs/mosaic --loss_net vgg19 --loss_weights imagenet
 
 Offline (no download): --loss_net vgg16 --loss_weights hed. Two devices on a CPU-only
