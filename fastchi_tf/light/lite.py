@@ -8,6 +8,7 @@ several. A multi-style model's style names travel inside the file as TFLite meta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Optional, Sequence, Tuple
@@ -69,20 +70,43 @@ class TFLiteRunner:
     # LiteRT runs on one thread unless told; TensorFlow uses every core. The caller passes
     # --threads where a command has it.
     kwargs["num_threads"] = num_threads or os.cpu_count() or 1
-    with io_utils.quiet_stderr():  # LiteRT's C++ "Created ... XNNPACK delegate" line
-      self.interpreter = Interpreter(**kwargs)
     self._shape = None
     self._runners = {}
+    # LiteRT's C++ "Created ... XNNPACK delegate" line comes at an interpreter's first
+    # allocation, once: made here, at the smallest size, behind the redirection of fd 2 (a
+    # whole-process one, which would hide other threads' lines), so that no later call needs
+    # it (a server's threads run without it). A model that cannot be allocated so keeps
+    # quieting its calls until one allocates.
+    with io_utils.quiet_stderr():
+      self.interpreter = Interpreter(**kwargs)
+      inputs = self.interpreter.get_input_details()
+      # The image input is the 4-D one; a multi-style model's other input is its style.
+      images = [d for d in inputs if len(d["shape"]) == 4]
+      others = [d for d in inputs if len(d["shape"]) != 4]
+      self.image_input = images[0] if len(images) == 1 else None
+      self.style_input = others[0] if len(others) == 1 else None
+      self._announced = self._allocate((1, MINIMUM, MINIMUM, 3))
     try:
       self.style_names = style_names(content)
     except Exception:  # noqa: BLE001  (a damaged table: the caller's checks name the file)
       self.style_names = ()
-    inputs = self.interpreter.get_input_details()
-    # The image input is the 4-D one; a multi-style model's other input is its style.
-    images = [d for d in inputs if len(d["shape"]) == 4]
-    others = [d for d in inputs if len(d["shape"]) != 4]
-    self.image_input = images[0] if len(images) == 1 else None
-    self.style_input = others[0] if len(others) == 1 else None
+
+  def _allocate(self, shape) -> bool:
+    """Sizes the image input to `shape` and allocates; False if the model refuses."""
+    if self.image_input is None:
+      return False
+    try:
+      self.interpreter.resize_tensor_input(self.image_input["index"], shape, strict=False)
+      self.interpreter.allocate_tensors()
+    except (RuntimeError, ValueError):
+      self._shape = None
+      return False
+    self._shape = tuple(shape)
+    return True
+
+  def _quiet(self):
+    """quiet_stderr until this interpreter has allocated once (see __init__), then nothing."""
+    return contextlib.nullcontext() if self._announced else io_utils.quiet_stderr()
 
   @property
   def tiles(self) -> bool:
@@ -102,8 +126,7 @@ class TFLiteRunner:
     return out["stylized"][0, top:top + h, left:left + w]
 
   def _run_signature(self, name, **inputs):
-    # Each call may allocate (a new size), where the delegate announces itself.
-    with io_utils.quiet_stderr():
+    with self._quiet():
       if name not in self._runners:
         self._runners[name] = self.interpreter.get_signature_runner(name)
       return self._runners[name](**inputs)
@@ -127,9 +150,9 @@ class TFLiteRunner:
     self._runners.clear()
     if self._shape != image.shape:
       self.interpreter.resize_tensor_input(index, image.shape, strict=False)
-      with io_utils.quiet_stderr():  # the delegate announces itself here too
+      with self._quiet():
         self.interpreter.allocate_tensors()
-      self._shape = image.shape
+      self._shape, self._announced = image.shape, True
     self.interpreter.set_tensor(index, image)
     if self.style_input is not None:
       if style is None:
