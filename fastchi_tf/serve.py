@@ -43,6 +43,7 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' b
                 "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
 API_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+RETRY_AFTER = "2"  # seconds, with every 503 (busy)
 MAX_FIELD_BYTES = 4096  # a form's text fields (style, strength ...) are short
 TRUE, FALSE = ("1", "true", "on", "yes"), ("", "0", "false", "off", "no")
 
@@ -53,6 +54,9 @@ class ServeConfig:
   host: str = "127.0.0.1"
   port: int = 8080
   max_upload_mb: float = 20.0  # larger request bodies get 413 before they are read
+  # Uploads admitted at once (being read, waiting or running); more get 503 and Retry-After
+  # before their body is read. Each holds its body once (<= max_upload_mb): 16 x 20 MB.
+  max_uploads: int = 16
   max_waiting: int = 64  # requests waiting for a free interpreter; more get 503
   engine: serve_engine.EngineConfig = dataclasses.field(
       default_factory=serve_engine.EngineConfig)
@@ -88,6 +92,7 @@ def build_app(engine: serve_engine.Engine, config: ServeConfig = ServeConfig()) 
   logging.getLogger("python_multipart").setLevel(logging.ERROR)
   limits = engine.config
   worker = _Worker(limits.workers, config.max_waiting)
+  admitted = _Admission(config.max_uploads)
   pages = {path: (serve_engine.web_file(name), kind) for path, (name, kind) in PAGE.items()}
 
   async def page(request: Request) -> Response:
@@ -109,34 +114,36 @@ def build_app(engine: serve_engine.Engine, config: ServeConfig = ServeConfig()) 
 
   @_json_errors
   async def stylize(request: Request) -> Response:
-    data, fields = await _read_form(request, limit)
-    fmt = fields.get("format", "png").strip().lower() or "png"
-    if fmt not in serve_engine.OUTPUT_FORMATS:
-      raise RequestError(f"format must be png or jpeg, got {fmt!r}")
-    options = _options(engine, fields)
-    max_size = _number(fields, "max_size", None, int, 1, None)
+    with admitted:  # before the body is read
+      upload, fields = await _read_form(request, limit)
+      fmt = fields.get("format", "png").strip().lower() or "png"
+      if fmt not in serve_engine.OUTPUT_FORMATS:
+        raise RequestError(f"format must be png or jpeg, got {fmt!r}")
+      options = _options(engine, fields)
+      max_size = _number(fields, "max_size", None, int, 1, None)
 
-    def work():
-      image, alpha = serve_engine.decode(data, limits.max_pixels)
-      out = engine.run(image, max_size=max_size, **options)
-      if alpha is not None and max_size:
-        alpha = serve_engine.stylize.downscale(alpha, max_size)
-      return serve_engine.encode(out, alpha, fmt)
+      def work():
+        image, alpha = serve_engine.decode(upload.pop(), limits.max_pixels)  # bytes dropped
+        out = engine.run(image, max_size=max_size, **options)
+        if alpha is not None and max_size:
+          alpha = serve_engine.stylize.downscale(alpha, max_size)
+        return serve_engine.encode(out, alpha, fmt)
 
-    body = await worker(work)
+      body = await worker(work)
     return Response(body, media_type=serve_engine.OUTPUT_FORMATS[fmt][1], headers=API_HEADERS)
 
   @_json_errors
   async def frame(request: Request) -> Response:
-    data, fields = await _read_form(request, limit)
-    options = _options(engine, fields)
+    with admitted:
+      upload, fields = await _read_form(request, limit)
+      options = _options(engine, fields)
 
-    def work():
-      image, _ = serve_engine.decode(data, limits.max_frame_pixels)
-      out = engine.run(image, **options)
-      return serve_engine.encode(out, None, "jpeg", quality=serve_engine.FRAME_QUALITY)
+      def work():
+        image, _ = serve_engine.decode(upload.pop(), limits.max_frame_pixels)
+        out = engine.run(image, **options)
+        return serve_engine.encode(out, None, "jpeg", quality=serve_engine.FRAME_QUALITY)
 
-    body = await worker(work)
+      body = await worker(work)
     return Response(body, media_type="image/jpeg", headers=API_HEADERS)
 
   routes = [Route(path, page) for path in PAGE]
@@ -146,8 +153,26 @@ def build_app(engine: serve_engine.Engine, config: ServeConfig = ServeConfig()) 
   return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
 
+class _Admission:
+  """Counts the uploads in flight, from before their body is read to their answer (touched by
+  the event loop's thread only); past `limit`, RequestError 503 at once."""
+
+  def __init__(self, limit: int) -> None:
+    self.limit, self.count = limit, 0
+
+  def __enter__(self):
+    if self.count >= self.limit:
+      raise RequestError("the server is busy with other uploads; try again in a moment", 503)
+    self.count += 1
+    return self
+
+  def __exit__(self, *exc):
+    self.count -= 1
+
+
 def _error(message: str, status: int) -> JSONResponse:
-  return JSONResponse({"error": message}, status_code=status, headers=API_HEADERS)
+  headers = dict(API_HEADERS, **({"Retry-After": RETRY_AFTER} if status == 503 else {}))
+  return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -176,30 +201,32 @@ def _json_errors(route: Callable[[Request], Awaitable[Response]]):
   return guarded
 
 
-async def _read_form(request: Request, limit: int) -> tuple[bytes, dict]:
-  """(image bytes, text fields) of a multipart form of at most `limit` bytes; 413 for more,
-  known from Content-Length or found while reading."""
-  too_large = RequestError(f"the upload is over the limit of {limit / 2**20:g} MB "
-                           "(--max_upload_mb)", 413)
+class _TooLarge(Exception):
+  """Raised into the form parser when the body passes the limit (which closes, so removes,
+  its spooled files on any exception)."""
+
+
+async def _read_form(request: Request, limit: int) -> tuple[list, dict]:
+  """([image bytes], text fields) of a multipart form of at most `limit` bytes; 413 for more,
+  known from Content-Length or found while reading. The body streams into the form parser
+  (which spools a file part past 1 MB to an unlinked temp file) and the image is read from
+  it once: one copy of the upload in memory, not the chunks, their join and the copy. (The
+  list: whoever decodes pops the bytes, so they are not held beside the decoded image.)"""
+  too_large = f"the upload is over the limit of {limit / 2**20:g} MB (--max_upload_mb)"
   length = request.headers.get("content-length", "")
   if length.isdigit() and int(length) > limit:
-    raise too_large
+    raise RequestError(too_large, 413)
   if not request.headers.get("content-type", "").startswith("multipart/form-data"):
     raise RequestError("send a multipart/form-data form with the image in its 'image' field")
-  chunks, size = [], 0
-  async for chunk in request.stream():
-    size += len(chunk)
-    if size > limit:
-      raise too_large
-    chunks.append(chunk)
-  body, sent = b"".join(chunks), False
+  size = 0
 
-  async def receive():  # the body, read and counted above, for Starlette's form parser
-    nonlocal sent
-    if sent:
-      return {"type": "http.disconnect"}
-    sent = True
-    return {"type": "http.request", "body": body, "more_body": False}
+  async def receive():  # the client's body, counted as it streams to the parser
+    nonlocal size
+    message = await request.receive()
+    size += len(message.get("body", b""))
+    if size > limit:
+      raise _TooLarge(too_large)
+    return message
 
   try:
     async with Request(request.scope, receive).form(
@@ -209,11 +236,13 @@ async def _read_form(request: Request, limit: int) -> tuple[bytes, dict]:
         raise RequestError("the form has no image file in its 'image' field")
       data = await image.read()  # (a spooled temp file, closed and so removed on exit)
       fields = {k: v for k, v in form.items() if isinstance(v, str)}
+  except _TooLarge as e:
+    raise RequestError(str(e), 413) from None
   except MultiPartException as e:
     raise RequestError(f"bad multipart form: {e.message}") from None
   except HTTPException as e:  # the parser's limits: too many files or fields
     raise RequestError(f"bad multipart form: {e.detail}", e.status_code) from None
-  return data, fields
+  return [data], fields
 
 
 def _options(engine: serve_engine.Engine, fields: dict) -> dict:

@@ -13,6 +13,7 @@ pixel count checked from the header before anything is decoded (decompression bo
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import importlib.resources
 import io
@@ -48,6 +49,11 @@ class EngineConfig:
   threads: int = 1  # LiteRT threads per interpreter
   max_pixels: int = 4096 * 4096  # larger uploads are refused (413) from their header
   max_frame_pixels: int = 1280 * 720  # live frames are small; a larger one is refused
+  # Above this many pixels an image is tiled (stylize.AUTO_TILE), one such image runs at a
+  # time, and its interpreter is replaced after: an interpreter's memory is ~0.9 kB per pixel
+  # it last ran untiled (3.8 GB at 2048x2048), ~1.3 GB after tiling, and kept until it is
+  # freed. Smaller images (photos to 1 MP, live frames) run untiled, as the CLI runs them.
+  large_pixels: int = 1024 * 1024
 
 
 class RequestError(ValueError):
@@ -80,7 +86,7 @@ class Engine:
       check_model(path)
       pool: queue.Queue = queue.Queue()
       for _ in range(config.workers):
-        pool.put(stylize.TFLiteStylizer(path, num_threads=config.threads))
+        pool.put(self._new_stylizer(path))
       first = pool.queue[0]
       own = list(first.style_names) or [styles.style_name(path)]
       start = len(names)
@@ -91,6 +97,7 @@ class Engine:
     self.names: Tuple[str, ...] = tuple(names)
     self._thumbnails: Optional[dict] = None
     self._thumbnail_lock = threading.Lock()
+    self._large = threading.Lock()  # one large image at a time (config.large_pixels)
 
   def choose(self, spec: str) -> Choice:
     """`spec` as --style takes it (a name, an index or a mix), over every model's styles; a
@@ -112,18 +119,29 @@ class Engine:
           preserve_color: bool = False, max_size: Optional[int] = None) -> np.ndarray:
     """uint8 [h, w, 3] stylized as `fastchi stylize` would: stylize.stylize_image with one
     of the model's interpreters, borrowed for the call."""
-    pool = self._pools[choice.model]
-    stylizer = pool.get()
-    try:
-      # The choice computed over every model's styles, as set_style would for this model
-      # alone (the other models' weights are zero, so the normalization is the same).
-      stylizer.weights, stylizer.strength = choice.weights, float(strength)
-      return stylize.stylize_image(stylizer, image, max_size=max_size,
-                                   keep_color=preserve_color)
-    except stylize.StylizeError as e:
-      raise RequestError(str(e)) from None
-    finally:
-      pool.put(stylizer)
+    image = stylize.downscale(image, max_size)  # (as stylize_image would, first)
+    large = image.shape[0] * image.shape[1] > self.config.large_pixels
+    with self._large if large else contextlib.nullcontext():
+      pool = self._pools[choice.model]
+      stylizer = pool.get()
+      try:
+        # The choice computed over every model's styles, as set_style would for this model
+        # alone (the other models' weights are zero, so the normalization is the same).
+        stylizer.weights, stylizer.strength = choice.weights, float(strength)
+        tile = stylize.AUTO_TILE if large and stylizer.supports_tiling else None
+        return stylize.stylize_image(stylizer, image, keep_color=preserve_color, tile=tile)
+      except stylize.StylizeError as e:
+        raise RequestError(str(e)) from None
+      finally:
+        if large:  # its memory freed: a new interpreter (0.2 s) in its place
+          try:
+            stylizer = self._new_stylizer(self.paths[choice.model])
+          except Exception:  # noqa: BLE001  (out of memory ...: the old one goes back)
+            pass
+        pool.put(stylizer)
+
+  def _new_stylizer(self, path: str) -> stylize.TFLiteStylizer:
+    return stylize.TFLiteStylizer(path, num_threads=self.config.threads)
 
   def thumbnails(self) -> dict:
     """{style name: JPEG data URL} of a small photo in each style; drawn once, on first use."""
