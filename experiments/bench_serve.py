@@ -11,7 +11,9 @@ line: `fastchi stylize` on a folder of the same photos (one process, throughput)
 photo from a cold start (what a user waits for per photo without a server).
 
 Command: python -m experiments.bench_serve [--quick]
-Run time on 2 CPU cores: ~7 min (--quick: 1 s per measurement and 2 photo clients, ~30 s,
+Then, per setup, live frames while
+one client stylizes a 1600x1200 photo again and again: the frames' round trips.
+Run time on 2 CPU cores: ~8 min (--quick: 1 s per measurement and 2 photo clients, ~30 s,
 most of it starting processes). Writes
 experiments/results/bench_serve/.
 """
@@ -53,6 +55,9 @@ class Config:
   setups: tuple = (("pool: 2 interpreters x 1 thread", 2, 1),
                    ("lock: 1 interpreter x 2 threads", 1, 2))
   style: str = "starry_night"
+  # Live frames while a large photo is stylized (the reason for a pool): one client posts
+  # this photo again and again, one live client its frames, for live_seconds.
+  large_size: tuple = (1600, 1200)
   cli_photos: int = runner.flag(24, "Photos in the command line's folder run.")
   cold_runs: int = 3
 
@@ -161,7 +166,8 @@ def _stats(latencies, failures, seconds):
           "seconds": seconds, "per_second": len(latencies) / seconds,
           "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
           "p95_ms": float(np.percentile(ms, 95)) if len(ms) else None,
-          "mean_ms": float(ms.mean()) if len(ms) else None}
+          "mean_ms": float(ms.mean()) if len(ms) else None,
+          "max_ms": float(ms.max()) if len(ms) else None}
 
 
 def _setup(cfg, name, workers, threads, photos, frames):
@@ -179,10 +185,29 @@ def _setup(cfg, name, workers, threads, photos, frames):
       stats = _stats(*_load(server.port, "/api/frame", frame_bodies, clients,
                             cfg.live_seconds))
       live.append(dict(stats, clients=clients, frames_per_client=stats["per_second"] / clients))
+    busy = _live_beside_a_large_photo(cfg, server.port, frame_bodies)
   finally:
     code, err = server.stop()
   return {"name": name, "workers": workers, "threads": threads, "photo": photo, "live": live,
-          "exit_code": code, "stderr": err}
+          "live_beside_large": busy, "exit_code": code, "stderr": err}
+
+
+def _live_beside_a_large_photo(cfg, port, frame_bodies):
+  """One client posting a large photo over and over while one live client sends frames:
+  the live client's round trips (a pool lets frames through; a lock queues them behind)."""
+  large = [_form(p, cfg.style) for p in _photos(cfg.large_size)[:2]]
+  _load(port, "/api/stylize", large[:1], 1, 0.1)  # warm-up at the large size
+  found = {}
+
+  def photos():
+    found["large"] = _stats(*_load(port, "/api/stylize", large, 1, cfg.live_seconds))
+
+  thread = threading.Thread(target=photos)
+  thread.start()
+  time.sleep(0.5)  # the first large photo is being stylized
+  live = _stats(*_load(port, "/api/frame", frame_bodies, 1, cfg.live_seconds - 0.5))
+  thread.join()
+  return {"live": live, "large": found["large"]}
 
 
 def _cli(cfg, photos):
@@ -237,7 +262,9 @@ def report(summary, out_dir):
                 f"{l['frames_per_client']:.2f}", _ms(l["mean_ms"]), _ms(l["p95_ms"]),
                 str(l["failed"])] for s in summary["setups"] for l in s["live"]]
   failures = [f for s in summary["setups"]
-              for f in s["photo"]["failures"] + [x for l in s["live"] for x in l["failures"]]]
+              for f in s["photo"]["failures"] + [x for l in s["live"] for x in l["failures"]]
+              + [x for k in ("live", "large") for x in
+                 s.get("live_beside_large", {}).get(k, {}).get("failures", [])]]
   lines = [
       "# fastchi serve under load",
       "",
@@ -259,6 +286,20 @@ def report(summary, out_dir):
       "",
       reporting.markdown_table(["setup", "clients", "frames/s (all)", "frames/s per client",
                                 "mean round trip ms", "p95 ms", "failed"], live_rows),
+      "",
+      f"## Live frames while a large photo is stylized",
+      "",
+      f"One client posts a {'x'.join(map(str, cfg['large_size']))} photo again and again "
+      f"while one live client sends {frame} frames, for {cfg['live_seconds']:g} s.",
+      "",
+      reporting.markdown_table(
+          ["setup", "live frames/s", "p50 round trip ms", "p95 ms", "max ms",
+           "large photos done", "large p50 ms", "failed"],
+          [[s["name"], f"{b['live']['per_second']:.2f}", _ms(b["live"]["p50_ms"]),
+            _ms(b["live"]["p95_ms"]), _ms(b["live"].get("max_ms")),
+            str(b["large"]["requests"]), _ms(b["large"]["p50_ms"]),
+            str(b["live"]["failed"] + b["large"]["failed"])]
+           for s in summary["setups"] for b in [s.get("live_beside_large")] if b]),
       "",
       "## The command line, on the same photos",
       "",
@@ -303,6 +344,14 @@ def _reading(summary):
         if live.get(l["clients"])]
     text += (f" {first['name'].split(':')[0].capitalize()} against "
              f"{other['name'].split(':')[0]}: " + ", ".join(ratios) + ".")
+    mine, theirs = first.get("live_beside_large"), other.get("live_beside_large")
+    if mine and theirs and mine["live"]["p50_ms"] and theirs["live"]["p50_ms"]:
+      text += (f" While a large photo is stylized, live frames round-trip in "
+               f"{mine['live']['p50_ms']:.0f} ms (p50; p95 {mine['live']['p95_ms']:.0f}) with "
+               f"the {first['name'].split(':')[0]} against {theirs['live']['p50_ms']:.0f} ms "
+               f"(p95 {theirs['live']['p95_ms']:.0f}) with the {other['name'].split(':')[0]}, "
+               f"{mine['live']['per_second']:.2f} against "
+               f"{theirs['live']['per_second']:.2f} frames/s.")
   return text
 
 
