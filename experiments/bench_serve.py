@@ -364,6 +364,11 @@ def finding(summary):
     text += f"; one interpreter behind a lock: {others[0]['photo']['per_second']:.2f}"
   text += (f"; live 320x240: {live[1]['per_second']:.1f} frames/s for one client, "
            f"{live[4]['per_second']:.1f} in all for four" if 1 in live and 4 in live else "")
+  busy = [s.get("live_beside_large") for s in summary["setups"]]
+  if len(busy) > 1 and all(b and b["live"]["p50_ms"] for b in busy[:2]):
+    text += (f"; beside a {'x'.join(map(str, summary['config']['large_size']))} photo: live "
+             f"p50 {_ms(busy[0]['live']['p50_ms'])} ms (pool) against "
+             f"{_ms(busy[1]['live']['p50_ms'])} ms (lock)")
   failed = sum(s["photo"]["failed"] + sum(l["failed"] for l in s["live"])
                for s in summary["setups"])
   text += (f"; fastchi stylize on a folder: {summary['cli']['folder_per_second']:.2f} "
