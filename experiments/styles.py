@@ -88,7 +88,9 @@ class Config:
   # while the style judge saw tinted photos (0.51-1.10).
   style_layers: tuple = GATYS_STYLE
   content_layers: tuple = ("relu4_2",)
-  style_weight: float = 1000.0
+  # At 300, 1000 and 3000 the style judge of the optimized photos was the same within 0.01
+  # per painting, while the structure kept fell by ~0.1 at each step up: 300 is on the front.
+  style_weight: float = 300.0
   style_layer_norm: str = "target"
   # The tanh head keeps a gradient at 0 and 255.
   output_activation: str = "tanh"

@@ -18,7 +18,7 @@ EXPERIMENTS = ("render_ablation", "loss_networks", "reading_speed", "device_scal
                "bench_video", "bench_memory", "bench_exports", "multi_style", "styles",
                "bench_shipped",
                "export_accuracy", "bench_start", "optimization_baseline", "styles_stability",
-               "bench_serve")
+               "bench_serve", "objective_calibration")
 
 
 def load(name):
