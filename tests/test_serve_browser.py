@@ -86,12 +86,13 @@ def _wait(driver, condition):
 def test_photo_mode_and_live_mode(server, browser, tmp_path):
   from selenium.webdriver.common.by import By  # pylint: disable=g-import-not-at-top
   from selenium.webdriver.support.ui import Select  # pylint: disable=g-import-not-at-top
-  # A 400x300 photo stored sideways with an EXIF tag: upright, it is 300x400.
+  # A 300x400 portrait stored sideways (400x300) with the EXIF tag that turns it upright,
+  # as phones store photos: honoured, the astronaut stands and the result is 300x400.
   exif = Image.Exif()
-  exif[0x0112] = 6
+  exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
   photo = tmp_path / "photo.jpg"
-  Image.fromarray(samples.read_photo("astronaut.png", 400)).resize((400, 300)).save(
-      photo, quality=92, exif=exif.tobytes())
+  upright = Image.fromarray(samples.read_photo("astronaut.png", 400)).resize((300, 400))
+  upright.transpose(Image.Transpose.ROTATE_90).save(photo, quality=92, exif=exif.tobytes())
 
   browser.get(server)
   _wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, ".thumb")) == 6)
