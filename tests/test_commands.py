@@ -124,14 +124,23 @@ def test_an_output_that_another_job_writes_is_refused_in_one_line(tmp_path):
   assert os.listdir(out) == ["same.png"]
 
 
-@pytest.mark.slow
-def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
-  # TensorFlow blocked, as in the light install: a tool that waited for it would say it is
-  # not installed, 5-8 s later where it is.
+def _without_tensorflow(tmp_path, calls):
+  """`fastchi` started for each argument tuple of `calls` with TensorFlow blocked, as in the
+  light install: a tool that waited for it would say it is not installed."""
   blocker = tmp_path / "blocked" / "tensorflow"
   blocker.mkdir(parents=True)
   (blocker / "__init__.py").write_text(
       "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')")
+  env = tool_env(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")
+  return [subprocess.Popen([sys.executable, "-m", "fastchi_tf", *map(str, args)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           cwd=ROOT) for args in calls]
+
+
+@pytest.mark.slow
+def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
+  # TensorFlow blocked, as in the light install: a tool that waited for it would say it is
+  # not installed, 5-8 s later where it is.
   photo = tmp_path / "photo.png"
   Image.fromarray(samples.read_photo("coffee.png", 48)).save(photo)
   not_a_model = tmp_path / "chicago.jpg"
@@ -154,10 +163,7 @@ def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
       ("stylize", "--model", keras_model, "--input", tmp_path / "missing.png", "--output",
        tmp_path / "e.png", "--style", "wave"): f"input image not found: {tmp_path}/missing.png",
   }
-  env = tool_env(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")
-  procs = [subprocess.Popen([sys.executable, "-m", "fastchi_tf", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT) for args in cases]
+  procs = _without_tensorflow(tmp_path, cases)
   for (args, message), proc in zip(cases.items(), procs):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, (args, err)
@@ -169,10 +175,6 @@ def test_errors_that_need_no_tensorflow_come_before_it(tmp_path):
 def test_list_styles_needs_no_tensorflow_for_a_keras_or_tflite_model(tmp_path):
   # A photo as --model with --list_styles was refused after 7-8 s, and video --list_styles
   # on a .tflite model took 8.5 s: both waited for TensorFlow.
-  blocker = tmp_path / "blocked" / "tensorflow"
-  blocker.mkdir(parents=True)
-  (blocker / "__init__.py").write_text(
-      "raise ModuleNotFoundError(\"No module named 'tensorflow'\", name='tensorflow')")
   not_a_model = tmp_path / "chicago.jpg"
   Image.fromarray(samples.read_photo("coffee.png", 48)).save(not_a_model)
   names = ["composition_vii", "starry_night", "the_scream", "the_shipwreck_of_the_minotaur",
@@ -183,10 +185,7 @@ def test_list_styles_needs_no_tensorflow_for_a_keras_or_tflite_model(tmp_path):
            ("stylize", "--list_styles", "--model", shipped.path("keras"), "--json"),
            ("stylize", "--list_styles", "--model", not_a_model),
            ("video", "--list_styles", "--model", not_a_model)]
-  env = tool_env(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")
-  procs = [subprocess.Popen([sys.executable, "-m", "fastchi_tf", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT) for args in calls]
+  procs = _without_tensorflow(tmp_path, calls)
   keras, tflite, as_json, bad_stylize, bad_video = [
       p.communicate(timeout=120) + (p.returncode,) for p in procs]
   assert keras == (listed, "", 0) and tflite == (listed, "", 0), (keras, tflite)

@@ -29,6 +29,24 @@ def print_styles(stylizer) -> None:
     print(f"{i} {name}")
 
 
+def model_style_names(model: str):
+  """--list_styles' names of `model`: a .keras or .tflite file's read without TensorFlow, a
+  SavedModel's by loading it; a model that is not one is a usage error."""
+  from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
+  try:
+    names = model_files.style_names(model)
+  except ValueError as e:  # a photo as --model: at once
+    cli.usage_error(e)
+  if names is None:  # a SavedModel: loading it tells
+    cli.import_tensorflow_quietly()
+    from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
+    try:
+      names = stylize.load_stylizer(model, num_threads=cli.threads()).style_names
+    except ValueError as e:
+      cli.usage_error(e)
+  return names
+
+
 def shipped_model(kind: str) -> str:
   """The shipped collection's file ("tflite" or "keras"); fails in one line if missing."""
   try:

@@ -95,18 +95,7 @@ def _setup():
 
 
 def _list_styles():
-  from fastchi_tf.light import model_files  # a .keras or .tflite file's names: no TensorFlow
-  try:
-    names = model_files.style_names(FLAGS.model)
-  except ValueError as e:  # a photo as --model: at once
-    cli.usage_error(e)
-  if names is None:  # a SavedModel: loading it tells
-    cli.import_tensorflow_quietly()
-    from fastchi_tf import stylize
-    try:
-      names = stylize.load_stylizer(FLAGS.model, num_threads=cli.threads()).style_names
-    except ValueError as e:
-      cli.usage_error(e)
+  names = style_flags.model_style_names(FLAGS.model)
   style_flags.print_styles(types.SimpleNamespace(path=FLAGS.model, style_names=names))
 
 
