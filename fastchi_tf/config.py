@@ -11,7 +11,6 @@ the tests start from the `named` configurations.
 import copy
 import dataclasses
 import json
-import math
 import os
 import sys
 import typing
@@ -63,6 +62,9 @@ RANGES = {
     "temporal.noise": (0.0, 64.0),
 }
 POSITIVE = ("learning_rate",)  # settings whose range excludes its lower bound, 0
+# Settings where 0 turns something off and any other value must lie above a threshold:
+# at 1 or below, a step at the median would stop the run.
+OFF_OR_ABOVE = {"max_loss_jump": 1.0}
 # The flags not named after their field, kept as documented. --seed sets both seeds.
 FLAG_NAMES = {"render.variant": "network", "loss_net.name": "loss_net",
               "loss_net.weights": "loss_weights", "loss_net.seed": "seed",
@@ -78,6 +80,36 @@ RUN_FILES = ("config.json", "losses.csv", "loss_curve.png", "checkpoint", ".lock
 def flag_name(key: str) -> str:
   """"loss.style_weight" -> "style_weight": the tools/train.py flag of a setting."""
   return FLAG_NAMES.get(key, key.split(".")[-1])
+
+
+def range_text(key: str) -> str:
+  """The values a numeric setting takes, in words: its flag's help shows it, and its errors
+  say it; `TrainConfig.check` and the flag's validators enforce exactly this."""
+  low, high = RANGES[key]
+  if key in OFF_OR_ABOVE:
+    return f"0 (off), or a finite number above {OFF_OR_ABOVE[key]:g}"
+  if isinstance(low, int):
+    return f"an integer from {low} to {high}"
+  if high == FINITE:
+    return f"a finite number >= {low:g}"
+  if key in POSITIVE:
+    return f"a number above {low:g}, at most {high:g}"
+  return f"a number from {low:g} to {high:g}"
+
+
+def _in_range(key: str, value: Any) -> bool:
+  """Whether `value` lies in `range_text(key)`; NaN never does."""
+  low, high = RANGES[key]
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    return False
+  if isinstance(low, int) and not isinstance(value, int):
+    return False
+  # Written so that NaN fails too.
+  if not low <= value <= high:
+    return False
+  if key in OFF_OR_ABOVE:
+    return value == 0 or value > OFF_OR_ABOVE[key]
+  return value > low if key in POSITIVE else True
 
 
 def _setting(default: Any, doc: str, choices: Optional[Tuple[str, ...]] = None) -> Any:
@@ -205,7 +237,8 @@ class TrainConfig:
       False, "float16 compute, float32 variables and losses, loss scaling (GPUs only).")
   max_loss_jump: float = _setting(
       5.0, "Stop, keeping the last checkpoint, when a step's loss exceeds this many times "
-      "the median of the steps before it (a blow-up; 0: never).")
+      "the median of the steps before it (a blow-up; 0: never). A resumed run judges its "
+      "first steps against the losses its checkpoint recorded.")
   finetune_from: str = _setting(
       "", "Add styles to a trained run: its network and styles are kept, and only the new "
       "--style_image styles' scales and shifts train (Dumoulin et al. 2017).")
@@ -236,19 +269,12 @@ class TrainConfig:
       raise ValueError("--style_image is required")
     if not self.data.train_data:
       raise ValueError("--train_data is required")
-    for key, (low, high) in RANGES.items():
+    for key in RANGES:
       value = _get(self, key)
       if value is None and key == "data.style_size":
         continue
-      # Written so that NaN fails too.
-      if not (isinstance(value, (int, float)) and low <= value <= high):
-        span = f"at least {low} and finite" if high == FINITE else f"from {low} to {high}"
-        raise ValueError(f"--{flag_name(key)} must be {span}, got {value}")
-      if key in POSITIVE and not value > low:
-        raise ValueError(f"--{flag_name(key)} must be positive, got {value}")
-    if 0 < self.max_loss_jump <= 1:  # a step at the median would stop the run
-      raise ValueError(f"--max_loss_jump must be 0 (never stop) or above 1, "
-                       f"got {self.max_loss_jump}")
+      if not _in_range(key, value):
+        raise ValueError(f"--{flag_name(key)} must be {range_text(key)}, got {value}")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {STRATEGIES}")
     if self.devices and self.strategy != "mirrored":
@@ -418,17 +444,16 @@ def define_flags(flag_values: Any = None) -> None:
     elif typing.get_origin(kind) is tuple:
       flags.DEFINE_list(name, default, help_, flag_values=fv)
     else:
-      low, high = RANGES[key]  # every numeric setting has a range
-      bounds = dict(lower_bound=low) if high == FINITE else dict(lower_bound=low,
-                                                                  upper_bound=high)
-      define = flags.DEFINE_integer if kind is int else flags.DEFINE_float
-      define(name, default, help_, flag_values=fv, **bounds)
-      if kind is float:  # absl's bounds let NaN through (every comparison with it is false)
-        flags.register_validator(name, lambda v: v is None or math.isfinite(v), flag_values=fv,
-                                 message=f"--{name} must be a finite number")
-      if key in POSITIVE:
-        flags.register_validator(name, lambda v: v > 0, flag_values=fv,
-                                 message=f"--{name} must be above 0")
+      # A parser of its own (keyword arguments keep absl from sharing one), whose help shows
+      # the range that is checked: absl's bounds would show [0.0, 1.0] for a setting that
+      # refuses 0, and let NaN through.
+      parser = (flags.IntegerParser if kind is int else flags.FloatParser)(lower_bound=None)
+      parser.syntactic_help = range_text(key)
+      flags.DEFINE(parser, name, default, help_, flag_values=fv,
+                   serializer=flags.ArgumentSerializer())
+      flags.register_validator(
+          name, lambda v, key=key: v is None or _in_range(key, v), flag_values=fv,
+          message=f"--{name} must be {range_text(key)}")
 
 
 def from_flags(flag_values: Any = None) -> TrainConfig:

@@ -1,6 +1,8 @@
 import dataclasses
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 
@@ -58,24 +60,24 @@ def test_a_good_config_passes(paths):
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("render__width", 0, "--width must be from 1 to 1024, got 0"),
-    ("render__shrink", 100, "--shrink must be from 1 to 64"),
-    ("loss__style_weight", float("nan"), "--style_weight must be at least 0.0 and finite, got nan"),
-    ("loss__tv_weight", float("inf"), "--tv_weight must be at least 0.0 and finite, got inf"),
-    ("loss__content_weight", -1.0, "--content_weight must be at least 0.0"),
-    ("data__image_size", 8, "--image_size must be from 16 to 4096, got 8"),
-    ("data__style_size", 0, "--style_size must be from 16"),
-    ("batch_size", 0, "--batch_size must be from 1"),
-    ("learning_rate", 0.0, "--learning_rate must be positive"),
-    ("learning_rate", float("nan"), "--learning_rate must be from 0.0 to 1.0"),
-    ("clip_norm", -1.0, "--clip_norm must be at least 0.0"),
-    ("max_loss_jump", 0.5, "--max_loss_jump must be 0 .never stop. or above 1, got 0.5"),
-    ("steps", 0, "--steps must be from 1"),
-    ("checkpoint_every", -1, "--checkpoint_every must be from 1"),
-    ("summary_every", 0, "--summary_every must be from 1"),
-    ("cpu_devices", 0, "--cpu_devices must be from 1"),
-    ("seed", -1, "--seed must be from 0"),
-    ("seed", 2**40, "--seed must be from 0 to 2147483647"),
+    ("render__width", 0, "--width must be an integer from 1 to 1024, got 0"),
+    ("render__shrink", 100, "--shrink must be an integer from 1 to 64"),
+    ("loss__style_weight", float("nan"), "--style_weight must be a finite number >= 0, got nan"),
+    ("loss__tv_weight", float("inf"), "--tv_weight must be a finite number >= 0, got inf"),
+    ("loss__content_weight", -1.0, "--content_weight must be a finite number >= 0"),
+    ("data__image_size", 8, "--image_size must be an integer from 16 to 4096, got 8"),
+    ("data__style_size", 0, "--style_size must be an integer from 16"),
+    ("batch_size", 0, "--batch_size must be an integer from 1"),
+    ("learning_rate", 0.0, "--learning_rate must be a number above 0, at most 1, got 0.0"),
+    ("learning_rate", float("nan"), "--learning_rate must be a number above 0, at most 1, got nan"),
+    ("clip_norm", -1.0, "--clip_norm must be a finite number >= 0"),
+    ("max_loss_jump", 0.5, "--max_loss_jump must be 0 .off., or a finite number above 1, got 0.5"),
+    ("steps", 0, "--steps must be an integer from 1"),
+    ("checkpoint_every", -1, "--checkpoint_every must be an integer from 1"),
+    ("summary_every", 0, "--summary_every must be an integer from 1"),
+    ("cpu_devices", 0, "--cpu_devices must be an integer from 1"),
+    ("seed", -1, "--seed must be an integer from 0"),
+    ("seed", 2**40, "--seed must be an integer from 0 to 2147483647"),
     ("devices", ("a",), "--devices takes GPU indices"),
 ])
 def test_every_numeric_setting_has_a_checked_range(paths, key, value, message):
@@ -271,6 +273,61 @@ def test_a_flag_per_setting_named_after_its_field_or_an_alias():
              if config_lib._optional_of(kind) in (int, float)}
   assert numeric == set(config_lib.RANGES)  # and so every numeric flag is bounded
   assert config_lib.from_flags(flag_values) == config_lib.TrainConfig()
+
+
+# The phrases a numeric flag's help may use for its range (config.range_text's, and absl's
+# own), read here independently of the code that writes them.
+_RANGE_PHRASES = [
+    (r"an integer from (\S+) to (\S+)", lambda v, a, b: v.is_integer() and a <= v <= b),
+    (r"an? (?:integer|number) in the range \[(\S+), (\S+)\]", lambda v, a, b: a <= v <= b),
+    (r"a number from (\S+) to (\S+)", lambda v, a, b: a <= v <= b),
+    (r"a number above (\S+), at most (\S+)", lambda v, a, b: a < v <= b),
+    (r"a finite number >= (\S+)", lambda v, a: math.isfinite(v) and v >= a),
+    (r"a non-negative number", lambda v: v >= 0),
+    (r"0 \(off\), or a finite number above (\S+)",
+     lambda v, a: v == 0 or (math.isfinite(v) and v > a)),
+]
+
+
+def _claimed(help_range, value):
+  """Whether a flag whose help shows `help_range` takes the text `value`."""
+  for pattern, admits in _RANGE_PHRASES:
+    found = re.fullmatch(pattern, help_range)
+    if found:
+      number = float(value)
+      integer = "integer" in help_range
+      if integer and not re.fullmatch(r"-?\d+", value):
+        return False
+      return bool(admits(number, *map(float, found.groups())))
+  raise AssertionError(f"the test cannot read the range {help_range!r}; teach it the phrase")
+
+
+def _enforced(name, value):
+  """Whether tools/train.py takes --name=value: its flag parses and the config checks."""
+  from absl import flags
+  try:
+    flag_values = parse_flags("--model_dir", "run", "--style_image", "s.png",
+                              "--train_data", "photos", f"--{name}={value}")
+    config_lib.from_flags(flag_values)._check_settings()
+  except (flags.Error, ValueError):
+    return False
+  return True
+
+
+def test_every_numeric_flag_shows_the_range_that_is_enforced():
+  # --learning_rate showed [0.0, 1.0] while 0 was refused, --max_loss_jump "non-negative"
+  # while 0.5 was refused.
+  flag_values = parse_flags()
+  for key in config_lib.RANGES:
+    name = config_lib.flag_name(key)
+    shown = flag_values[name].parser.syntactic_help
+    numbers = {float(n) for n in re.findall(r"-?\d+(?:\.\d+)?(?:e\d+)?", shown)} | {0.0}
+    values = {"nan", "inf", "-inf", "-1", "0.5", "1e300"}
+    for n in numbers:
+      for delta in (0, 1, -1, 1e-6, -1e-6, 0.5):
+        values.add(repr(int(n + delta)) if float(n + delta).is_integer() else repr(n + delta))
+    for value in sorted(values):
+      assert _claimed(shown, value) == _enforced(name, value), (name, shown, value)
 
 
 def test_flags_set_their_settings_aliases_included():
