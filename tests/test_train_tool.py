@@ -55,7 +55,7 @@ def test_help_exits_0_and_every_numeric_flag_has_a_range():
                           capture_output=True, text=True, timeout=60)
   assert result.returncode == 0 and "--style_image" in result.stdout
   kinds = [line.strip() for line in result.stdout.splitlines()
-           if line.strip().startswith(("(an integer", "(a number", "(a non-negative"))]
+           if line.strip().startswith(("(an integer", "(a number", "(a finite", "(0 (off)"))]
   # width, shrink, residual blocks, 3 loss weights, 2 sizes, batch, rate, clip norm,
   # warm-up, loss jump, 3 step counts, cpus, seed, and the temporal term's weight, 2 shifts,
   # grid, blur, noise
