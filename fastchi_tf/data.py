@@ -11,7 +11,6 @@ import os
 import threading
 from typing import List, Optional, Sequence
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
@@ -86,34 +85,52 @@ def _op_message(error):
   return message.split(" [Op:")[0].strip()
 
 
-def first_decodable(files: Sequence[str]) -> int:
-  """Index of the first file that decodes; DataError if none does."""
+class SkipCounter:
+  """Counts (thread-safely) and names the files the pipeline skipped, in the order met.
+
+  Silent: a folder of many bad files would bury the progress line under a warning each;
+  `summary` is the one line a run ends with."""
+
+  SHOWN = 3  # names in the summary
+
+  def __init__(self):
+    self._lock = threading.Lock()
+    self._skipped = {}  # (a dict keeps the order files were met)
+
+  def add(self, path: str) -> None:
+    with self._lock:
+      self._skipped[path] = None
+
+  @property
+  def skipped(self) -> List[str]:
+    with self._lock:
+      return list(self._skipped)
+
+  @property
+  def count(self) -> int:
+    return len(self._skipped)
+
+  def summary(self) -> str:
+    """"skipped 5 undecodable training images: a.png, b.jpg, c.png and 2 more"."""
+    names = self.skipped
+    shown = ", ".join(names[:self.SHOWN])
+    more = f" and {len(names) - self.SHOWN} more" if len(names) > self.SHOWN else ""
+    return (f"skipped {len(names)} undecodable training image"
+            f"{'s' if len(names) != 1 else ''}: {shown}{more}")
+
+
+def first_decodable(files: Sequence[str], counter: Optional[SkipCounter] = None) -> int:
+  """Index of the first file that decodes, the files before it added to `counter`;
+  DataError if none does."""
   for i, path in enumerate(files):
     try:
       read_image(path)
       return i
-    except DataError as e:
-      logging.warning("skipping %s", e)
+    except DataError:
+      if counter is not None:
+        counter.add(path)
   raise DataError(f"none of the {len(files)} image files decodes "
                   f"(first: {files[0]})")
-
-
-class SkipCounter:
-  """Counts (thread-safely) and names the files the pipeline skipped."""
-
-  def __init__(self):
-    self._lock = threading.Lock()
-    self.skipped = set()
-
-  def add(self, path: str) -> None:
-    with self._lock:
-      if path not in self.skipped:
-        logging.warning("skipping undecodable training image %s", path)
-      self.skipped.add(path)
-
-  @property
-  def count(self) -> int:
-    return len(self.skipped)
 
 
 def _make_safe_decode(counter, fallback):

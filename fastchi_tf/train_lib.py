@@ -99,6 +99,7 @@ class _Inputs:
   train_data_sha256: str  # None for tfds sources
   fallback: str  # a decodable file standing in for undecodable ones
   preview: np.ndarray  # fixed content images for image summaries
+  skipped: data.SkipCounter  # undecodable files met so far (the pipeline adds more)
 
 
 def _check_inputs(cfg, strategy):
@@ -111,6 +112,7 @@ def _check_inputs(cfg, strategy):
   style_images = [data.read_image(f) for f in style_files]  # each unreadable one named
   digests = [data.file_sha256(f) for f in style_files]
   style_names = [styles.style_name(f) for f in style_files]
+  skipped = data.SkipCounter()
   style_sha256 = digests[0] if len(digests) == 1 else hashlib.sha256("".join(
       f"{n}:{d}\n" for n, d in zip(style_names, digests)).encode()).hexdigest()
   if cfg.data.train_data.startswith("tfds:"):
@@ -119,7 +121,7 @@ def _check_inputs(cfg, strategy):
   else:
     files = data.list_images(cfg.data.train_data)
     files_sha256 = data.files_sha256(cfg.data.train_data, files)
-    first = data.first_decodable(files)
+    first = data.first_decodable(files, skipped)
     fallback = files[first]
     preview_files = [files[first]]
     for path in files[first + 1:]:
@@ -129,12 +131,12 @@ def _check_inputs(cfg, strategy):
         data.read_image(path)
         preview_files.append(path)
       except data.DataError:
-        pass
+        skipped.add(path)
   preview = [_center_crop(data.read_image(p), cfg.data.image_size) for p in preview_files]
   preview = np.stack(preview) if preview else np.zeros((0, cfg.data.image_size,
                                                          cfg.data.image_size, 3), np.float32)
   return _Inputs(style_images, style_names, files, style_sha256, files_sha256, fallback,
-                 preview)
+                 preview, skipped)
 
 
 def _center_crop(image, size):
@@ -645,20 +647,22 @@ def _train_run(run, verbose, on_summary, allow_config_change):
       print(f"resuming {cfg.model_dir} from step {start}", file=sys.stderr, flush=True)
     logging.info("resuming %s from step %d", cfg.model_dir, start)
 
-  counter = data.SkipCounter()
+  counter = run.inputs.skipped
   # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
   # checkpoint or log write.
-  with _StopRequest() as stop:
-    iterator = iter(run.strategy.distribute_datasets_from_function(
-        _make_dataset_fn(cfg, run.inputs, start, counter)))
-    with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,
-                 start) as log:
-      last = _loop(cfg, trainer, iterator, log, start, stop, _multi_worker(run.strategy))
+  try:
+    with _StopRequest() as stop:
+      iterator = iter(run.strategy.distribute_datasets_from_function(
+          _make_dataset_fn(cfg, run.inputs, start, counter)))
+      with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,
+                   start) as log:
+        last = _loop(cfg, trainer, iterator, log, start, stop, _multi_worker(run.strategy))
+  finally:
+    if counter.count:  # one line however many, rather than a warning each
+      _say(verbose, counter.summary())
   if run.chief:
     plots.plot_loss_curves(plots.read_loss_log(os.path.join(run.write_dir, LOSS_LOG)),
                            os.path.join(cfg.model_dir, "loss_curve.png"))
-  if counter.count:
-    logging.warning("skipped %d undecodable training images", counter.count)
   return TrainResult(cfg.steps, counter.count, cfg.model_dir, last, cfg, changes)
 
 

@@ -1,4 +1,6 @@
+import logging
 import os
+import re
 import shutil
 
 import numpy as np
@@ -67,6 +69,27 @@ def test_pipeline_skips_broken_files_by_name_and_goes_on(mixed_folder):
   assert all(0 <= b.numpy().min() and b.numpy().max() <= 255 for b in batches)
   assert {p.split("/")[-1] for p in counter.skipped} == {"bad.png", "empty.jpg",
                                                          "truncated.png"}
+
+
+def test_skipped_files_are_one_summary_line_not_a_warning_each(mixed_folder, caplog):
+  folder, _ = mixed_folder
+  files = data.list_images(str(folder))
+  counter = data.SkipCounter()
+  with caplog.at_level(logging.INFO):
+    assert data.first_decodable(files, counter) == 1  # bad.png comes first
+    list(data.folder_dataset(files, image_size=24, global_batch=3, seed=1, counter=counter,
+                             fallback=files[1]).take(9))
+  assert not caplog.records  # (absl's "W1206 ... skipping undecodable training image" each)
+  assert re.fullmatch(r"skipped 3 undecodable training images: \S+/bad\.png, "
+                      r"\S+/(empty\.jpg|truncated\.png), \S+/(empty\.jpg|truncated\.png)",
+                      counter.summary()), counter.summary()
+  many = data.SkipCounter()
+  for name in "abcde":
+    many.add(f"{name}.png")
+  assert many.summary() == "skipped 5 undecodable training images: a.png, b.png, c.png and 2 more"
+  one = data.SkipCounter()
+  one.add("a.png")
+  assert one.summary() == "skipped 1 undecodable training image: a.png"
 
 
 def test_resuming_at_a_step_replays_the_same_batches(mixed_folder):

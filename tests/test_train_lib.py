@@ -169,6 +169,26 @@ def test_diverging_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
   assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-2")
 
 
+@pytest.mark.slow
+def test_undecodable_training_images_end_the_run_with_one_summary_line(
+    tmp_path, photo_folder, style_path, capsys, caplog):
+  photos = tmp_path / "photos"
+  shutil.copytree(photo_folder, photos)
+  for name in ("0_bad.jpg", "1_bad.png", "more/2_bad.jpg", "more/3_bad.png"):
+    (photos / name).write_bytes(b"not an image")
+  cfg = make_config(tmp_path / "run", str(photos), style_path, steps=2, batch_size=4)
+  with caplog.at_level("INFO"):
+    result = train_lib.train(cfg)
+  n = result.skipped_files
+  assert n >= 2  # 8 steps' worth of images out of 10 files, 4 of them bad
+  lines = [line for line in capsys.readouterr().err.splitlines() if "bad." in line]
+  names = r"\S+_bad\.(jpg|png)"
+  assert len(lines) == 1 and re.fullmatch(
+      rf"skipped {n} undecodable training images: {names}(, {names}){{{min(n, 3) - 1}}}"
+      + (f" and {n - 3} more" if n > 3 else ""), lines[0]), lines
+  assert not [r for r in caplog.records if "bad." in r.getMessage()]
+
+
 class _ScriptedTrainer:
   """Stands in for Trainer in `_loop`: each step's total loss comes from `totals`."""
   log_terms = train_lib.TERMS

@@ -66,9 +66,7 @@ def _train(cfg):
     latest = tf.train.latest_checkpoint(cfg.model_dir)
     kept = f"{os.path.basename(latest)} is kept" if latest else "no checkpoint was saved"
     cli.fail(f"{cfg.model_dir}: {_first_line(e.message)}; {kept}")
-  print(f"trained to step {result.step}: {cfg.model_dir}")
-  if result.skipped_files:
-    print(f"skipped {result.skipped_files} undecodable training images (see warnings)")
+  print(f"trained to step {result.step}: {cfg.model_dir}")  # (skipped images: train's line)
 
 
 def _first_line(text):
