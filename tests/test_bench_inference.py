@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from experiments import bench_inference
+from experiments.bench import bench_inference
 from experiments.lib import runner
 
 

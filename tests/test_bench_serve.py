@@ -1,8 +1,8 @@
-"""experiments/bench_serve.py end to end on tiny settings: the real server, one setup."""
+"""experiments/bench/bench_serve.py end to end on tiny settings: the real server, one setup."""
 
 import dataclasses
 
-from experiments import bench_serve
+from experiments.bench import bench_serve
 from experiments.lib import runner
 
 

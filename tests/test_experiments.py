@@ -9,12 +9,12 @@ import shutil
 
 import pytest
 
-from experiments import loss_networks
-from experiments import model_table
-from experiments import render_ablation
 from experiments.lib import readme
 from experiments.lib import reporting
 from experiments.lib import runner
+from experiments.paper import loss_networks
+from experiments.paper import model_table
+from experiments.paper import render_ablation
 
 COMMITTED = os.path.join(reporting.EXPERIMENTS_DIR, "results")
 WITH_RESULTS = sorted(n for n in os.listdir(COMMITTED)
@@ -30,14 +30,14 @@ def test_every_experiment_has_committed_results():
 
 @pytest.mark.parametrize("name", WITH_RESULTS)
 def test_committed_results_redraw_their_committed_report_and_figures(tmp_path, name):
-  module = importlib.import_module(f"experiments.{name}")
+  module = importlib.import_module(readme.module_name(name))
   out_dir = str(tmp_path / name)
   shutil.copytree(os.path.join(COMMITTED, name), out_dir)
   for figure in DRAWN.get(name, []):
     os.remove(os.path.join(out_dir, figure))
   text = runner.report_only(module, out_dir)
   with open(os.path.join(COMMITTED, name, reporting.REPORT)) as f:
-    assert text == f.read(), "report.md is stale: python -m experiments.NAME --report_only"
+    assert text == f.read(), "report.md is stale: python -m experiments.KIND.NAME --report_only"
   with open(os.path.join(out_dir, reporting.REPORT)) as f:
     assert f.read() == text
   for figure in re.findall(r"\]\((\w+\.png)\)", text):  # every figure the report shows
@@ -54,9 +54,10 @@ def test_every_drawn_figure_is_in_its_report():
 def test_readme_tables_come_from_the_committed_results():
   table = readme.experiments_table()
   for name in readme.EXPERIMENTS:
-    assert f"[report](experiments/results/{name}/report.md)" in table
-  assert "`python -m experiments.bench_inference --space_to_depth`" in table  # a full run
-  assert "`python -m experiments.render_ablation --quick`" in table
+    assert f"[report](results/{name}/report.md)" in table
+  assert "`python -m experiments.bench.bench_inference --space_to_depth`" in table  # full run
+  assert "`python -m experiments.paper.render_ablation --quick`" in table
+  assert "| AMD EPYC, AVX2, 2 cores |" in table  # the machine, its ISA where recorded
   targets = readme.targets_table()
   assert len(targets.splitlines()) == 2 + 11  # speed, memory, accuracy and start targets
   assert "| cold stylize of a 600x400 photo with a .tflite model" in targets
@@ -103,3 +104,24 @@ def test_loss_networks_judges_every_run_and_names_the_skipped(tmp_path, photo_fo
   for name in ("fig10_outputs.png", "judged.png"):
     assert os.path.getsize(tmp_path / name) > 0, name
   assert "tiny-YOLO: skipped" in (tmp_path / reporting.REPORT).read_text()
+
+
+def test_the_committed_experiments_readme_is_what_the_generator_writes():
+  with open(readme.PATH) as f:
+    committed = f.read()
+  assert committed == readme.experiments_readme(), (
+      "experiments/README.md is stale: python -m experiments.lib.readme --experiments_readme")
+  for kind, _, names in readme.KINDS:  # by kind, every experiment with its report
+    assert f"(`experiments/{kind}/`)" in committed
+    for name in names:
+      assert f"`python -m experiments.{kind}.{name}" in committed
+      assert os.path.exists(os.path.join(COMMITTED, name, reporting.REPORT))
+
+
+def test_the_experiments_readme_is_written_whole_and_atomically(tmp_path, monkeypatch):
+  path = tmp_path / "README.md"
+  path.write_text("an old file\n")
+  monkeypatch.setattr(readme, "PATH", str(path))
+  readme.main(["readme", "--experiments_readme"])
+  assert path.read_text() == readme.experiments_readme()
+  assert os.listdir(tmp_path) == ["README.md"]  # no temporary file left beside it

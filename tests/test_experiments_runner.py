@@ -78,20 +78,28 @@ def test_readme_command_names_the_flags_that_changed_the_config(tmp_path):
 
 
 def _experiment_modules():
-  return [m.name for m in pkgutil.iter_modules(experiments.__path__) if not m.ispkg]
+  """{name: kind} of the modules in experiments/'s subpackages but lib/."""
+  found = {}
+  for package in pkgutil.iter_modules(experiments.__path__):
+    if package.ispkg and package.name != "lib":
+      path = os.path.join(os.path.dirname(experiments.__file__), package.name)
+      found.update({m.name: package.name for m in pkgutil.iter_modules([path])})
+  return found
 
 
-def test_experiments_package_holds_only_experiments():
-  assert set(_experiment_modules()) == set(readme.EXPERIMENTS) | {"model_table"}
+def test_experiments_package_holds_only_experiments_each_in_its_kind():
+  assert not [m.name for m in pkgutil.iter_modules(experiments.__path__) if not m.ispkg]
+  assert _experiment_modules() == readme.KIND
+  assert set(readme.KIND) == set(readme.EXPERIMENTS) | {"model_table"}
 
 
-@pytest.mark.parametrize("name", _experiment_modules())
+@pytest.mark.parametrize("name", sorted(_experiment_modules()))
 def test_every_experiment_has_the_one_shape(name):
-  module = importlib.import_module(f"experiments.{name}")
+  module = importlib.import_module(readme.module_name(name))
   assert dataclasses.is_dataclass(module.Config)
   assert isinstance(module.FULL, module.Config) and isinstance(module.QUICK, module.Config)
   assert callable(module.run) and callable(module.report)
-  assert f"python -m experiments.{name}" in module.__doc__  # its command line
+  assert f"python -m {readme.module_name(name)}" in module.__doc__  # its command line
   assert "Run time" in module.__doc__ or "run times" in module.__doc__
   with open(module.__file__) as f:
     assert f.read().endswith('if __name__ == "__main__":\n  runner.main(__name__)\n')
@@ -108,7 +116,7 @@ def test_derive_replaces_fields_of_sub_configs():
 
 def test_temporal_stability_blends_chooses_and_reports(tmp_path):
   import numpy as np
-  from experiments import temporal_stability as ts
+  from experiments.paper import temporal_stability as ts
   frames = [np.full((2, 2, 3), v, np.uint8) for v in (0, 100, 100)]
   assert [int(f[0, 0, 0]) for f in ts._blend(frames, 0.5)] == [0, 50, 75]
   clip = lambda e: dict(warping_error=e, input_error=1e-4, fps=1.0, frames=3,
@@ -141,7 +149,7 @@ def test_temporal_stability_blends_chooses_and_reports(tmp_path):
 
 
 def test_temporal_stability_blends_every_seed_against_the_same_seed(tmp_path, monkeypatch):
-  from experiments import temporal_stability as ts
+  from experiments.paper import temporal_stability as ts
   clip = lambda e: dict(warping_error=e, input_error=1e-4, fps=1.0, frames=3,
                         content_vs_source=e * 1e3, style_of_frames=e * 1e2)
   run = lambda w, style, error: dict(weight=w, style=style, content=5.0, train_seconds=None,
@@ -193,7 +201,7 @@ def test_temporal_stability_frame_terms_are_the_objectives_on_every_fourth_frame
   import types
   import numpy as np
   import tensorflow as tf
-  from experiments import temporal_stability as ts
+  from experiments.paper import temporal_stability as ts
   from fastchi_tf import config as config_lib
   from fastchi_tf import losses
 
@@ -224,7 +232,7 @@ def test_temporal_stability_frame_terms_are_the_objectives_on_every_fourth_frame
 
 def test_temporal_stability_sweep_flag_and_a_longer_fine_tune_goes_on(
     tmp_path, photo_folder, style_path):
-  from experiments import temporal_stability as ts
+  from experiments.paper import temporal_stability as ts
   assert ts.weights(ts.QUICK) == ts.QUICK.weights
   assert ts.weights(dataclasses.replace(ts.QUICK, sweep="0,3e4")) == (0.0, 30000.0)
   for bad in ("3e4,0", "1,2", "0,x"):

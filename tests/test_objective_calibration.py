@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import objective_calibration as oc
+from experiments.shipped import objective_calibration as oc
 
 
 def test_starts_are_the_photo_a_blur_of_it_or_grey_noise():

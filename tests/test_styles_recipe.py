@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from experiments import styles
+from experiments.shipped import styles
 from fastchi_tf import config as config_lib
 from fastchi_tf import export
 from fastchi_tf import render_net

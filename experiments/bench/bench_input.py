@@ -4,7 +4,7 @@ Each reader (lib/input_timing: FastChi's sequential reader, our tf.data pipeline
 memory) is timed alone, then feeding real training steps of the inception w32 network with the
 HED VGG16 loss. Target: with tf.data the loop waits at most 3% of its time.
 
-Command: python -m experiments.bench_input [--quick] [--out_dir DIR]
+Command: python -m experiments.bench.bench_input [--quick] [--out_dir DIR]
 Run time on 2 CPU cores: 1-2 minutes with --quick (128 px crops, 3 runs of 6 steps per
 reader), about 10 minutes (estimated) in full (256 px, 3 runs of 10 steps).
 Writes results.json and report.md to experiments/results/bench_input/.

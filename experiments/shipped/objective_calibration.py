@@ -17,7 +17,7 @@ on sorted()[::33][:6]; these are sorted()[16::33]). The judges only judge: nothi
 fitted to them, and the pick is made by eye from the contact sheets together with where
 each objective lies on the style-against-structure front.
 
-Command: python -m experiments.objective_calibration [--quick] [--photos N]
+Command: python -m experiments.shipped.objective_calibration [--quick] [--photos N]
 Run time on 2 CPU cores: ~0.7 s per L-BFGS iteration at 256x256 (VGG16 to relu5_1), so
 the full grid (9 objectives x 6 paintings x 1 photo x 60 iterations) takes ~40 min, each
 more photo as long again;

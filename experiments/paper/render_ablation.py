@@ -10,12 +10,12 @@ experiments/results/render_ablation/:
   results.json (first and final losses, seconds per step), losses_<run>.csv, report.md.
 
 Commands and run times on 2 CPU cores:
-  python -m experiments.render_ablation --quick   # ~5 min: width 16, 96 px, 150 steps,
-      # hed VGG16
-  python -m experiments.render_ablation           # paper settings: width 32, 256 px, batch 4,
-      # 1500 steps, snapshot every 300, VGG19 ImageNet (downloads once): ~6 h on 2 CPU cores,
-      # ~15 min on one GPU. --train_data points at COCO or any photo folder (default: the
-      # scikit-image photos).
+  python -m experiments.paper.render_ablation --quick   # ~5 min: width 16, 96 px,
+      # 150 steps, hed VGG16
+  python -m experiments.paper.render_ablation           # paper settings: width 32, 256 px,
+      # batch 4, 1500 steps, snapshot every 300, VGG19 ImageNet (downloads once): ~6 h on
+      # 2 CPU cores, ~15 min on one GPU. --train_data points at COCO or any photo folder
+      # (default: the scikit-image photos).
 The paper expects every run's trained loss to fall, and inception to learn style and content
 a little less completely than the original ("a little less", "cannot catch the color
 intensity completely") at about half the FLOPs; report.md says what these runs found.
@@ -177,7 +177,7 @@ def speed_note(speed, cfg):
   return (f"Inception steps were {'slower' if speed < 0.95 else 'no faster'}: at "
           f"{cfg['image_size']} px the loss network's forward and backward passes dominate a "
           "step, and inception's three layers per convolution add per-layer overhead that its "
-          "fewer FLOPs do not repay at this size (experiments.bench_training measures it "
+          "fewer FLOPs do not repay at this size (experiments.bench.bench_training measures it "
           "at 256 px). FastChi's own logs showed no per-step gain either. These timings share "
           "2 CPU cores with whatever else runs, so read them as rough.")
 

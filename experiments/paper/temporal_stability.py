@@ -20,10 +20,10 @@ report); without it, scikit-image's photos and style stand in and only the synth
 demo clips are measured.
 
 Commands and run times on 2 CPU cores:
-  python -m experiments.temporal_stability --quick   # ~2 h: inception w16, 128 px,
+  python -m experiments.paper.temporal_stability --quick   # ~2 h: inception w16, 128 px,
       # batch 2, 1500 steps at weight 0 then 500 per weight and seed, 5 weights, 3 seeds,
       # clips cut to 48 frames at most 640 px
-  python -m experiments.temporal_stability           # w16, 256 px, batch 4, 4000 steps
+  python -m experiments.paper.temporal_stability           # w16, 256 px, batch 4, 4000 steps
       # then 2000 per weight, 6 weights, whole clips: ~12 h on 2 CPU cores
   ... --notrain --work_dir DIR    # measure again the networks a run left in DIR (~10 min)
 """
@@ -51,8 +51,7 @@ from fastchi_tf import train_lib
 from fastchi_tf import video_io
 
 # ../shared/data beside the repository (this file is <repo>/experiments/...).
-SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "shared", "data")
+SHARED = training.SHARED
 REAL_CLIPS = ("carphone_pristine.mp4", "bigbuckbunny.mp4", "scene_cuts.mp4")
 DEMO_CLIP = ("chelsea.png", 320, 180, 60)  # tools/demo.py's clip: photo, size, frames
 
@@ -74,7 +73,7 @@ class Config:
   sweep: Optional[str] = runner.flag(
       None, "Comma list of temporal weights to train and measure instead of `weights` "
       "(0 first), e.g. 0,30000.")
-  # The shipped recipe's loss (experiments/styles.py): each style layer's term relative,
+  # The shipped recipe's loss (experiments/shipped/styles.py): each style layer's term relative,
   # and a tanh head.
   style_weight: float = 300.0
   style_layer_norm: str = "target"

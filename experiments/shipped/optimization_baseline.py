@@ -4,13 +4,13 @@ Johnson et al. 2016 (Fig. 5) compare their feed-forward networks with Gatys et a
 optimization on the same objective and find that one pass matches 50-100 L-BFGS iterations.
 Here, per style of the shipped collection (fastchi_tf/shipped/model.keras) and per held-out
 BSDS500 test/ photo at each size: the training objective (the recipe's loss network, loss
-weights and style targets, experiments/styles.py) of the network's output, and of the
+weights and style targets, experiments/shipped/styles.py) of the network's output, and of the
 photo's pixels optimized by L-BFGS-B (bounds [0, 255], starting from the photo, as Johnson
 et al. do) after each of `iterations` iterations. A style "matches N iterations" when its
 network's mean objective over the photos is at most the optimization's after N; the goal
 (issue 14) is at least 100.
 
-Command: python -m experiments.optimization_baseline [--quick]
+Command: python -m experiments.shipped.optimization_baseline [--quick]
 Run time on 2 CPU cores shared with a training run: L-BFGS at 256 px took ~2 s per
 iteration (fewer on a quiet machine), about 4x that at 512 px; the full setting (3 photos,
 256 and 512 px, 500 iterations, 6 styles) takes a day or more, --quick (1 photo, 256 px, 100
@@ -42,7 +42,7 @@ QUICK = Config(sizes=(256,), photos=1, iterations=(10, 20, 50, 100))
 def _objective_pieces():
   """(loss network, {style: grams}, loss settings) of the third recipe's final stage, the
   objective of the network it measures."""
-  from experiments import styles  # pylint: disable=g-import-not-at-top
+  from experiments.shipped import styles  # pylint: disable=g-import-not-at-top
   from fastchi_tf import build_loss_net  # pylint: disable=g-import-not-at-top
   from fastchi_tf import data  # pylint: disable=g-import-not-at-top
   from fastchi_tf import losses  # pylint: disable=g-import-not-at-top

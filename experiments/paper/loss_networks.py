@@ -9,10 +9,10 @@ fixed judge (Judge). Writes to experiments/results/loss_networks/:
   distance of each run's outputs, drawn from results.json), results.json, report.md.
 
 Commands and run times on 2 CPU cores:
-  python -m experiments.loss_networks --quick   # ~5 min, offline: 96 px, 150 steps, VGG16
+  python -m experiments.paper.loss_networks --quick   # ~5 min, offline: 96 px, 150 steps, VGG16
       # (hed), VGG19 random and tiny-YOLO random; ImageNet VGG19 and pretrained tiny-YOLO are
       # added when available (--tiny_yolo_weights, a cached ImageNet VGG19)
-  python -m experiments.loss_networks --tiny_yolo_weights tiny-yolo-voc.weights
+  python -m experiments.paper.loss_networks --tiny_yolo_weights tiny-yolo-voc.weights
       # paper settings: 256 px, batch 4, 1500 steps, every network: ~8 h on 2 CPU cores,
       # ~30 min on one GPU. Downloads ImageNet VGG19/VGG16 once.
 The paper expects tiny-YOLO to learn little style with the sum and some texture with the

@@ -14,7 +14,7 @@ exported to each format here (the SavedModel alone, without a .keras beside it);
 is the child's own VmHWM, read as it exits (see _PEAK_WRAPPER). The seconds are
 whole-process times, for orientation only (speed: bench_inference, bench_shipped).
 
-Command: python -m experiments.bench_memory [--quick] [--out_dir DIR]
+Command: python -m experiments.bench.bench_memory [--quick] [--out_dir DIR]
 Run time on 2 CPU cores: about 6 minutes with --quick (1 run of each case), about 25 minutes
 (estimated) in full (also 4K untiled, 3 runs each).
 Writes results.json and report.md to experiments/results/bench_memory/.

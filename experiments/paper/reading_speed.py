@@ -3,7 +3,7 @@
 A third reader, in-memory (no reading at all), shows the floor of the measurement. FastChi's
 figure 4 gives the waits of its sequential reader and of its multi-process queue (FASTCHI).
 
-Command: python -m experiments.reading_speed [--quick] [--out_dir DIR]
+Command: python -m experiments.paper.reading_speed [--quick] [--out_dir DIR]
 Run time on 2 CPU cores: 1-2.5 minutes with --quick (128 px crops, 3 runs of 6 steps per
 reader; the longer when other jobs load the machine), about 12 minutes (estimated) in full
 (256 px, 3 runs of 20 steps).
@@ -128,7 +128,7 @@ How ours differs, and why:
 - Hence our speed-up ({seq / tfd:.1f}x against FastChi's {fastchi_ratio:.1f}x) is a lower
   bound set by the measurement's floor, not by the reader; it is smaller than FastChi's
   because our sequential reader is {FASTCHI['sequential'] / seq:.0f}x faster than theirs.
-  The share of the loop spent waiting (last column) is what matters; experiments.bench_input
+  The share of the loop spent waiting (last column) is what matters; experiments.bench.bench_input
   measures it against the 3% target, and the cost of the reader's threads competing with
   training for the two cores.
 

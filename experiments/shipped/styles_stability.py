@@ -1,6 +1,6 @@
 r"""Stability of the shipped styles: the recipe with its temporal term against the recipe without.
 
-Two runs of experiments/styles.py, the same in everything but the temporal weight (same
+Two runs of experiments/shipped/styles.py, the same in everything but the temporal weight (same
 start, data order, seed and steps): the shipped one (temporal weight 3000, ../runs/styles_v3)
 and a control (`--temporal_weight 0`, ../runs/styles_v3_t0). For each run at `step`, in each
 of the six styles:
@@ -12,11 +12,13 @@ of the six styles:
   - the training objective's style and content terms on held-out BSDS500 test/ photos.
 
 Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
-  python -m experiments.styles --temporal_weight 0 --part_steps 1800 --noship \
+  python -m experiments.shipped.styles --temporal_weight 0 --part_steps 1800 --noship \
       --work_dir ../runs/styles_v3_t0 --out_dir ../runs/styles_v3_t0/results
       # the control, to the step measured: ~36 min at 128 px (0.84 steps/s)
-  python -m experiments.styles_stability            # ~8 min: 48 frames a clip, at most 640 px
-  python -m experiments.styles_stability --quick    # ~1 min: 8 frames a clip, at most 160 px
+  python -m experiments.shipped.styles_stability          # ~8 min: 48 frames a clip, at
+                                                          # most 640 px
+  python -m experiments.shipped.styles_stability --quick  # ~1 min: 8 frames a clip, at
+                                                          # most 160 px
 
 Data: ../shared/data (clips, test photos) and the two run folders in ../runs beside the
 repository (--runs_dir); neither is in the repository, so this experiment needs them.
@@ -30,8 +32,8 @@ import numpy as np
 
 from experiments.lib import runner
 from experiments.lib import training
-from experiments.temporal_stability import DEMO_CLIP
-from experiments.temporal_stability import REAL_CLIPS
+from experiments.paper.temporal_stability import DEMO_CLIP
+from experiments.paper.temporal_stability import REAL_CLIPS
 from fastchi_tf import export
 from fastchi_tf import flicker
 from fastchi_tf import plots
@@ -179,7 +181,7 @@ def report(summary, out_dir):
   lines = [
       "# Stability of the shipped styles: the temporal term on and off",
       "",
-      f"Both runs of `experiments/styles.py` at step {summary['step']}, the same but for "
+      f"Both runs of `experiments/shipped/styles.py` at step {summary['step']}, the same but for "
       "the temporal weight. Both start from the first recipe's network (which trained "
       "with the temporal term), so this measures what the fine-tuning steps' temporal term "
       "does, not the whole recipe's.",

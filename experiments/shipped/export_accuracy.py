@@ -11,7 +11,7 @@ reference rounded to uint8, and the share of pixels more than 1 level off. The g
 (issue 15): at most 1 level everywhere, at 1920x1080 and 3840x2160 (untiled: 6-7 GB per
 export there, and the float64 reference runs layer by layer in row bands).
 
-Command: python -m experiments.export_accuracy [--quick]
+Command: python -m experiments.shipped.export_accuracy [--quick]
 Run time on 2 CPU cores: ~20 min (estimated); --quick: 480x270 only, ~2 min.
 Writes experiments/results/export_accuracy/.
 """

@@ -7,7 +7,7 @@ new process; the two take turns, and each is reported by its median. A run with 
 model also reports whether TensorFlow was imported (it must not be). Goal (issue 15): the
 TFLite path at most 2 s for a 600x400 photo on this machine.
 
-Command: python -m experiments.bench_start [--quick]
+Command: python -m experiments.bench.bench_start [--quick]
 Run time on 2 CPU cores: ~2 min (--quick: 2 rounds, ~40 s). Writes
 experiments/results/bench_start/.
 """
@@ -26,7 +26,7 @@ from experiments.lib import reporting
 from experiments.lib import runner
 from fastchi_tf import samples
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = reporting.REPO_ROOT
 
 
 @dataclasses.dataclass(frozen=True)

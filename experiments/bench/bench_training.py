@@ -1,11 +1,11 @@
 """Training speed (images/s) of each render network with the VGG19 and VGG16 losses.
 
 The loss network runs forward and backward on twice the batch in every step, so it weighs on
-the comparison of render networks whose FLOPs differ several-fold (experiments.model_table).
+the comparison of render networks whose FLOPs differ several-fold (experiments.paper.model_table).
 The batches come from memory (bench_input measures reading). VGG19 uses weights="random"
 since ImageNet weights cannot be downloaded here: the compute is identical.
 
-Command: python -m experiments.bench_training [--quick] [--out_dir DIR]
+Command: python -m experiments.bench.bench_training [--quick] [--out_dir DIR]
 Run time on 2 CPU cores: about 2.5 minutes with --quick (128 px crops, 3 runs of 2 steps per
 configuration), about 10 minutes (estimated) in full (256 px, batch 4, 5 runs of 4 steps).
 Writes results.json and report.md to experiments/results/bench_training/.

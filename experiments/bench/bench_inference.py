@@ -11,7 +11,7 @@ slow some rounds, and this keeps the fraction conservative. Targets: the origina
 80% of the convolution peak from 512x512 up, and inception k = 2 at twice the original's
 frames/s at the same width.
 
-Command: python -m experiments.bench_inference [--quick] [--jit] [--space_to_depth]
+Command: python -m experiments.bench.bench_inference [--quick] [--jit] [--space_to_depth]
 Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: --quick (256x256 and 512x512,
   batch 1 and 4, 3 rounds) ~35 s; full (4 sizes, 5 rounds) ~2 min, ~4 min with
   --space_to_depth; --jit adds about as much again. Twice that when another job shares the CPU.

@@ -6,7 +6,7 @@ style, the way tools/stylize.py and tools/stylize_video.py run them (stylize.Sty
 uint8 in and out). Per frame size, the two take turns once per round after warm-up, and
 each is reported by its median round.
 
-Command: python -m experiments.bench_shipped [--quick]
+Command: python -m experiments.shipped.bench_shipped [--quick]
 Run time on 2 CPU cores, quiet machine: ~2 min (--quick: 1 round, ~40 s). Writes
 results.json and report.md to experiments/results/bench_shipped/.
 """

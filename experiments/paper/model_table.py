@@ -1,6 +1,6 @@
-"""Parameter counts and GFLOPs per frame of the render networks (the README's table).
+"""Parameter counts and GFLOPs per frame of the render networks (experiments/README.md).
 
-Command: python -m experiments.model_table [--size 256]
+Command: python -m experiments.paper.model_table [--size 256]
 Run time: about 10 s on 2 CPU cores (QUICK and FULL are the same). FLOPs are counted from the
 traced graph's convolution shapes (fastchi_tf.flops), so they follow the code.
 Writes results.json and report.md (the table) to experiments/results/model_table/.

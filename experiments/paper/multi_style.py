@@ -23,10 +23,10 @@ BSDS500 train/ and val/, measured on BSDS500 test/. Without ../shared, scikit-im
 stand in for both (and the report says so).
 
 Commands and run times on 2 CPU cores:
-  python -m experiments.multi_style --quick   # 3 + 1 styles, w16, 96 px, batch 4, 150 steps
-                                              # per style: ~15 min
-  python -m experiments.multi_style           # 5 + 1 styles, w32, 256 px, batch 4, 2000
-                                              # steps per style: ~2 days
+  python -m experiments.paper.multi_style --quick   # 3 + 1 styles, w16, 96 px, batch 4,
+                                                    # 150 steps per style: ~15 min
+  python -m experiments.paper.multi_style           # 5 + 1 styles, w32, 256 px, batch 4,
+                                                    # 2000 steps per style: ~2 days
 """
 
 import dataclasses

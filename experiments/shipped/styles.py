@@ -22,20 +22,25 @@ palettes and strokes are learnt at 2.3x the images/s of 192 px crops; then 256 p
 at 256 px; FULL continues 3000 steps at 128 px, then 256 px to step 6000.
 
 Commands and run times on 2 CPU cores (AMD EPYC, nothing else running):
-  python -m experiments.styles --first    # the first recipe (in ../runs/styles), to step
-                                          # 4500: ~2 h at 128 px, 45-55 min at 256 px
-  python -m experiments.styles            # one part: 500 steps, ~15 min at 128 px
-                                          # (0.55-0.7 steps/s), 45-55 min at 256 px
-                                          # (0.15-0.19 steps/s); repeat to the stage's end.
-  python -m experiments.styles --quick    # the recipe at toy size, to check it runs: ~3 min
-  python -m experiments.styles --notrain  # measure, draw and ship the last checkpoint again
-  python -m experiments.styles --restart_from fastchi_tf/shipped/model.keras \
-      --restart_step 3500                 # go on where the shipped network stopped, on a
-                                          # machine without the run folder (a fresh Adam,
-                                          # its learning rate warmed up: warmup_steps),
-                                          # with --part_steps 300; then from step 3800
-                                          # --learning_rate 3e-4 (once: later parts keep
-                                          # it), since 1e-3 blew up past step 3800.
+  python -m experiments.shipped.styles --first    # the first recipe (in ../runs/styles),
+                                                  # to step 4500: ~2 h at 128 px, 45-55 min
+                                                  # at 256 px
+  python -m experiments.shipped.styles            # one part: 500 steps, ~15 min at 128 px
+                                                  # (0.55-0.7 steps/s), 45-55 min at 256 px
+                                                  # (0.15-0.19 steps/s); repeat to the
+                                                  # stage's end.
+  python -m experiments.shipped.styles --quick    # the recipe at toy size, to check it
+                                                  # runs: ~3 min
+  python -m experiments.shipped.styles --notrain  # measure, draw and ship the last
+                                                  # checkpoint again
+  python -m experiments.shipped.styles --restart_from fastchi_tf/shipped/model.keras \
+      --restart_step 3500                         # go on where the shipped network stopped,
+                                                  # on a machine without the run folder (a
+                                                  # fresh Adam, its learning rate warmed up:
+                                                  # warmup_steps), with --part_steps 300;
+                                                  # then from step 3800 --learning_rate 3e-4
+                                                  # (once: later parts keep it), since 1e-3
+                                                  # blew up past step 3800.
 
 Expected numbers (held-out losses, 6 BSDS500 test/ photos at 256 px, experiments/results/
 styles/report.md): relative style term 0.52-0.79 and content term 249-388 at step 4500;

@@ -21,7 +21,7 @@ Networks: FastChi's inception network at width 16 (k 2; random weights, which do
 the time), the size of the onnxruntime peer's network, and the shipped collection
 (fastchi_tf/shipped: width 32, six styles).
 
-Command: python -m experiments.bench_exports [--quick] [--noonnx (without tf2onnx)]
+Command: python -m experiments.bench.bench_exports [--quick] [--noonnx (without tf2onnx)]
 Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: ~11 min, with each network's
 SavedModel profiled by op type where it is furthest behind TFLite (experiments/lib/
 op_profile.py); --quick (256x256 and 512x512, the width-16 network, 1 round, its profile)
@@ -38,10 +38,10 @@ import time
 
 import numpy as np
 
-from experiments import bench_shipped
 from experiments.lib import op_profile
 from experiments.lib import reporting
 from experiments.lib import runner
+from experiments.shipped import bench_shipped
 from fastchi_tf import export
 
 TARGET_RATIO = 0.9  # SavedModel frames/s over TFLite's

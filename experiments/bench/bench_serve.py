@@ -10,7 +10,7 @@ default), and 1 interpreter of 2 threads behind a lock (--workers 1). Against th
 line: `fastchi stylize` on a folder of the same photos (one process, throughput), and on one
 photo from a cold start (what a user waits for per photo without a server).
 
-Command: python -m experiments.bench_serve [--quick]
+Command: python -m experiments.bench.bench_serve [--quick]
 Then, per setup, live frames while
 one client stylizes a 1600x1200 photo again and again: the frames' round trips.
 Run time on 2 CPU cores: ~8 min (--quick: 1 s per measurement and 2 photo clients, ~30 s,
@@ -40,7 +40,7 @@ from experiments.lib import reporting
 from experiments.lib import runner
 from fastchi_tf import samples
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = reporting.REPO_ROOT
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ separates the second device's gain from the larger batch's. Video runs video.sty
 on a 640x360 clip with one worker per device (video.video_devices) and compares frames/s.
 Runs alternate, and speed-ups are medians of the ratios within a round.
 
-Command: python -m experiments.device_scaling [--quick] [--out_dir DIR]
+Command: python -m experiments.paper.device_scaling [--quick] [--out_dir DIR]
 Run time on 2 CPU cores: about 2 minutes with --quick (128 px crops, a 32-frame clip; up to
 twice that when other jobs load the machine), about 10 minutes (estimated) in full (256 px,
 120 frames).

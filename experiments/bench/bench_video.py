@@ -13,7 +13,7 @@ inception w16 network exported as a SavedModel (the model's speed does not depen
 weights), or --model, a trained SavedModel (e.g. demo_out/export/saved_model after
 `make demo`).
 
-Command: python -m experiments.bench_video [--quick] [--out_dir DIR] [--model SAVED_MODEL]
+Command: python -m experiments.bench.bench_video [--quick] [--out_dir DIR] [--model SAVED_MODEL]
 Run time on 2 CPU cores: about 2.5 minutes with --quick (a 40-frame 640x360 clip), about 12
 minutes (estimated) in full (240 frames).
 Writes results.json and report.md to experiments/results/bench_video/.
