@@ -80,3 +80,27 @@ def test_the_report_says_per_style_which_axis_is_short_of_the_peer():
   assert "| a | 0.300 | 0.400 | 0.800 | 0.700 | met |" in text
   assert "| b | 0.500 | 0.400 | 0.600 | 0.700 | short on style and structure |" in text
   assert "Style layers relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; content relu4_2." in text
+
+
+def test_each_part_counts_bright_blobs_on_a_flat_sky_per_style():
+  import keras
+
+  # A network that draws what the third recipe's did: a white oval in the sky, in style "b".
+  class Oval(keras.layers.Layer):
+    def call(self, inputs):
+      image, style = inputs
+      y, x = np.mgrid[:240, :360]
+      oval = ((y - 120) / 12.0) ** 2 + ((x - 180) / 20.0) ** 2 < 1
+      white = np.where(oval[None, :, :, None], 250.0, 0.0).astype(np.float32)
+      return image + white * style[:, 1, None, None, None]
+
+  image, style = keras.Input((240, 360, 3)), keras.Input((2,))
+  model = keras.Model([image, style], Oval()([image, style]))
+  blobs = styles.sky_blobs(model, ("a", "b"))
+  assert blobs["a"] == 0 and blobs["b"] > 100
+  summary = dict(config=dataclasses.asdict(styles.QUICK), quick=True, step=6, total_steps=6,
+                 parts=[], style_names=["a", "b"], eval_photos=["x.jpg"], blobs=blobs,
+                 losses={n: dict(style=1.0, content=2.0) for n in "ab"}, judged=None,
+                 shipped=None, learning_rate=1e-3)
+  assert "made-up flat sky" in styles.report(summary, None)
+  assert f"a 0, b {blobs['b']}." in styles.report(summary, None)

@@ -61,6 +61,7 @@ from typing import Optional
 
 import numpy as np
 
+from experiments.lib import artifacts
 from experiments.lib import runner
 from experiments.lib import training
 from fastchi_tf import config as config_lib
@@ -320,6 +321,7 @@ def run(cfg, out_dir):
   names, photos = training.bsds_test_photos(cfg.eval_photos, cfg.eval_size)
   measured, outputs = training.style_losses(trainer, photos)
   judged = _judge(trainer.style_names, outputs, photos) if cfg.judge else None
+  blobs = sky_blobs(trainer.model, trainer.style_names)
   _gallery(trainer, cfg, os.path.join(out_dir, "gallery.png"))
   _video_strip(trainer, os.path.join(out_dir, "video_strip.png"))
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG)),
@@ -346,7 +348,8 @@ def run(cfg, out_dir):
   if step > start:
     parts.append({"from": start, "to": step, "image_size": stage[1]})
   return {"step": step, "stage": list(stage), "style_names": list(trainer.style_names),
-          "eval_photos": names, "losses": measured, "judged": judged, "parts": parts,
+          "eval_photos": names, "losses": measured, "judged": judged, "blobs": blobs,
+          "parts": parts,
           "shipped": shipped,
           "restarted": restarted, "learning_rate": trainer.cfg.learning_rate,
           "total_steps": cfg.stages[-1][0]}
@@ -359,6 +362,16 @@ def _judge(style_names, outputs, photos):
   paintings = {n: np.asarray(Image.open(os.path.join(SHARED, "styles", f"{n}.jpg"))
                              .convert("RGB")) for n in style_names}
   return judges.judge_styles(dict(zip(style_names, outputs)), photos, paintings)
+
+
+def sky_blobs(model, style_names):
+  """{style: pixels of the largest bright blob} on artifacts.sky_scene (issue 35's white
+  oval; 0 for a clean sky)."""
+  sky = artifacts.sky_scene()
+  rows = artifacts.sky_rows(sky.shape[0])
+  eye = np.eye(len(style_names))
+  return {name: artifacts.blob_pixels(training.stylized_in(model, sky[None], eye[k])[0], rows)
+          for k, name in enumerate(style_names)}
 
 
 def goal_met(scores):
@@ -443,6 +456,11 @@ def report(summary, out_dir):
       lines.append(f"| {name} | {j['style']:.3f} | {j['peer_style']:.3f} | "
                    f"{j['structure']:.3f} | {j['peer_structure']:.3f} | "
                    + ("met" if not short else "short on " + " and ".join(short)) + " |")
+  if summary.get("blobs") is not None:
+    lines += ["", "Bright blobs on a made-up flat sky (experiments/lib/artifacts.py: pixels of "
+              "the largest whitish, flat spot 40 levels above its surroundings; the third "
+              "recipe's network drew 40-250 in five of six styles; goal 0): "
+              + ", ".join(f"{n} {p}" for n, p in summary["blobs"].items()) + "."]
   lines += ["", "Photos no part of the recipe trained on (scikit-image's), in every style: "
             "gallery.png ![gallery](gallery.png)", "",
             "Frames of the demo's generated clip: video_strip.png "
