@@ -1,15 +1,20 @@
-"""Reading and writing images: EXIF orientation, alpha, 16-bit, atomic writes, one-line errors.
+"""Reading and writing images: EXIF orientation, colour profiles, alpha, 16-bit, atomic
+writes, one-line errors.
 
 No TensorFlow: the light path (a .tflite model on LiteRT, fastchi serve) reads and writes
 photos with it.
 """
 
+import io
 import os
+import threading
 import warnings
 from typing import Optional, Tuple
 
+from absl import logging
 import numpy as np
 from PIL import Image
+from PIL import ImageCms
 from PIL import ImageOps
 
 from fastchi_tf.light import io_utils
@@ -45,7 +50,8 @@ def open_image(source) -> Image.Image:
 def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """(uint8 RGB [h, w, 3], uint8 alpha [h, w] or None), upright by its EXIF orientation.
 
-  Reads anything PIL reads: grayscale, RGBA, palette with transparency, 16-bit.
+  Reads anything PIL reads: grayscale, RGBA, palette with transparency, 16-bit. A photo
+  with an embedded colour profile comes out in sRGB (see to_srgb).
   """
   if not os.path.exists(path):
     raise StylizeError(f"input image not found: {path}")
@@ -58,10 +64,57 @@ def read_image_alpha(path: str) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     raise StylizeError(f"cannot read image {path}: {e}") from None
 
 
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_said_lock = threading.Lock()
+_said = set()  # the profiles already reported (once per process each)
+
+
+def _profile_name(profile: ImageCms.ImageCmsProfile) -> str:
+  try:
+    return ImageCms.getProfileDescription(profile).strip() or "unnamed"
+  except ImageCms.PyCMSError:
+    return "unnamed"
+
+
+def to_srgb(image: Image.Image) -> Image.Image:
+  """`image` in sRGB, converted from its embedded ICC profile (Display P3 from phones,
+  Adobe RGB from cameras) with LittleCMS; as it is without a profile or with an sRGB one.
+
+  Read as if sRGB, such photos lose their saturation (P3) or shift in hue. The first image
+  of each profile is reported at INFO level (--verbosity 0). A profile that is damaged or
+  does not fit the image's mode leaves the image as it was.
+  """
+  icc = image.info.get("icc_profile")
+  if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L", "LA", "P", "PA"):
+    return image
+  try:
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    name = _profile_name(source)
+    if name.lower().startswith("srgb"):  # already sRGB (sRGB IEC61966-2.1 and the like)
+      return image
+    if image.mode in ("P", "PA"):
+      keeps_alpha = image.mode == "PA" or "transparency" in image.info
+      image = image.convert("RGBA" if keeps_alpha else "RGB")
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    base = image.convert(image.mode[:-1]) if alpha is not None else image
+    converted = ImageCms.profileToProfile(base, source, _SRGB, outputMode="RGB")
+  except (ImageCms.PyCMSError, OSError, ValueError):
+    return image
+  if alpha is not None:
+    converted.putalpha(alpha)
+  with _said_lock:
+    first = name not in _said
+    _said.add(name)
+  if first:
+    logging.info("converting images with the colour profile %r to sRGB", name)
+  return converted
+
+
 def image_arrays(image: Image.Image) -> Tuple[np.ndarray, Optional[np.ndarray]]:
   """read_image_alpha's arrays of an opened image (a file's, or an upload's in memory)."""
   image.load()
   image = ImageOps.exif_transpose(image)  # phones store photos sideways plus a tag
+  image = to_srgb(image)
   if image.mode in ("I;16", "I;16B", "I"):  # 16-bit grayscale: keep the top byte
     array = (np.asarray(image, np.uint32) >> 8).astype(np.uint8)
     return np.repeat(array[..., None], 3, axis=2), None
