@@ -26,8 +26,10 @@ import numpy as np
 from PIL import Image
 
 from fastchi_tf import cli
-from fastchi_tf import styles
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
+from fastchi_tf.light import image_io
+from fastchi_tf.light import styles
 
 # What uploads may be; others (EPS, PSD, TIFF ...) are refused before any decoding. (JPEG
 # includes cameras' MPO files, which Pillow opens through its JPEG plugin.)
@@ -140,8 +142,8 @@ class Engine:
             pass
         pool.put(stylizer)
 
-  def _new_stylizer(self, path: str) -> stylize.TFLiteStylizer:
-    return stylize.TFLiteStylizer(path, num_threads=self.config.threads)
+  def _new_stylizer(self, path: str) -> stylizers.TFLiteStylizer:
+    return stylizers.TFLiteStylizer(path, num_threads=self.config.threads)
 
   def thumbnails(self) -> dict:
     """{style name: JPEG data URL} of a small photo in each style; drawn once, on first use."""
@@ -226,7 +228,7 @@ def decode(data: bytes, max_pixels: int) -> Tuple[np.ndarray, Optional[np.ndarra
       if w * h > max_pixels:
         raise RequestError(f"image of {w}x{h} pixels is over the limit of {max_pixels} "
                            "pixels", 413)
-      return stylize.image_arrays(image)
+      return image_io.image_arrays(image)
   except Image.DecompressionBombError as e:
     raise RequestError(f"image refused as a decompression bomb: {e}", 413) from None
   except Image.UnidentifiedImageError:

@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
 
 Row = List[Tuple[np.ndarray, str]]
 
@@ -15,7 +16,7 @@ def _render(stylizer, image, style, strength=1.0):
   return stylize.stylize_image(stylizer, image)
 
 
-def style_row(stylizer: stylize.Stylizer, image: np.ndarray) -> Row:
+def style_row(stylizer: stylizers.Stylizer, image: np.ndarray) -> Row:
   """The photo, then the photo in each style (index and name as captions)."""
   row = [(image, "photo")]
   names = stylizer.style_names or ("",)
@@ -24,7 +25,7 @@ def style_row(stylizer: stylize.Stylizer, image: np.ndarray) -> Row:
   return row
 
 
-def mix_row(stylizer: stylize.Stylizer, image: np.ndarray, first: str, second: str,
+def mix_row(stylizer: stylizers.Stylizer, image: np.ndarray, first: str, second: str,
             steps: int = 5) -> Row:
   """`steps` mixes from all `first` to all `second`, evenly spaced."""
   row = []
@@ -34,14 +35,14 @@ def mix_row(stylizer: stylize.Stylizer, image: np.ndarray, first: str, second: s
   return row
 
 
-def strength_row(stylizer: stylize.Stylizer, image: np.ndarray, style: str = "",
+def strength_row(stylizer: stylizers.Stylizer, image: np.ndarray, style: str = "",
                  steps: int = 5) -> Row:
   """Strengths 0 to 1 in `steps` even steps, in `style`."""
   return [(_render(stylizer, image, style, s), f"strength {s:.2g}")
           for s in np.linspace(0.0, 1.0, steps)]
 
 
-def contact_sheet(stylizer: stylize.Stylizer, image: np.ndarray,
+def contact_sheet(stylizer: stylizers.Stylizer, image: np.ndarray,
                   mix: Optional[Sequence[str]] = None, ramp: Optional[str] = None,
                   steps: int = 5, more: Sequence[np.ndarray] = ()) -> List[Row]:
   """The rows of a contact sheet: `image` and each of `more` in every style; a mix of

@@ -10,6 +10,7 @@ import os
 import re
 from typing import Optional
 
+from fastchi_tf import stylizers
 from fastchi_tf.light import export_names
 
 # FASTCHI_SHIPPED_DIR points the tools' default at another collection (a newer one, or a
@@ -49,12 +50,11 @@ def path(kind: str = "tflite") -> str:
 
 
 def load(kind: str = "tflite"):
-  """The shipped collection as a stylize.Stylizer; MissingError, in one line, if a file is
+  """The shipped collection as a stylizers.Stylizer; MissingError, in one line, if a file is
   missing or damaged."""
-  from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
   found = path(kind)
   try:
-    return stylize.load_stylizer(found)
+    return stylizers.load_stylizer(found)
   except ValueError as e:
     raise MissingError(f"the shipped style collection is damaged ({e}); reinstall "
                        "fastchi-tf, or give --model") from None

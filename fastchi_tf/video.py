@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from fastchi_tf.light import io_utils
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
 from fastchi_tf import video_io
 from fastchi_tf.progress import Progress
 
@@ -168,7 +169,7 @@ def video_devices(count: Optional[int] = None) -> list[str]:
   return found[:count]
 
 
-def frame_function(stylizer: stylize.Stylizer, keep_color: bool = False,
+def frame_function(stylizer: stylizers.Stylizer, keep_color: bool = False,
                    tile: Optional[int] = None) -> FrameFunction:
   """uint8 [b, h, w, 3] -> uint8 [b, h, w, 3] for one device, as tools/stylize.py would do."""
   def process(frames):
@@ -182,16 +183,16 @@ def frame_function(stylizer: stylize.Stylizer, keep_color: bool = False,
 def frame_functions(model_path: str, count: int, keep_color: bool = False,
                     tile: Optional[int] = None, mixed_precision: bool = False,
                     style: str = "", strength: float = 1.0, num_threads: Optional[int] = None
-                    ) -> Tuple[list[FrameFunction], stylize.Stylizer]:
+                    ) -> Tuple[list[FrameFunction], stylizers.Stylizer]:
   """One frame function per worker, each in `style` at `strength` (Stylizer.set_style).
   TensorFlow models are shared (their calls are thread-safe); a TFLite interpreter is not,
   so each worker gets its own, of `num_threads` (None: every core)."""
-  first = stylize.load_stylizer(model_path, mixed_precision, num_threads).set_style(
+  first = stylizers.load_stylizer(model_path, mixed_precision, num_threads).set_style(
       style, strength)
-  stylizers = [first] + [
-      stylize.load_stylizer(model_path, num_threads=num_threads).set_style(style, strength)
+  loaded = [first] + [
+      stylizers.load_stylizer(model_path, num_threads=num_threads).set_style(style, strength)
       if model_path.endswith(".tflite") else first for _ in range(count - 1)]
-  return [frame_function(s, keep_color, tile) for s in stylizers], first
+  return [frame_function(s, keep_color, tile) for s in loaded], first
 
 
 def on_device(fn: FrameFunction, device: str) -> FrameFunction:

@@ -146,7 +146,8 @@ def test_a_tflite_model_stylizes_without_tensorflow(exported, tmp_path, rng):
                         for tile in (0, 64)],  # whole, and in tiles
                       PYTHONPATH=f"{blocker}{os.pathsep}{ROOT}")
   from fastchi_tf import stylize
-  stylizer = stylize.load_stylizer(model)
+  from fastchi_tf import stylizers
+  stylizer = stylizers.load_stylizer(model)
   for result, tile in zip(results, (0, 64)):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # not even LiteRT's delegate line

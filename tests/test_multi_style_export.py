@@ -14,6 +14,7 @@ import tensorflow as tf
 from run_helpers import saved_run
 from fastchi_tf import export
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
 from test_multi_style import NAMES
 from test_multi_style import make_config
 from test_multi_style import style_folder  # noqa: F401  (a fixture)
@@ -51,7 +52,7 @@ def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
   for photo in (image[0], rng.integers(0, 256, (5, 3, 3), np.uint8)):
     outputs = {}
     for name in (export.SAVED_MODEL, export.KERAS_FILE, *export.TFLITE_FILES.values()):
-      stylizer = stylize.load_stylizer(os.path.join(folder, name))
+      stylizer = stylizers.load_stylizer(os.path.join(folder, name))
       assert stylizer.style_names == NAMES, name
       outputs[name] = stylizer.set_style("b")(photo).astype(int)
     outputs[export.ONNX_FILE] = onnx_model(photo, [0.0, 1.0, 0.0]).astype(int)
@@ -65,7 +66,7 @@ def test_every_export_takes_the_style_and_carries_the_names(exported, rng):
 @pytest.mark.slow
 def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exported, rng):
   folder, _ = exported
-  stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  stylizer = stylizers.load_stylizer(os.path.join(folder, export.KERAS_FILE))
   photo = rng.integers(0, 256, (48, 64, 3), np.uint8)
   a, c = (stylizer.set_style(s)(photo).astype(float) for s in ("a", "c"))
   mix = stylizer.set_style("a:0.5,c:0.5")(photo).astype(float)
@@ -91,7 +92,7 @@ def test_a_mix_lies_between_its_styles_and_strength_ramps_from_the_photo(exporte
 @pytest.mark.slow
 def test_tiling_and_colour_preservation_work_with_mixes(exported, rng):
   folder, _ = exported
-  stylizer = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  stylizer = stylizers.load_stylizer(os.path.join(folder, export.KERAS_FILE))
   stylizer.set_style("a:0.3,b:0.7")
   photo = rng.integers(0, 256, (300, 280, 3), np.uint8)
   whole = stylize.stylize_image(stylizer, photo, tile=0).astype(int)
@@ -108,7 +109,7 @@ def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
   shutil.copytree(os.path.join(folder, export.SAVED_MODEL), alone)
   photo = rng.integers(0, 256, (300, 280, 3), np.uint8)
   mix = "a:0.3,b:0.7"
-  keras_model = stylize.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  keras_model = stylizers.load_stylizer(os.path.join(folder, export.KERAS_FILE))
   reference = stylize.stylize_image(keras_model.set_style(mix), photo, tile=128).astype(int)
   # The .keras stylizer runs a copy with its RGB convolution on 2x2 blocks, like the
   # SavedModel; a SavedModel of the convolutions as trained agrees, tiled and not.
@@ -119,7 +120,7 @@ def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
   odd = photo[:33, :47]
   untiled = keras_model(odd).astype(int)
   for path in (alone, plain, os.path.join(folder, export.TFLITE_FILES["float32"])):
-    stylizer = stylize.load_stylizer(str(path)).set_style(mix)
+    stylizer = stylizers.load_stylizer(str(path)).set_style(mix)
     assert stylizer.supports_tiling and stylizer.keras_model is None
     tiled = stylize.stylize_image(stylizer, photo, tile=128)
     assert np.abs(tiled.astype(int) - reference).max() <= 1, path
@@ -133,7 +134,7 @@ def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
   archive.add_endpoint(name="style_names", fn=lambda: {"names": tf.constant(list(NAMES))},
                        input_signature=[])
   archive.write_out(str(tmp_path / "old"), verbose=False)
-  old = stylize.load_stylizer(str(tmp_path / "old")).set_style(mix)
+  old = stylizers.load_stylizer(str(tmp_path / "old")).set_style(mix)
   assert not old.supports_tiling
   with pytest.raises(stylize.StylizeError, match="tiling needs a .keras file"):
     stylize.stylize_image(old, photo, tile=128)
@@ -142,6 +143,6 @@ def test_exports_tile_with_their_own_signatures(exported, rng, tmp_path):
 @pytest.mark.slow
 def test_a_multi_style_model_without_a_style_is_refused(exported, rng):
   folder, _ = exported
-  stylizer = stylize.load_stylizer(os.path.join(folder, export.TFLITE_FILES["float32"]))
+  stylizer = stylizers.load_stylizer(os.path.join(folder, export.TFLITE_FILES["float32"]))
   with pytest.raises(stylize.StylizeError, match="has 3 styles; choose one with --style"):
     stylizer(rng.integers(0, 256, (8, 8, 3), np.uint8))

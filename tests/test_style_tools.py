@@ -8,6 +8,7 @@ from PIL import Image
 from fastchi_tf import render_net
 from fastchi_tf import samples
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
 from fastchi_tf.light import image_io
 from run_helpers import randomized
 from tool_runner import last_line
@@ -56,7 +57,7 @@ def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path
   mix = _read(out["mix"])
   assert not np.array_equal(mix, name) and np.abs(mix - original).mean() > 2
   # Strength 0.5 in "sea" lies halfway between the photo and full "sea".
-  sea = stylize.stylize_image(stylize.load_stylizer(model_path).set_style("sea"),
+  sea = stylize.stylize_image(stylizers.load_stylizer(model_path).set_style("sea"),
                               original.astype(np.uint8)).astype(int)
   np.testing.assert_allclose(_read(out["half"]), (original + sea) / 2, atol=1.5)
 
@@ -124,8 +125,7 @@ def test_a_video_is_stylized_in_a_mix_and_the_contact_sheet_has_every_style(
 
 def test_a_strength_ramp_without_a_style_names_the_models_styles(model_path, photo):
   from fastchi_tf import sheets
-  from fastchi_tf import stylize
-  stylizer = stylize.load_stylizer(model_path)
+  stylizer = stylizers.load_stylizer(model_path)
   with pytest.raises(stylize.StylizeError, match="--ramp needs one of the model's styles: "
                      "ink, sun, sea"):
     sheets.contact_sheet(stylizer, image_io.read_image(photo), ramp="")

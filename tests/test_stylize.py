@@ -8,6 +8,7 @@ from PIL import Image
 
 from fastchi_tf import build_render_net
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
 from fastchi_tf.light import image_io
 from tool_runner import last_line
 from tool_runner import run_tool
@@ -130,19 +131,11 @@ def test_folder_of_same_size_images_is_batched_like_single_runs(keras_model_path
                     "--output", tmp_path / "out", "--batch_size", "2")
   assert result.returncode == 0, result.stderr
   assert "image 5/5" in result.stderr  # progress line
-  stylizer = stylize.load_stylizer(keras_model_path)
+  stylizer = stylizers.load_stylizer(keras_model_path)
   for i in range(5):
     single = stylize.stylize_image(stylizer, np.asarray(Image.open(folder / f"{i}.png")))
     batched = np.asarray(Image.open(tmp_path / "out" / f"{i}.png"))
     assert np.abs(single.astype(int) - batched).max() <= 1
-
-
-def test_mixed_precision_stylizer_agrees_with_float32(keras_model_path, rng):
-  image = rng.integers(0, 256, (24, 40, 3), np.uint8)
-  full = stylize.load_stylizer(keras_model_path)(image).astype(int)
-  half = stylize.load_stylizer(keras_model_path, mixed_precision=True)
-  assert half.keras_model.layers[1].compute_dtype == "float16"
-  assert np.abs(half(image).astype(int) - full).mean() < 1.0
 
 
 def test_large_images_are_tiled_automatically_when_the_model_allows(keras_model_path, rng,
@@ -150,7 +143,7 @@ def test_large_images_are_tiled_automatically_when_the_model_allows(keras_model_
   monkeypatch.setattr(stylize, "AUTO_TILE_PIXELS", 100 * 100)
   monkeypatch.setattr(stylize, "AUTO_TILE", 64)
   monkeypatch.setattr(stylize, "MIN_RENDER_SIDE", 32)  # keep the small image as it is
-  stylizer = stylize.load_stylizer(keras_model_path)
+  stylizer = stylizers.load_stylizer(keras_model_path)
   image = rng.integers(0, 256, (160, 144, 3), np.uint8)
   tiled = stylize.stylize_image(stylizer, image, tile=64)
   assert not np.array_equal(tiled, stylize.stylize_image(stylizer, image, tile=0))
@@ -165,7 +158,7 @@ def test_small_images_are_rendered_enlarged_not_as_noise():
   from fastchi_tf import samples
   photo = samples.read_photo("coffee.png")
   keras.utils.set_random_seed(0)
-  stylizer = stylize.KerasStylizer("seeded", build_render_net("inception", width=8))
+  stylizer = stylizers.KerasStylizer("seeded", build_render_net("inception", width=8))
   reference = np.asarray(Image.fromarray(stylizer(photo)).resize((24, 16), Image.LANCZOS))
   thumb = np.asarray(Image.fromarray(photo).resize((24, 16), Image.LANCZOS))
   out = stylize.stylize_image(stylizer, thumb)
@@ -185,7 +178,7 @@ def test_transparency_is_kept_where_the_format_holds_it(keras_model_path, tmp_pa
   rgba[8:30, 10:40, 3] = 255  # an opaque cut-out on a transparent ground
   src = str(tmp_path / "cutout.png")
   Image.fromarray(rgba).save(src)
-  stylizer = stylize.load_stylizer(keras_model_path)
+  stylizer = stylizers.load_stylizer(keras_model_path)
   jobs = [(src, str(tmp_path / name)) for name in ("out.png", "out.webp", "out.jpg")]
   assert stylize.stylize_files(stylizer, jobs) == []
   for name in ("out.png", "out.webp"):

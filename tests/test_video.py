@@ -9,6 +9,7 @@ import tensorflow as tf
 from fastchi_tf import build_render_net
 from fastchi_tf.light import io_utils
 from fastchi_tf import stylize
+from fastchi_tf import stylizers
 from fastchi_tf import video
 from fastchi_tf import video_io
 import video_clips
@@ -116,7 +117,7 @@ def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):
   model = build_render_net("inception", width=8, residual_blocks=1)
   from fastchi_tf import export
   export.export_saved_model(model, str(tmp_path / "saved_model"))
-  stylizer = stylize.load_stylizer(str(tmp_path / "saved_model"))
+  stylizer = stylizers.load_stylizer(str(tmp_path / "saved_model"))
   # An odd width: 4:4:4 chroma, so crf 0 is lossless in YUV (4:2:0 would blur the colours).
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 6, 24, audio=False)
   out_path = str(tmp_path / "out.mp4")

@@ -45,6 +45,7 @@ def _contact_sheet(held):
   import os
   from fastchi_tf.light import io_utils
   from fastchi_tf import stylize
+  from fastchi_tf import stylizers
   model = FLAGS.model or style_flags.shipped_model("tflite")
   from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
   from fastchi_tf.light import model_files
@@ -59,7 +60,7 @@ def _contact_sheet(held):
     cli.claim_output(held, FLAGS.output, created)
     if not model.endswith(".tflite"):
       cli.import_tensorflow_quietly()
-    stylizer = stylize.load_stylizer(model, num_threads=cli.threads())
+    stylizer = stylizers.load_stylizer(model, num_threads=cli.threads())
     from fastchi_tf import sheets
     rows = sheets.contact_sheet(stylizer, images[0], FLAGS.mix, FLAGS.ramp, FLAGS.steps,
                                 more=images[1:])

@@ -30,6 +30,7 @@ from fastchi_tf import samples  # noqa: E402
 from fastchi_tf import sheets  # noqa: E402
 from fastchi_tf import shipped  # noqa: E402
 from fastchi_tf import stylize  # noqa: E402
+from fastchi_tf import stylizers  # noqa: E402
 from fastchi_tf import train_lib  # noqa: E402
 from fastchi_tf import video  # noqa: E402
 
@@ -85,7 +86,7 @@ def run_demo(out_dir, steps=300, clip_frames=CLIP_FRAMES):
   print(f"      TFLite float32 vs SavedModel: max {diffs['float32']} uint8 level(s)")
   print(f"[5/6] stylizing the held-out photo {samples.HELD_OUT_PHOTO}")
   content = image_io.read_image(samples.skimage_path(samples.HELD_OUT_PHOTO))
-  stylizer = stylize.load_stylizer(os.path.join(export_dir, export.SAVED_MODEL))
+  stylizer = stylizers.load_stylizer(os.path.join(export_dir, export.SAVED_MODEL))
   out = stylize.stylize_image(stylizer, content)
   kept = stylize.stylize_image(stylizer, content, keep_color=True)
   paths.update({

@@ -41,7 +41,6 @@ def main(argv):
   from PIL import Image  # pylint: disable=g-import-not-at-top
   from fastchi_tf import serve  # pylint: disable=g-import-not-at-top
   from fastchi_tf import serve_engine  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
   # --max_pixels is the limit; Pillow's warning above its own (89 megapixels) is noise.
   warnings.simplefilter("ignore", Image.DecompressionBombWarning)
   threads = FLAGS.threads or max(1, (os.cpu_count() or 1) // FLAGS.workers)
@@ -56,7 +55,7 @@ def main(argv):
     cli.usage_error(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}")
   try:
     engine = serve_engine.Engine(config.engine)
-  except (stylize.StylizeError, ValueError) as e:
+  except ValueError as e:  # (a StylizeError is one)
     sock.close()
     cli.usage_error(e)
   except KeyboardInterrupt:

@@ -8,6 +8,8 @@ from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf import shipped
+from fastchi_tf import stylizers
+from fastchi_tf.light import model_files
 
 
 def define_style_flags() -> None:
@@ -32,16 +34,14 @@ def print_styles(stylizer) -> None:
 def model_style_names(model: str):
   """--list_styles' names of `model`: a .keras or .tflite file's read without TensorFlow, a
   SavedModel's by loading it; a model that is not one is a usage error."""
-  from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
   try:
     names = model_files.style_names(model)
   except ValueError as e:  # a photo as --model: at once
     cli.usage_error(e)
   if names is None:  # a SavedModel: loading it tells
     cli.import_tensorflow_quietly()
-    from fastchi_tf import stylize  # pylint: disable=g-import-not-at-top
     try:
-      names = stylize.load_stylizer(model, num_threads=cli.threads()).style_names
+      names = stylizers.load_stylizer(model, num_threads=cli.threads()).style_names
     except ValueError as e:
       cli.usage_error(e)
   return names

@@ -157,6 +157,7 @@ def _stylize(scratch, held):
   from fastchi_tf.light import io_utils
   from fastchi_tf.light import model_files
   from fastchi_tf import stylize
+  from fastchi_tf import stylizers
   from fastchi_tf.progress import Progress
 
   start = time.perf_counter()
@@ -205,7 +206,7 @@ def _stylize(scratch, held):
     if FLAGS.mixed_precision:
       from fastchi_tf import precision
       precision.check_available("stylize.py")
-    stylizer = stylize.load_stylizer(FLAGS.model, FLAGS.mixed_precision, cli.threads())
+    stylizer = stylizers.load_stylizer(FLAGS.model, FLAGS.mixed_precision, cli.threads())
     stylizer.set_style(FLAGS.style, FLAGS.strength)
   except ValueError as e:
     io_utils.remove_empty(created)

@@ -78,7 +78,7 @@ def _setup():
   """Devices and model: (frame functions, devices); a ValueError names what is wrong."""
   from fastchi_tf import distribute
   from fastchi_tf import precision
-  from fastchi_tf import stylize
+  from fastchi_tf import stylizers
   from fastchi_tf import video
   if FLAGS.cpu_devices:
     distribute.split_cpu(FLAGS.cpu_devices)
@@ -90,7 +90,7 @@ def _setup():
                                               style=FLAGS.style, strength=FLAGS.strength,
                                               num_threads=cli.threads())
   if FLAGS.tile and not stylizer.supports_tiling:
-    raise stylize.StylizeError(f"--tile: {stylize.TILING_NEEDS_KERAS}")
+    raise stylizers.StylizeError(f"--tile: {stylizers.TILING_NEEDS_KERAS}")
   return frame_fns, devices
 
 

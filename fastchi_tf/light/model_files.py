@@ -3,7 +3,7 @@ multi-style model's style names (a .keras file's config, a .tflite file's metada
 
 The tools check `--model` and `--style` with it before TensorFlow's start (5-8 s here): a
 photo given as the model, or no --style for a multi-style one, is refused at once.
-stylize.load_stylizer still checks everything when it loads the model.
+stylizers.load_stylizer still checks everything when it loads the model.
 """
 
 import json
