@@ -24,8 +24,10 @@ DRAWN = {"device_scaling": ["speedup.png"], "loss_networks": ["judged.png"],
          "reading_speed": ["wait_per_batch.png"], "render_ablation": ["fig8_loss_curves.png"]}
 
 
-def test_every_experiment_has_committed_results():
-  assert set(WITH_RESULTS) == set(readme.EXPERIMENTS) | {"model_table"}
+def test_every_committed_result_is_of_a_listed_experiment():
+  # An experiment is listed (readme.KINDS) from its first commit; its results come later.
+  assert set(WITH_RESULTS) <= set(readme.EXPERIMENTS) | {"model_table"}
+  assert len(WITH_RESULTS) >= 20
 
 
 @pytest.mark.parametrize("name", WITH_RESULTS)
@@ -53,8 +55,8 @@ def test_every_drawn_figure_is_in_its_report():
 
 def test_readme_tables_come_from_the_committed_results():
   table = readme.experiments_table()
-  for name in readme.EXPERIMENTS:
-    assert f"[report](results/{name}/report.md)" in table
+  for name in WITH_RESULTS:
+    assert name == "model_table" or f"[report](results/{name}/report.md)" in table
   assert "`python -m experiments.bench.bench_inference --space_to_depth`" in table  # full run
   assert "`python -m experiments.paper.render_ablation --quick`" in table
   assert "| AMD EPYC, AVX2, 2 cores |" in table  # the machine, its ISA where recorded
@@ -115,7 +117,7 @@ def test_the_committed_experiments_readme_is_what_the_generator_writes():
     assert f"(`experiments/{kind}/`)" in committed
     for name in names:
       assert f"`python -m experiments.{kind}.{name}" in committed
-      assert os.path.exists(os.path.join(COMMITTED, name, reporting.REPORT))
+      assert (f"[report](results/{name}/report.md)" in committed) == (name in WITH_RESULTS)
 
 
 def test_the_experiments_readme_is_written_whole_and_atomically(tmp_path, monkeypatch):

@@ -93,13 +93,13 @@ def test_experiments_package_holds_only_experiments_each_in_its_kind():
   assert set(readme.KIND) == set(readme.EXPERIMENTS) | {"model_table"}
 
 
-@pytest.mark.parametrize("name", sorted(_experiment_modules()))
-def test_every_experiment_has_the_one_shape(name):
-  module = importlib.import_module(readme.module_name(name))
+@pytest.mark.parametrize("kind, name", sorted((k, n) for n, k in _experiment_modules().items()))
+def test_every_experiment_has_the_one_shape(kind, name):
+  module = importlib.import_module(f"experiments.{kind}.{name}")
   assert dataclasses.is_dataclass(module.Config)
   assert isinstance(module.FULL, module.Config) and isinstance(module.QUICK, module.Config)
   assert callable(module.run) and callable(module.report)
-  assert f"python -m {readme.module_name(name)}" in module.__doc__  # its command line
+  assert f"python -m experiments.{kind}.{name}" in module.__doc__  # its command line
   assert "Run time" in module.__doc__ or "run times" in module.__doc__
   with open(module.__file__) as f:
     assert f.read().endswith('if __name__ == "__main__":\n  runner.main(__name__)\n')

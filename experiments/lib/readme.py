@@ -27,7 +27,7 @@ KINDS = (
       "temporal_stability", "multi_style")),
     ("bench", "Benchmarks: speed and memory against targets",
      ("bench_inference", "bench_training", "bench_input", "bench_video", "bench_memory",
-      "bench_exports", "bench_start", "bench_serve")),
+      "bench_exports", "bench_start", "bench_serve", "bench_peer")),
     ("shipped", "The shipped style collection: its recipe and its measurements",
      ("styles", "bench_shipped", "export_accuracy", "optimization_baseline",
       "styles_stability", "objective_calibration")),
@@ -61,11 +61,16 @@ def module_name(name):
   return f"experiments.{KIND[name]}.{name}"
 
 
+def results_path(name):
+  return os.path.join(reporting.EXPERIMENTS_DIR, "results", name, reporting.RESULTS)
+
+
 def load(name):
-  """(module, summary) of experiment `name`, the summary from its committed results."""
+  """(module, summary) of experiment `name`; the summary from its committed results, or
+  None before it has any."""
   module = importlib.import_module(module_name(name))
-  path = os.path.join(reporting.results_dir(runner.name_of(module)), reporting.RESULTS)
-  return module, reporting.read_json(path)
+  path = results_path(name)
+  return module, reporting.read_json(path) if os.path.exists(path) else None
 
 
 def command(module, summary):
@@ -85,8 +90,8 @@ def command(module, summary):
 
 
 def title(module):
-  """The first line of the module's docstring, without its full stop."""
-  return module.__doc__.strip().splitlines()[0].rstrip(".")
+  """The first paragraph of the module's docstring on one line, without its full stop."""
+  return " ".join(module.__doc__.strip().split("\n\n")[0].split()).rstrip(".")
 
 
 def machine(summary):
@@ -105,6 +110,10 @@ def experiments_table(names=EXPERIMENTS, results="results"):
   rows = []
   for name in names:
     module, summary = load(name)
+    if summary is None:
+      rows.append([title(module), "no committed results yet", f"`python -m {module.__name__}`",
+                   "", ""])
+      continue
     found = module.finding(summary) if hasattr(module, "finding") else ""
     rows.append([title(module), found, f"`{command(module, summary)}`", machine(summary),
                  f"[report]({results}/{name}/report.md)"])
@@ -117,7 +126,7 @@ def targets_table(names=EXPERIMENTS):
   rows = []
   for name in names:
     module, summary = load(name)
-    if hasattr(module, "targets"):
+    if summary is not None and hasattr(module, "targets"):
       rows += [[target, measured, "yes" if met else "no"]
                for target, measured, met in module.targets(summary)]
   return reporting.markdown_table(["target", "measured (committed results)", "met?"], rows)
