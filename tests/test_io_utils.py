@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -81,3 +83,59 @@ def test_a_folder_that_takes_no_new_files_is_named_as_such():
       io_utils.prepare_output(os.path.join(folder, "out.png"))
     assert str(e.value) == (f"cannot write to {folder}: no file can be created there (a proc "
                             "file system, made by the kernel)")
+
+
+_WRITER = """
+import sys
+from fastchi_tf.light import io_utils
+try:
+  io_utils.write_stdout(b"x" * int(sys.argv[1]))
+except io_utils.StdoutClosedError as e:
+  print(f"error: {e}", file=sys.stderr)
+  sys.exit(1)
+print("wrote", file=sys.stderr)
+"""
+
+
+def test_a_reader_that_stops_early_is_one_error_not_a_traceback():
+  # As `fastchi stylize --output - | head -c 10`: the reader takes 10 bytes and goes. (A
+  # megabyte: more than a pipe holds, so the writer cannot have finished before.)
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(10**6)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, PYTHONPATH=root))
+  assert len(os.read(proc.stdout.fileno(), 10)) == 10
+  proc.stdout.close()
+  err = proc.stderr.read().decode()
+  assert proc.wait(timeout=60) == 1 and err == (
+      "error: standard output was closed before everything written to it was read (its "
+      "reader, such as head, stopped early)\n"), err
+
+
+def test_a_reader_that_reads_everything_is_no_error():
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run([sys.executable, "-c", _WRITER, str(10**6)], capture_output=True,
+                          env=dict(os.environ, PYTHONPATH=root), timeout=60)
+  assert result.returncode == 0 and len(result.stdout) == 10**6, result.stderr
+
+
+@pytest.mark.slow
+def test_fastchi_stylize_to_a_pipe_closed_early_says_so_in_one_line(tmp_path):
+  # fastchi stylize --output - | head -c 10 gave a BrokenPipeError traceback, or exit 0 and
+  # "wrote standard output" when the pipe had taken part of the image.
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from tool_runner import tool_command, tool_env  # pylint: disable=g-import-not-at-top
+  photo = tmp_path / "noise.png"  # noise: a stylized PNG of a megabyte, more than a pipe holds
+  Image.fromarray(np.random.default_rng(0).integers(0, 256, (700, 700, 3), np.uint8)).save(
+      photo)
+  proc = subprocess.Popen(tool_command("stylize.py", "--input", photo, "--style", "0",
+                                       "--output", "-"),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, env=tool_env())
+  assert os.read(proc.stdout.fileno(), 10).startswith(b"\x89PNG")
+  proc.stdout.close()
+  err = proc.stderr.read().decode()
+  assert proc.wait(timeout=120) == 1 and err == (
+      "stylize.py: error: standard output was closed before everything written to it was "
+      "read (its reader, such as head, stopped early)\n"), err

@@ -237,8 +237,11 @@ def _stylize(scratch, held):
     cli.fail(_from_stdin(errors[0], pattern))
   if to_stdout:
     with open(output, "rb") as f:
-      sys.stdout.buffer.write(f.read())
-    sys.stdout.buffer.flush()
+      data = f.read()
+    try:
+      io_utils.write_stdout(data)
+    except io_utils.StdoutClosedError as e:  # (... | head -c 10)
+      cli.fail(e)
   written = [o for f, o in zip(files, outputs) if f not in failed and not to_stdout]
   if FLAGS.json:
     print(json.dumps({"model": FLAGS.model, "input": FLAGS.input,

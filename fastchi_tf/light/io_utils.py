@@ -1,9 +1,12 @@
-"""Atomic file writes (outputs appear whole or not at all, even on an error or Ctrl-C), and
-quiet_stderr for the C++ lines that bypass Python."""
+"""Atomic file writes (outputs appear whole or not at all, even on an error or Ctrl-C),
+quiet_stderr for the C++ lines that bypass Python, and writes to a standard output whose
+reader may go away (write_stdout)."""
 
+import array
 import contextlib
 import errno
 import os
+import select
 import sys
 import tempfile
 import threading
@@ -216,3 +219,57 @@ def quiet_stderr():
       if _quiet_depth == 0:
         os.dup2(_saved_fd2, 2)
         os.close(_saved_fd2)
+
+
+class StdoutClosedError(BrokenPipeError):
+  """Standard output's reader went away before it read everything (`... | head -c 10`)."""
+
+  def __init__(self):
+    super().__init__(errno.EPIPE, "standard output was closed before everything written to "
+                     "it was read (its reader, such as head, stopped early)")
+
+  def __str__(self):
+    return self.strerror
+
+
+def write_stdout(data: bytes) -> None:
+  """Writes `data` whole to standard output (file descriptor 1, after Python's buffers).
+
+  Raises StdoutClosedError when the reader closes its end first: on the write that finds
+  it gone, or after the last write when the pipe keeps bytes nobody will read. Standard
+  output then points at /dev/null, so that Python's own flush at exit prints no traceback
+  of its own: the caller says it in one line.
+  """
+  sys.stdout.flush()
+  fd = sys.stdout.fileno()
+  view = memoryview(data)
+  try:
+    while view:  # os.write may write part: a pipe takes what fits before its reader goes
+      view = view[os.write(fd, view):]
+    if not _reader_gone_leaving_bytes(fd):
+      return
+  except BrokenPipeError:
+    pass
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, fd)
+  os.close(devnull)
+  raise StdoutClosedError()
+
+
+def _reader_gone_leaving_bytes(fd):
+  """Whether `fd` is a pipe or socket whose reader closed it with bytes unread (a reader that
+  read all and stopped, as `head -c SIZE` does, is no error)."""
+  if not hasattr(select, "poll"):  # (Windows: only the failed write tells)
+    return False
+  import fcntl  # pylint: disable=g-import-not-at-top (POSIX only)
+  import termios  # pylint: disable=g-import-not-at-top
+  poll = select.poll()
+  poll.register(fd, select.POLLOUT)
+  if not any(events & select.POLLERR for _, events in poll.poll(0)):
+    return False
+  unread = array.array("i", [0])
+  try:
+    fcntl.ioctl(fd, termios.FIONREAD, unread)
+  except OSError:
+    return True  # (not a pipe: the error itself is the answer)
+  return unread[0] > 0
