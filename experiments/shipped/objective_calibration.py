@@ -40,7 +40,7 @@ from experiments.lib import judges
 from experiments.lib import reporting
 from experiments.lib import runner
 from experiments.lib import training
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import shipped
 
 SHIPPED_STYLE = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
@@ -187,7 +187,7 @@ def _optimized(network, cfg, work_dir, name, objective, painting, photo_name, ph
 
 def _shipped_network():
   """f(photo, painting name) -> the shipped collection's output (its TFLite file)."""
-  from fastchi_tf import lite  # pylint: disable=g-import-not-at-top
+  from fastchi_tf.light import lite  # pylint: disable=g-import-not-at-top
   path = shipped.path("tflite")
   runner_ = lite.TFLiteRunner(path)
   with open(path, "rb") as f:

@@ -65,7 +65,7 @@ from experiments.lib import artifacts
 from experiments.lib import runner
 from experiments.lib import training
 from fastchi_tf import config as config_lib
-from fastchi_tf import io_utils
+from fastchi_tf.light import io_utils
 from fastchi_tf import plots
 from fastchi_tf import render_net
 from fastchi_tf import samples
@@ -199,7 +199,7 @@ def _seed_checkpoint(tcfg, old, step, transform=lambda name, weights: weights):
   (through transform(layer name, weights)), and its styles and residual blocks old's."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from fastchi_tf import data  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import styles as styles_lib  # pylint: disable=g-import-not-at-top
+  from fastchi_tf.light import styles as styles_lib  # pylint: disable=g-import-not-at-top
   files = styles_lib.style_files(tcfg.data.style_image)
   tcfg = config_lib.replace(tcfg, render=dict(styles=render_net.style_names(old),
                                               residual_blocks=render_net.residual_blocks(old)))
