@@ -343,9 +343,9 @@ def test_flags_set_their_settings_aliases_included():
 
 
 def readme_training_flags():
-  """({flag: default as written} of the README's training flag table, the section's text)."""
-  text = open(os.path.join(ROOT, "README.md")).read()
-  section = text[text.index("## Train\n"):]
+  """({flag: default as written} of docs/training.md's flag table, the section's text)."""
+  text = open(os.path.join(ROOT, "docs", "training.md")).read()
+  section = text[text.index("## Flags\n"):]
   section = section[:section.index("\n## ")]
   table = {}
   for line in section.splitlines():
