@@ -131,7 +131,7 @@ def export_saved_model(model: keras.Model, path: str, space_to_depth: bool = Tru
   # the latter converts to TFLite models that compute garbage.
   archive = keras.export.ExportArchive()
   # The copy TensorFlow's CPU kernels run fastest: convolutions to fewer than 16 channels
-  # (the 9x9 one to RGB) on 2x2 blocks, 1.2-1.3x the frames/s (experiments/bench_exports).
+  # (the 9x9 one to RGB) on 2x2 blocks, 1.2-1.3x the frames/s (experiments/bench/bench_exports).
   if space_to_depth:
     model = render_net.use_space_to_depth(model)
   archive.track(model)
@@ -388,7 +388,7 @@ def check_export_dir(model_dir: str, export_dir: str) -> None:
 # The export check's larger image: past the 512x512 pixels where instance normalization's
 # statistics leave the fused kernel (layers.FUSED_MAX_PIXELS), yet quick in LiteRT, whose
 # time and memory grow with the pixels (the test suite's exports run it too).
-# experiments/export_accuracy checks 1920x1080 and above against float64.
+# experiments/shipped/export_accuracy checks 1920x1080 and above against float64.
 LARGE_CHECK_SIZE = (640, 480)
 
 

@@ -120,7 +120,7 @@ def _reflect_slices(x, pad):
 
   TFLite's MIRROR_PAD is not one of XNNPACK's ops: each one split the graph between
   XNNPACK and LiteRT's own single-threaded kernels, and the width-16 network ran 1.6-1.8x
-  slower for it (experiments/bench_exports). Slices of constant bounds and concatenations
+  slower for it (experiments/bench/bench_exports). Slices of constant bounds and concatenations
   are XNNPACK's, and their sizes still follow from the input's (see tflite_graph).
   """
   def mirror(x, axis):
@@ -259,7 +259,7 @@ class InstanceNorm(keras.layers.Layer):
     following ReLU into it, though not across statistics_by_size's tf.cond) runs 2-3x
     faster than moments + scale + shift, but its
     statistics are a float32 running sum: over more than FUSED_MAX_PIXELS pixels they drift
-    by a few uint8 levels (experiments/export_accuracy), so larger images get `moments`'
+    by a few uint8 levels (experiments/shipped/export_accuracy), so larger images get `moments`'
     and the kernel only scales and shifts; so does a size known only at run time, unless
     traced in statistics_by_size (the SavedModel's), which traces both and lets it
     choose."""

@@ -151,7 +151,7 @@ def use_space_to_depth(model: keras.Model, block: int = 2,
   oneDNN computes output channels in groups of 16, so the 3-channel convolution wastes 80% of
   its work. With block 2 it has 12 channels (and a 5x5 kernel over 4x the input channels):
   1.2x the FLOPs (zero taps, which count_flops then counts) but faster on CPUs (see
-  experiments/bench_inference). Same weights, same result up to rounding. Other layers are
+  experiments/bench/bench_inference). Same weights, same result up to rounding. Other layers are
   shared with `model`, which is left as it was.
   """
   rebuilt = []

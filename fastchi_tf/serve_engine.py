@@ -4,7 +4,7 @@ LiteRT only, like every .tflite path: nothing here imports TensorFlow. Each mode
 `workers` times, one TFLite interpreter each, and a request borrows one from its model's
 pool for the whole call: an interpreter is resized per shape and holds its tensors, so it
 must not be shared mid-call. `workers=1` is the same pool acting as one lock around one
-interpreter; experiments/bench_serve.py measures the two (see its report).
+interpreter; experiments/bench/bench_serve.py measures the two (see its report).
 
 A request's bytes never touch the file system: uploads are decoded in memory, with the
 pixel count checked from the header before anything is decoded (decompression bombs).

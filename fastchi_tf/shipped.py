@@ -1,4 +1,4 @@
-"""The style collection that ships inside the package (trained by experiments/styles.py).
+"""The style collection that ships inside the package (trained by experiments/shipped/styles.py).
 
 fastchi_tf/shipped/ holds model.keras, model_float16.tflite and MODEL_CARD.md. The tools use
 it when --model is not given: the .tflite file, which runs on LiteRT alone, for images (a
@@ -10,6 +10,7 @@ import os
 import re
 from typing import Optional
 
+from fastchi_tf import config as config_lib
 from fastchi_tf import stylizers
 from fastchi_tf.light import export_names
 
@@ -72,8 +73,9 @@ def step(folder: str = FOLDER) -> Optional[int]:
 
 
 def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
-               start: Optional[str] = None) -> str:
-  """The card's markdown; `start` says what the run started from, if not from scratch."""
+               start: Optional[str] = None, history: Optional[list] = None) -> str:
+  """The card's markdown; `start` says what the run started from, if not from scratch, and
+  `history` (config.history) each change of settings it was resumed with."""
   lines = ["# FastChi-TF shipped styles", "",
            f"One multi-style network (conditional instance normalization) with "
            f"{len(names)} styles, trained by this project with `{recipe}` to step {step} "
@@ -85,15 +87,21 @@ def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
   lines += ["", "The painting photographs are the copies the fast-style-transfer reference "
             "implementations distribute (jcjohnson/fast-neural-style, "
             "lengstrom/fast-style-transfer).", ""]
+  if history:
+    lines += ["Settings changed during training (resumed with --allow_config_change; the run "
+              "folder's config_history.jsonl keeps the earlier ones):", ""]
+    lines += [f"- {line}" for line in config_lib.history_lines(history)] + [""]
   if losses:
     lines += ["Held-out losses (BSDS500 test/): experiments/results/styles/report.md.", ""]
   lines += ["Files: model.keras (Keras, safe_mode loadable), model_float16.tflite (LiteRT). "
-            "Both take a uint8 image and float32 style weights; see README.", ""]
+            "Both take a uint8 image and float32 style weights; see docs/exports.md.", "",
+            "How the collection was trained, and how it compares with a peer: "
+            "docs/styles_history.md.", ""]
   return "\n".join(lines)
 
 
 def ship(model_dir: str, step: int, folder: str = FOLDER,
-         recipe: str = "python -m experiments.styles", start: Optional[str] = None) -> dict:
+         recipe: str = "python -m experiments.shipped.styles", start: Optional[str] = None) -> dict:
   """Exports the run in `model_dir` into `folder` (replaced whole); returns file sizes."""
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top
   from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
@@ -105,7 +113,8 @@ def ship(model_dir: str, step: int, folder: str = FOLDER,
     with open(os.path.join(tmp, TFLITE_FILE), "wb") as f:
       f.write(export.tflite_bytes(model, "float16"))
     with open(os.path.join(tmp, CARD_FILE), "w") as f:
-      f.write(model_card(names, step, recipe, losses=True, start=start))
+      f.write(model_card(names, step, recipe, losses=True, start=start,
+                         history=config_lib.history(model_dir)))
 
   export.write_folder(write, folder)
   return {name: os.path.getsize(os.path.join(folder, name))
