@@ -582,6 +582,26 @@ def changed_settings(saved: TrainConfig, current: TrainConfig) -> List[str]:
   return changes
 
 
+def loss_terms_settings(cfg: TrainConfig) -> Dict[str, Any]:
+  """{dotted key: value} of the settings that define the loss terms' unweighted values.
+
+  Two runs that agree on these measure the same losses, whatever their weights, optimizer,
+  batch or data: a resumed run's loss-jump guard judges against the earlier steps then.
+  """
+  keys = ["loss_net.name", "loss_net.weights", "loss_net.content_layers",
+          "loss_net.style_layers", "loss.reduction", "loss.style_layer_norm",
+          "data.image_size", "data.style_size"]
+  if cfg.loss_net.weights == "random":  # (--seed also sets it; it matters for random ones)
+    keys.append("loss_net.seed")
+  if cfg.temporal.weight > 0:
+    keys += [f"temporal.{f.name}" for f in dataclasses.fields(TemporalConfig)
+             if f.name != "weight"]
+  settings = {key: _get(cfg, key) for key in keys}
+  # The style images by content where recorded (a moved file is the same style).
+  settings["data.style_image"] = cfg.data.style_sha256 or cfg.data.style_image
+  return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+
+
 def check_resumable(saved: TrainConfig, current: TrainConfig,
                     allow_changes: bool = False) -> List[str]:
   """Raises ValueError if `current` cannot resume the run described by `saved`.

@@ -47,6 +47,9 @@ NUM_SUMMARY_IMAGES = 2
 # A blow-up is judged against the median loss of this many steps: healthy runs of the
 # shipped recipe stayed within 1.55 times it; a diverging one crossed 7 (issue 14's notes).
 JUMP_WINDOW = 100
+# The terms whose last JUMP_WINDOW values the checkpoint keeps, unweighted: a run resumed with
+# other loss weights judges its steps against the same losses weighted anew.
+WINDOW_TERMS = ("content", "style", "tv", "temporal")
 MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates (and Ctrl-C's wait)
 LOCK_FILE = ".lock"  # see lock_folder
 
@@ -299,6 +302,13 @@ class Trainer:
     self.cfg = cfg
     self.strategy = strategy
     self.write_dir = write_dir
+    # The loss-jump guard's window, saved with each checkpoint so that a resumed run goes on
+    # judging (see keep_window, restored_window): the last steps' unweighted WINDOW_TERMS
+    # (NaN: no step yet, or the temporal term off), and the settings that defined them.
+    # Plain variables (outside the strategy): only Python reads and writes them.
+    self.loss_window = tf.Variable(tf.fill([JUMP_WINDOW, len(WINDOW_TERMS)], np.nan),
+                                   trainable=False, name="loss_window")
+    self.loss_definition = tf.Variable("", trainable=False, name="loss_definition")
     with strategy.scope(), precision.dtype_policy(cfg.mixed_precision):
       keras.utils.set_random_seed(cfg.seed)
       self.model = build_render_net(**dataclasses.asdict(cfg.render))
@@ -320,7 +330,8 @@ class Trainer:
       self.optimizer.build(self.train_vars)
       self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
       self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
-                                            step=self.step)
+                                            step=self.step, loss_window=self.loss_window,
+                                            loss_definition=self.loss_definition)
     self.manager = tf.train.CheckpointManager(self.checkpoint, write_dir, max_to_keep=3)
     targets = [losses.style_targets(self.loss_net, image, cfg.data.style_size)
                for image in style_images]
@@ -350,12 +361,68 @@ class Trainer:
 
   def restore(self) -> int:
     """Restores the latest checkpoint, if any; returns the step to start from."""
-    if self.manager.latest_checkpoint:
-      self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+    latest = self.manager.latest_checkpoint
+    if latest:
+      checkpoint = self.checkpoint
+      if not any(name.startswith("loss_window/") for name, _ in tf.train.list_variables(latest)):
+        # A checkpoint from before the window was kept: the rest of it, the window empty.
+        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                         step=self.step)
+      checkpoint.restore(latest).assert_existing_objects_matched()
       # The checkpoint holds Adam's learning rate too: without this, a run resumed with
       # another --learning_rate (as a blow-up's message advises) would go on at the old one.
       self.adam.learning_rate.assign(self.cfg.learning_rate)
     return int(self.step.numpy())
+
+  def window_rows(self, history: np.ndarray) -> np.ndarray:
+    """The WINDOW_TERMS columns [n, 4] of run_steps' losses (temporal NaN when off)."""
+    rows = np.full((len(history), len(WINDOW_TERMS)), np.nan, np.float32)
+    for k, name in enumerate(WINDOW_TERMS):
+      if name in self.log_terms:
+        rows[:, k] = history[:, self.log_terms.index(name)]
+    return rows
+
+  def keep_window(self, rows: np.ndarray) -> None:
+    """Stores the last JUMP_WINDOW `rows` (oldest first) for the next checkpoint."""
+    rows = np.asarray(rows, np.float32)[-JUMP_WINDOW:].reshape(-1, len(WINDOW_TERMS))
+    padded = np.full((JUMP_WINDOW, len(WINDOW_TERMS)), np.nan, np.float32)
+    padded[JUMP_WINDOW - len(rows):] = rows
+    self.loss_window.assign(padded)
+    self.loss_definition.assign(json.dumps(config_lib.loss_terms_settings(self.cfg),
+                                           sort_keys=True))
+
+  def restored_window(self) -> tuple[np.ndarray, Optional[str]]:
+    """(the restored checkpoint's window rows that this run's loss can judge against,
+    oldest first; why they are none, or None).
+
+    Rows recorded under settings that define the terms otherwise (a loss network, layers,
+    sizes, style image), or without the temporal term this run weighs, cannot be: the
+    guard then starts afresh, and the reason says so.
+    """
+    rows = self.loss_window.numpy()
+    rows = rows[~np.isnan(rows[:, 0])]
+    if not len(rows):
+      return rows, None
+    recorded = json.loads(self.loss_definition.numpy().decode() or "{}")
+    now = config_lib.loss_terms_settings(self.cfg)
+    changed = sorted({config_lib.flag_name(k) for k in set(recorded) | set(now)
+                      if recorded.get(k) != now.get(k)})
+    if changed:
+      return rows[:0], ("the loss-jump guard starts afresh: "
+                        f"{', '.join('--' + n for n in changed)} changed what the loss measures")
+    if self.temporal and np.isnan(rows[:, 3]).any():
+      return rows[:0], ("the loss-jump guard starts afresh: the checkpoint's recent steps "
+                        "had no temporal term")
+    return rows, None
+
+  def window_totals(self, rows: np.ndarray) -> np.ndarray:
+    """The total losses of window `rows` under this run's loss weights."""
+    loss = self.cfg.loss
+    weights = [loss.content_weight, loss.style_weight, loss.tv_weight]
+    totals = np.asarray(rows, np.float64)[:, :3] @ np.asarray(weights, np.float64)
+    if self.temporal:
+      totals += self.cfg.temporal.weight * np.asarray(rows, np.float64)[:, 3]
+    return totals
 
   def _render(self, images, style=None, training=True):
     """The render network's float32 output; `style` one-hot (or mixed) weights [b, N]."""
@@ -642,10 +709,14 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   if start >= cfg.steps:
     logging.info("%s is already at step %d of %d", cfg.model_dir, start, cfg.steps)
     return TrainResult(start, 0, cfg.model_dir, {}, cfg, changes)
+  recent = ()
   if start:
     if verbose:
       print(f"resuming {cfg.model_dir} from step {start}", file=sys.stderr, flush=True)
     logging.info("resuming %s from step %d", cfg.model_dir, start)
+    recent, why = trainer.restored_window()
+    if why and cfg.max_loss_jump:
+      _say(verbose, why)
 
   counter = run.inputs.skipped
   # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
@@ -656,7 +727,8 @@ def _train_run(run, verbose, on_summary, allow_config_change):
           _make_dataset_fn(cfg, run.inputs, start, counter)))
       with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,
                    start) as log:
-        last = _loop(cfg, trainer, iterator, log, start, stop, _multi_worker(run.strategy))
+        last = _loop(cfg, trainer, iterator, log, start, stop, _multi_worker(run.strategy),
+                     recent)
   finally:
     if counter.count:  # one line however many, rather than a warning each
       _say(verbose, counter.summary())
@@ -666,15 +738,22 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   return TrainResult(cfg.steps, counter.count, cfg.model_dir, last, cfg, changes)
 
 
-def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
+def _loop(cfg, trainer, iterator, log, start, stop, multi_worker, recent=()):
   """Trains from step `start` to `cfg.steps`, saving and reporting at their intervals.
 
-  Returns the last step's losses. Raises TrainingError when a loss is not finite or jumps, and
-  Interrupted (after saving a checkpoint there) when `stop` is requested before the end.
+  `recent` holds the window rows (Trainer.window_rows) of the steps before `start`, as the
+  checkpoint kept them. Returns the last step's losses. Raises TrainingError when a loss is
+  not finite or jumps, and Interrupted (after saving a checkpoint there) when `stop` is
+  requested before the end.
   """
   step = saved = start
   last = {}
-  recent = collections.deque(maxlen=JUMP_WINDOW)  # the last steps' total losses
+  # The last steps' unweighted terms, saved with each checkpoint (Trainer.keep_window).
+  recent = collections.deque(recent, maxlen=JUMP_WINDOW)
+
+  def save(number):
+    trainer.keep_window(recent)
+    trainer.manager.save(checkpoint_number=number)
   if start == 0:
     log.snapshot(0)
   while step < cfg.steps and not stop.requested:
@@ -690,7 +769,8 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
       kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
       raise TrainingError(f"loss became {history[bad[0], 0]} at step {step + bad[0] + 1}; "
                           f"stopped. Last good checkpoint: {kept}")
-    jump = _loss_jump(recent, history[:, 0], cfg.max_loss_jump)
+    jump = _loss_jump(trainer.window_totals(recent) if recent else (), history[:, 0],
+                      cfg.max_loss_jump)
     if jump is not None:
       i, ratio = jump
       kept = trainer.manager.latest_checkpoint or "none (no checkpoint yet)"
@@ -699,19 +779,19 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker):
           f"the median of the {JUMP_WINDOW} steps before it (--max_loss_jump "
           f"{cfg.max_loss_jump:g}): training blew up; stopped. Last good checkpoint: {kept}. "
           "Resume with --clip_norm or a lower --learning_rate (and --allow_config_change)")
-    recent.extend(history[:, 0])
+    recent.extend(trainer.window_rows(history))
     last = log.steps(step, history, images_per_sec)
     step += chunk
     if step % cfg.summary_every == 0 or step == cfg.steps:
       log.summary(step, last, images_per_sec)
     if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-      trainer.manager.save(checkpoint_number=step)
+      save(step)
       saved = step
   if step < cfg.steps:  # Ctrl-C
     log.interrupted()
     # Workers of a multi-worker run save together; one alone would wait for the others.
     if step != saved and not multi_worker:
-      trainer.manager.save(checkpoint_number=step)
+      save(step)
     raise Interrupted(step, trainer.manager.latest_checkpoint)
   return last
 

@@ -121,6 +121,12 @@ def test_run_writes_config_checkpoints_summaries_log_and_curve(tiny_run, photo_f
   assert saved == cfg
   log = open(os.path.join(cfg.model_dir, "losses.csv")).read().splitlines()
   assert log[0] == "step,total,content,style,tv" and len(log) == 5
+  # The last checkpoint keeps the logged steps' terms for the loss-jump guard of a resume.
+  window = tf.train.load_checkpoint(cfg.model_dir).get_tensor(
+      "loss_window/.ATTRIBUTES/VARIABLE_VALUE")
+  logged = np.array([[float(v) for v in row.split(",")[2:]] for row in log[1:]])
+  np.testing.assert_allclose(window[-4:, :3], logged, rtol=1e-5)
+  assert np.isnan(window[:-4]).all() and np.isnan(window[:, 3]).all()
   events = [f for f in files if f.startswith("events.out.tfevents")]
   tags = set()
   for event in tf.compat.v1.train.summary_iterator(os.path.join(cfg.model_dir, events[0])):
@@ -190,12 +196,20 @@ def test_undecodable_training_images_end_the_run_with_one_summary_line(
 
 
 class _ScriptedTrainer:
-  """Stands in for Trainer in `_loop`: each step's total loss comes from `totals`."""
+  """Stands in for Trainer in `_loop`: each step's total loss comes from `totals` (all of it
+  content, at content weight 1); the windows it would save are kept in `windows`."""
   log_terms = train_lib.TERMS
+  temporal = None
+  window_rows = train_lib.Trainer.window_rows
+  window_totals = train_lib.Trainer.window_totals
 
   def __init__(self, totals):
-    self.totals, self.step, self.saved = list(totals), 0, []
+    self.totals, self.step, self.saved, self.windows = list(totals), 0, [], []
     self.manager = self
+    self.cfg = config_lib.named("tiny")
+
+  def keep_window(self, rows):
+    self.windows.append(np.array(rows))
 
   @property
   def latest_checkpoint(self):
@@ -240,6 +254,67 @@ def test_a_loss_that_jumps_stops_the_run_before_it_saves_again(max_loss_jump, st
                      r"of the 100 steps before it .*Last good checkpoint: ckpt-200"):
     train_lib._loop(cfg, trainer, None, _QuietLog(), 0, stop, False)
   assert trainer.saved == [100, 200]
+
+
+def test_a_resumed_run_judges_its_first_steps_against_the_saved_window():
+  # The issue's case: resumed with a higher learning rate, the loss blew up 16x in the first
+  # steps, while a guard that started empty could not judge for 100 steps.
+  noise = np.random.default_rng(0).uniform(600, 900, 300)
+  cfg = config_lib.named("tiny", steps=300, checkpoint_every=100, summary_every=50)
+  stop = collections.namedtuple("Stop", "requested")(False)
+  first = _ScriptedTrainer(noise[:200])
+  train_lib._loop(config_lib.replace(cfg, steps=200), first, None, _QuietLog(), 0, stop, False)
+  window = first.windows[-1]  # what checkpoint 200 keeps: steps 101-200
+  assert window.shape == (100, 4) and np.array_equal(window[:, 0], noise[100:200].astype(
+      np.float32)) and np.isnan(window[:, 3]).all()  # the temporal term is off
+  resumed = _ScriptedTrainer(np.concatenate([[16 * 750.0], noise[201:]]))
+  with pytest.raises(train_lib.TrainingError, match="loss jumped to 12000 at step 201, "):
+    train_lib._loop(cfg, resumed, None, _QuietLog(), 200, stop, False, window)
+
+
+def _trainer(cfg, style_path):
+  return train_lib.Trainer(cfg, tf.distribute.get_strategy(), [data.read_image(style_path)],
+                           cfg.model_dir)
+
+
+def test_the_window_travels_with_the_checkpoint_and_is_weighted_anew(
+    tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=300)
+  trainer = _trainer(cfg, style_path)
+  rows = np.random.default_rng(0).uniform(1, 2, (100, 4)).astype(np.float32)
+  rows[:, 3] = np.nan  # no temporal term
+  trainer.step.assign(100)
+  trainer.keep_window(rows)
+  trainer.manager.save(checkpoint_number=100)
+  # Resumed with other loss weights and learning rate (--allow_config_change): the same
+  # terms, weighted as the run now weighs them; losses.csv plays no part.
+  changed = config_lib.replace(cfg, learning_rate=0.5, loss=dict(style_weight=100.0,
+                                                                 tv_weight=0.0))
+  again = _trainer(changed, style_path)
+  assert again.restore() == 100
+  kept, why = again.restored_window()
+  assert why is None
+  np.testing.assert_array_equal(kept, rows)
+  np.testing.assert_allclose(again.window_totals(kept), rows[:, 0] + 100 * rows[:, 1],
+                             rtol=1e-6)
+  # Other terms (another crop size measures another loss): the guard starts afresh, saying so.
+  resized = _trainer(config_lib.replace(cfg, data=dict(image_size=48)), style_path)
+  resized.restore()
+  kept, why = resized.restored_window()
+  assert len(kept) == 0 and why == ("the loss-jump guard starts afresh: --image_size changed "
+                                    "what the loss measures")
+
+
+def test_checkpoints_from_before_the_window_still_restore(tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=300)
+  trainer = _trainer(cfg, style_path)
+  trainer.step.assign(7)
+  old = tf.train.Checkpoint(model=trainer.model, optimizer=trainer.optimizer, step=trainer.step)
+  old.save(os.path.join(cfg.model_dir, "ckpt"))  # ckpt-1, as an older version wrote it
+  again = _trainer(cfg, style_path)
+  assert again.restore() == 7
+  kept, why = again.restored_window()
+  assert len(kept) == 0 and why is None
 
 
 def test_loss_jumps_are_judged_against_a_full_window():
