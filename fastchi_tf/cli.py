@@ -151,6 +151,11 @@ def version() -> str:
     return "unknown (not installed)"
 
 
+# Whether the running tool's main takes positional arguments (main.takes_arguments, as
+# fastchi info RUN's does); others refuse them. Set by run.
+_takes_arguments = False
+
+
 def _parse(argv):
   from absl import app
   from absl import flags
@@ -167,7 +172,7 @@ def _parse(argv):
     rest = flags.FLAGS(argv)
   except flags.Error as e:
     usage_error(e)
-  if len(rest) > 1:
+  if len(rest) > 1 and not _takes_arguments:
     usage_error(f"unexpected arguments {rest[1:]}")
   if not flags.FLAGS["verbosity"].present:
     from absl import logging
@@ -198,6 +203,8 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   one line too."""
   from absl import app
   import signal
+  global _takes_arguments
+  _takes_arguments = getattr(main, "takes_arguments", False)
   for signum in (signal.SIGTERM, signal.SIGHUP):  # kill, timeout, a closed terminal: as Ctrl-C
     if signal.getsignal(signum) is signal.SIG_DFL:
       signal.signal(signum, signal.default_int_handler)

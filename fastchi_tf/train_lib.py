@@ -156,7 +156,7 @@ def _center_crop(image, size):
 _BEFORE_CONFIG = (LOCK_FILE, "workers")
 # What a run writes into its folder, and removes when it fails before its first checkpoint.
 _RUN_FILES = ("config.json", LOSS_LOG, "loss_curve.png", "checkpoint", "ckpt-*",
-              "events.out.tfevents.*")
+              "events.out.tfevents.*", config_lib.HISTORY_FILE)
 
 
 def _check_model_dir(cfg, allow_changes):
@@ -697,14 +697,16 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   cfg = run.cfg
   # Again: another run may have changed config.json before this one took the folder.
   changes = _check_model_dir(cfg, allow_config_change)
+  previous = config_lib.TrainConfig.of_run(cfg.model_dir) if changes else None
   if changes:
     _say(verbose, f"resuming {cfg.model_dir} with changed settings (--allow_config_change): "
          f"{'; '.join(changes)}")
-  if run.chief:
-    io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
-
   trainer = Trainer(cfg, run.strategy, run.inputs.style_images, run.write_dir)
   start = trainer.restore()
+  if run.chief:
+    if changes:  # config.json is about to forget the earlier settings: the history keeps them
+      config_lib.record_change(cfg.model_dir, start, changes, previous)
+    io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
   _trim_loss_log(os.path.join(run.write_dir, LOSS_LOG), start)
   if start >= cfg.steps:
     logging.info("%s is already at step %d of %d", cfg.model_dir, start, cfg.steps)

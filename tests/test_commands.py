@@ -30,6 +30,30 @@ def _fastchi(*calls):
   return results
 
 
+def test_info_run_shows_the_step_and_each_change_of_settings(tmp_path):
+  from fastchi_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  run = tmp_path / "run"
+  run.mkdir()
+  first = config_lib.named("tiny", model_dir=str(run), steps=3000)
+  second = config_lib.replace(first, learning_rate=0.0005)
+  (run / "config.json").write_text(second.to_json())
+  (run / "checkpoint").write_text('model_checkpoint_path: "ckpt-2000"\n'
+                                  'all_model_checkpoint_paths: "ckpt-2000"\n')
+  config_lib.record_change(str(run), 1000, ["--learning_rate 0.001 -> 0.0005"], first)
+  shown, as_json, missing, two = _fastchi(("info", run), ("info", run, "--json"),
+                                          ("info", tmp_path / "none"), ("info", run, run))
+  assert shown[0] == 0, shown[2]
+  assert shown[1].splitlines() == [
+      f"run: {run}", "step: 2000 of 3000", f"styles: {first.data.style_image}",
+      "settings changes: 1 (config_history.jsonl)",
+      "  from step 1000: --learning_rate 0.001 -> 0.0005"]
+  found = json.loads(as_json[1])
+  assert found["step"] == 2000 and found["settings_changes"][0]["step"] == 1000
+  assert found["settings_changes"][0]["changes"] == ["--learning_rate 0.001 -> 0.0005"]
+  assert missing[0] == 2 and missing[2] == f"fastchi info: error: {tmp_path}/none: not found\n"
+  assert two[0] == 2 and "one run folder" in two[2]
+
+
 @pytest.mark.slow
 def test_the_command_lists_its_commands_and_refuses_unknown_ones():
   bare, helped, version, unknown, flags_help = _fastchi(

@@ -37,6 +37,15 @@ def test_the_card_says_what_a_fine_tuned_run_started_from():
   assert "to step 1500 (" in tuned and "It started from step 4500 of the first recipe." in tuned
 
 
+def test_the_card_lists_the_settings_changes_of_the_run():
+  history = [{"step": 1000, "changes": ["--learning_rate 0.001 -> 0.0005"]},
+             {"step": 1500, "changes": ["--style_weight 1 -> 3", "--tv_weight 0 -> 1e-05"]}]
+  card = shipped.model_card(SIX, 2000, "recipe", history=history)
+  assert ("- from step 1000: --learning_rate 0.001 -> 0.0005\n"
+          "- from step 1500: --style_weight 1 -> 3; --tv_weight 0 -> 1e-05\n") in card
+  assert "Settings changed" not in shipped.model_card(SIX, 2000, "recipe", history=[])
+
+
 def test_the_step_is_read_back_from_the_card(tmp_path):
   assert shipped.step(str(tmp_path)) is None  # no card
   (tmp_path / shipped.CARD_FILE).write_text(shipped.model_card(SIX, 5500, "recipe"))

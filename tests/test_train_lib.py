@@ -525,6 +525,10 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   assert len(result.config_changes) == 2
   saved = json.load(open(os.path.join(cfg.model_dir, "config.json")))
   assert saved["learning_rate"] == 0.01
+  # ... and kept, with the step they took effect from and the settings they replaced.
+  [entry] = config_lib.history(cfg.model_dir)
+  assert entry["step"] == 1 and entry["changes"] == result.config_changes
+  assert entry["previous"]["learning_rate"] == 0.001
   # ... and trained with: the checkpoint's own learning rate does not win.
   reader = tf.train.load_checkpoint(cfg.model_dir)
   key = next(k for k in reader.get_variable_to_shape_map() if "learning_rate" in k)

@@ -1,19 +1,24 @@
-r"""Prints what FastChi-TF runs on here: versions, devices, threads and model files.
+r"""Prints what FastChi-TF runs on here: versions, devices, threads and model files; or
+what a training run folder holds.
 
   fastchi info            (or python -m fastchi_tf info)
+  fastchi info RUN        a run: its step, styles, and each change of settings it was
+                          resumed with (--allow_config_change), from the step it took effect
 
 With --json, the same as one JSON object; --threads N shows the setting the other commands
 take. TensorFlow is reported if it is installed (the
-light install has only LiteRT); importing it takes a few seconds.
+light install has only LiteRT); importing it takes a few seconds. A run needs no TensorFlow.
 """
 
 import json
 import os
+import re
 import sys
 
 from absl import flags
 
 from fastchi_tf import cli
+from fastchi_tf import config as config_lib
 
 flags.DEFINE_bool("json", False, "Print one JSON object instead of lines.")
 cli.define_runtime_flags(device=False)  # --threads: shows what the other commands would use
@@ -58,8 +63,52 @@ def gather() -> dict:
   return info
 
 
+def run_info(folder: str) -> dict:
+  """What `info RUN` prints, as a dict; ValueError when `folder` holds no training run."""
+  try:
+    cfg = config_lib.TrainConfig.of_run(folder)
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"{folder}/config.json is not a training run's settings ({e})") from None
+  if cfg is None:
+    what = "not found" if not os.path.exists(folder) else "not a training run (no config.json)"
+    raise ValueError(f"{folder}: {what}")
+  step = None
+  index = os.path.join(folder, "checkpoint")  # (read as text: no TensorFlow)
+  if os.path.exists(index):
+    with open(index) as f:
+      found = re.search(r'^model_checkpoint_path: ".*?(\d+)"', f.read(), re.MULTILINE)
+    step = int(found.group(1)) if found else None
+  return {"run": folder, "step": step, "steps": cfg.steps,
+          "styles": list(cfg.render.styles or ()) or None,
+          "style_image": cfg.data.style_image, "learning_rate": cfg.learning_rate,
+          "settings_changes": [{k: e[k] for k in ("step", "time", "changes")}
+                               for e in config_lib.history(folder)]}
+
+
+def _print_run(info):
+  print(f"run: {info['run']}")
+  print(f"step: {info['step'] if info['step'] is not None else 'none yet'} of {info['steps']}")
+  print(f"styles: {', '.join(info['styles']) if info['styles'] else info['style_image']}")
+  changes = info["settings_changes"]
+  print("settings changes: " + ("none (trained with the settings of config.json throughout)"
+                                if not changes else f"{len(changes)} (config_history.jsonl)"))
+  for line in config_lib.history_lines(changes):
+    print(f"  {line}")
+
+
 def main(argv):
-  del argv
+  if len(argv) > 2:
+    cli.usage_error(f"info takes one run folder, got {len(argv) - 1}")
+  if len(argv) == 2:
+    try:
+      info = run_info(argv[1])
+    except ValueError as e:
+      cli.usage_error(e)
+    if FLAGS.json:
+      print(json.dumps(info, indent=1))
+    else:
+      _print_run(info)
+    return
   info = gather()
   if FLAGS.json:
     print(json.dumps(info, indent=1))
@@ -75,6 +124,9 @@ def main(argv):
       print(f"{key}: " + ", ".join(f"{k} {v}" for k, v in value.items()))
     else:
       print(f"{key}: {value if value is not None else 'not installed'}")
+
+
+main.takes_arguments = True  # fastchi info RUN (cli.run lets them through)
 
 
 if __name__ == "__main__":
