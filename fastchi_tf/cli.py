@@ -10,6 +10,7 @@ import sys
 from typing import Callable, NoReturn, Optional
 
 from fastchi_tf.light import io_utils
+from fastchi_tf.light import locks
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
@@ -18,6 +19,19 @@ _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": T
 
 def tool_name() -> str:
   return os.path.basename(sys.argv[0]) or "fastchi"
+
+
+class UsageError(ValueError):
+  """Bad flags or paths, found by library code (a job): `run` says it in one line, status
+  2, as usage_error does."""
+
+
+class Failed(Exception):
+  """The work failed: `run` says it in one line, status 1, as fail does."""
+
+
+class Interrupted(Exception):
+  """Ctrl-C, after the job has tidied up; the message says what was left: status 130."""
 
 
 def usage_error(message: str | BaseException) -> NoReturn:
@@ -49,9 +63,9 @@ MIN_TILE = 64  # tiles smaller than the tiling margin would be mostly margin
 
 
 def check_tile(tile: Optional[int]) -> None:
-  """--tile: None (automatic), 0 (never) or at least MIN_TILE."""
+  """--tile: None (automatic), 0 (never) or at least MIN_TILE; else UsageError."""
   if tile is not None and tile != 0 and tile < MIN_TILE:
-    usage_error(f"--tile must be 0 (never) or at least {MIN_TILE}, got {tile}")
+    raise UsageError(f"--tile must be 0 (never) or at least {MIN_TILE}, got {tile}")
 
 
 def interrupted(message: str | BaseException) -> NoReturn:
@@ -60,8 +74,14 @@ def interrupted(message: str | BaseException) -> NoReturn:
   sys.exit(INTERRUPTED)
 
 
-def import_tensorflow_quietly() -> None:
-  """Imports TensorFlow keeping the console to our own lines.
+_FROM_FLAGS = "the running tool's flag"
+
+
+def import_tensorflow_quietly(num_threads: Optional[int] | str = _FROM_FLAGS,
+                              on_device: Optional[str] = _FROM_FLAGS) -> None:
+  """Imports TensorFlow keeping the console to our own lines, then gives it `num_threads`
+  and `on_device` (as device() gives it; None: TensorFlow's defaults). By default they are
+  the running tool's --threads and --device.
 
   TensorFlow prints oneDNN, CUDA-stub and cuInit lines on a machine without GPUs; they are
   noise to our users. Setting TF_CPP_MIN_LOG_LEVEL to 0 or 1 shows them again.
@@ -76,7 +96,8 @@ def import_tensorflow_quietly() -> None:
     with io_utils.quiet_stderr():
       import tensorflow as tf
     tf.get_logger().setLevel("ERROR")
-  _configure_tensorflow(tf)
+  _configure_tensorflow(tf, threads() if num_threads == _FROM_FLAGS else num_threads,
+                        device() if on_device == _FROM_FLAGS else on_device)
 
 
 def _flag(name):
@@ -121,13 +142,12 @@ def device() -> Optional[str]:
   return f"{kind}:{int(index)}" if kind == "gpu" else "cpu"
 
 
-def _configure_tensorflow(tf):
-  """Applies --threads and --device before TensorFlow starts its runtime."""
-  count = threads()
+def _configure_tensorflow(tf, count, chosen):
+  """Applies a thread count and a device (as device() gives it) before TensorFlow starts
+  its runtime."""
   if count:
     tf.config.threading.set_intra_op_parallelism_threads(count)
     tf.config.threading.set_inter_op_parallelism_threads(count)
-  chosen = device()
   if chosen is None:
     return
   gpus = tf.config.list_physical_devices("GPU")
@@ -137,8 +157,8 @@ def _configure_tensorflow(tf):
   index = int(chosen.split(":")[1])
   if index >= len(gpus):
     found = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}" if gpus else "no GPU"
-    usage_error(f"--device {chosen}: this machine has {found} that TensorFlow can use; "
-                "run with --device cpu or without --device")
+    raise UsageError(f"--device {chosen}: this machine has {found} that TensorFlow can use; "
+                     "run with --device cpu or without --device")
   tf.config.set_visible_devices([gpus[index]], "GPU")
 
 
@@ -199,8 +219,8 @@ def missing_package(error: ModuleNotFoundError) -> NoReturn:
 
 def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   """absl's app.run with --help exiting 0 and bad flags as one line with status 2; a
-  Ctrl-C that the tool does not handle itself, and a package that the light install lacks,
-  one line too."""
+  job's UsageError, Failed and Interrupted, a Ctrl-C that the tool does not handle itself,
+  and a package that the light install lacks, one line too."""
   from absl import app
   import signal
   global _takes_arguments
@@ -212,6 +232,12 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   def guarded(argv):
     try:
       return main(argv)
+    except UsageError as e:
+      usage_error(e)
+    except Failed as e:
+      fail(e)
+    except Interrupted as e:
+      interrupted(e)
     except KeyboardInterrupt:
       interrupted("files are written whole or not at all")
     except ModuleNotFoundError as e:
@@ -222,15 +248,14 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
 def claim_output(held: contextlib.ExitStack, output: str, created: list[str]) -> None:
   """Holds `output` for this job until `held` closes (fastchi_tf.light.locks.claim), then removes
   the folders in `created` that are empty (the claim's file, beside the output, kept them
-  from being empty until then). A job already writing `output`: one line, status 1, and
+  from being empty until then). A job already writing `output`: Failed (status 1), and
   nothing removed: the folders this job made may be the ones the other job writes in."""
-  from fastchi_tf.light import locks  # pylint: disable=g-import-not-at-top
   with contextlib.ExitStack() as claim:
     try:
       claim.enter_context(locks.claim(output))
     except locks.InUseError as e:
-      fail(e)
+      raise Failed(str(e)) from None
     except OSError as e:
-      fail(f"cannot write {output}: {e.strerror or e}")
+      raise Failed(f"cannot write {output}: {e.strerror or e}") from None
     held.callback(io_utils.remove_empty, created)  # after the claim's release (last in)
     held.push(claim.pop_all())

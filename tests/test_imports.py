@@ -1,8 +1,9 @@
 """The package's import graph, in-function imports included: no circle, no upward import.
 
-Floors, top down: the commands (and `python -m fastchi_tf`), which turn flags into calls;
-the library; the light ground floor, which never imports TensorFlow and knows nothing above
-it. A module imports its own floor or lower ones, and no chain of imports comes back.
+Floors, top down: the commands (and `python -m fastchi_tf`), which turn flags into jobs;
+the jobs (fastchi_tf.jobs), the commands' work as library functions; the library; the light
+ground floor, which never imports TensorFlow and knows nothing above it. A module imports
+its own floor or lower ones, and no chain of imports comes back.
 """
 
 import ast
@@ -11,7 +12,7 @@ import os
 import fastchi_tf
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(fastchi_tf.__file__))
-TOP, LIBRARY, GROUND = 2, 1, 0
+TOP, JOBS, LIBRARY, GROUND = 3, 2, 1, 0
 
 
 def floor(module):
@@ -19,6 +20,8 @@ def floor(module):
   strings) and fastchi_tf.light are the ground floor."""
   if module == "fastchi_tf.__main__" or module.startswith("fastchi_tf.commands"):
     return TOP
+  if module.startswith("fastchi_tf.jobs"):
+    return JOBS
   if module == "fastchi_tf" or module.startswith("fastchi_tf.light"):
     return GROUND
   return LIBRARY
@@ -67,6 +70,8 @@ def test_the_graph_is_read_whole():
           "fastchi_tf.light.lite"} <= edges.keys()
   assert "fastchi_tf.light.io_utils" in edges["fastchi_tf.light.lite"]  # a top-level import
   assert "fastchi_tf.render_net" in edges["fastchi_tf.stylizers"]  # one inside a function
+  assert "fastchi_tf.jobs.stylize" in edges["fastchi_tf.commands.stylize"]
+  assert floor("fastchi_tf.jobs.stylize") == JOBS
 
 
 def test_no_module_imports_a_higher_floor():
