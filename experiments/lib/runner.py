@@ -1,6 +1,6 @@
 """The one `main` of every experiment, and the shape it expects of one.
 
-An experiment is a module of experiments/ that defines
+An experiment is a module of experiments/KIND/ (paper, bench or shipped) that defines
   Config    a frozen dataclass of its settings; a field made with `flag(default, help)` is
             also a command-line flag of the same name (absent: the chosen config's value);
   FULL      the paper's settings, the default run, and
@@ -12,14 +12,18 @@ An experiment is a module of experiments/ that defines
             draws the figures that come from the numbers into out_dir and returns the text of
             report.md; it reads nothing but the summary and out_dir, so --report_only redraws
             everything from a committed results.json;
-  finding(summary) -> str         optional: one line for README's table of experiments;
-  targets(summary) -> [(target, measured, met)]   optional: rows of README's speed targets;
+  finding(summary) -> str         optional: its line in experiments/README.md;
+  targets(summary) -> [(target, measured, met)]   optional: rows of experiments/README.md's
+                                  targets;
 and ends with
   if __name__ == "__main__":
     runner.main(__name__)
+It is listed under its kind in experiments/lib/readme.py's KINDS (a test checks), and so in
+experiments/README.md from its first commit.
 
 Run from the repository root (experiments/ is not an installed package):
-  python -m experiments.NAME [--quick] [--out_dir DIR] [--report_only] [its Config's flags]
+  python -m experiments.KIND.NAME [--quick] [--out_dir DIR] [--report_only] [its Config's
+  flags]
 Results go to experiments/results/NAME/ (--out_dir): results.json holds the summary with the
 config that ran, the machine and its load; report.md and the figures are drawn from it.
 """
@@ -143,3 +147,6 @@ def _main(module):
       text = f.read()
   print(text)
   print(f"wrote {out_dir}")
+  if not values.out_dir:  # the committed results changed: experiments/README.md follows them
+    print("experiments/README.md is written from the results: "
+          "python -m experiments.lib.readme --experiments_readme")
