@@ -9,7 +9,10 @@ machine: --strategy mirrored --cpu_devices 2.
 One run at a time per --model_dir (a second one is refused). Ctrl-C stops between steps,
 saves a checkpoint there and exits with status 130. Resuming with settings that change what
 the run learns (loss, data, style image content, sizes, optimizer, batch, seed) is refused
-unless --allow_config_change; more --steps, other save intervals and devices are fine.
+unless --allow_config_change; more --steps, other save intervals and devices are fine. Each
+allowed change is kept in the run's config_history.jsonl with the step it took effect from
+(fastchi info RUN shows them), and the loss-jump guard (--max_loss_jump) goes on judging
+against the losses the checkpoint recorded, weighted as the run now weighs them.
 Exit status: 0 done, 1 training failed or the folder is in use, 2 bad flags or inputs.
 """
 
@@ -27,7 +30,8 @@ _ALLOW_CHANGE = flags.DEFINE_bool(
     "allow_config_change", False,
     "Resume even though settings that change what the run learns (loss, data, style image "
     "content, sizes, optimizer, batch, seed) differ from the run's config.json; the changes "
-    "are listed. Architecture changes stay refused.")
+    "are listed, and kept with their step in the run's config_history.jsonl (fastchi info "
+    "RUN). Architecture changes stay refused.")
 
 
 def main(argv):
