@@ -30,8 +30,8 @@ def test_the_shipped_files_are_small_and_credited():
 
 
 def test_the_card_says_what_a_fine_tuned_run_started_from():
-  plain = shipped.model_card(SIX, 1500, "python -m experiments.styles")
-  tuned = shipped.model_card(SIX, 1500, "python -m experiments.styles",
+  plain = shipped.model_card(SIX, 1500, "python -m experiments.shipped.styles")
+  tuned = shipped.model_card(SIX, 1500, "python -m experiments.shipped.styles",
                              start="It started from step 4500 of the first recipe.")
   assert "to step 1500" in plain and "started from" not in plain
   assert "to step 1500 (" in tuned and "It started from step 4500 of the first recipe." in tuned
