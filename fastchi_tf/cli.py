@@ -68,6 +68,23 @@ def check_tile(tile: Optional[int]) -> None:
     raise UsageError(f"--tile must be 0 (never) or at least {MIN_TILE}, got {tile}")
 
 
+TILE_RANGE = f"0 (never) or at least {MIN_TILE}"  # what check_tile takes
+
+
+def define_tile_flag(help_text: str, flag_values=None) -> None:
+  """--tile (unset: automatic), refusing at parse what check_tile refuses, with a help that
+  shows that range: absl's lower bound of 0 showed "a non-negative integer" while 1 to 63
+  were refused."""
+  from absl import flags
+  fv = flags.FLAGS if flag_values is None else flag_values
+  parser = flags.IntegerParser(lower_bound=None)  # (a keyword: absl shares no parser then)
+  parser.syntactic_help = TILE_RANGE
+  flags.DEFINE(parser, "tile", None, help_text, flag_values=fv,
+               serializer=flags.ArgumentSerializer())
+  flags.register_validator("tile", lambda v: v is None or v == 0 or v >= MIN_TILE,
+                           message=f"--tile must be {TILE_RANGE}", flag_values=fv)
+
+
 def interrupted(message: str | BaseException) -> NoReturn:
   """Ctrl-C: one line, status 130."""
   print(f"{tool_name()}: interrupted; {message}", file=sys.stderr)

@@ -54,3 +54,25 @@ def test_exit_codes_and_one_line_messages(tmp_path):
   help_ = _run(tmp_path, "--help")
   assert help_.returncode == 0 and "A tool that says hello." in help_.stdout
   assert "--count" in help_.stdout
+
+
+def test_the_tile_flag_shows_the_range_it_and_check_tile_enforce():
+  # --tile's help said "a non-negative integer" while 1 to 63 were refused.
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import cli  # pylint: disable=g-import-not-at-top
+  from test_config import _claimed  # pylint: disable=g-import-not-at-top (its phrase reader)
+  flag_values = flags.FlagValues()
+  cli.define_tile_flag("Tile size.", flag_values=flag_values)
+  shown = flag_values["tile"].parser.syntactic_help
+  for value in ("-1", "0", "1", "63", "64", "65", "4096"):
+    try:
+      flag_values(["tool", f"--tile={value}"])
+      taken = True
+    except flags.Error:
+      taken = False
+    try:
+      cli.check_tile(int(value))  # what the jobs check, for callers without flags
+      checked = True
+    except (ValueError, SystemExit):
+      checked = False
+    assert _claimed(shown, value) == taken == checked, (shown, value)

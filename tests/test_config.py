@@ -286,6 +286,7 @@ _RANGE_PHRASES = [
     (r"a non-negative number", lambda v: v >= 0),
     (r"0 \(off\), or a finite number above (\S+)",
      lambda v, a: v == 0 or (math.isfinite(v) and v > a)),
+    (r"0 \(never\) or at least (\S+)", lambda v, a: v == 0 or v >= a),  # cli.TILE_RANGE
 ]
 
 

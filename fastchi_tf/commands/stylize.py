@@ -39,10 +39,9 @@ flags.DEFINE_integer("max_size", None, "Downscale so the longer side is at most 
                      lower_bound=1)
 flags.DEFINE_bool("preserve_color", False, "Keep the content's colours (luminance transfer).")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
-flags.DEFINE_integer("tile", None, "Tile size for images too big for memory, e.g. 1024. "
-                     "Default: 512 above 2048x2048 pixels (any model exported by this "
-                     "version; older exports: .keras or an export folder); 0 never tiles.",
-                     lower_bound=0)
+cli.define_tile_flag("Tile size for images too big for memory, e.g. 1024. Default: 512 "
+                     "above 2048x2048 pixels (any model exported by this version; older "
+                     "exports: .keras or an export folder); 0 never tiles.")
 flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call (folders).",
                      lower_bound=1)
 style_flags.define_style_flags()

@@ -44,10 +44,9 @@ flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .
 flags.DEFINE_bool("report_flicker", False, "After writing, measure the warping error of the "
                   "input and the output (flicker; see fastchi_tf/flicker.py), print it and "
                   "write it as JSON next to the output (OUTPUT.flicker.json).")
-flags.DEFINE_integer("tile", None, "Tile size for frames too big for memory, e.g. 1024. "
-                     "Default: 512 above 2048x2048 pixels (any model exported by this "
-                     "version; older exports: .keras or an export folder); 0 never tiles.",
-                     lower_bound=0)
+cli.define_tile_flag("Tile size for frames too big for memory, e.g. 1024. Default: 512 "
+                     "above 2048x2048 pixels (any model exported by this version; older "
+                     "exports: .keras or an export folder); 0 never tiles.")
 style_flags.define_style_flags()
 cli.define_runtime_flags(device=False)  # --devices chooses them
 
