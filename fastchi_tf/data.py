@@ -7,12 +7,16 @@ exactly the images an uninterrupted run would have seen, with no iterator state 
 """
 
 import hashlib
+import io
 import os
 import threading
 from typing import List, Optional, Sequence
 
 import numpy as np
+from PIL import Image
 import tensorflow as tf
+
+from fastchi_tf.light import image_io
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -67,15 +71,34 @@ def decode_rgb(contents: tf.Tensor) -> tf.Tensor:
   return tf.cast(tf.round(tf.cast(image, tf.float32) / 257.0), tf.uint8)
 
 
-def read_image(path: str) -> np.ndarray:
-  """Decodes one file eagerly; raises DataError naming it when it is not a usable image."""
+def in_srgb(contents: bytes, image: np.ndarray) -> np.ndarray:
+  """`image`, decoded from the file `contents` by tf.io (which reads every file as if sRGB),
+  converted to sRGB when the file embeds another colour profile (image_io.to_srgb: Display
+  P3 from phones, Adobe RGB from cameras)."""
   try:
-    image = decode_rgb(tf.io.read_file(path))
+    with image_io.open_image(io.BytesIO(contents)) as source:  # (the header only)
+      icc = source.info.get("icc_profile")
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    return image
+  if not icc:
+    return image
+  tagged = Image.fromarray(np.asarray(image, np.uint8))
+  tagged.info["icc_profile"] = icc
+  converted = image_io.to_srgb(tagged)
+  return image if converted is tagged else np.asarray(converted.convert("RGB"))
+
+
+def read_image(path: str) -> np.ndarray:
+  """Decodes one file eagerly, in sRGB (in_srgb); raises DataError naming it when it is not
+  a usable image."""
+  try:
+    contents = tf.io.read_file(path)
+    image = decode_rgb(contents)
   except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
     raise DataError(f"cannot decode image {path}: {_op_message(e)}") from None
   if image.shape[0] < 1 or image.shape[1] < 1:
     raise DataError(f"image {path} is empty")
-  return image.numpy()
+  return in_srgb(contents.numpy(), image.numpy())
 
 
 def _op_message(error):
@@ -143,13 +166,14 @@ def _make_safe_decode(counter, fallback):
   def safe_decode(path):
     path = path.numpy().decode()
     try:
-      image = decode_rgb(tf.io.read_file(path))
+      contents = tf.io.read_file(path)
+      image = decode_rgb(contents)
       if image.shape[0] > 0 and image.shape[1] > 0:
-        return image
+        return in_srgb(contents.numpy(), image.numpy())
     except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
       pass
     counter.add(path)
-    return decode_rgb(tf.io.read_file(fallback))
+    return read_image(fallback)
 
   return safe_decode
 

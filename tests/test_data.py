@@ -92,6 +92,22 @@ def test_skipped_files_are_one_summary_line_not_a_warning_each(mixed_folder, cap
   assert one.summary() == "skipped 1 undecodable training image: a.png"
 
 
+def test_training_images_and_style_images_with_a_colour_profile_are_read_in_srgb(tmp_path):
+  # tf.io reads every file as if sRGB; a phone's Display P3 photo lost its saturation.
+  from test_image_io import DISPLAY_P3, icc_profile, srgb_of  # (the test's own profile)
+  icc = icc_profile(DISPLAY_P3, "Display P3 (test)")
+  red = (235, 30, 25)
+  Image.new("RGB", (40, 30), red).save(tmp_path / "p3.png", icc_profile=icc)
+  Image.new("RGB", (40, 30), red).save(tmp_path / "plain.png")
+  expected = srgb_of(red, icc)
+  assert (data.read_image(str(tmp_path / "p3.png")) == expected).all()
+  assert (data.read_image(str(tmp_path / "plain.png")) == red).all()
+  files = data.list_images(str(tmp_path))  # p3.png, plain.png
+  crops = next(iter(data.folder_dataset(files, image_size=8, global_batch=2, seed=0)))
+  colours = {tuple(np.round(c.numpy().reshape(-1, 3).mean(0)).astype(int)) for c in crops}
+  assert colours == {tuple(int(v) for v in expected), red}
+
+
 def test_resuming_at_a_step_replays_the_same_batches(mixed_folder):
   folder, _ = mixed_folder
   files = data.list_images(str(folder))
