@@ -243,8 +243,9 @@ class TrainConfig:
       "the median of the steps before it (a blow-up; 0: never). A resumed run judges its "
       "first steps against the losses its checkpoint recorded.")
   finetune_from: str = _setting(
-      "", "Add styles to a trained run: its network and styles are kept, and only the new "
-      "--style_image styles' scales and shifts train (Dumoulin et al. 2017).")
+      "", "Add styles to a trained run (its folder, or a saved multi-style .keras network "
+      "whose architecture the render flags describe): its network and styles are kept, and "
+      "only the new --style_image styles' scales and shifts train (Dumoulin et al. 2017).")
 
   def check(self) -> None:
     """Raises ValueError naming the first bad setting or path; needs no TensorFlow.
@@ -298,7 +299,8 @@ class TrainConfig:
     elif d.tfds_data_dir and os.path.exists(d.tfds_data_dir):
       _check_folder(d.tfds_data_dir, "--tfds_data_dir")
     if self.finetune_from:
-      _check_folder(self.finetune_from, "--finetune_from run")
+      if not is_keras_file(self.finetune_from):
+        _check_folder(self.finetune_from, "--finetune_from run")
       self._check_finetune_from()
     weights_file = weights not in NAMED_WEIGHTS
     if weights_file and os.path.isdir(weights):
@@ -319,6 +321,12 @@ class TrainConfig:
 
   def _check_finetune_from(self):
     """A single-style run has no style input to add styles to (train_lib reads the rest)."""
+    if is_keras_file(self.finetune_from):  # a saved network: its style names, TF-free
+      from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
+      if model_files.style_names(self.finetune_from) == ():
+        raise ValueError(f"--finetune_from {self.finetune_from} is a single-style network; "
+                         "--finetune_from needs a multi-style one to add styles to")
+      return
     try:
       earlier = TrainConfig.of_run(self.finetune_from)
     except (ValueError, TypeError):
@@ -365,6 +373,14 @@ def _migrate(d):
     if moved:
       d["loss"], d["loss_net"] = loss, {**moved, **d.get("loss_net", {})}
   return d
+
+
+def is_keras_file(path: str) -> bool:
+  """Whether --finetune_from names a saved network (a .keras file) rather than a run folder:
+  its render settings are then the run's own (--network, --width, ...), which must be the
+  network's, and its loss settings those it was trained with (e.g. the shipped collection's
+  training_config.json)."""
+  return path.endswith(".keras") and os.path.isfile(path)
 
 
 def _check_folder(path, what):

@@ -517,15 +517,20 @@ def _start_from(model, finetune_from, old):
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top
   from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
   try:
-    earlier = export.restore_render_net(finetune_from)
+    earlier = (layers.load_model(finetune_from) if config_lib.is_keras_file(finetune_from)
+               else export.restore_render_net(finetune_from))
   except ValueError as e:
     raise ValueError(f"--finetune_from: {e}") from None
   variables, masks = [], []
   for layer in model.layers:
-    weights = earlier.get_layer(layer.name).get_weights()
-    if not isinstance(layer, layers.InstanceNorm):
-      layer.set_weights(weights)
-      continue
+    try:
+      weights = earlier.get_layer(layer.name).get_weights()
+      if not isinstance(layer, layers.InstanceNorm):
+        layer.set_weights(weights)
+        continue
+    except ValueError as e:  # a saved network that the render settings do not describe
+      raise ValueError(f"--finetune_from {finetune_from} is not the network the render "
+                       f"settings describe (layer {layer.name}: {e})") from None
     rows = [np.reshape(w, (old, -1)) for w in weights]  # [old * C] -> [old, C]
     new = layer.num_styles - old
     layer.set_weights([np.concatenate([r, np.repeat(r.mean(0, keepdims=True), new, 0)])
@@ -556,13 +561,18 @@ def _next_boundary(step, every):
 def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy] = None,
           verbose: bool = True,
           on_summary: Optional[Callable[[int, keras.Model], None]] = None,
-          allow_config_change: bool = False) -> TrainResult:
+          allow_config_change: bool = False,
+          stop_when: Optional[Callable[[int, keras.Model], bool]] = None) -> TrainResult:
   """Trains (or resumes) the run described by `cfg`; returns a TrainResult.
 
   `on_summary(step, model)`, if given, is called at step 0 of a new run and wherever summaries
   are written (every `cfg.summary_every` steps and at the end), e.g. to save snapshots.
   `allow_config_change` lets a resumed run go on with settings that change what it learns
   (config.check_resumable); the changes are reported and recorded in config.json.
+  `stop_when(step, model)`, if given, is asked between calls of the compiled loop (every
+  MAX_STEPS_PER_CALL steps at most, and before the first): True ends the run there with a
+  checkpoint, as reaching `cfg.steps` does (a time budget: fastchi add-style); the result's
+  `step` is the step reached.
 
   Raises:
     ValueError / data.DataError: bad configuration or inputs (nothing written).
@@ -575,6 +585,7 @@ def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy
   write_dir = None
   try:
     run = _setup(cfg, strategy, allow_config_change)
+    run.stop_when = stop_when
     write_dir = run.write_dir
     if not os.path.isdir(write_dir):
       io_utils.prepare_folder(write_dir)
@@ -600,6 +611,7 @@ class _Run:
   inputs: _Inputs
   chief: bool
   write_dir: str  # a non-chief worker writes (and so holds) a folder of its own
+  stop_when: Optional[Callable[[int, keras.Model], bool]] = None  # see train
 
 
 def _setup(cfg, strategy, allow_config_change):
@@ -624,7 +636,13 @@ def _setup(cfg, strategy, allow_config_change):
 
 def _finetuned_render(cfg, new_names):
   """The render config of a fine-tuning run: the earlier run's network, its styles and then
-  the new ones."""
+  the new ones. A saved network (.keras) is the run's own render settings with its styles."""
+  if config_lib.is_keras_file(cfg.finetune_from):
+    from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
+    old = model_files.style_names(cfg.finetune_from)
+    if not old:
+      raise ValueError(f"--finetune_from {cfg.finetune_from} is not a multi-style network")
+    return dict(dataclasses.asdict(cfg.render), styles=tuple(old) + tuple(new_names))
   path = os.path.join(cfg.finetune_from, "config.json")
   if not os.path.isfile(path):
     raise ValueError(f"--finetune_from {cfg.finetune_from} is not a training run "
@@ -730,23 +748,24 @@ def _train_run(run, verbose, on_summary, allow_config_change):
       with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,
                    start) as log:
         last = _loop(cfg, trainer, iterator, log, start, stop, _multi_worker(run.strategy),
-                     recent)
+                     recent, run.stop_when)
   finally:
     if counter.count:  # one line however many, rather than a warning each
       _say(verbose, counter.summary())
   if run.chief:
     plots.plot_loss_curves(plots.read_loss_log(os.path.join(run.write_dir, LOSS_LOG)),
                            os.path.join(cfg.model_dir, "loss_curve.png"))
-  return TrainResult(cfg.steps, counter.count, cfg.model_dir, last, cfg, changes)
+  return TrainResult(int(trainer.step.numpy()), counter.count, cfg.model_dir, last, cfg,
+                     changes)
 
 
-def _loop(cfg, trainer, iterator, log, start, stop, multi_worker, recent=()):
+def _loop(cfg, trainer, iterator, log, start, stop, multi_worker, recent=(), stop_when=None):
   """Trains from step `start` to `cfg.steps`, saving and reporting at their intervals.
 
   `recent` holds the window rows (Trainer.window_rows) of the steps before `start`, as the
   checkpoint kept them. Returns the last step's losses. Raises TrainingError when a loss is
   not finite or jumps, and Interrupted (after saving a checkpoint there) when `stop` is
-  requested before the end.
+  requested before the end; `stop_when(step, model)` True ends it early with a checkpoint.
   """
   step = saved = start
   last = {}
@@ -758,7 +777,8 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker, recent=()):
     trainer.manager.save(checkpoint_number=number)
   if start == 0:
     log.snapshot(0)
-  while step < cfg.steps and not stop.requested:
+  ended = lambda: stop_when is not None and stop_when(step, trainer.model)
+  while step < cfg.steps and not stop.requested and not ended():
     chunk = min(_next_boundary(step, cfg.checkpoint_every),
                 _next_boundary(step, cfg.summary_every), cfg.steps,
                 step + MAX_STEPS_PER_CALL) - step
@@ -789,6 +809,10 @@ def _loop(cfg, trainer, iterator, log, start, stop, multi_worker, recent=()):
     if step % cfg.checkpoint_every == 0 or step == cfg.steps:
       save(step)
       saved = step
+  if step < cfg.steps and not stop.requested:  # stop_when
+    if step != saved:
+      save(step)
+    return last
   if step < cfg.steps:  # Ctrl-C
     log.interrupted()
     # Workers of a multi-worker run save together; one alone would wait for the others.
