@@ -1,11 +1,13 @@
 """The style collection that ships inside the package (trained by experiments/shipped/styles.py).
 
-fastchi_tf/shipped/ holds model.keras, model_float16.tflite and MODEL_CARD.md. The tools use
+fastchi_tf/shipped/ holds model.keras, model_float16.tflite, MODEL_CARD.md and
+training_config.json (the settings it was trained with). The tools use
 it when --model is not given: the .tflite file, which runs on LiteRT alone, for images (a
 light start, tiled too); the .keras file where TensorFlow runs anyway (video).
 """
 
 import datetime
+import json
 import os
 import re
 from typing import Optional
@@ -21,6 +23,9 @@ FOLDER = os.environ.get("FASTCHI_SHIPPED_DIR") or os.path.join(
 KERAS_FILE = export_names.KERAS_FILE
 TFLITE_FILE = export_names.TFLITE_FILES["float16"]
 CARD_FILE = "MODEL_CARD.md"
+# The training run's settings (its config.json): the loss a network was trained with, which a
+# style added to it (fastchi add-style) must be trained with too.
+TRAINING_CONFIG_FILE = "training_config.json"
 
 # The paintings (../shared/data/styles/SOURCES.md): name -> credit.
 CREDITS = {
@@ -59,6 +64,18 @@ def load(kind: str = "tflite"):
   except ValueError as e:
     raise MissingError(f"the shipped style collection is damaged ({e}); reinstall "
                        "fastchi-tf, or give --model") from None
+
+
+def training_config(folder: Optional[str] = None) -> config_lib.TrainConfig:
+  """The settings the collection in `folder` (default FOLDER) was trained with;
+  MissingError if it has no TRAINING_CONFIG_FILE (collections shipped before it)."""
+  found = os.path.join(folder or FOLDER, TRAINING_CONFIG_FILE)
+  try:
+    with open(found) as f:
+      return config_lib.TrainConfig.from_dict(json.load(f))
+  except (OSError, ValueError, TypeError) as e:
+    raise MissingError(f"{found} cannot be read ({e}): the settings the network was trained "
+                       "with are needed to add styles to it") from None
 
 
 def step(folder: str = FOLDER) -> Optional[int]:
@@ -115,7 +132,9 @@ def ship(model_dir: str, step: int, folder: str = FOLDER,
     with open(os.path.join(tmp, CARD_FILE), "w") as f:
       f.write(model_card(names, step, recipe, losses=True, start=start,
                          history=config_lib.history(model_dir)))
+    with open(os.path.join(tmp, TRAINING_CONFIG_FILE), "w") as f:
+      f.write(config_lib.TrainConfig.of_run(model_dir).to_json() + "\n")
 
   export.write_folder(write, folder)
   return {name: os.path.getsize(os.path.join(folder, name))
-          for name in (KERAS_FILE, TFLITE_FILE, CARD_FILE)}
+          for name in (KERAS_FILE, TFLITE_FILE, CARD_FILE, TRAINING_CONFIG_FILE)}

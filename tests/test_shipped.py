@@ -61,6 +61,20 @@ def test_the_keras_model_loads_safely_with_six_styles_and_keeps_odd_sizes(rng):
   assert out.shape == photo.shape
 
 
+def test_the_training_config_describes_the_shipped_network(tmp_path):
+  # fastchi add-style trains a new style with these settings: the network they build must be
+  # the shipped one, layer by layer.
+  import dataclasses
+  cfg = shipped.training_config()
+  assert cfg.render.styles == SIX and cfg.loss.style_layer_norm == "target"
+  model = keras.saving.load_model(shipped.path("keras"), safe_mode=True)
+  built = render_net.build_render_net(**dataclasses.asdict(cfg.render))
+  assert [(w.path, w.shape) for w in built.weights] == [(w.path, w.shape)
+                                                       for w in model.weights]
+  with pytest.raises(shipped.MissingError, match="cannot be read"):
+    shipped.training_config(str(tmp_path))
+
+
 @pytest.mark.parametrize("kind", ["tflite", "keras"])
 def test_a_mix_of_two_shipped_styles_lies_between_them(kind):
   stylizer = shipped.load(kind)
