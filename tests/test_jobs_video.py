@@ -1,0 +1,62 @@
+"""`fastchi video`'s job in-process: a short clip stylized, flicker measured, usage errors."""
+
+import json
+
+import pytest
+
+from fastchi_tf import build_render_net
+from fastchi_tf import cli
+from fastchi_tf import flicker
+from fastchi_tf import samples
+from fastchi_tf import video_io
+from fastchi_tf.jobs import video as video_job
+
+Job = video_job.VideoJob
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("model") / "model.keras")
+  build_render_net("inception", width=8).save(path)
+  return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+  """A slow pan (2 pixels a frame) that optical flow can follow, for the flicker."""
+  frames = flicker.synthetic_clip(samples.read_photo("coffee.png", 200), "pan", 6, 64, 48)[0]
+  return samples.make_clip(str(tmp_path_factory.mktemp("clip") / "in.mp4"), frames, 24)
+
+
+def test_a_clip_is_stylized_and_its_flicker_measured(model_path, clip, tmp_path, capsys):
+  out = str(tmp_path / "new" / "out.mp4")
+  told = []
+  result = video_job.run(Job(model=model_path, input=clip, output=out, batch_size=2,
+                             report_flicker=True), on_written=told.append)
+  assert told == [result.stylized] and result.stylized["frames"] == 6
+  info = video_io.probe(out)
+  assert (info.width, info.height) == (64, 48)
+  assert result.flicker_path == out + ".flicker.json" and result.flicker["output"]["pairs"] == 5
+  with open(result.flicker_path) as f:
+    assert json.load(f) == result.flicker
+  assert f"{clip}: 64x48" in capsys.readouterr().err  # the input's line
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(input="-"), "the video tool reads a file"),
+    (dict(input="{tmp}/missing.mp4"), "missing.mp4"),
+    (dict(output="{clip}"), "{clip}"),  # the input as the output
+    (dict(model="{clip}"), "{clip}"),  # a video as the model
+    (dict(style="wave"), "wave"),  # a style for a single-style model
+    (dict(tile=3), "--tile must be 0 (never) or at least 64, got 3"),
+])
+def test_usage_errors_are_raised_before_any_work(model_path, clip, tmp_path, fields,
+                                                 message):
+  fields = {k: v.format(tmp=tmp_path, clip=clip) if isinstance(v, str) else v
+            for k, v in fields.items()}
+  job = Job(**{"model": model_path, "input": clip, "output": str(tmp_path / "new" / "o.mp4"),
+               **fields})
+  with pytest.raises(cli.UsageError, match=None) as info:
+    video_job.run(job)
+  assert message.format(tmp=tmp_path, clip=clip) in str(info.value)
+  assert not (tmp_path / "new").exists()
