@@ -10,13 +10,11 @@ A to B; with --ramp S a row of strengths 0 to 1 in style S. Without --model, the
 styles are used.
 """
 
-import contextlib
-
 from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf.commands import style_flags
-from fastchi_tf.light import image_io
+from fastchi_tf.jobs import contact_sheet as contact_sheet_job
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file (default: "
                     "the shipped styles).")
@@ -37,47 +35,12 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   cli.require("input", "output")
-  with contextlib.ExitStack() as held:  # the output's claim (cli.claim_output)
-    _contact_sheet(held)
-
-
-def _contact_sheet(held):
-  import os
-  from fastchi_tf.light import io_utils
-  from fastchi_tf import stylize
-  from fastchi_tf import stylizers
   model = FLAGS.model or style_flags.shipped_model("tflite")
-  from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
-  from fastchi_tf.light import model_files
-  created = []
-  try:
-    model_files.kind(model)  # a photo as --model: before TensorFlow's start
-    if not FLAGS.output.lower().endswith(".png"):
-      raise ValueError(f"--output {FLAGS.output}: a contact sheet is written as .png")
-    images = [stylize.downscale(image_io.read_image(p), FLAGS.max_size) for p in FLAGS.input]
-    io_utils.check_not_inputs([FLAGS.output], [*FLAGS.input, model])
-    created = io_utils.prepare_output(FLAGS.output)  # an unwritable place: before the work
-    cli.claim_output(held, FLAGS.output, created)
-    if not model.endswith(".tflite"):
-      cli.import_tensorflow_quietly()
-    stylizer = stylizers.load_stylizer(model, num_threads=cli.threads())
-    from fastchi_tf import sheets
-    rows = sheets.contact_sheet(stylizer, images[0], FLAGS.mix, FLAGS.ramp, FLAGS.steps,
-                                more=images[1:])
-  except ValueError as e:
-    io_utils.remove_empty(created)
-    cli.usage_error(e)
-  except KeyboardInterrupt:
-    io_utils.remove_empty(created)
-    cli.interrupted(f"{FLAGS.output} was not written")
-  try:
-    plots.labelled_rows(rows, FLAGS.output, title=os.path.basename(model))
-  except OSError as e:  # a full disk, say
-    io_utils.remove_empty(created)
-    cli.fail(f"cannot write {FLAGS.output}: {e.strerror or e}")
-  except KeyboardInterrupt:
-    io_utils.remove_empty(created)
-    cli.interrupted(f"{FLAGS.output} was not written")
+  # (--device only matters, and is only read, for a model TensorFlow runs)
+  device = None if model.endswith(".tflite") else cli.device()
+  contact_sheet_job.run(contact_sheet_job.ContactSheetJob(
+      model=model, inputs=FLAGS.input, output=FLAGS.output, mix=FLAGS.mix, ramp=FLAGS.ramp,
+      steps=FLAGS.steps, max_size=FLAGS.max_size, threads=cli.threads(), device=device))
   print(f"wrote {FLAGS.output}")
 
 

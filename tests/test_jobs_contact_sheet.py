@@ -1,0 +1,50 @@
+"""`fastchi contact-sheet`'s job in-process: a sheet written, usage errors that leave nothing."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fastchi_tf import build_render_net
+from fastchi_tf import cli
+from fastchi_tf.jobs import contact_sheet as contact_sheet_job
+
+Job = contact_sheet_job.ContactSheetJob
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("model") / "model.keras")
+  build_render_net("inception", width=8).save(path)
+  return path
+
+
+@pytest.fixture
+def photo(tmp_path, rng):
+  path = str(tmp_path / "photo.png")
+  Image.fromarray(rng.integers(0, 256, (24, 32, 3), np.uint8)).save(path)
+  return path
+
+
+def test_a_sheet_of_two_photos_and_a_ramp_is_written(model_path, photo, tmp_path):
+  out = tmp_path / "new" / "sheet.png"
+  contact_sheet_job.run(Job(model=model_path, inputs=[photo, photo], output=str(out),
+                            ramp="", steps=3))
+  width, height = Image.open(out).size
+  assert width > height  # rows of three: photo, stylized, and the ramp's 3 strengths
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(output="{tmp}/new/sheet.jpg"), "a contact sheet is written as .png"),
+    (dict(mix=["0", "1"]), "--mix needs a multi-style model"),
+    (dict(inputs=["{tmp}/missing.png"]), "missing.png"),
+    (dict(model="{photo}"), "{photo}"),  # a photo as the model
+])
+def test_usage_errors_leave_nothing_behind(model_path, photo, tmp_path, fields, message):
+  fields = {k: ([v.format(tmp=tmp_path) for v in v] if isinstance(v, list) else
+                v.format(tmp=tmp_path, photo=photo)) for k, v in fields.items()}
+  job = Job(**{"model": model_path, "inputs": [photo],
+               "output": str(tmp_path / "new" / "sheet.png"), **fields})
+  with pytest.raises(cli.UsageError) as info:
+    contact_sheet_job.run(job)
+  assert message.format(tmp=tmp_path, photo=photo) in str(info.value)
+  assert not (tmp_path / "new").exists()
