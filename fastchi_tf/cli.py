@@ -5,9 +5,13 @@ Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
 """
 
 import contextlib
+from importlib import metadata
 import os
+import signal
 import sys
 from typing import Callable, NoReturn, Optional
+
+from absl import flags
 
 from fastchi_tf.light import io_utils
 from fastchi_tf.light import locks
@@ -53,7 +57,6 @@ def warn(message: str | BaseException) -> None:
 
 def require(*names: str) -> None:
   """Usage error unless every named flag is set."""
-  from absl import flags
   missing = [f"--{name}" for name in names if not flags.FLAGS[name].value]
   if missing:
     usage_error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
@@ -107,6 +110,8 @@ def import_tensorflow_quietly(num_threads: Optional[int] | str = _FROM_FLAGS,
     return
   verbose = os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  # TensorFlow here, not at the top: its start is what this quiets, and paths that need no
+  # TensorFlow (a .tflite model, the checks before a model loads) never pay for it.
   if verbose:
     import tensorflow as tf
   else:
@@ -119,7 +124,6 @@ def import_tensorflow_quietly(num_threads: Optional[int] | str = _FROM_FLAGS,
 
 def _flag(name):
   """A parsed flag's value, or None when the running tool has no such flag."""
-  from absl import flags
   if name not in flags.FLAGS or not flags.FLAGS.is_parsed():
     return None
   return flags.FLAGS[name].value
@@ -127,7 +131,6 @@ def _flag(name):
 
 def define_runtime_flags(device: bool = True) -> None:
   """--threads and (unless the tool chooses devices its own way) --device."""
-  from absl import flags
   flags.DEFINE_integer("threads", None, "CPU threads for TensorFlow's and LiteRT's kernels "
                        "(default: every core).", lower_bound=1)
   if device:
@@ -181,7 +184,6 @@ def _configure_tensorflow(tf, count, chosen):
 
 def version() -> str:
   """The installed fastchi-tf version (the source tree's if not installed)."""
-  from importlib import metadata
   try:
     return metadata.version("fastchi-tf")
   except metadata.PackageNotFoundError:
@@ -194,8 +196,9 @@ _takes_arguments = False
 
 
 def _parse(argv):
+  # absl.app (and the absl.logging it brings) only when a tool runs: serve_engine and the
+  # experiments import this module too.
   from absl import app
-  from absl import flags
   for arg in argv[1:]:
     if arg in _HELP:
       app.usage(shorthelp=_HELP[arg], writeto_stdout=True)
@@ -212,7 +215,7 @@ def _parse(argv):
   if len(rest) > 1 and not _takes_arguments:
     usage_error(f"unexpected arguments {rest[1:]}")
   if not flags.FLAGS["verbosity"].present:
-    from absl import logging
+    from absl import logging  # (as app in _parse)
     logging.set_verbosity(logging.WARNING)  # checkpoint "Sharding callback" lines etc.
   return rest
 
@@ -238,8 +241,7 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   """absl's app.run with --help exiting 0 and bad flags as one line with status 2; a
   job's UsageError, Failed and Interrupted, a Ctrl-C that the tool does not handle itself,
   and a package that the light install lacks, one line too."""
-  from absl import app
-  import signal
+  from absl import app  # (see _parse)
   global _takes_arguments
   _takes_arguments = getattr(main, "takes_arguments", False)
   for signum in (signal.SIGTERM, signal.SIGHUP):  # kill, timeout, a closed terminal: as Ctrl-C

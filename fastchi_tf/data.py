@@ -277,7 +277,7 @@ def tfds_dataset(name: str, *, image_size: int, global_batch: int,
 
 def check_tfds_name(name: str) -> None:
   """Raises DataError unless tensorflow-datasets knows `name` (no download happens)."""
-  import tensorflow_datasets as tfds
+  import tensorflow_datasets as tfds  # (slow to import: only for tfds training data)
   base = name.split("/")[0].split(":")[0]
   if base not in tfds.list_builders():
     raise DataError(f"unknown tensorflow-datasets dataset {name!r} "

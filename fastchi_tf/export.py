@@ -12,6 +12,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from fastchi_tf import config as config_lib
 from fastchi_tf.light import io_utils
@@ -19,6 +20,7 @@ from fastchi_tf import layers
 from fastchi_tf.light import lite
 from fastchi_tf.light import export_names
 from fastchi_tf import render_net
+from fastchi_tf import tiling
 from fastchi_tf.light.lite import TFLiteRunner
 from fastchi_tf.render_net import build_render_net
 from fastchi_tf.render_net import style_names
@@ -159,7 +161,6 @@ def _tiling_endpoints(model, traced=contextlib.nullcontext, render=None):
   context the network is traced in, `render` a copy of `model` (sharing its normalization
   layers) that WITH_STATISTICS runs instead."""
   render = render or model
-  from fastchi_tf import tiling  # pylint: disable=g-import-not-at-top
   names, norms = style_names(model), [l.name for l in tiling.norm_layers(model)]
   moments = tiling.statistics_model(model)
   specs = _signature(model, batch=1)
@@ -311,7 +312,7 @@ def onnx_bytes(model: keras.Model) -> bytes:
   and shape ops per call).
   """
   check_onnx_available()
-  import tf2onnx  # pylint: disable=g-import-not-at-top
+  import tf2onnx  # optional for users (see requirements.txt): only --onnx needs it
   serving = uint8_serving_fn(model, per_image=False)
 
   def traced(*args):
@@ -336,7 +337,7 @@ class OnnxRunner:
 
   def __init__(self, content: bytes, threads: int = 0):
     check_onnx_available()
-    import onnxruntime  # pylint: disable=g-import-not-at-top
+    import onnxruntime  # optional, as tf2onnx above
     # Its warnings about deprecated attributes are tf2onnx's choices, not the user's to fix.
     onnxruntime.set_default_logger_severity(3)
     options = onnxruntime.SessionOptions()
@@ -394,8 +395,7 @@ LARGE_CHECK_SIZE = (640, 480)
 
 def _large_check_image(size):
   """A real photo at `size` (width, height): scikit-image's astronaut, stretched."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import samples  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import samples  # (scikit-image's photos: only this check reads them)
   return np.asarray(Image.fromarray(samples.read_photo("astronaut.png")).resize(
       size, Image.BILINEAR))
 

@@ -31,7 +31,7 @@ TEST_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.pn
 
 def skimage_path(name: str) -> str:
   """Path of a file in scikit-image's data folder."""
-  import skimage
+  import skimage  # (scikit-image: the light install has none, and only the photos need it)
   return os.path.join(os.path.dirname(skimage.__file__), "data", name)
 
 

@@ -22,6 +22,7 @@ import signal
 import socket
 from typing import Awaitable, Callable, Optional
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
@@ -71,7 +72,6 @@ class _Worker:
     self._limiter = None
 
   async def __call__(self, fn: Callable[[], object]):
-    import anyio  # pylint: disable=g-import-not-at-top
     if self._limiter is None:  # made inside the running loop, as anyio wants
       self._limiter = anyio.CapacityLimiter(self.workers)
     if self.waiting >= self.max_waiting + self.workers:
@@ -301,7 +301,7 @@ def exposed_warning(host: str) -> Optional[str]:
 def run(app: Starlette, sock: socket.socket) -> None:
   """Serves until Ctrl-C, SIGTERM or SIGHUP, then returns after in-flight requests end
   (at most a few seconds); the signal is raised again, as KeyboardInterrupt, after."""
-  import uvicorn  # pylint: disable=g-import-not-at-top
+  import uvicorn  # only to serve: building the app (the tests, bench_serve) needs none
   server = uvicorn.Server(uvicorn.Config(
       app, log_level="warning", access_log=False, lifespan="off", server_header=False,
       timeout_graceful_shutdown=5))

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from fastchi_tf import cli
+from fastchi_tf import shipped
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from fastchi_tf.light import image_io
@@ -169,7 +170,6 @@ class Engine:
 
 def shipped_path() -> str:
   """The shipped .tflite file; StylizeError, in one line, if it is missing."""
-  from fastchi_tf import shipped  # pylint: disable=g-import-not-at-top
   try:
     return shipped.path("tflite")
   except shipped.MissingError as e:

@@ -120,8 +120,9 @@ def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
 def ship(model_dir: str, step: int, folder: str = FOLDER,
          recipe: str = "python -m experiments.shipped.styles", start: Optional[str] = None) -> dict:
   """Exports the run in `model_dir` into `folder` (replaced whole); returns file sizes."""
-  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  # TensorFlow only to ship a run; finding and loading the files needs none.
+  from fastchi_tf import export
+  from fastchi_tf import render_net
   model = export.restore_render_net(model_dir)
   names = render_net.style_names(model)
 

@@ -32,14 +32,14 @@ Statistics = Dict[str, Tuple[np.ndarray, np.ndarray]]
 
 def norm_layers(model) -> list:
   """The network's InstanceNorm layers, whose statistics tiling fixes."""
-  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import layers  # TensorFlow: Keras models only; a .tflite one tiles without
   return [l for l in model.layers if isinstance(l, layers.InstanceNorm)]
 
 
 def statistics_model(model: keras.Model) -> keras.Model:
   """A model sharing `model`'s layers whose outputs are each InstanceNorm's input moments."""
-  import keras  # pylint: disable=g-import-not-at-top,redefined-outer-name
-  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=redefined-outer-name  (TensorFlow: as norm_layers)
+  from fastchi_tf import layers
 
   class _Moments(keras.layers.Layer):
     """layers.moments as a layer: the statistics the network itself computes, accurate over
@@ -93,8 +93,8 @@ def image_statistics(model: keras.Model, image: np.ndarray, size: int,
 
 def with_statistics(model: keras.Model, statistics: Statistics) -> keras.Model:
   """A copy of `model` whose InstanceNorm layers use `statistics`; other layers are shared."""
-  import keras  # pylint: disable=g-import-not-at-top,redefined-outer-name
-  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+  import keras  # pylint: disable=redefined-outer-name  (TensorFlow: as norm_layers)
+  from fastchi_tf import layers
   norms = {}
 
   def clone(layer):

@@ -14,6 +14,7 @@ from typing import Iterator, Optional, Tuple
 
 import imageio_ffmpeg  # ships the ffmpeg binary used here
 import numpy as np
+from PIL import Image
 
 from fastchi_tf.light import io_utils
 
@@ -117,7 +118,6 @@ def _header(path):
 
 def _looks_like_image(path):
   """True if Pillow recognizes the file's content as an image."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
   try:
     with Image.open(path):
       return True

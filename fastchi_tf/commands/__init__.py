@@ -12,6 +12,10 @@ import importlib
 import sys
 from typing import NoReturn
 
+from absl import flags
+
+from fastchi_tf import cli
+
 # command name: (module, one line for `fastchi --help`)
 COMMANDS = {
     "stylize": ("stylize", "stylize photos (the shipped styles by default)"),
@@ -27,8 +31,6 @@ COMMANDS = {
 
 def run(name: str, prog: str = "") -> NoReturn:
   """Runs command `name` on sys.argv[1:]; `prog` names it in messages and --help."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import cli  # pylint: disable=g-import-not-at-top
   module_name = f"{__name__}.{COMMANDS[name][0]}"
   if prog:
     sys.argv[0] = prog

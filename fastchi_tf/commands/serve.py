@@ -12,8 +12,10 @@ install (requirements-lite.txt) serves, and TensorFlow is never imported. Binds 
 """
 
 import os
+import warnings
 
 from absl import flags
+from PIL import Image
 
 from fastchi_tf import cli
 
@@ -37,10 +39,9 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  import warnings  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import serve  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import serve_engine  # pylint: disable=g-import-not-at-top
+  # (starlette and the server only to serve: --help, answered before main, needs none)
+  from fastchi_tf import serve
+  from fastchi_tf import serve_engine
   # --max_pixels is the limit; Pillow's warning above its own (89 megapixels) is noise.
   warnings.simplefilter("ignore", Image.DecompressionBombWarning)
   threads = FLAGS.threads or max(1, (os.cpu_count() or 1) // FLAGS.workers)

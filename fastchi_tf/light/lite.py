@@ -13,7 +13,9 @@ import json
 import os
 from typing import Optional, Sequence, Tuple
 
+import flatbuffers
 import numpy as np
+from ai_edge_litert import schema_py_generated  # (22 ms; every runner reads style names)
 from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
 from fastchi_tf.light import io_utils
@@ -22,15 +24,9 @@ from fastchi_tf.light.export_names import MINIMUM, MULTIPLE, STATISTICS, WITH_ST
 STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
 
 
-def _schema():
-  from ai_edge_litert import schema_py_generated  # pylint: disable=g-import-not-at-top
-  return schema_py_generated
-
-
 def with_style_names(content: bytes, names: Sequence[str]) -> bytes:
   """`content` (a .tflite flatbuffer) with the style names added as a metadata entry."""
-  import flatbuffers  # pylint: disable=g-import-not-at-top
-  schema = _schema()
+  schema = schema_py_generated
   model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(content, 0))
   buffer = schema.BufferT()
   buffer.data = np.frombuffer(json.dumps({"styles": list(names)}).encode(), np.uint8)
@@ -46,7 +42,7 @@ def with_style_names(content: bytes, names: Sequence[str]) -> bytes:
 
 def style_names(content: bytes) -> Tuple[str, ...]:
   """The style names stored by `with_style_names`, or () if there are none."""
-  schema = _schema()
+  schema = schema_py_generated
   model = schema.Model.GetRootAs(content, 0)
   for i in range(model.MetadataLength()):
     entry = model.Metadata(i)
