@@ -9,11 +9,10 @@ The export folder is replaced whole, so it never mixes files of two models; a fo
 anything else is refused.
 """
 
-import os
-
 from absl import flags
 
 from fastchi_tf import cli
+from fastchi_tf.jobs import export as export_job
 
 flags.DEFINE_string("model_dir", None, "Training run folder.")
 flags.DEFINE_string("export_dir", None, "Folder to write the exported models to.")
@@ -26,27 +25,9 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   cli.require("model_dir", "export_dir")
-  if not os.path.isdir(FLAGS.model_dir):
-    cli.usage_error(f"--model_dir {FLAGS.model_dir} is not a folder" if
-                    os.path.exists(FLAGS.model_dir) else
-                    f"--model_dir {FLAGS.model_dir} not found")
-  if not os.path.isfile(os.path.join(FLAGS.model_dir, "config.json")):
-    cli.usage_error(f"--model_dir {FLAGS.model_dir} is not a training run (no config.json)")
-  cli.import_tensorflow_quietly()
-  from fastchi_tf import export
-  try:
-    export.check_export_dir(FLAGS.model_dir, FLAGS.export_dir)
-    if FLAGS.onnx:
-      export.check_onnx_available()  # before minutes of work, not after
-  except export.ExportError as e:
-    cli.usage_error(e)
-  try:
-    differences = export.export_all(FLAGS.model_dir, FLAGS.export_dir, FLAGS.tflite,
-                                    onnx=FLAGS.onnx)
-  except export.ExportError as e:
-    cli.fail(e)
-  except KeyboardInterrupt:
-    cli.interrupted(f"{FLAGS.export_dir} was left as it was")
+  differences = export_job.run(export_job.ExportJob(
+      model_dir=FLAGS.model_dir, export_dir=FLAGS.export_dir, tflite=FLAGS.tflite,
+      onnx=FLAGS.onnx))
   for form, diff in differences.items():
     name = "ONNX (onnxruntime)" if form == "onnx" else f"TFLite {form}"
     print(f"{name}: max difference to the SavedModel {diff} uint8 levels")
