@@ -78,7 +78,6 @@ def define_tile_flag(help_text: str, flag_values=None) -> None:
   """--tile (unset: automatic), refusing at parse what check_tile refuses, with a help that
   shows that range: absl's lower bound of 0 showed "a non-negative integer" while 1 to 63
   were refused."""
-  from absl import flags
   fv = flags.FLAGS if flag_values is None else flag_values
   parser = flags.IntegerParser(lower_bound=None)  # (a keyword: absl shares no parser then)
   parser.syntactic_help = TILE_RANGE
