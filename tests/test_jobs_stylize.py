@@ -3,6 +3,8 @@
 import io
 import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -117,3 +119,20 @@ def test_an_output_another_job_holds_fails(model_path, tmp_path, rng):
     with pytest.raises(cli.Failed):
       stylize_job.run(Job(model=model_path, input=photo, output=out))
   assert not os.path.exists(out)
+
+
+def test_the_job_and_its_command_import_without_tensorflow():
+  # The light install runs fastchi stylize on a .tflite model: TensorFlow must stay out.
+  script = """
+import sys
+class Blocker:
+  def find_spec(self, name, path=None, target=None):
+    if name.split(".")[0] in ("tensorflow", "keras"):
+      raise ImportError(f"blocked: {name}")
+sys.meta_path.insert(0, Blocker())
+import fastchi_tf.commands.stylize, fastchi_tf.jobs.stylize, fastchi_tf.jobs.contact_sheet
+"""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+                          text=True, timeout=120, check=False)
+  assert result.returncode == 0, result.stderr
