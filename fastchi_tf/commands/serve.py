@@ -42,6 +42,7 @@ def main(argv):
   # (starlette and the server only to serve: --help, answered before main, needs none)
   from fastchi_tf import serve
   from fastchi_tf import serve_engine
+  from fastchi_tf.jobs import serve as serve_job
   # --max_pixels is the limit; Pillow's warning above its own (89 megapixels) is noise.
   warnings.simplefilter("ignore", Image.DecompressionBombWarning)
   threads = FLAGS.threads or max(1, (os.cpu_count() or 1) // FLAGS.workers)
@@ -50,26 +51,9 @@ def main(argv):
       engine=serve_engine.EngineConfig(
           model=FLAGS.model or "", collection=FLAGS.collection or "", workers=FLAGS.workers,
           threads=threads, max_pixels=FLAGS.max_pixels))
-  try:
-    sock = serve.listen(config.host, config.port)
-  except OSError as e:
-    cli.usage_error(f"cannot listen on {config.host}:{config.port}: {e.strerror or e}")
-  try:
-    engine = serve_engine.Engine(config.engine)
-  except ValueError as e:  # (a StylizeError is one)
-    sock.close()
-    cli.usage_error(e)
-  except KeyboardInterrupt:
-    sock.close()
-    cli.interrupted("stopped while loading the model")
-  warning = serve.exposed_warning(config.host)
-  if warning:
-    cli.warn(warning)
-  print(f"fastchi serve: {serve.url(sock, config.host)}  ({len(engine.names)} styles, "
+  server = serve_job.open_server(config)
+  if server.warning:
+    cli.warn(server.warning)
+  print(f"fastchi serve: {server.url}  ({len(server.engine.names)} styles, "
         f"{config.engine.workers} worker(s) x {threads} thread(s); Ctrl-C stops)", flush=True)
-  try:
-    serve.run(serve.build_app(engine, config), sock)
-  except KeyboardInterrupt:
-    cli.interrupted("the server stopped")
-  finally:
-    sock.close()
+  serve_job.run(server)

@@ -1,0 +1,60 @@
+"""`fastchi serve`'s work: the listening socket and the loaded models, then serving.
+
+The job is a serve.ServeConfig. `open_server(config)` binds and loads (cli.UsageError if the
+address or a model cannot be used, cli.Interrupted while loading); `run(server)` serves
+until Ctrl-C or SIGTERM, then raises cli.Interrupted. LiteRT only: no TensorFlow.
+"""
+
+import dataclasses
+import socket
+from typing import Optional
+
+from fastchi_tf import cli
+from fastchi_tf import serve
+from fastchi_tf import serve_engine
+
+
+@dataclasses.dataclass
+class Server:
+  """A bound socket and a loaded engine, not serving yet."""
+  config: serve.ServeConfig
+  sock: socket.socket
+  engine: serve_engine.Engine
+
+  @property
+  def url(self) -> str:
+    return serve.url(self.sock, self.config.host)
+
+  @property
+  def warning(self) -> Optional[str]:
+    """The line to print when the server listens beyond this machine, or None."""
+    return serve.exposed_warning(self.config.host)
+
+
+def open_server(config: serve.ServeConfig) -> Server:
+  """Binds config.host:port (0: a free port) and loads the models of config.engine."""
+  try:
+    sock = serve.listen(config.host, config.port)
+  except OSError as e:
+    raise cli.UsageError(f"cannot listen on {config.host}:{config.port}: "
+                         f"{e.strerror or e}") from None
+  try:
+    engine = serve_engine.Engine(config.engine)
+  except ValueError as e:  # (a StylizeError is one)
+    sock.close()
+    raise cli.UsageError(str(e)) from None
+  except KeyboardInterrupt:
+    sock.close()
+    raise cli.Interrupted("stopped while loading the model") from None
+  return Server(config, sock, engine)
+
+
+def run(server: Server) -> None:
+  """Serves until stopped (serve.run raises the stopping signal again, as Ctrl-C); the
+  socket is closed after."""
+  try:
+    serve.run(serve.build_app(server.engine, server.config), server.sock)
+  except KeyboardInterrupt:
+    raise cli.Interrupted("the server stopped") from None
+  finally:
+    server.sock.close()
