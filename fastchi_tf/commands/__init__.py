@@ -26,6 +26,7 @@ COMMANDS = {
     "demo": ("demo", "the offline demo: shipped styles, then a style trained from scratch"),
     "info": ("info", "versions, devices, threads and the shipped model files"),
     "serve": ("serve", "a web page: stylize photos and a live camera in the browser"),
+    "add-style": ("add_style", "add your own painting to the shipped styles (~15 min)"),
 }
 
 

@@ -1,4 +1,5 @@
-"""The style flags the image and video commands share, and the shipped model as a default.
+"""The style flags the image and video commands share, and the default model: the shipped
+one, or the user's collection (fastchi add-style) for a style of theirs.
 
 Here, above the library, because they name the shipped collection (fastchi_tf.shipped), which
 the ground-floor cli must not know.
@@ -9,6 +10,7 @@ from absl import flags
 from fastchi_tf import cli
 from fastchi_tf import shipped
 from fastchi_tf import stylizers
+from fastchi_tf.light import collection as collection_lib
 from fastchi_tf.light import model_files
 
 
@@ -21,14 +23,19 @@ def define_style_flags() -> None:
   flags.DEFINE_float("strength", 1.0, "How much of the style: 0 returns the input, 1 the full "
                      "style; in between blends the two.", lower_bound=0.0, upper_bound=1.0)
   flags.DEFINE_bool("list_styles", False, "Print the model's styles (index and name) and exit.")
+  flags.DEFINE_string("collection", None, "Your style collection (fastchi add-style), used "
+                      "without --model when --style names one of its styles. Default: "
+                      f"${collection_lib.ENV}, else the platform's user data folder + /styles.")
 
 
 def print_styles(stylizer) -> None:
   """--list_styles: one "index name" line per style of a loaded Stylizer."""
   if not stylizer.style_names:
     print(f"{stylizer.path} has a single style (no --style needed)")
+  found = collection_lib.beside(stylizer.path)  # a collection's network: mark the user's
   for i, name in enumerate(stylizer.style_names):
-    print(f"{i} {name}")
+    added = found and found.find(name)
+    print(f"{i} {name}" + (f"  (yours: added from {added.painting})" if added else ""))
 
 
 def model_style_names(model: str):
@@ -45,6 +52,21 @@ def model_style_names(model: str):
     except ValueError as e:
       cli.usage_error(e)
   return names
+
+
+def default_model(kind: str) -> str:
+  """The model without --model: the shipped one, or the user's collection's when --style
+  needs one of its styles or --list_styles is asked (collection.model_for); its note on
+  stderr."""
+  try:
+    path, note = collection_lib.model_for(
+        flags.FLAGS.style, shipped_model(kind), shipped_model("keras"),
+        flags.FLAGS.collection, flags.FLAGS.list_styles, kind)
+  except collection_lib.CollectionError as e:
+    cli.usage_error(e)
+  if note:
+    cli.warn(note)
+  return path
 
 
 def shipped_model(kind: str) -> str:

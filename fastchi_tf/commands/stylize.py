@@ -69,7 +69,7 @@ def job_from_flags() -> stylize_job.StylizeJob:
 def main(argv):
   del argv
   if FLAGS.model is None:
-    FLAGS.model = style_flags.shipped_model("tflite")
+    FLAGS.model = style_flags.default_model("tflite")
   if FLAGS.list_styles:
     _list_styles()
     return

@@ -66,7 +66,7 @@ def job_from_flags() -> video_job.VideoJob:
 def main(argv):
   del argv
   if FLAGS.model is None:
-    FLAGS.model = style_flags.shipped_model("keras")
+    FLAGS.model = style_flags.default_model("keras")
   if FLAGS.list_styles:
     _list_styles()
     return

@@ -1,0 +1,261 @@
+"""fastchi add-style on a tiny "shipped" network: a user's painting joins the collection, the
+old styles stay bit for bit, a stopped run resumes, and bad input leaves nothing behind."""
+
+import dataclasses
+import functools
+import json
+import os
+import signal
+import stat
+import time
+
+import numpy as np
+import pytest
+
+from fastchi_tf import cli
+from fastchi_tf import config as config_lib
+from fastchi_tf import export
+from fastchi_tf import layers
+from fastchi_tf import render_net
+from fastchi_tf import shipped
+from fastchi_tf.jobs import add_style
+from fastchi_tf.light import collection as collection_lib
+from conftest import write_small_photo
+from run_helpers import randomized
+
+BASE_NAMES = ("a", "b", "c")
+
+
+@pytest.fixture(scope="module")
+def tiny_shipped(tmp_path_factory):
+  """A "shipped" folder: a tiny 3-style network (random rows, so styles differ) and the
+  settings it was "trained" with."""
+  folder = tmp_path_factory.mktemp("shipped")
+  cfg = config_lib.named("tiny", render=dict(styles=BASE_NAMES), data=dict(style_size=32))
+  model = randomized(render_net.build_render_net(**dataclasses.asdict(cfg.render)))
+  export.export_keras(model, str(folder / shipped.KERAS_FILE))
+  (folder / shipped.TRAINING_CONFIG_FILE).write_text(cfg.to_json())
+  return str(folder)
+
+
+@pytest.fixture(scope="module")
+def painting(tmp_path_factory):
+  return write_small_photo("rocket.jpg", str(tmp_path_factory.mktemp("art") / "rocket.jpg"))
+
+
+def job_for(painting, collection, tiny_shipped, photo_folder, **changes):
+  settings = dict(photos=photo_folder, shipped_folder=tiny_shipped, checkpoint_every=1,
+                  max_steps=2, verbose=False, preview_every=0.0, minutes=5.0, tflite=False)
+  return add_style.AddStyleJob(painting=painting, collection=str(collection),
+                               **dict(settings, **changes))
+
+
+def one_hot(k, n):
+  return np.eye(n, dtype=np.float32)[k][None]
+
+
+@pytest.fixture(scope="module")
+def added(tmp_path_factory, tiny_shipped, painting, photo_folder):
+  """One add-style run (2 steps, with the TFLite file): (its result, what it said)."""
+  said = []
+  folder = tmp_path_factory.mktemp("collection") / "mine"
+  result = add_style.run(job_for(painting, folder, tiny_shipped, photo_folder,
+                                 name="my_rocket", tflite=True), say=said.append)
+  return result, said
+
+
+@pytest.mark.slow
+def test_a_painting_joins_the_collection_and_the_old_styles_stay_bit_for_bit(
+    added, tiny_shipped, rng):
+  result, said = added
+  assert result.names == BASE_NAMES + ("my_rocket",) and result.steps == 2
+  found = collection_lib.read(result.folder)
+  assert found.names == result.names and found.added_names == ("my_rocket",)
+  assert found.added[0].steps == 2 and found.added[0].painting.endswith("rocket.jpg")
+  assert found.base_sha256 == collection_lib.file_sha256(
+      os.path.join(tiny_shipped, shipped.KERAS_FILE))
+  # The run is gone; the network, its settings and the preview are there.
+  assert sorted(os.listdir(result.folder)) == sorted([
+      collection_lib.INDEX_FILE, collection_lib.KERAS_FILE, collection_lib.TFLITE_FILE,
+      collection_lib.TRAINING_CONFIG_FILE, collection_lib.PREVIEWS])
+  assert [line for line in said if result.preview in line] == [
+      f"preview (rewritten about every minute): {result.preview}"]
+  before = layers.load_model(os.path.join(tiny_shipped, shipped.KERAS_FILE))
+  after = layers.load_model(found.model("keras"))
+  x = rng.uniform(0, 255, (1, 40, 36, 3)).astype(np.float32)
+  for k in range(3):
+    np.testing.assert_array_equal(before([x, one_hot(k, 3)]).numpy(),
+                                  after([x, one_hot(k, 4)]).numpy())
+  # The new style is a style of its own, and mixes with the old ones, in both files.
+  new = after([x, one_hot(3, 4)]).numpy()
+  assert np.abs(new - after([x, one_hot(0, 4)]).numpy()).mean() > 0.5
+  from fastchi_tf import stylize
+  from fastchi_tf import stylizers
+  photo = x[0].astype(np.uint8)
+  for kind in ("tflite", "keras"):
+    stylizer = stylizers.load_stylizer(found.model(kind))
+    assert stylizer.style_names == result.names
+    a, b, mix = (stylize.stylize_image(stylizer.set_style(s), photo).astype(float)
+                 for s in ("a", "my_rocket", "a,my_rocket"))
+    assert np.abs(mix - a).mean() < np.abs(a - b).mean() > 1
+
+
+@pytest.mark.slow
+def test_taken_names_are_refused_and_nothing_changes(added, tiny_shipped, painting,
+                                                    photo_folder):
+  result, _ = added
+  listing = {n: os.path.getmtime(os.path.join(result.folder, n))
+             for n in os.listdir(result.folder)}
+  for name, why in (("my_rocket", "your collection"), ("b", "one of the shipped styles")):
+    with pytest.raises(cli.UsageError, match=f"--name {name} is taken: .*{why}"):
+      add_style.run(job_for(painting, result.folder, tiny_shipped, photo_folder, name=name))
+  assert {n: os.path.getmtime(os.path.join(result.folder, n))
+          for n in os.listdir(result.folder)} == listing
+
+
+@pytest.mark.slow
+def test_stylize_finds_the_collections_style_and_lists_it_as_yours(added, tiny_shipped,
+                                                                   capsys):
+  result, _ = added
+  lite = os.path.join(tiny_shipped, "model_float16.tflite")
+  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)
+  mine = collection_lib.read(result.folder).model("tflite")
+  choose = functools.partial(collection_lib.model_for, shipped=lite,
+                             shipped_keras=keras_file, folder=result.folder)
+  if not os.path.exists(lite):  # the tiny "shipped" folder has no TFLite file: its names
+    lite = keras_file           # are read from the .keras one alike
+    choose = functools.partial(choose, shipped=lite)
+  assert choose("my_rocket") == (mine, None)
+  assert choose("b:0.3,my_rocket:0.7") == (mine, None)
+  assert choose("3") == (mine, None)  # an index only the collection has
+  assert choose("b") == (lite, None) and choose("a,b") == (lite, None)
+  assert choose(None, list_styles=True) == (mine, None)
+  assert choose("b", folder=None) == (lite, None)  # no default collection: the shipped one
+  # stylize with the collection's network, as the command would after choosing it.
+  from fastchi_tf.jobs import stylize as stylize_job
+  from PIL import Image
+  photo = os.path.join(os.path.dirname(result.folder), "photo.png")
+  Image.fromarray(np.full((40, 48, 3), 120, np.uint8)).save(photo)
+  out = stylize_job.run(stylize_job.StylizeJob(model=mine, input=photo, style="my_rocket"))
+  assert out.error is None and os.path.isfile(out.output)
+  from fastchi_tf.commands import style_flags
+  import types
+  style_flags.print_styles(types.SimpleNamespace(path=mine, style_names=result.names))
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[:3] == ["0 a", "1 b", "2 c"]
+  assert lines[3].startswith("3 my_rocket  (yours: added from ") and "rocket.jpg" in lines[3]
+
+
+def test_a_collection_made_from_another_shipped_network_says_so_once(tmp_path, tiny_shipped):
+  folder = tmp_path / "mine"
+  folder.mkdir()
+  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)
+  index = collection_lib.Collection(str(folder), BASE_NAMES + ("mine",), [collection_lib.Added(
+      "mine", "/p/mine.jpg", "0" * 64, 15.0, 300, "2026-12-06T12:00:00+00:00")],
+      base_sha256=collection_lib.file_sha256(keras_file))
+  collection_lib.write(index)
+  (folder / collection_lib.KERAS_FILE).write_bytes(b"")
+  path, note = collection_lib.model_for("mine", keras_file, keras_file, str(folder),
+                                        kind="keras")
+  assert path == index.model("keras") and note is None
+  collection_lib.write(dataclasses.replace(index, base_sha256="1" * 64))
+  path, note = collection_lib.model_for("a,mine", keras_file, keras_file, str(folder))
+  assert path == index.model("keras")  # (no TFLite file: the .keras one)
+  assert "\n" not in note and "earlier shipped network" in note
+  with pytest.raises(collection_lib.CollectionError, match="holds no styles yet"):
+    collection_lib.model_for("mine", keras_file, keras_file, str(tmp_path / "none"))
+
+
+def test_grow_appends_the_new_row_and_keeps_everything_else(tiny_shipped, rng):
+  cfg = shipped.training_config(tiny_shipped)
+  build = lambda names, seed: randomized(render_net.build_render_net(
+      **dict(dataclasses.asdict(cfg.render), styles=names)), seed)
+  current = build(BASE_NAMES + ("x",), 1)
+  trained = build(BASE_NAMES + ("y",), 2)
+  for layer in trained.layers:  # the same shared weights as `current`, as fine-tuning leaves
+    if layer.weights and not isinstance(layer, layers.InstanceNorm):
+      layer.set_weights(current.get_layer(layer.name).get_weights())
+  grown = add_style.grow(current, trained, "y", cfg.render)
+  assert render_net.style_names(grown) == BASE_NAMES + ("x", "y")
+  x = rng.uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+  for k in range(4):
+    np.testing.assert_array_equal(current([x, one_hot(k, 4)]).numpy(),
+                                  grown([x, one_hot(k, 5)]).numpy())
+  np.testing.assert_array_equal(trained([x, one_hot(3, 4)]).numpy(),
+                                grown([x, one_hot(4, 5)]).numpy())
+  # A name already there (an add-style cut short after writing the network) is replaced.
+  again = add_style.grow(grown, trained, "y", cfg.render)
+  assert render_net.style_names(again) == BASE_NAMES + ("x", "y")
+  with pytest.raises(ValueError, match="not the one the run of y grew from"):
+    add_style.grow(build(BASE_NAMES + ("x",), 3), trained, "y", cfg.render)
+
+
+@pytest.mark.slow
+def test_a_stopped_run_is_kept_and_the_same_command_resumes_it(
+    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+  from fastchi_tf import train_lib
+  folder = tmp_path / "mine"
+  job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=4)
+  real_train = train_lib.train
+
+  def stopped_at_2(cfg, **kwargs):
+    """train, with a Ctrl-C after step 1 (between calls, where _StopRequest takes it)."""
+    stop_when = kwargs["stop_when"]
+
+    def ctrl_c(step, model):
+      if step == 1:  # (taken at the next check: after step 2)
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # (taken)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # (the handler sets the request)
+      return stop_when(step, model)
+    return real_train(cfg, **dict(kwargs, stop_when=ctrl_c))
+  monkeypatch.setattr(train_lib, "train", stopped_at_2)
+  with pytest.raises(cli.Interrupted, match="step 2.*the same command resumes it") as stopped:
+    add_style.run(job)
+  assert "\n" not in str(stopped.value)
+  run_dir = folder / collection_lib.RUNS / "rocket"
+  state = json.loads((run_dir / add_style.STATE_FILE).read_text())
+  assert state["steps"] == 2 and state["seconds"] > 0
+  assert collection_lib.read(str(folder)) is None  # nothing added yet
+  monkeypatch.setattr(train_lib, "train", real_train)
+  said = []
+  result = add_style.run(job, say=said.append)
+  assert any("resuming rocket" in line and "(step 2)" in line for line in said)
+  assert result.steps == 4 and result.resumed  # steps 3 and 4: it went on
+  assert not run_dir.exists()
+  assert collection_lib.read(str(folder)).added[0].steps == 4
+
+
+@pytest.mark.parametrize("case", ["unreadable", "tiny", "missing", "minutes", "zero_minutes",
+                                  "bad_name", "unwritable", "file_folder"])
+def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, tiny_shipped, painting,
+                                                  photo_folder):
+  folder = tmp_path / "mine"
+  job = job_for(painting, folder, tiny_shipped, photo_folder)
+  broken = tmp_path / "broken.jpg"
+  broken.write_bytes(b"not a picture")
+  small = write_small_photo("rocket.jpg", str(tmp_path / "small.png"), size=8)
+  locked = tmp_path / "locked"
+  locked.mkdir()
+  changes, expected = {
+      "unreadable": (dict(painting=str(broken)), "cannot read the painting"),
+      "tiny": (dict(painting=small), "at least 16"),
+      "missing": (dict(painting=str(tmp_path / "nope.jpg")), "painting not found"),
+      "minutes": (dict(minutes=-1.0), "--minutes must be a number above 0"),
+      "zero_minutes": (dict(minutes=0.0), "--minutes must be a number above 0"),
+      "bad_name": (dict(name="a,b"), "cannot name a style"),
+      "unwritable": (dict(collection=str(locked / "styles")), "cannot write the collection"),
+      "file_folder": (dict(collection=str(broken)), "cannot write the collection"),
+  }[case]
+  listing = sorted(os.listdir(tmp_path))
+  os.chmod(locked, stat.S_IRUSR | stat.S_IXUSR)
+  try:
+    if case == "unwritable" and os.access(str(locked), os.W_OK):  # root: a read-only mount
+      changes = dict(collection="/proc/fastchi_styles")
+    with pytest.raises(cli.UsageError, match=expected) as raised:
+      add_style.run(dataclasses.replace(job, **changes))
+  finally:
+    os.chmod(locked, stat.S_IRWXU)
+  assert "\n" not in str(raised.value)
+  assert sorted(os.listdir(tmp_path)) == listing
+  assert os.listdir(locked) == []
