@@ -259,3 +259,18 @@ def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, tiny_shipped, 
   assert "\n" not in str(raised.value)
   assert sorted(os.listdir(tmp_path)) == listing
   assert os.listdir(locked) == []
+
+
+def test_ctrl_c_before_the_first_checkpoint_leaves_nothing(tmp_path, tiny_shipped, painting,
+                                                          photo_folder, monkeypatch):
+  from fastchi_tf import train_lib
+  tiny = layers.load_model(os.path.join(tiny_shipped, shipped.KERAS_FILE))
+
+  def stopped(cfg, **kwargs):
+    kwargs["stop_when"](0, tiny)  # (writes the first preview)
+    raise train_lib.Interrupted(None, None)
+  monkeypatch.setattr(train_lib, "train", stopped)
+  listing = sorted(os.listdir(tmp_path))
+  with pytest.raises(cli.Interrupted, match="nothing was kept"):
+    add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
+  assert sorted(os.listdir(tmp_path)) == listing

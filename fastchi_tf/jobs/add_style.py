@@ -212,7 +212,10 @@ def _run_held(job, plan, say):
   except BaseException:
     if new and not _has_checkpoint(plan.run_dir):  # nothing trained: nothing left behind
       shutil.rmtree(plan.run_dir, ignore_errors=True)
-      io_utils.remove_empty([os.path.join(plan.folder, collection_lib.RUNS)])
+      previews = os.path.join(plan.folder, collection_lib.PREVIEWS)
+      with contextlib.suppress(OSError):
+        os.remove(os.path.join(previews, f"{plan.name}.png"))
+      io_utils.remove_empty([os.path.join(plan.folder, collection_lib.RUNS), previews])
     raise
 
 
