@@ -13,6 +13,8 @@ import statistics
 import tensorflow as tf
 
 from fastchi_tf.light import io_utils
+# The CPU's vector ISA and oneDNN's, which the tools' runtime choice reads too.
+from fastchi_tf.light.machine import cpu_flags, onednn_isa, vector_isa  # noqa: F401
 
 EXPERIMENTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_ROOT = os.path.dirname(EXPERIMENTS_DIR)
@@ -66,67 +68,6 @@ def cpu_model():
   except OSError:
     pass
   return platform.processor() or "unknown"
-
-
-def cpu_flags(path="/proc/cpuinfo"):
-  """The CPU's feature flags (avx2, avx512f, ...), or an empty set where Linux does not say."""
-  try:
-    with open(path) as f:
-      for line in f:
-        if line.startswith("flags"):
-          return frozenset(line.split(":", 1)[1].split())
-  except OSError:
-    pass
-  return frozenset()
-
-
-def vector_isa(flags):
-  """The widest vector ISA in `flags`: "AVX-512 with BF16/VNNI", "AVX-512", "AVX2", ...
-
-  TensorFlow's oneDNN kernels gain most from AVX-512, so timings on an AVX2 machine and on an
-  AVX-512 one differ in their ratios, not only in their scale (issue 34).
-  """
-  if "avx512f" in flags:
-    extras = [name for flag, name in (("avx512_bf16", "BF16"), ("avx512_vnni", "VNNI"),
-                                      ("amx_tile", "AMX")) if flag in flags]
-    return "AVX-512" + (" with " + "/".join(extras) if extras else "")
-  for flag, name in (("avx2", "AVX2"), ("avx", "AVX"), ("sse4_1", "SSE4.1")):
-    if flag in flags:
-      return name
-  return "unknown"
-
-
-# oneDNN's names for its CPU ISAs, best first, with the /proc/cpuinfo flags each needs.
-_ONEDNN_ISAS = (
-    ("avx512_core_amx", ("avx512f", "avx512bw", "avx512vl", "avx512dq", "amx_tile",
-                         "amx_bf16", "amx_int8")),
-    ("avx512_core_bf16", ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16")),
-    ("avx512_core_vnni", ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni")),
-    ("avx512_core", ("avx512f", "avx512bw", "avx512vl", "avx512dq")),
-    ("avx2_vnni", ("avx2", "avx_vnni")),
-    ("avx2", ("avx2",)),
-    ("avx", ("avx",)),
-    ("sse41", ("sse4_1",)),
-)
-
-
-def onednn_isa(flags, environ):
-  """The ISA TensorFlow's oneDNN kernels would run, without starting them (cheap, not asked).
-
-  oneDNN dispatches to the best ISA the CPU has unless ONEDNN_MAX_CPU_ISA caps it, and
-  TF_ENABLE_ONEDNN_OPTS=0 turns its kernels off. "unknown" where the flags do not say.
-  """
-  if environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower() in ("0", "false"):
-    return "off (TF_ENABLE_ONEDNN_OPTS=0)"
-  best = next((name for name, needs in _ONEDNN_ISAS if all(f in flags for f in needs)),
-              None)
-  if best is None:
-    return "unknown"
-  cap = (environ.get("ONEDNN_MAX_CPU_ISA") or environ.get("DNNL_MAX_CPU_ISA") or "").lower()
-  names = [name for name, _ in _ONEDNN_ISAS]
-  if cap in names and names.index(cap) > names.index(best):
-    return f"{cap} (capped by ONEDNN_MAX_CPU_ISA)"
-  return best
 
 
 def median(values):
