@@ -15,6 +15,7 @@ from absl import flags
 
 from fastchi_tf.light import io_utils
 from fastchi_tf.light import locks
+from fastchi_tf.light import runtime as runtime_lib
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
@@ -135,6 +136,16 @@ def define_runtime_flags(device: bool = True) -> None:
   if device:
     flags.DEFINE_string("device", None, "Where to compute: cpu, gpu or gpu:N (default: the "
                         "first GPU if there is one, else the CPU).")
+
+
+def define_runtime_choice_flag(what: str = "the model") -> None:
+  """--runtime auto|tflite|tf (fastchi_tf.light.runtime.choose), auto by default."""
+  flags.DEFINE_enum(
+      "runtime", "auto", runtime_lib.RUNTIMES,
+      f"What runs {what}: auto, the faster here (TFLite on XNNPACK when the model has a "
+      "TFLite file, as the shipped styles and an export folder's saved_model or model.keras "
+      "do, and nothing needs TensorFlow: a GPU, --mixed_precision; fastchi info says "
+      "which); tflite; or tf (TensorFlow, oneDNN on CPU).")
 
 
 def threads() -> Optional[int]:

@@ -87,7 +87,8 @@ def test_info_threads_and_devices(tmp_path):
       ("stylize", "--model", keras_model, "--input", photo, "--output", tmp_path / "x.png",
        "--style", "wave", "--device", "gpu:3"),
       ("stylize", "--input", photo, "--output", tmp_path / "y.png", "--device", "tpu"),
-      ("stylize", "--input", photo, "--output", tmp_path / "z.png", "--device", "gpu"),
+      ("stylize", "--model", shipped.path("tflite"), "--input", photo, "--output",
+       tmp_path / "z.png", "--device", "gpu"),
       ("stylize", "--input", photo, "--output", tmp_path / "w.png", "--threads", "0"))
   assert info[0] == 0, info[2]
   found = json.loads(info[1])

@@ -39,7 +39,9 @@ def test_one_photo_goes_beside_its_input_and_is_summarized(model_path, tmp_path,
   assert (result.output, result.written, result.failed, result.many) == (out, [out], [], False)
   assert Image.open(out).size == (28, 20)
   summary = result.summary()
-  assert list(summary) == ["model", "input", "output", "written", "failed", "seconds"]
+  assert list(summary) == ["model", "input", "output", "written", "failed", "seconds",
+                           "runtime", "ran"]
+  assert (summary["runtime"], summary["ran"]) == ("tf", model_path)  # (no TFLite beside it)
   assert summary["input"] == photo and summary["seconds"] >= 0
 
 

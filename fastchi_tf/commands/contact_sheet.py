@@ -7,7 +7,7 @@ r"""Renders every style of a model on photos into a single captioned PNG.
 
 Rows: each photo and it in each style; with --mix A,B a row of mixes of the first photo from
 A to B; with --ramp S a row of strengths 0 to 1 in style S. Without --model, the shipped
-styles are used.
+styles are used; --runtime chooses TFLite or TensorFlow as fastchi stylize does.
 """
 
 from absl import flags
@@ -28,6 +28,7 @@ flags.DEFINE_integer("max_size", 512, "Downscale the photo so its longer side is
                      "this.", lower_bound=16)
 
 cli.define_runtime_flags()
+cli.define_runtime_choice_flag()
 
 FLAGS = flags.FLAGS
 
@@ -35,12 +36,13 @@ FLAGS = flags.FLAGS
 def main(argv):
   del argv
   cli.require("input", "output")
-  model = FLAGS.model or style_flags.shipped_model("tflite")
-  # (--device only matters, and is only read, for a model TensorFlow runs)
+  model = FLAGS.model or style_flags.shipped_model("keras")  # (--runtime: its TFLite sibling)
+  # (--device only matters, and is only read, for a model TensorFlow may run)
   device = None if model.endswith(".tflite") else cli.device()
   contact_sheet_job.run(contact_sheet_job.ContactSheetJob(
       model=model, inputs=FLAGS.input, output=FLAGS.output, mix=FLAGS.mix, ramp=FLAGS.ramp,
-      steps=FLAGS.steps, max_size=FLAGS.max_size, threads=cli.threads(), device=device))
+      steps=FLAGS.steps, max_size=FLAGS.max_size, threads=cli.threads(), device=device,
+      runtime=FLAGS.runtime))
   print(f"wrote {FLAGS.output}")
 
 

@@ -6,8 +6,10 @@ what a training run folder holds.
                           resumed with (--allow_config_change), from the step it took effect
 
 With --json, the same as one JSON object; --threads N shows the setting the other commands
-take. TensorFlow is reported if it is installed (the
-light install has only LiteRT); importing it takes a few seconds. A run needs no TensorFlow.
+take. "runtime" says what --runtime auto runs here, photos and video (TFLite on XNNPACK or
+TensorFlow on oneDNN), and why, from the CPU's vector ISA (fastchi_tf.light.runtime).
+TensorFlow is reported if it is installed (the light install has only LiteRT); importing it
+takes a few seconds. A run needs no TensorFlow.
 """
 
 import json
@@ -19,6 +21,8 @@ from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf import config as config_lib
+from fastchi_tf.light import machine
+from fastchi_tf.light import runtime as runtime_lib
 
 flags.DEFINE_bool("json", False, "Print one JSON object instead of lines.")
 cli.define_runtime_flags(device=False)  # --threads: shows what the other commands would use
@@ -52,6 +56,10 @@ def gather() -> dict:
         "intra_op": tf.config.threading.get_intra_op_parallelism_threads() or "all cores",
         "inter_op": tf.config.threading.get_inter_op_parallelism_threads() or "automatic"}
   info["devices"] = devices
+  info["vector_isa"] = machine.vector_isa()
+  info["onednn_isa"] = machine.onednn_isa() if info["tensorflow"] else None
+  gpu = any("GPU" in d.upper() for d in devices)
+  info["runtime"] = runtime_lib.describe(gpu=gpu, isa=info["vector_isa"])
   files = {}
   for kind in ("tflite", "keras"):
     try:
@@ -118,6 +126,16 @@ def main(argv):
       for kind, entry in value.items():
         print(f"shipped {kind}: " + (f"{entry['path']} ({entry['bytes'] / 1e6:.1f} MB)"
                                      if "path" in entry else entry["missing"]))
+    elif key == "vector_isa":
+      onednn = f" (TensorFlow's oneDNN: {info['onednn_isa']})" if info["onednn_isa"] else ""
+      print(f"vector ISA: {value}{onednn}")
+    elif key == "onednn_isa":
+      continue
+    elif key == "runtime":
+      print("runtime (--runtime auto): " + (
+          f"{value['photos']} for photos and video" if value["photos"] == value["video"]
+          else f"{value['photos']} for photos, {value['video']} for video"))
+      print(f"  why: {value['why']}")
     elif key == "devices":
       print(f"devices: {', '.join(value) if value else 'none found (TensorFlow not installed)'}")
     elif isinstance(value, dict):

@@ -7,7 +7,8 @@ r"""Serves a web page that stylizes photos and a live camera, on this machine.
 The page: choose or drop a photo, pick a style (or mix two), drag the strength, download at
 full size; or start the camera for live frames. Its API (POST /api/stylize, POST /api/frame,
 GET /api/styles, GET /api/health) is in README. Runs .tflite models on LiteRT: the light
-install (requirements-lite.txt) serves, and TensorFlow is never imported. Binds to
+install (requirements-lite.txt) serves, and TensorFlow is never imported; an export's
+saved_model or model.keras is served by the TFLite file beside it. Binds to
 127.0.0.1 unless --host says otherwise. Ctrl-C or SIGTERM stops it.
 """
 
@@ -18,11 +19,13 @@ from absl import flags
 from PIL import Image
 
 from fastchi_tf import cli
+from fastchi_tf.light import runtime as runtime_lib
 
 flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (0.0.0.0: every interface).")
 flags.DEFINE_integer("port", 8080, "Port to listen on (0: a free one).", lower_bound=0,
                      upper_bound=65535)
-flags.DEFINE_string("model", None, "A .tflite model. Default: the shipped styles.")
+flags.DEFINE_string("model", None, "A .tflite model, or an export's saved_model or model.keras "
+                    "with one beside it. Default: the shipped styles.")
 flags.DEFINE_string("collection", None, "A folder of more .tflite models whose styles are "
                     "added to the page (a single-style model is named by its file).")
 flags.DEFINE_float("max_upload_mb", 20.0, "Largest request body, in MB (413 above it).",
@@ -33,6 +36,8 @@ flags.DEFINE_integer("workers", 2, "Requests stylized at once: one TFLite interp
                      "(1: one interpreter behind a lock).", lower_bound=1)
 flags.DEFINE_integer("threads", None, "LiteRT threads per interpreter (default: the cores "
                      "divided among the workers).", lower_bound=1)
+flags.DEFINE_enum("runtime", "auto", runtime_lib.RUNTIMES, "What runs the models: always "
+                  "TFLite on LiteRT here (auto and tflite); tf is refused.")
 
 FLAGS = flags.FLAGS
 
@@ -51,7 +56,7 @@ def main(argv):
       engine=serve_engine.EngineConfig(
           model=FLAGS.model or "", collection=FLAGS.collection or "", workers=FLAGS.workers,
           threads=threads, max_pixels=FLAGS.max_pixels))
-  server = serve_job.open_server(config)
+  server = serve_job.open_server(config, FLAGS.runtime)
   if server.warning:
     cli.warn(server.warning)
   print(f"fastchi serve: {server.url}  ({len(server.engine.names)} styles, "

@@ -15,6 +15,9 @@ NAME_stylized.EXT results, and says how many. "-" reads standard input and
 writes PNG to standard output. --json prints a summary of what was written to standard
 output. Missing output folders are created. PNG and WebP outputs keep an input's transparency.
 A .tflite model never imports TensorFlow (the light install, requirements-lite.txt, is enough).
+--runtime auto (the default) runs an export's saved_model or model.keras, and the shipped
+styles, on the TFLite file beside it where that is faster: on any CPU, unless a GPU or
+--mixed_precision needs TensorFlow (fastchi info says which runs here).
 """
 
 import json
@@ -29,7 +32,8 @@ from fastchi_tf.jobs import stylize as stylize_job
 from fastchi_tf.light import io_utils
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file. Default: "
-                    "the shipped styles (fastchi_tf/shipped, run on LiteRT).")
+                    "the shipped styles (fastchi_tf/shipped; on LiteRT unless --runtime "
+                    "chooses TensorFlow).")
 flags.DEFINE_string("input", None, "Image file, folder or glob.")
 flags.DEFINE_string("output", None, "Image file (single input) or folder; - for standard "
                     "output (PNG). Default: beside the input (NAME_stylized.EXT).")
@@ -46,6 +50,7 @@ flags.DEFINE_integer("batch_size", 4, "Images of the same size stylized per call
                      lower_bound=1)
 style_flags.define_style_flags()
 cli.define_runtime_flags()
+cli.define_runtime_choice_flag()
 
 FLAGS = flags.FLAGS
 
@@ -63,13 +68,13 @@ def job_from_flags() -> stylize_job.StylizeJob:
       model=FLAGS.model, input=FLAGS.input, output=FLAGS.output, style=FLAGS.style,
       strength=FLAGS.strength, max_size=FLAGS.max_size, preserve_color=FLAGS.preserve_color,
       tile=FLAGS.tile, batch_size=FLAGS.batch_size, mixed_precision=FLAGS.mixed_precision,
-      threads=cli.threads(), device=cli.device(), json=FLAGS.json)
+      threads=cli.threads(), device=cli.device(), json=FLAGS.json, runtime=FLAGS.runtime)
 
 
 def main(argv):
   del argv
   if FLAGS.model is None:
-    FLAGS.model = style_flags.default_model("tflite")
+    FLAGS.model = style_flags.default_model("keras")  # (--runtime: its TFLite sibling)
   if FLAGS.list_styles:
     _list_styles()
     return

@@ -9,6 +9,9 @@ primaries and transfer (BT.709 when untagged). Missing output folders are create
 A multi-style model takes --style (a name, an index or a mix) and --strength, as
 fastchi stylize does; --list_styles prints its styles.
 Without GPUs, --cpu_devices N splits the CPU into N logical devices, one worker each.
+--runtime auto (the default) runs an export's saved_model or model.keras, and the shipped
+styles, on the TFLite file beside it where that is faster: on CPUs without AVX-512, unless
+--mixed_precision needs TensorFlow (fastchi info says which runs here).
 """
 
 import types
@@ -20,7 +23,8 @@ from fastchi_tf.commands import style_flags
 from fastchi_tf.jobs import video as video_job
 
 flags.DEFINE_string("model", None, "SavedModel folder, .keras file or .tflite file. Default: "
-                    "the shipped styles (fastchi_tf/shipped).")
+                    "the shipped styles (fastchi_tf/shipped; --runtime chooses its TFLite "
+                    "or .keras file).")
 flags.DEFINE_string("input", None, "Input video file (anything ffmpeg reads).")
 flags.DEFINE_string("output", None, "Output video: .mp4 (default choice), .mov or .mkv.")
 flags.DEFINE_integer("devices", None, "Devices to use (GPUs, else logical CPUs); default all.",
@@ -44,6 +48,7 @@ cli.define_tile_flag("Tile size for frames too big for memory, e.g. 1024. Defaul
                      "exports: .keras or an export folder); 0 never tiles.")
 style_flags.define_style_flags()
 cli.define_runtime_flags(device=False)  # --devices chooses them
+cli.define_runtime_choice_flag()
 
 FLAGS = flags.FLAGS
 
@@ -60,7 +65,7 @@ def job_from_flags() -> video_job.VideoJob:
       batch_size=FLAGS.batch_size, max_frames=FLAGS.max_frames,
       preserve_color=FLAGS.preserve_color, crf=FLAGS.crf, preset=FLAGS.preset,
       mixed_precision=FLAGS.mixed_precision, tile=FLAGS.tile, threads=cli.threads(),
-      report_flicker=FLAGS.report_flicker)
+      report_flicker=FLAGS.report_flicker, runtime=FLAGS.runtime)
 
 
 def main(argv):

@@ -19,7 +19,9 @@ from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from fastchi_tf.light import image_io
 from fastchi_tf.light import io_utils
+from fastchi_tf.light import machine
 from fastchi_tf.light import model_files
+from fastchi_tf.light import runtime as runtime_lib
 
 
 @dataclasses.dataclass
@@ -34,10 +36,11 @@ class ContactSheetJob:
   max_size: Optional[int] = 512
   threads: Optional[int] = None  # None: every core
   device: Optional[str] = None  # "cpu", "gpu:N" or None (cli.device's forms)
+  runtime: str = "auto"  # "auto", "tflite" or "tf" (fastchi_tf.light.runtime.choose)
 
 
-def run(job: ContactSheetJob) -> None:
-  """Writes the contact sheet job.output."""
+def run(job: ContactSheetJob) -> runtime_lib.Choice:
+  """Writes the contact sheet job.output; returns the runtime and model file that ran."""
   from fastchi_tf import plots  # (matplotlib: the light install has none; said up front)
   with contextlib.ExitStack() as held:  # the output's claim (cli.claim_output)
     created = []
@@ -49,9 +52,13 @@ def run(job: ContactSheetJob) -> None:
       io_utils.check_not_inputs([job.output], [*job.inputs, job.model])
       created = io_utils.prepare_output(job.output)  # an unwritable place: before the work
       cli.claim_output(held, job.output, created)
-      if not job.model.endswith(".tflite"):
+      choice = runtime_lib.choose(
+          job.model, job.runtime,
+          needs=f"--device {job.device}" if (job.device or "cpu") != "cpu" else "",
+          gpu=job.device is None and machine.gpu_visible())
+      if choice.runtime == runtime_lib.TF:
         cli.import_tensorflow_quietly(job.threads, job.device)
-      stylizer = stylizers.load_stylizer(job.model, num_threads=job.threads)
+      stylizer = stylizers.load_stylizer(choice.model, num_threads=job.threads)
       rows = sheets.contact_sheet(stylizer, images[0], job.mix, job.ramp, job.steps,
                                   more=images[1:])
     except ValueError as e:
@@ -68,3 +75,4 @@ def run(job: ContactSheetJob) -> None:
     except KeyboardInterrupt:
       io_utils.remove_empty(created)
       raise cli.Interrupted(f"{job.output} was not written") from None
+  return choice

@@ -2,7 +2,8 @@
 
 The job is a serve.ServeConfig. `open_server(config)` binds and loads (cli.UsageError if the
 address or a model cannot be used, cli.Interrupted while loading); `run(server)` serves
-until Ctrl-C or SIGTERM, then raises cli.Interrupted. LiteRT only: no TensorFlow.
+until Ctrl-C or SIGTERM, then raises cli.Interrupted. LiteRT only: no TensorFlow; an export's
+saved_model or model.keras is served by the TFLite file beside it (runtime.choose).
 """
 
 import dataclasses
@@ -12,6 +13,7 @@ from typing import Optional
 from fastchi_tf import cli
 from fastchi_tf import serve
 from fastchi_tf import serve_engine
+from fastchi_tf.light import runtime as runtime_lib
 
 
 @dataclasses.dataclass
@@ -31,8 +33,10 @@ class Server:
     return serve.exposed_warning(self.config.host)
 
 
-def open_server(config: serve.ServeConfig) -> Server:
-  """Binds config.host:port (0: a free port) and loads the models of config.engine."""
+def open_server(config: serve.ServeConfig, runtime: str = "auto") -> Server:
+  """Binds config.host:port (0: a free port) and loads the models of config.engine, on
+  TFLite: `runtime` "auto" or "tflite" (a model's TFLite sibling), not "tf"."""
+  config = with_tflite_model(config, runtime)
   try:
     sock = serve.listen(config.host, config.port)
   except OSError as e:
@@ -47,6 +51,23 @@ def open_server(config: serve.ServeConfig) -> Server:
     sock.close()
     raise cli.Interrupted("stopped while loading the model") from None
   return Server(config, sock, engine)
+
+
+def with_tflite_model(config: serve.ServeConfig, runtime: str = "auto") -> serve.ServeConfig:
+  """`config` with its model replaced by the TFLite file that runs it; UsageError for
+  --runtime tf or a model without one."""
+  if runtime == runtime_lib.TF:
+    raise cli.UsageError("--runtime tf: fastchi serve runs TFLite files only (LiteRT, no "
+                         "TensorFlow); use --runtime auto or tflite")
+  model = config.engine.model
+  if not model or model.endswith(".tflite"):
+    return config
+  found = runtime_lib.tflite_sibling(model)
+  if found is None:
+    raise cli.UsageError(f"{model}: fastchi serve runs TFLite files (LiteRT, no TensorFlow) "
+                         f"and finds no {' or '.join(runtime_lib.TFLITE_SIBLINGS)} beside "
+                         "it; export one with fastchi export --tflite")
+  return dataclasses.replace(config, engine=dataclasses.replace(config.engine, model=found))
 
 
 def run(server: Server) -> None:

@@ -25,7 +25,9 @@ from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from fastchi_tf.light import image_io
 from fastchi_tf.light import io_utils
+from fastchi_tf.light import machine
 from fastchi_tf.light import model_files
+from fastchi_tf.light import runtime as runtime_lib
 from fastchi_tf.progress import Progress
 
 SUFFIX = "_stylized"  # photo.jpg's result without --output: photo_stylized.jpg
@@ -48,6 +50,7 @@ class StylizeJob:
   threads: Optional[int] = None  # None: every core
   device: Optional[str] = None  # "cpu", "gpu:N" or None (cli.device's forms)
   json: bool = False  # the summary goes to standard output, so messages do not
+  runtime: str = "auto"  # "auto", "tflite" or "tf" (fastchi_tf.light.runtime.choose)
 
 
 @dataclasses.dataclass
@@ -62,11 +65,14 @@ class StylizeResult:
   many: bool  # a folder or glob (else one image)
   error: Optional[str] = None  # why the one image failed
   data: Optional[bytes] = None
+  choice: Optional[runtime_lib.Choice] = None  # the runtime and file that ran
 
   def summary(self) -> dict:
     """The --json summary."""
     found = {"model": self.job.model, "input": self.job.input, "output": self.output,
              "written": self.written, "failed": self.failed, "seconds": self.seconds}
+    if self.choice:
+      found.update(runtime=self.choice.runtime, ran=self.choice.model)
     return found if self.error is None else {**found, "error": self.error}
 
 
@@ -132,7 +138,8 @@ def _run(job, read_stdin, scratch, held):
     # a folder for one image: the image's name in it
     output = os.path.join(output, "stylized.png" if job.input == STDIN
                           else os.path.basename(files[0]))
-  outputs, created, stylizer = _prepare(job, pattern, files, many, output, piped, held)
+  outputs, created, stylizer, choice = _prepare(job, pattern, files, many, output, piped,
+                                                held)
 
   progress = Progress(len(files), label="image", unit="img") if many else None
   errors = []
@@ -147,7 +154,7 @@ def _run(job, read_stdin, scratch, held):
     raise cli.Interrupted("images written so far are complete; no partial file was left") \
         from None
   result = StylizeResult(job, STDIN if piped else output, files, [], failed,
-                         round(time.perf_counter() - start, 3), many)
+                         round(time.perf_counter() - start, 3), many, choice=choice)
   if not many and failed:
     io_utils.remove_empty(created)
     result.failed = [job.input]
@@ -161,9 +168,9 @@ def _run(job, read_stdin, scratch, held):
 
 
 def _prepare(job, pattern, files, many, output, piped, held):
-  """The outputs' paths checked and claimed, and the model loaded in the chosen style:
-  (outputs, folders created, stylizer). UsageError (the folders made removed) if any of it
-  fails; Interrupted while the model loads."""
+  """The outputs' paths checked and claimed, and the model loaded in the chosen style on the
+  chosen runtime: (outputs, folders created, stylizer, runtime.Choice). UsageError (the
+  folders made removed) if any of it fails; Interrupted while the model loads."""
   created = []
   try:
     if many:
@@ -181,15 +188,17 @@ def _prepare(job, pattern, files, many, output, piped, held):
       # Claimed at once: a failed job removes the folders it made, and only a claim's
       # holder may (a folder's claim lies outside it, so another job's folder looks empty).
       cli.claim_output(held, output, created)
-    model_files.check(job.model, job.style)  # a photo as --model, no --style: at once
-    if not job.model.endswith(".tflite") or job.mixed_precision:
+    choice = choose_runtime(job)
+    # A photo as --model, no --style: at once, in the file that will load.
+    model_files.check(choice.model, job.style)
+    if choice.runtime == runtime_lib.TF:
       # Once every check that needs none is done. A .tflite model runs on LiteRT alone: the
       # light path never imports TensorFlow.
       cli.import_tensorflow_quietly(job.threads, job.device)
     if job.mixed_precision:
       from fastchi_tf import precision  # TensorFlow: imported just above, and only here
       precision.check_available("stylize.py")
-    stylizer = stylizers.load_stylizer(job.model, job.mixed_precision, job.threads)
+    stylizer = stylizers.load_stylizer(choice.model, job.mixed_precision, job.threads)
     stylizer.set_style(job.style, job.strength)
   except ValueError as e:
     io_utils.remove_empty(created)
@@ -197,7 +206,19 @@ def _prepare(job, pattern, files, many, output, piped, held):
   except KeyboardInterrupt:  # while the model loads
     io_utils.remove_empty(created)
     raise cli.Interrupted("nothing was written") from None
-  return outputs, created, stylizer
+  return outputs, created, stylizer, choice
+
+
+def choose_runtime(job: StylizeJob) -> runtime_lib.Choice:
+  """The runtime and model file for `job` (runtime.choose): TensorFlow for a GPU or
+  --mixed_precision, else what is faster here. RuntimeChoiceError (a ValueError) for a
+  --runtime that cannot run it."""
+  needs = " and ".join(
+      ([f"--device {job.device}"] if (job.device or "cpu") != "cpu" else [])
+      + (["--mixed_precision"] if job.mixed_precision else []))
+  gpu = job.device is None and machine.gpu_visible()
+  return runtime_lib.choose(job.model, job.runtime, needs=needs, gpu=gpu,
+                            tile=bool(job.tile))
 
 
 def _inputs(pattern, image_formats):

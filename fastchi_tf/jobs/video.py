@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from fastchi_tf import cli
 from fastchi_tf.light import io_utils
 from fastchi_tf.light import model_files
+from fastchi_tf.light import runtime as runtime_lib
 from fastchi_tf.progress import Progress
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
@@ -44,6 +45,7 @@ class VideoJob:
   tile: Optional[int] = None
   threads: Optional[int] = None  # None: every core
   report_flicker: bool = False  # measure it after writing (OUTPUT.flicker.json)
+  runtime: str = "auto"  # "auto", "tflite" or "tf" (fastchi_tf.light.runtime.choose)
 
 
 @dataclasses.dataclass
@@ -52,6 +54,7 @@ class VideoResult:
   stylized: dict
   flicker: Optional[dict] = None
   flicker_path: Optional[str] = None
+  choice: Optional[runtime_lib.Choice] = None  # the runtime and model file that ran
 
 
 def run(job: VideoJob, on_written: Callable[[dict], None] = lambda stylized: None
@@ -60,11 +63,11 @@ def run(job: VideoJob, on_written: Callable[[dict], None] = lambda stylized: Non
   written, before its flicker (a long second pass) is measured."""
   cli.check_tile(job.tile)
   with contextlib.ExitStack() as held:  # the output's claim (cli.claim_output)
-    stylized = _stylize(job, held)
+    stylized, choice = _stylize(job, held)
     on_written(stylized)
     if not job.report_flicker:
-      return VideoResult(stylized)
-    return _measure_flicker(job, stylized["frames"], VideoResult(stylized))
+      return VideoResult(stylized, choice=choice)
+    return _measure_flicker(job, stylized["frames"], VideoResult(stylized, choice=choice))
 
 
 def _stylize(job, held):
@@ -75,7 +78,7 @@ def _stylize(job, held):
       # (two jobs writing one output would both say "wrote")
       cli.claim_output(held, job.output, created)
       cli.import_tensorflow_quietly(job.threads, None)  # (the devices are job.devices)
-      frame_fns, devices = _setup(job)
+      frame_fns, devices, choice = _setup(job)
     except ValueError as e:  # bad paths, devices or model: usage, nothing was done
       io_utils.remove_empty(created)
       raise cli.UsageError(str(e)) from None
@@ -87,11 +90,12 @@ def _stylize(job, held):
                "keep it exact (some players, e.g. browsers, only play 4:2:0)")
     print(f"{job.input}: {info.width}x{info.height}, {float(info.fps):.3f} fps "
           f"({info.fps}), {info.duration:.2f} s, audio: {info.audio_codec or 'none'}; "
-          f"devices: {', '.join(devices)}", file=sys.stderr)
+          f"devices: {', '.join(devices)}; {choice.kernels} running "
+          f"{choice.model}", file=sys.stderr)
     try:
       return video.stylize_video(
           job.input, job.output, frame_fns, devices, batch_size=job.batch_size,
-          max_frames=job.max_frames, crf=job.crf, preset=job.preset)
+          max_frames=job.max_frames, crf=job.crf, preset=job.preset), choice
     except (ValueError, tf.errors.OpError) as e:  # OpError: e.g. out of memory
       io_utils.remove_empty(created)
       raise cli.Failed((str(e).strip() or type(e).__name__).splitlines()[0]) from None
@@ -119,7 +123,8 @@ def _check_paths(job):
 
 
 def _setup(job):
-  """Devices and model: (frame functions, devices); a ValueError names what is wrong."""
+  """Devices, runtime and model: (frame functions, devices, runtime.Choice); a ValueError
+  names what is wrong."""
   # TensorFlow in all three: imported quietly before this is called.
   from fastchi_tf import distribute
   from fastchi_tf import precision
@@ -130,13 +135,23 @@ def _setup(job):
   devices = video.video_devices(job.devices)
   if job.mixed_precision:
     precision.check_available("stylize_video.py")
-  frame_fns, stylizer = video.frame_functions(job.model, len(devices), job.preserve_color,
+  choice = choose_runtime(job, gpu=any("GPU" in d.upper() for d in devices))
+  frame_fns, stylizer = video.frame_functions(choice.model, len(devices), job.preserve_color,
                                               job.tile, job.mixed_precision,
                                               style=job.style, strength=job.strength,
                                               num_threads=job.threads)
   if job.tile and not stylizer.supports_tiling:
     raise stylizers.StylizeError(f"--tile: {stylizers.TILING_NEEDS_KERAS}")
-  return frame_fns, devices
+  return frame_fns, devices, choice
+
+
+def choose_runtime(job: VideoJob, gpu: bool) -> runtime_lib.Choice:
+  """The runtime and model file for `job` (runtime.choose), TensorFlow being started anyway
+  (the devices are its): TensorFlow on GPUs (`gpu`) or for --mixed_precision, else what is
+  faster here. RuntimeChoiceError (a ValueError) for a --runtime that cannot run it."""
+  return runtime_lib.choose(job.model, job.runtime,
+                            needs="--mixed_precision" if job.mixed_precision else "",
+                            gpu=gpu, tile=bool(job.tile), tensorflow_started=True)
 
 
 def _measure_flicker(job, frames, result):

@@ -5,6 +5,7 @@ agree on. No TensorFlow import: the light path (LiteRT, model_files) reads these
 """
 
 # An export folder's model files (export.export_all).
+SAVED_MODEL = "saved_model"  # the SavedModel's folder
 KERAS_FILE = "model.keras"
 TFLITE_FILES = {"float32": "model_float32.tflite", "float16": "model_float16.tflite"}
 ONNX_FILE = "model.onnx"
