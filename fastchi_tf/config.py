@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from fastchi_tf.light import io_utils
 from fastchi_tf.light import styles
+from fastchi_tf import run_folder
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # The choices of render_net.VARIANTS / UPSAMPLES / OUTPUTS, loss_net.NAMES / WEIGHT_SOURCES
@@ -72,12 +73,6 @@ FLAG_NAMES = {"render.variant": "network", "loss_net.name": "loss_net",
               "temporal.max_shift": "temporal_max_shift",
               "temporal.local_shift": "temporal_local_shift", "temporal.grid": "temporal_grid",
               "temporal.blur": "temporal_blur", "temporal.noise": "temporal_noise"}
-
-# Each resume with changed settings, one JSON object a line (see record_change).
-HISTORY_FILE = "config_history.jsonl"
-# Files a run writes directly in its folder (besides checkpoints and summaries).
-RUN_FILES = ("config.json", "losses.csv", "loss_curve.png", "checkpoint", ".lock",
-             HISTORY_FILE)
 
 
 def flag_name(key: str) -> str:
@@ -317,7 +312,7 @@ class TrainConfig:
                        "the run would train on its own outputs; choose a folder outside it")
     inputs = style_files + ([weights] if weights_file else [])
     io_utils.check_not_inputs(
-        [self.model_dir] + [os.path.join(self.model_dir, n) for n in RUN_FILES], inputs)
+        [self.model_dir] + [os.path.join(self.model_dir, n) for n in run_folder.RUN_FILES], inputs)
 
   def _check_finetune_from(self):
     """A single-style run has no style input to add styles to (train_lib reads the rest)."""
@@ -642,31 +637,3 @@ def check_resumable(saved: TrainConfig, current: TrainConfig,
         "Use another --model_dir, or --allow_config_change to go on with the new settings")
   return changes
 
-
-def record_change(model_dir: str, step: int, changes: List[str], previous: TrainConfig,
-                  when: Optional[str] = None) -> None:
-  """Adds a resume with changed settings to the run's HISTORY_FILE (written whole,
-  atomically): the step from which the new settings train, the changes as
-  `changed_settings` words them, and every earlier setting, which config.json no longer
-  holds once it records the new ones."""
-  import datetime  # pylint: disable=g-import-not-at-top
-  entry = {"step": step, "time": when or datetime.datetime.now(datetime.timezone.utc)
-           .isoformat(timespec="seconds"), "changes": changes,
-           "previous": dataclasses.asdict(previous)}
-  lines = [json.dumps(e, sort_keys=True) for e in history(model_dir)] + [
-      json.dumps(entry, sort_keys=True)]
-  io_utils.write_text(os.path.join(model_dir, HISTORY_FILE), "\n".join(lines) + "\n")
-
-
-def history(model_dir: str) -> List[Dict[str, Any]]:
-  """The run's recorded setting changes, oldest first ([] when it never changed)."""
-  path = os.path.join(model_dir, HISTORY_FILE)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-def history_lines(entries: List[Dict[str, Any]]) -> List[str]:
-  """ "from step 1500: --learning_rate 0.001 -> 0.0005" per entry of `history`."""
-  return [f"from step {e['step']}: {'; '.join(e['changes'])}" for e in entries]

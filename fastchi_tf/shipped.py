@@ -13,6 +13,7 @@ import re
 from typing import Optional
 
 from fastchi_tf import config as config_lib
+from fastchi_tf import run_folder
 from fastchi_tf import stylizers
 from fastchi_tf.light import export_names
 
@@ -92,7 +93,7 @@ def step(folder: str = FOLDER) -> Optional[int]:
 def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
                start: Optional[str] = None, history: Optional[list] = None) -> str:
   """The card's markdown; `start` says what the run started from, if not from scratch, and
-  `history` (config.history) each change of settings it was resumed with."""
+  `history` (run_folder.history) each change of settings it was resumed with."""
   lines = ["# FastChi-TF shipped styles", "",
            f"One multi-style network (conditional instance normalization) with "
            f"{len(names)} styles, trained by this project with `{recipe}` to step {step} "
@@ -107,7 +108,7 @@ def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
   if history:
     lines += ["Settings changed during training (resumed with --allow_config_change; the run "
               "folder's config_history.jsonl keeps the earlier ones):", ""]
-    lines += [f"- {line}" for line in config_lib.history_lines(history)] + [""]
+    lines += [f"- {line}" for line in run_folder.history_lines(history)] + [""]
   if losses:
     lines += ["Held-out losses (BSDS500 test/): experiments/results/styles/report.md.", ""]
   lines += ["Files: model.keras (Keras, safe_mode loadable), model_float16.tflite (LiteRT). "
@@ -132,7 +133,7 @@ def ship(model_dir: str, step: int, folder: str = FOLDER,
       f.write(export.tflite_bytes(model, "float16"))
     with open(os.path.join(tmp, CARD_FILE), "w") as f:
       f.write(model_card(names, step, recipe, losses=True, start=start,
-                         history=config_lib.history(model_dir)))
+                         history=run_folder.history(model_dir)))
     with open(os.path.join(tmp, TRAINING_CONFIG_FILE), "w") as f:
       f.write(config_lib.TrainConfig.of_run(model_dir).to_json() + "\n")
 

@@ -2,22 +2,19 @@
 
 `train` sets a run up (`_setup`: everything that can be wrong with the inputs is checked
 before anything is written, so a failed start leaves `model_dir` as it was), holds its folder
-(`lock_folder`), and runs the loop (`_loop`), which reports through `_RunLog`. Ctrl-C stops
-it between steps with a checkpoint (see `Interrupted`).
+(run_folder.lock_folder), and runs the loop (`_loop`), which reports through `_RunLog`.
+Ctrl-C stops it between steps with a checkpoint (see `Interrupted`). The folder's upkeep
+(its lock, Ctrl-C's wait, the loss log's trimming, the removal of a failed start's files,
+the settings history) is fastchi_tf.run_folder's.
 """
 
 import collections
-import contextlib
 import csv
 import dataclasses
-import fnmatch
 import hashlib
 import json
 import os
-import shutil
-import signal
 import sys
-import threading
 import time
 from typing import Any, Callable, Iterator, Optional
 
@@ -30,19 +27,18 @@ from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import distribute
 from fastchi_tf.light import io_utils
-from fastchi_tf.light import locks
 from fastchi_tf import losses
 from fastchi_tf import optimizers
 from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
+from fastchi_tf import run_folder
 from fastchi_tf.light import styles
 from fastchi_tf.loss_net import build_loss_net
 from fastchi_tf.progress import Progress
 from fastchi_tf.render_net import build_render_net
 
-TERMS = ("total", "content", "style", "tv")  # the columns of LOSS_LOG
-LOSS_LOG = "losses.csv"
+TERMS = ("total", "content", "style", "tv")  # the columns of run_folder.LOSS_LOG
 NUM_SUMMARY_IMAGES = 2
 # A blow-up is judged against the median loss of this many steps: healthy runs of the
 # shipped recipe stayed within 1.55 times it; a diverging one crossed 7 (issue 14's notes).
@@ -51,15 +47,10 @@ JUMP_WINDOW = 100
 # other loss weights judges its steps against the same losses weighted anew.
 WINDOW_TERMS = ("content", "style", "tv", "temporal")
 MAX_STEPS_PER_CALL = 20  # bounds the time between progress updates (and Ctrl-C's wait)
-LOCK_FILE = ".lock"  # see lock_folder
 
 
 class TrainingError(RuntimeError):
   """Training cannot go on (the loss diverged)."""
-
-
-class InUseError(RuntimeError):
-  """Another training run holds the folder."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -150,15 +141,6 @@ def _center_crop(image, size):
   return tf.image.resize(crop, [size, size], method="area", antialias=True).numpy()
 
 
-# What a folder may hold before its run's config.json: the lock (a run that stopped right
-# after taking it), the worker folders of a multi-worker run, and hidden files (temporary
-# ones of atomic writes and write checks).
-_BEFORE_CONFIG = (LOCK_FILE, "workers")
-# What a run writes into its folder, and removes when it fails before its first checkpoint.
-_RUN_FILES = ("config.json", LOSS_LOG, "loss_curve.png", "checkpoint", "ckpt-*",
-              "events.out.tfevents.*", config_lib.HISTORY_FILE)
-
-
 def _check_model_dir(cfg, allow_changes):
   """What `cfg` changes in the run already in its folder (see config.check_resumable).
 
@@ -167,7 +149,7 @@ def _check_model_dir(cfg, allow_changes):
   path = os.path.join(cfg.model_dir, "config.json")
   if not os.path.exists(path):
     others = (sorted(n for n in os.listdir(cfg.model_dir)
-                     if n not in _BEFORE_CONFIG and not n.startswith("."))
+                     if n not in run_folder.BEFORE_CONFIG and not n.startswith("."))
               if os.path.isdir(cfg.model_dir) else [])
     if others:
       shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
@@ -183,63 +165,6 @@ def _check_model_dir(cfg, allow_changes):
   return config_lib.check_resumable(saved, cfg, allow_changes)
 
 
-@contextlib.contextmanager
-def lock_folder(folder: str) -> Iterator[None]:
-  """Holds `folder` for this process; raises InUseError if another run holds it.
-
-  An advisory lock on `folder`/.lock (fastchi_tf.light.locks): a dead run, SIGKILL included, never
-  leaves the folder stuck, and the file goes when the run ends in any other way. A refused
-  run changes nothing: the file it opens is already there.
-  """
-  with contextlib.ExitStack() as stack:
-    try:
-      stack.enter_context(locks.hold(os.path.join(folder, LOCK_FILE)))
-    except locks.InUseError as e:
-      raise InUseError(f"{folder} is in use by another training run (pid {e.pid})") from None
-    except OSError as e:
-      raise ValueError(f"cannot write to {folder}: {e.strerror}") from None
-    yield
-
-
-class _StopRequest:
-  """Turns Ctrl-C into a request the loop honours between calls of the compiled loop.
-
-  A KeyboardInterrupt raised wherever it lands could cut a checkpoint or a log row in half.
-  The signal cannot reach Python during a compiled call anyway, so stopping after it costs
-  no responsiveness. Only the main thread receives signals; a SIGINT the caller ignores or
-  handles itself is left alone.
-  """
-
-  # SIGTERM and SIGHUP (kill, timeout, a closed terminal) too where the tool made them
-  # interrupts (cli.run).
-  SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-  def __init__(self):
-    self.requested = False
-    self._installed = []
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for signum in self.SIGNALS:
-        if signal.getsignal(signum) is signal.default_int_handler:
-          signal.signal(signum, self._handle)
-          self._installed.append(signum)
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    if signum == signal.SIGHUP:  # the terminal is gone: writing to it would fail (EIO)
-      devnull = os.open(os.devnull, os.O_WRONLY)
-      os.dup2(devnull, 1)
-      os.dup2(devnull, 2)
-      os.close(devnull)
-    self.requested = True
-
-  def __exit__(self, *exc):
-    for signum in self._installed:
-      signal.signal(signum, signal.default_int_handler)
-
-
 def _multi_worker(strategy):
   resolver = getattr(strategy, "cluster_resolver", None)
   return bool(resolver is not None and resolver.task_type)
@@ -251,35 +176,6 @@ def _say(verbose, message):
     print(message, file=sys.stderr, flush=True)
   else:
     logging.warning("%s", message)
-
-
-def _trim_loss_log(path, step):
-  """Drops rows past `step`: a killed run logged steps its checkpoint does not hold."""
-  if not os.path.exists(path):
-    return
-  with open(path, newline="") as f:
-    rows = list(csv.reader(f))
-  kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step]
-  if len(kept) != len(rows):
-    with io_utils.atomic_path(path) as tmp:
-      with open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows(kept)
-
-
-def _loss_log_columns(path, columns):
-  """The columns LOSS_LOG at `path` goes on with: its own, and any of `columns` it lacks
-  added (with "nan" in the earlier rows), e.g. a run resumed with the temporal term on."""
-  if not os.path.exists(path) or os.path.getsize(path) == 0:
-    return columns
-  with open(path, newline="") as f:
-    rows = list(csv.reader(f))
-  old = tuple(rows[0])
-  added = tuple(c for c in columns if c not in old)
-  if added:
-    with io_utils.atomic_path(path) as tmp:
-      with open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows([old + added] + [r + ["nan"] * len(added) for r in rows[1:]])
-  return old + added
 
 
 class Trainer:
@@ -576,7 +472,7 @@ def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy
 
   Raises:
     ValueError / data.DataError: bad configuration or inputs (nothing written).
-    InUseError: another run holds the folder (nothing written).
+    run_folder.InUseError: another run holds the folder (nothing written).
     TrainingError: the loss became NaN or infinite, or jumped (cfg.max_loss_jump); the last
       good checkpoint is kept.
     Interrupted: Ctrl-C; the run stopped between steps and saved a checkpoint there
@@ -591,7 +487,7 @@ def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy
       io_utils.prepare_folder(write_dir)
     # Held before anything else is written, and checked for writing only once held, so a
     # refused run leaves the folder exactly as it was.
-    with lock_folder(write_dir):
+    with run_folder.lock_folder(write_dir):
       io_utils.check_writable_folder(write_dir)
       return _train_locked(run, verbose, on_summary, allow_config_change)
   except Interrupted:
@@ -690,24 +586,11 @@ def _train_held(run, verbose, on_summary, allow_config_change):
     raise  # (its losses.csv shows how the loss went wrong)
   except BaseException:
     try:
-      _remove_written(run.write_dir, before, all_run_files=(
+      run_folder.remove_written(run.write_dir, before, all_run_files=(
           new and not tf.train.latest_checkpoint(run.write_dir)))
     except OSError:
       pass  # (the run's own error is the one to report)
     raise
-
-
-def _remove_written(folder, before, all_run_files):
-  """Removes the run files `folder` gained since `before`: all of them, or only unfinished
-  checkpoint folders (ckpt-N_temp, which a failed save leaves)."""
-  patterns = _RUN_FILES if all_run_files else ("ckpt-*_temp*",)
-  for name in set(os.listdir(folder)) - before:
-    if any(fnmatch.fnmatch(name, p) for p in patterns):
-      path = os.path.join(folder, name)
-      if os.path.isdir(path):
-        shutil.rmtree(path, ignore_errors=True)
-      else:
-        os.remove(path)
 
 
 def _train_run(run, verbose, on_summary, allow_config_change):
@@ -723,9 +606,9 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   start = trainer.restore()
   if run.chief:
     if changes:  # config.json is about to forget the earlier settings: the history keeps them
-      config_lib.record_change(cfg.model_dir, start, changes, previous)
+      run_folder.record_change(cfg.model_dir, start, changes, previous)
     io_utils.write_text(os.path.join(cfg.model_dir, "config.json"), cfg.to_json() + "\n")
-  _trim_loss_log(os.path.join(run.write_dir, LOSS_LOG), start)
+  run_folder.trim_loss_log(os.path.join(run.write_dir, run_folder.LOSS_LOG), start)
   if start >= cfg.steps:
     logging.info("%s is already at step %d of %d", cfg.model_dir, start, cfg.steps)
     return TrainResult(start, 0, cfg.model_dir, {}, cfg, changes)
@@ -742,7 +625,7 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   # From here Ctrl-C stops the run between calls of the compiled loop, never inside a
   # checkpoint or log write.
   try:
-    with _StopRequest() as stop:
+    with run_folder.StopRequest() as stop:
       iterator = iter(run.strategy.distribute_datasets_from_function(
           _make_dataset_fn(cfg, run.inputs, start, counter)))
       with _RunLog(cfg, trainer, run.write_dir, run.inputs.preview, verbose, on_summary,
@@ -753,8 +636,8 @@ def _train_run(run, verbose, on_summary, allow_config_change):
     if counter.count:  # one line however many, rather than a warning each
       _say(verbose, counter.summary())
   if run.chief:
-    plots.plot_loss_curves(plots.read_loss_log(os.path.join(run.write_dir, LOSS_LOG)),
-                           os.path.join(cfg.model_dir, "loss_curve.png"))
+    loss_log = plots.read_loss_log(os.path.join(run.write_dir, run_folder.LOSS_LOG))
+    plots.plot_loss_curves(loss_log, os.path.join(cfg.model_dir, "loss_curve.png"))
   return TrainResult(int(trainer.step.numpy()), counter.count, cfg.model_dir, last, cfg,
                      changes)
 
@@ -841,10 +724,10 @@ def _loss_jump(recent, totals, factor):
 class _RunLog:
   """Where a run reports, as a context manager.
 
-  Every step's TERMS (and the temporal term when on) go to LOSS_LOG (losses.csv); at each
-  summary every term (per style layer too, as Magenta logs them, and per style of a
-  multi-style network), the learning rate, images/s and the preview images go to
-  TensorBoard, and the caller's `on_summary` sees the model; the progress line follows each
+  Every step's TERMS (and the temporal term when on) go to run_folder.LOSS_LOG
+  (losses.csv); at each summary every term (per style layer too, as Magenta logs them, and
+  per style of a multi-style network), the learning rate, images/s and the preview images go
+  to TensorBoard, and the caller's `on_summary` sees the model; the progress line follows each
   call of the compiled loop.
   """
 
@@ -855,8 +738,8 @@ class _RunLog:
         if verbose else None
 
   def __enter__(self):
-    path = os.path.join(self.write_dir, LOSS_LOG)
-    columns = _loss_log_columns(path, ("step",) + self.trainer.log_terms)
+    path = os.path.join(self.write_dir, run_folder.LOSS_LOG)
+    columns = run_folder.extend_loss_log(path, ("step",) + self.trainer.log_terms)
     # Empty too: a run killed before its first flush leaves the file without its header.
     new = not os.path.exists(path) or os.path.getsize(path) == 0
     self._file = open(path, "a", newline="")

@@ -32,6 +32,7 @@ def _fastchi(*calls):
 
 def test_info_run_shows_the_step_and_each_change_of_settings(tmp_path):
   from fastchi_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import run_folder  # pylint: disable=g-import-not-at-top
   run = tmp_path / "run"
   run.mkdir()
   first = config_lib.named("tiny", model_dir=str(run), steps=3000)
@@ -39,7 +40,7 @@ def test_info_run_shows_the_step_and_each_change_of_settings(tmp_path):
   (run / "config.json").write_text(second.to_json())
   (run / "checkpoint").write_text('model_checkpoint_path: "ckpt-2000"\n'
                                   'all_model_checkpoint_paths: "ckpt-2000"\n')
-  config_lib.record_change(str(run), 1000, ["--learning_rate 0.001 -> 0.0005"], first)
+  run_folder.record_change(str(run), 1000, ["--learning_rate 0.001 -> 0.0005"], first)
   shown, as_json, missing, two = _fastchi(("info", run), ("info", run, "--json"),
                                           ("info", tmp_path / "none"), ("info", run, run))
   assert shown[0] == 0, shown[2]

@@ -410,24 +410,3 @@ def test_named_configurations_are_fresh_and_take_changes():
   with pytest.raises(TypeError):
     config_lib.named("tiny", render=dict(depth=3))
 
-
-def test_each_change_of_settings_is_kept_with_its_step(paths):
-  run = paths / "run"
-  run.mkdir()
-  first = make_config(paths)
-  assert config_lib.history(str(run)) == []  # never changed
-  second = config_lib.replace(first, learning_rate=0.0005)
-  config_lib.record_change(str(run), 1000, config_lib.changed_settings(first, second), first,
-                           when="2026-12-06T10:00:00+00:00")
-  third = config_lib.replace(second, loss=dict(style_weight=3.0))
-  config_lib.record_change(str(run), 1500, config_lib.changed_settings(second, third), second)
-  entries = config_lib.history(str(run))
-  assert [e["step"] for e in entries] == [1000, 1500]
-  assert entries[0]["time"] == "2026-12-06T10:00:00+00:00"
-  # Every earlier setting is kept, whole: the first run's config comes back from it.
-  assert config_lib.TrainConfig.from_dict(entries[0]["previous"]) == first
-  assert config_lib.TrainConfig.from_dict(entries[1]["previous"]) == second
-  assert config_lib.history_lines(entries) == [
-      "from step 1000: --learning_rate 0.001 -> 0.0005",
-      "from step 1500: --style_weight 1.0 -> 3.0"]
-  assert sorted(os.listdir(run)) == [config_lib.HISTORY_FILE]  # no temporary file left

@@ -97,3 +97,14 @@ def test_no_import_circle():
   for module in sorted(edges):
     if module not in state:
       visit(module, [module])
+
+
+def test_the_run_folder_sits_below_the_configs_and_the_trainer():
+  """config checks the run's file names against its inputs and train_lib keeps the folder:
+  run_folder itself imports the light floor alone (`fastchi info RUN` reads its history
+  without TensorFlow)."""
+  edges = graph()
+  assert floor("fastchi_tf.run_folder") == LIBRARY
+  assert {"fastchi_tf.config", "fastchi_tf.train_lib"} <= {
+      module for module, targets in edges.items() if "fastchi_tf.run_folder" in targets}
+  assert {floor(target) for target in edges["fastchi_tf.run_folder"]} == {GROUND}

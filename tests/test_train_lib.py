@@ -14,6 +14,7 @@ from PIL import Image
 
 from fastchi_tf import config as config_lib
 from fastchi_tf import data
+from fastchi_tf import run_folder
 from fastchi_tf import train_lib
 from run_helpers import saved_run
 
@@ -386,13 +387,13 @@ def folder_state(folder):
 def test_a_folder_held_by_another_run_is_refused_untouched(tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path)
   os.makedirs(cfg.model_dir)
-  with train_lib.lock_folder(cfg.model_dir):  # as another run would
+  with run_folder.lock_folder(cfg.model_dir):  # as another run would
     before = folder_state(cfg.model_dir)
-    with pytest.raises(train_lib.InUseError,
+    with pytest.raises(run_folder.InUseError,
                        match=rf"run is in use by another training run \(pid {os.getpid()}\)"):
       train_lib.train(cfg, verbose=False)
     assert folder_state(cfg.model_dir) == before
-  with train_lib.lock_folder(cfg.model_dir):  # the refused run does not keep it
+  with run_folder.lock_folder(cfg.model_dir):  # the refused run does not keep it
     pass
   assert os.listdir(cfg.model_dir) == []  # released, the lock file goes
   # A run killed while holding the folder does not block the next one: see
@@ -416,7 +417,7 @@ def _steps(value):
 
 def _unwritable_once_held(folder):
   """io_utils.check_writable_folder failing for the run's folder once it holds it."""
-  if os.path.exists(os.path.join(folder, train_lib.LOCK_FILE)):
+  if os.path.exists(os.path.join(folder, run_folder.LOCK_FILE)):
     raise ValueError(f"cannot write to {folder}")
 
 
@@ -465,8 +466,8 @@ def test_every_ending_of_a_run_releases_its_folder_and_removes_the_lock(
   else:
     with pytest.raises(error):
       train_lib.train(cfg, verbose=False)
-  assert train_lib.LOCK_FILE not in os.listdir(cfg.model_dir)
-  with train_lib.lock_folder(cfg.model_dir):  # and nothing holds it
+  assert run_folder.LOCK_FILE not in os.listdir(cfg.model_dir)
+  with run_folder.lock_folder(cfg.model_dir):  # and nothing holds it
     pass
 
 
@@ -526,7 +527,7 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   saved = json.load(open(os.path.join(cfg.model_dir, "config.json")))
   assert saved["learning_rate"] == 0.01
   # ... and kept, with the step they took effect from and the settings they replaced.
-  [entry] = config_lib.history(cfg.model_dir)
+  [entry] = run_folder.history(cfg.model_dir)
   assert entry["step"] == 1 and entry["changes"] == result.config_changes
   assert entry["previous"]["learning_rate"] == 0.001
   # ... and trained with: the checkpoint's own learning rate does not win.

@@ -16,6 +16,7 @@ from fastchi_tf import config as config_lib
 from fastchi_tf import data
 from fastchi_tf import samples
 from fastchi_tf import plots
+from fastchi_tf import run_folder
 from fastchi_tf import train_lib
 
 # FastChi's inception render network trained with the offline (hed) VGG16 loss on 256 px
@@ -112,7 +113,7 @@ def train_afresh(cfg, on_summary):
   if os.path.exists(cfg.model_dir):
     shutil.rmtree(cfg.model_dir)
   train_lib.train(cfg, on_summary=on_summary)
-  return plots.read_loss_log(os.path.join(cfg.model_dir, train_lib.LOSS_LOG))
+  return plots.read_loss_log(os.path.join(cfg.model_dir, run_folder.LOSS_LOG))
 
 
 def loss_ends(log, steps=10, terms=("content", "style")):

@@ -45,6 +45,7 @@ from fastchi_tf import export
 from fastchi_tf import flicker
 from fastchi_tf import losses
 from fastchi_tf import plots
+from fastchi_tf import run_folder
 from fastchi_tf import samples
 from fastchi_tf import stylize
 from fastchi_tf import train_lib
@@ -133,12 +134,12 @@ def _train(cfg, weight, work, train_data, style_image, seed=0):
   if not cfg.train:
     if not os.path.exists(os.path.join(model_dir, f"ckpt-{total}.index")):
       raise ValueError(f"--notrain: {model_dir} holds no network trained to step {total}")
-    log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
+    log = plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG))
   elif _trained(tcfg):
-    log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
+    log = plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG))
   elif _stopped_short(tcfg, cfg.pretrain_steps):  # a shorter fine-tune of this weight
     train_lib.train(tcfg, on_summary=None)  # (resuming is bit-exact: as if never stopped)
-    log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
+    log = plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG))
   elif not cfg.pretrain_steps:
     return tcfg, training.train_afresh(tcfg, on_summary=None)
   else:
@@ -146,7 +147,7 @@ def _train(cfg, weight, work, train_data, style_image, seed=0):
       shutil.rmtree(model_dir)
     shutil.copytree(os.path.join(work, "pretrain"), model_dir)
     train_lib.train(tcfg, on_summary=None, allow_config_change=weight != 0 or seed != 0)
-    log = plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG))
+    log = plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG))
   own = log["step"] > cfg.pretrain_steps
   return tcfg, {k: v[own] for k, v in log.items()}
 

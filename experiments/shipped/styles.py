@@ -58,6 +58,7 @@ from fastchi_tf import config as config_lib
 from fastchi_tf.light import io_utils
 from fastchi_tf import plots
 from fastchi_tf import render_net
+from fastchi_tf import run_folder
 from fastchi_tf import samples
 from fastchi_tf import train_lib
 
@@ -314,7 +315,7 @@ def run(cfg, out_dir):
   blobs = sky_blobs(trainer.model, trainer.style_names)
   _gallery(trainer, cfg, os.path.join(out_dir, "gallery.png"))
   _video_strip(trainer, os.path.join(out_dir, "video_strip.png"))
-  plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, train_lib.LOSS_LOG)),
+  plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG)),
                          os.path.join(out_dir, "loss_curve.png"))
   shipped = None
   previous = _previous_results(out_dir)

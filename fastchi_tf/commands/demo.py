@@ -26,6 +26,7 @@ from fastchi_tf import export  # noqa: E402
 from fastchi_tf.light import image_io  # noqa: E402
 from fastchi_tf.light import io_utils  # noqa: E402
 from fastchi_tf import plots  # noqa: E402
+from fastchi_tf import run_folder  # noqa: E402
 from fastchi_tf import samples  # noqa: E402
 from fastchi_tf import sheets  # noqa: E402
 from fastchi_tf import shipped  # noqa: E402
@@ -103,7 +104,7 @@ def run_demo(out_dir, steps=300, clip_frames=CLIP_FRAMES):
   style = np.asarray(Image.open(samples.skimage_path(samples.STYLE_IMAGE)).convert("RGB").resize(
       (content.shape[1], content.shape[0])))
   image_io.write_image(paths["before_after"], np.concatenate([content, style, out, kept], 1))
-  plots.plot_loss_curves(plots.read_loss_log(os.path.join(cfg.model_dir, train_lib.LOSS_LOG)),
+  plots.plot_loss_curves(plots.read_loss_log(os.path.join(cfg.model_dir, run_folder.LOSS_LOG)),
                          paths["loss_curve"], title="Demo training loss")
   print("[6/6] stylizing the clip with it")
   video.stylize_video(paths["clip"], paths["clip_stylized"], video.frame_function(stylizer),

@@ -21,6 +21,7 @@ from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf import config as config_lib
+from fastchi_tf import run_folder
 from fastchi_tf.light import machine
 from fastchi_tf.light import runtime as runtime_lib
 
@@ -90,7 +91,7 @@ def run_info(folder: str) -> dict:
           "styles": list(cfg.render.styles or ()) or None,
           "style_image": cfg.data.style_image, "learning_rate": cfg.learning_rate,
           "settings_changes": [{k: e[k] for k in ("step", "time", "changes")}
-                               for e in config_lib.history(folder)]}
+                               for e in run_folder.history(folder)]}
 
 
 def _print_run(info):
@@ -100,7 +101,7 @@ def _print_run(info):
   changes = info["settings_changes"]
   print("settings changes: " + ("none (trained with the settings of config.json throughout)"
                                 if not changes else f"{len(changes)} (config_history.jsonl)"))
-  for line in config_lib.history_lines(changes):
+  for line in run_folder.history_lines(changes):
     print(f"  {line}")
 
 

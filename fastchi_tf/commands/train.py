@@ -22,6 +22,7 @@ from absl import flags
 
 from fastchi_tf import cli
 from fastchi_tf import config as config_lib
+from fastchi_tf import run_folder
 
 config_lib.define_flags()  # one per setting of config.TrainConfig
 flags.adopt_module_key_flags(config_lib)  # listed by --help
@@ -60,7 +61,7 @@ def _train(cfg):
     result = train_lib.train(cfg, allow_config_change=_ALLOW_CHANGE.value)
   except train_lib.Interrupted as e:
     cli.interrupted(e)
-  except (train_lib.TrainingError, train_lib.InUseError) as e:
+  except (train_lib.TrainingError, run_folder.InUseError) as e:
     cli.fail(e)
   except (ValueError, FileNotFoundError) as e:  # data.DataError is a ValueError
     cli.usage_error(e)
