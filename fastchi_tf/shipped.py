@@ -2,8 +2,8 @@
 
 fastchi_tf/shipped/ holds model.keras, model_float16.tflite, MODEL_CARD.md and
 training_config.json (the settings it was trained with). The tools use
-it when --model is not given: the .tflite file, which runs on LiteRT alone, for images (a
-light start, tiled too); the .keras file where TensorFlow runs anyway (video).
+it when --model is not given: the .tflite file, which runs on LiteRT alone (a light start,
+tiled too), or the .keras file where --runtime chooses TensorFlow (fastchi_tf.light.runtime).
 """
 
 import datetime

@@ -106,6 +106,8 @@ def run_stylize(model, image, output, tile=None):
          "--model", model, "--style", STYLE, "--input", image, "--output", output]
   if tile is not None:
     cmd += ["--tile", str(tile)]
+  if not model.endswith(".tflite"):  # itself, not the TFLite file beside it (--runtime auto)
+    cmd += ["--runtime", "tf"]
   with tempfile.TemporaryDirectory() as tmp:
     peak_file = os.path.join(tmp, "peak")
     env = dict(os.environ, PYTHONPATH=reporting.REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="2",

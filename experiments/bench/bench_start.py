@@ -52,7 +52,9 @@ def _run(model, photo, output, style):
   start = time.perf_counter()
   result = subprocess.run(
       [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tools", "stylize.py"),
-       "--model", model, "--input", photo, "--output", output, "--style", style],
+       "--model", model, "--input", photo, "--output", output, "--style", style]
+      # The .keras file itself, not the TFLite file beside it (--runtime auto).
+      + ([] if model.endswith(".tflite") else ["--runtime", "tf"]),
       capture_output=True, text=True, env=env, timeout=300)
   seconds = time.perf_counter() - start
   if result.returncode != 0:
