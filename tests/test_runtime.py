@@ -158,7 +158,7 @@ def test_serve_runs_an_exports_tflite_sibling_and_refuses_tf(shipped_copy, tmp_p
     return serve.ServeConfig(engine=serve_engine.EngineConfig(model=model))
   found = serve_job.with_tflite_model(config(str(shipped_copy / shipped.KERAS_FILE)))
   assert found.engine.model == str(shipped_copy / shipped.TFLITE_FILE)
-  with pytest.raises(cli.UsageError, match="--runtime tf: fastchi serve runs TFLite files"):
+  with pytest.raises(cli.UsageError, match="--runtime tf: fastchi serve runs .tflite models"):
     serve_job.with_tflite_model(config(""), "tf")
   lonely = tmp_path / "model.keras"
   lonely.write_bytes(b"")

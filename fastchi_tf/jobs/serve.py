@@ -57,14 +57,14 @@ def with_tflite_model(config: serve.ServeConfig, runtime: str = "auto") -> serve
   """`config` with its model replaced by the TFLite file that runs it; UsageError for
   --runtime tf or a model without one."""
   if runtime == runtime_lib.TF:
-    raise cli.UsageError("--runtime tf: fastchi serve runs TFLite files only (LiteRT, no "
+    raise cli.UsageError("--runtime tf: fastchi serve runs .tflite models only (LiteRT, no "
                          "TensorFlow); use --runtime auto or tflite")
   model = config.engine.model
   if not model or model.endswith(".tflite"):
     return config
   found = runtime_lib.tflite_sibling(model)
   if found is None:
-    raise cli.UsageError(f"{model}: fastchi serve runs TFLite files (LiteRT, no TensorFlow) "
+    raise cli.UsageError(f"{model}: fastchi serve runs .tflite models (LiteRT, no TensorFlow) "
                          f"and finds no {' or '.join(runtime_lib.TFLITE_SIBLINGS)} beside "
                          "it; export one with fastchi export --tflite")
   return dataclasses.replace(config, engine=dataclasses.replace(config.engine, model=found))
