@@ -84,7 +84,11 @@ def main(argv):
   if stylize_job.to_stdout(job) and sys.stdout.isatty():
     cli.usage_error("standard output is a terminal: redirect it (> out.png) or give "
                     "--output")
-  report(stylize_job.run(job, read_stdin=sys.stdin.buffer.read))
+  result = stylize_job.run(job, read_stdin=sys.stdin.buffer.read)
+  if FLAGS["model"].present and result.choice and result.choice.model != job.model:
+    cli.warn(f"note: ran {result.choice.model} on {result.choice.kernels}, faster here "
+             f"(--runtime tf runs {job.model})")
+  report(result)
 
 
 def report(result: stylize_job.StylizeResult) -> None:
