@@ -85,7 +85,8 @@ def main(argv):
     cli.usage_error("standard output is a terminal: redirect it (> out.png) or give "
                     "--output")
   result = stylize_job.run(job, read_stdin=sys.stdin.buffer.read)
-  if FLAGS["model"].present and result.choice and result.choice.model != job.model:
+  if (FLAGS["model"].present and job.runtime == "auto" and result.choice
+      and result.choice.model != job.model):
     cli.warn(f"note: ran {result.choice.model} on {result.choice.kernels}, faster here "
              f"(--runtime tf runs {job.model})")
   report(result)
