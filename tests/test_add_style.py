@@ -24,6 +24,7 @@ from conftest import write_small_photo
 from run_helpers import randomized
 
 BASE_NAMES = ("a", "b", "c")
+FAKE_TFLITE = b"\0\0\0\0TFL3 stand-in"
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +57,26 @@ def one_hot(k, n):
 
 @pytest.fixture(scope="module")
 def added(tmp_path_factory, tiny_shipped, painting, photo_folder):
-  """One add-style run (2 steps, with the TFLite file): (its result, what it said)."""
-  said = []
+  """One add-style run (2 steps): (its result, what it said, the style names of the network
+  it converted to TFLite). The conversion itself (~30 s) is export's, tested with it; here
+  it returns stand-in bytes."""
+  said, converted = [], []
+
+  def tflite_bytes(model, precision):
+    converted.append((render_net.style_names(model), precision))
+    return FAKE_TFLITE
   folder = tmp_path_factory.mktemp("collection") / "mine"
-  result = add_style.run(job_for(painting, folder, tiny_shipped, photo_folder,
-                                 name="my_rocket", tflite=True), say=said.append)
-  return result, said
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(export, "tflite_bytes", tflite_bytes)
+    result = add_style.run(job_for(painting, folder, tiny_shipped, photo_folder,
+                                   name="my_rocket", tflite=True), say=said.append)
+  return result, said, converted
 
 
 @pytest.mark.slow
 def test_a_painting_joins_the_collection_and_the_old_styles_stay_bit_for_bit(
     added, tiny_shipped, rng):
-  result, said = added
+  result, said, converted = added
   assert result.names == BASE_NAMES + ("my_rocket",) and result.steps == 2
   found = collection_lib.read(result.folder)
   assert found.names == result.names and found.added_names == ("my_rocket",)
@@ -86,24 +95,27 @@ def test_a_painting_joins_the_collection_and_the_old_styles_stay_bit_for_bit(
   for k in range(3):
     np.testing.assert_array_equal(before([x, one_hot(k, 3)]).numpy(),
                                   after([x, one_hot(k, 4)]).numpy())
-  # The new style is a style of its own, and mixes with the old ones, in both files.
+  # The new style is a style of its own, and mixes with the old ones.
   new = after([x, one_hot(3, 4)]).numpy()
   assert np.abs(new - after([x, one_hot(0, 4)]).numpy()).mean() > 0.5
   from fastchi_tf import stylize
   from fastchi_tf import stylizers
   photo = x[0].astype(np.uint8)
-  for kind in ("tflite", "keras"):
-    stylizer = stylizers.load_stylizer(found.model(kind))
-    assert stylizer.style_names == result.names
-    a, b, mix = (stylize.stylize_image(stylizer.set_style(s), photo).astype(float)
-                 for s in ("a", "my_rocket", "a,my_rocket"))
-    assert np.abs(mix - a).mean() < np.abs(a - b).mean() > 1
+  stylizer = stylizers.load_stylizer(found.model("keras"))
+  assert stylizer.style_names == result.names
+  a, b, mix = (stylize.stylize_image(stylizer.set_style(s), photo).astype(float)
+               for s in ("a", "my_rocket", "a,my_rocket"))
+  assert np.abs(mix - a).mean() < np.abs(a - b).mean() > 1
+  # The TFLite file is the grown network's float16 conversion.
+  assert converted == [(result.names, "float16")]
+  with open(found.model("tflite"), "rb") as f:
+    assert f.read() == FAKE_TFLITE
 
 
 @pytest.mark.slow
 def test_taken_names_are_refused_and_nothing_changes(added, tiny_shipped, painting,
                                                     photo_folder):
-  result, _ = added
+  result, _, _ = added
   listing = {n: os.path.getmtime(os.path.join(result.folder, n))
              for n in os.listdir(result.folder)}
   for name, why in (("my_rocket", "your collection"), ("b", "one of the shipped styles")):
@@ -116,15 +128,14 @@ def test_taken_names_are_refused_and_nothing_changes(added, tiny_shipped, painti
 @pytest.mark.slow
 def test_stylize_finds_the_collections_style_and_lists_it_as_yours(added, tiny_shipped,
                                                                    capsys):
-  result, _ = added
-  lite = os.path.join(tiny_shipped, "model_float16.tflite")
-  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)
-  mine = collection_lib.read(result.folder).model("tflite")
-  choose = functools.partial(collection_lib.model_for, shipped=lite,
-                             shipped_keras=keras_file, folder=result.folder)
-  if not os.path.exists(lite):  # the tiny "shipped" folder has no TFLite file: its names
-    lite = keras_file           # are read from the .keras one alike
-    choose = functools.partial(choose, shipped=lite)
+  result, _, _ = added
+  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)  # (its names as a .tflite's)
+  mine = collection_lib.read(result.folder).model("keras")
+  choose = functools.partial(collection_lib.model_for, shipped=keras_file,
+                             shipped_keras=keras_file, folder=result.folder, kind="keras")
+  lite = keras_file
+  assert choose("my_rocket", kind="tflite") == (
+      collection_lib.read(result.folder).model("tflite"), None)
   assert choose("my_rocket") == (mine, None)
   assert choose("b:0.3,my_rocket:0.7") == (mine, None)
   assert choose("3") == (mine, None)  # an index only the collection has
@@ -136,7 +147,8 @@ def test_stylize_finds_the_collections_style_and_lists_it_as_yours(added, tiny_s
   from PIL import Image
   photo = os.path.join(os.path.dirname(result.folder), "photo.png")
   Image.fromarray(np.full((40, 48, 3), 120, np.uint8)).save(photo)
-  out = stylize_job.run(stylize_job.StylizeJob(model=mine, input=photo, style="my_rocket"))
+  out = stylize_job.run(stylize_job.StylizeJob(model=mine, input=photo, style="my_rocket",
+                                               runtime="tf"))  # (its TFLite file: a stand-in)
   assert out.error is None and os.path.isfile(out.output)
   from fastchi_tf.commands import style_flags
   import types
@@ -274,3 +286,34 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_nothing(tmp_path, tiny_shippe
   with pytest.raises(cli.Interrupted, match="nothing was kept"):
     add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
   assert sorted(os.listdir(tmp_path)) == listing
+
+
+def test_finetuning_from_a_saved_network_checks_it(tmp_path, tiny_shipped, painting,
+                                                   photo_folder):
+  """The pieces of `fastchi train --finetune_from NETWORK.keras` that add-style stands on."""
+  from fastchi_tf import train_lib
+  single = str(tmp_path / "single.keras")
+  export.export_keras(render_net.build_render_net(width=8, residual_blocks=1), single)
+  cfg = config_lib.named("tiny", model_dir=str(tmp_path / "run"), finetune_from=single,
+                         data=dict(train_data=photo_folder, style_image=painting))
+  with pytest.raises(ValueError, match="single-style network"):
+    cfg.check()
+  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)
+  config_lib.replace(cfg, finetune_from=keras_file).check()
+  wider = render_net.build_render_net(width=16, residual_blocks=1,
+                                      styles=BASE_NAMES + ("new",))
+  with pytest.raises(ValueError, match="is not the network the render settings describe"):
+    train_lib._start_from(wider, keras_file, 3)  # pylint: disable=protected-access
+
+
+def test_a_name_held_by_an_unfinished_run_of_another_painting_is_refused(
+    tmp_path, tiny_shipped, painting, photo_folder):
+  run_dir = tmp_path / "mine" / collection_lib.RUNS / "rocket"
+  run_dir.mkdir(parents=True)
+  (run_dir / add_style.STATE_FILE).write_text(json.dumps(
+      {"painting": "/elsewhere/rocket.jpg", "painting_sha256": "0" * 64}))
+  listing = sorted(os.listdir(run_dir))
+  with pytest.raises(cli.UsageError, match="--name rocket is taken by an unfinished run of "
+                     "another painting \\(/elsewhere/rocket.jpg\\)"):
+    add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
+  assert sorted(os.listdir(run_dir)) == listing
