@@ -145,7 +145,8 @@ def _check_painting(path):
   try:
     image = image_io.read_image(path)
   except Exception as e:  # noqa: BLE001  (whatever Pillow says: the file is not a picture)
-    raise cli.UsageError(f"cannot read the painting {path}: {e}") from None
+    reason = str(e).removeprefix(f"cannot read image {path}: ")
+    raise cli.UsageError(f"cannot read the painting {path}: {reason}") from None
   if min(image.shape[:2]) < MIN_PAINTING_SIDE:
     raise cli.UsageError(f"the painting {path} is {image.shape[1]}x{image.shape[0]} pixels; "
                          f"give one of at least {MIN_PAINTING_SIDE} a side")
