@@ -32,6 +32,7 @@ from fastchi_tf import optimizers
 from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
+from fastchi_tf import resume_checks
 from fastchi_tf import run_folder
 from fastchi_tf.light import styles
 from fastchi_tf.loss_net import build_loss_net
@@ -139,30 +140,6 @@ def _center_crop(image, size):
   top, left = (h - side) // 2, (w - side) // 2
   crop = tf.cast(image[top:top + side, left:left + side], tf.float32)
   return tf.image.resize(crop, [size, size], method="area", antialias=True).numpy()
-
-
-def _check_model_dir(cfg, allow_changes):
-  """What `cfg` changes in the run already in its folder (see config.check_resumable).
-
-  A folder that holds other files but no run is refused: the run's losses.csv and plots
-  would replace the user's own."""
-  path = os.path.join(cfg.model_dir, "config.json")
-  if not os.path.exists(path):
-    others = (sorted(n for n in os.listdir(cfg.model_dir)
-                     if n not in run_folder.BEFORE_CONFIG and not n.startswith("."))
-              if os.path.isdir(cfg.model_dir) else [])
-    if others:
-      shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-      raise ValueError(f"--model_dir {cfg.model_dir} holds files that are not a training "
-                       f"run ({shown}); give a new or empty folder")
-    return []
-  try:
-    with open(path) as f:
-      saved = config_lib.TrainConfig.from_dict(json.load(f))
-  except (ValueError, TypeError) as e:  # not JSON, or not a run's settings
-    raise ValueError(f"{path} is not a training run's config.json ({e}); "
-                     "use another --model_dir") from None
-  return config_lib.check_resumable(saved, cfg, allow_changes)
 
 
 def _multi_worker(strategy):
@@ -284,7 +261,7 @@ class Trainer:
     padded = np.full((JUMP_WINDOW, len(WINDOW_TERMS)), np.nan, np.float32)
     padded[JUMP_WINDOW - len(rows):] = rows
     self.loss_window.assign(padded)
-    self.loss_definition.assign(json.dumps(config_lib.loss_terms_settings(self.cfg),
+    self.loss_definition.assign(json.dumps(resume_checks.loss_terms_settings(self.cfg),
                                            sort_keys=True))
 
   def restored_window(self) -> tuple[np.ndarray, Optional[str]]:
@@ -300,7 +277,7 @@ class Trainer:
     if not len(rows):
       return rows, None
     recorded = json.loads(self.loss_definition.numpy().decode() or "{}")
-    now = config_lib.loss_terms_settings(self.cfg)
+    now = resume_checks.loss_terms_settings(self.cfg)
     changed = sorted({config_lib.flag_name(k) for k in set(recorded) | set(now)
                       if recorded.get(k) != now.get(k)})
     if changed:
@@ -464,7 +441,7 @@ def train(cfg: config_lib.TrainConfig, strategy: Optional[tf.distribute.Strategy
   `on_summary(step, model)`, if given, is called at step 0 of a new run and wherever summaries
   are written (every `cfg.summary_every` steps and at the end), e.g. to save snapshots.
   `allow_config_change` lets a resumed run go on with settings that change what it learns
-  (config.check_resumable); the changes are reported and recorded in config.json.
+  (resume_checks.check_resumable); the changes are reported and recorded in config.json.
   `stop_when(step, model)`, if given, is asked between calls of the compiled loop (every
   MAX_STEPS_PER_CALL steps at most, and before the first): True ends the run there with a
   checkpoint, as reaching `cfg.steps` does (a time budget: fastchi add-style); the result's
@@ -526,7 +503,7 @@ def _setup(cfg, strategy, allow_config_change):
   chief = distribute.is_chief(strategy)
   write_dir = cfg.model_dir if chief else os.path.join(
       cfg.model_dir, "workers", distribute.task_name(strategy))
-  _check_model_dir(cfg, allow_config_change)  # before anything is written
+  resume_checks.check_model_dir(cfg, allow_config_change)  # before anything is written
   return _Run(cfg, strategy, inputs, chief, write_dir)
 
 
@@ -597,7 +574,7 @@ def _train_run(run, verbose, on_summary, allow_config_change):
   """Records the settings, restores, runs the loop."""
   cfg = run.cfg
   # Again: another run may have changed config.json before this one took the folder.
-  changes = _check_model_dir(cfg, allow_config_change)
+  changes = resume_checks.check_model_dir(cfg, allow_config_change)
   previous = config_lib.TrainConfig.of_run(cfg.model_dir) if changes else None
   if changes:
     _say(verbose, f"resuming {cfg.model_dir} with changed settings (--allow_config_change): "

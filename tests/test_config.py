@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from fastchi_tf import config as config_lib
+from fastchi_tf import resume_checks
 from tool_runner import ROOT
 
 
@@ -150,85 +151,6 @@ def test_run_files_may_not_be_the_style_image(paths):
   os.link(paths / "style.png", paths / "run" / "loss_curve.png")  # a hard link: the same file
   with pytest.raises(ValueError, match=r"loss_curve.png .*style.png .*same file"):
     make_config(paths).check()
-
-
-def test_every_setting_is_classified_for_resuming():
-  """A new setting is compared on resuming unless it is declared free."""
-  flat = config_lib._flatten(config_lib.TrainConfig())
-  architecture = [k for k in flat if k.split(".")[0] in config_lib.ARCHITECTURE_FIELDS]
-  assert set(config_lib.FREE_FIELDS) <= set(flat)
-  assert not set(architecture) & set(config_lib.FREE_FIELDS)
-  learned = set(flat) - set(architecture) - set(config_lib.FREE_FIELDS)
-  assert {"loss_net.name", "loss_net.weights", "loss_net.style_layers", "loss.style_weight",
-          "data.image_size", "data.style_size", "data.style_image", "data.train_data",
-          "learning_rate", "batch_size", "seed"} <= learned
-
-
-LEARNED_CHANGES = [
-    ("loss_net__name", "vgg19", "--loss_net vgg16 -> vgg19"),
-    ("loss_net__weights", "imagenet", "--loss_weights hed -> imagenet"),
-    ("loss_net__content_layers", ("relu3_3",), "--content_layers default -> relu3_3"),
-    ("loss_net__style_layers", ("relu1_2", "relu2_2"),
-     "--style_layers default -> relu1_2,relu2_2"),
-    ("loss__content_weight", 2.0, "--content_weight 1.0 -> 2.0"),
-    ("loss__style_weight", 3.0, "--style_weight 1.0 -> 3.0"),
-    ("loss__tv_weight", 0.0, "--tv_weight 0.0001 -> 0.0"),
-    ("loss__reduction", "sum", "--loss_reduction mean -> sum"),
-    ("data__image_size", 64, "--image_size 32 -> 64"),
-    ("data__style_size", 128, "--style_size default -> 128"),
-    ("learning_rate", 0.01, "--learning_rate 0.001 -> 0.01"),
-    ("clip_norm", 10.0, "--clip_norm 0.0 -> 10.0"),
-    ("batch_size", 8, "--batch_size 4 -> 8"),
-    ("seed", 7, "--seed 1 -> 7"),
-    ("data__train_data", "tfds:coco/2014", "--train_data"),
-]
-
-
-@pytest.mark.parametrize("key,value,change", LEARNED_CHANGES)
-def test_a_change_of_what_is_learned_is_refused_or_listed(paths, key, value, change):
-  saved, current = make_config(paths), make_config(paths, **{key: value})
-  with pytest.raises(ValueError, match=r"holds a run trained with other settings: .*"
-                     + change.replace("(", r"\(") + r".*--allow_config_change"):
-    config_lib.check_resumable(saved, current)
-  changes = config_lib.check_resumable(saved, current, allow_changes=True)
-  assert len(changes) == 1 and change in changes[0]
-
-
-def test_free_settings_may_change(paths):
-  saved = make_config(paths)
-  current = make_config(paths, model_dir=str(paths / "run") + "/", steps=99,
-                        checkpoint_every=7, summary_every=3, strategy="mirrored",
-                        devices=("0",), cpu_devices=1, deterministic=True,
-                        max_loss_jump=0.0, data__tfds_data_dir="/elsewhere")
-  assert config_lib.check_resumable(saved, current) == []
-
-
-def test_architecture_changes_stay_refused_even_when_allowed(paths):
-  for key, value in (("render__width", 16), ("render__residual_blocks", 3),
-                     ("mixed_precision", True)):
-    with pytest.raises(ValueError, match="different"):
-      config_lib.check_resumable(make_config(paths), make_config(paths, **{key: value}),
-                                 allow_changes=True)
-
-
-def test_inputs_are_compared_by_content_when_recorded(paths):
-  def with_inputs(style, style_sha, data_path="photos", data_sha="d1"):
-    return make_config(paths, data__style_image=style, data__style_sha256=style_sha,
-                       data__train_data=str(paths / data_path), data__train_data_sha256=data_sha)
-
-  saved = with_inputs("a/style.png", "s1")
-  # Moved, same content: no change.
-  assert config_lib.changed_settings(saved, with_inputs("b/other.png", "s1", "moved")) == []
-  # Same path, other content: a change, named.
-  [change] = config_lib.changed_settings(saved, with_inputs("a/style.png", "s2"))
-  assert change.startswith("style image content (a/style.png -> a/style.png; sha256 s1 -> s2")
-  [change] = config_lib.changed_settings(saved, with_inputs("a/style.png", "s1", data_sha="d2"))
-  assert change.startswith("training data content")
-  # A run recorded before digests existed: compared by path.
-  old = dataclasses.replace(saved, data=dataclasses.replace(saved.data, style_sha256=None))
-  assert config_lib.changed_settings(old, with_inputs("a/style.png", "s1")) == []
-  assert config_lib.changed_settings(old, with_inputs("b/style.png", "s1")) == [
-      "--style_image a/style.png -> b/style.png"]
 
 
 def test_the_builders_check_their_own_arguments_and_validate_calls_them(paths):
@@ -383,7 +305,7 @@ def test_config_json_of_older_runs_loads_and_resumes(paths):
                       "style_layers": ["relu1_2"], "seed": 3})
   del old["loss_net"]
   assert config_lib.TrainConfig.from_dict(old) == current
-  assert config_lib.check_resumable(config_lib.TrainConfig.from_dict(old), current) == []
+  assert resume_checks.check_resumable(config_lib.TrainConfig.from_dict(old), current) == []
 
 
 def test_runs_from_before_the_residual_blocks_setting_had_five(paths):

@@ -99,12 +99,13 @@ def test_no_import_circle():
       visit(module, [module])
 
 
-def test_the_run_folder_sits_below_the_configs_and_the_trainer():
-  """config checks the run's file names against its inputs and train_lib keeps the folder:
-  run_folder itself imports the light floor alone (`fastchi info RUN` reads its history
-  without TensorFlow)."""
+def test_the_run_folder_and_the_resume_checks_sit_below_the_trainer():
+  """run_folder imports the light floor alone (`fastchi info RUN` reads its history without
+  TensorFlow); config checks the run's file names against its inputs, resume_checks compares
+  configs, and train_lib uses both."""
   edges = graph()
-  assert floor("fastchi_tf.run_folder") == LIBRARY
-  assert {"fastchi_tf.config", "fastchi_tf.train_lib"} <= {
-      module for module, targets in edges.items() if "fastchi_tf.run_folder" in targets}
+  assert floor("fastchi_tf.run_folder") == floor("fastchi_tf.resume_checks") == LIBRARY
   assert {floor(target) for target in edges["fastchi_tf.run_folder"]} == {GROUND}
+  assert "fastchi_tf.run_folder" in edges["fastchi_tf.config"]
+  assert {"fastchi_tf.config", "fastchi_tf.run_folder"} <= edges["fastchi_tf.resume_checks"]
+  assert {"fastchi_tf.run_folder", "fastchi_tf.resume_checks"} <= edges["fastchi_tf.train_lib"]

@@ -7,6 +7,7 @@ import signal
 import pytest
 
 from fastchi_tf import config as config_lib
+from fastchi_tf import resume_checks
 from fastchi_tf import run_folder
 from test_config import make_config
 from test_config import paths  # noqa: F401  (a fixture)
@@ -86,10 +87,11 @@ def test_each_change_of_settings_is_kept_with_its_step(paths):  # noqa: F811
   first = make_config(paths)
   assert run_folder.history(str(run)) == []  # never changed
   second = config_lib.replace(first, learning_rate=0.0005)
-  run_folder.record_change(str(run), 1000, config_lib.changed_settings(first, second), first,
-                           when="2026-12-06T10:00:00+00:00")
+  run_folder.record_change(str(run), 1000, resume_checks.changed_settings(first, second),
+                           first, when="2026-12-06T10:00:00+00:00")
   third = config_lib.replace(second, loss=dict(style_weight=3.0))
-  run_folder.record_change(str(run), 1500, config_lib.changed_settings(second, third), second)
+  run_folder.record_change(str(run), 1500, resume_checks.changed_settings(second, third),
+                           second)
   entries = run_folder.history(str(run))
   assert [e["step"] for e in entries] == [1000, 1500]
   assert entries[0]["time"] == "2026-12-06T10:00:00+00:00"

@@ -45,6 +45,7 @@ from fastchi_tf import export
 from fastchi_tf import flicker
 from fastchi_tf import losses
 from fastchi_tf import plots
+from fastchi_tf import resume_checks
 from fastchi_tf import run_folder
 from fastchi_tf import samples
 from fastchi_tf import stylize
@@ -196,7 +197,7 @@ def _same_settings(tcfg):
       train_data_sha256=data.files_sha256(folder, data.list_images(folder)),
       style_sha256=data.file_sha256(style)))
   try:
-    return saved is not None and not config_lib.check_resumable(saved, tcfg)
+    return saved is not None and not resume_checks.check_resumable(saved, tcfg)
   except ValueError:
     return False
 
