@@ -4,8 +4,9 @@ Imports nothing of the model and no TensorFlow (`validate` calls the builders' o
 importing them then), so a tool can check its flags and paths before paying for, and hearing
 from, TensorFlow's start. Each sub-config holds one builder's arguments under the builder's
 parameter names, so it travels whole: `build_render_net(**dataclasses.asdict(cfg.render))`.
-tools/train.py's flags are made from the fields (`define_flags`); the demo, the experiments and
-the tests start from the `named` configurations.
+`fastchi train`'s flags are made from the fields (fastchi_tf.commands.train_flags); the demo,
+the experiments and the tests start from the `named` configurations. Whether a run may resume
+with a config is fastchi_tf.resume_checks'.
 """
 
 import copy
@@ -13,7 +14,6 @@ import dataclasses
 import json
 import os
 import sys
-import typing
 from typing import Any, Dict, Optional, Tuple
 
 from fastchi_tf.light import io_utils
@@ -82,7 +82,8 @@ def flag_name(key: str) -> str:
 
 def range_text(key: str) -> str:
   """The values a numeric setting takes, in words: its flag's help shows it, and its errors
-  say it; `TrainConfig.check` and the flag's validators enforce exactly this."""
+  say it; `TrainConfig.check` and the flag's validators (commands.train_flags) enforce
+  exactly this (`in_range`)."""
   low, high = RANGES[key]
   if key in OFF_OR_ABOVE:
     return f"0 (off), or a finite number above {OFF_OR_ABOVE[key]:g}"
@@ -95,7 +96,7 @@ def range_text(key: str) -> str:
   return f"a number from {low:g} to {high:g}"
 
 
-def _in_range(key: str, value: Any) -> bool:
+def in_range(key: str, value: Any) -> bool:
   """Whether `value` lies in `range_text(key)`; NaN never does."""
   low, high = RANGES[key]
   if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -272,7 +273,7 @@ class TrainConfig:
       value = _get(self, key)
       if value is None and key == "data.style_size":
         continue
-      if not _in_range(key, value):
+      if not in_range(key, value):
         raise ValueError(f"--{flag_name(key)} must be {range_text(key)}, got {value}")
     if self.strategy not in STRATEGIES:
       raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {STRATEGIES}")
@@ -400,78 +401,6 @@ def _tuples(config):
     elif dataclasses.is_dataclass(value):
       _tuples(value)
   return config
-
-
-def _settings(cls=TrainConfig, prefix=""):
-  """(dotted key, field, type) of each setting, sub-configs' included: what flags set."""
-  hints = typing.get_type_hints(cls)
-  for f in dataclasses.fields(cls):
-    if dataclasses.is_dataclass(hints[f.name]):
-      yield from _settings(hints[f.name], f"{prefix}{f.name}.")
-    elif "help" in f.metadata:
-      yield prefix + f.name, f, hints[f.name]
-
-
-def _optional_of(kind):
-  """Optional[X] -> X."""
-  args = typing.get_args(kind)
-  if typing.get_origin(kind) is typing.Union and type(None) in args:
-    return next(a for a in args if a is not type(None))
-  return kind
-
-
-def define_flags(flag_values: Any = None) -> None:
-  """Defines an absl flag per setting (on absl's FLAGS unless `flag_values` is given).
-
-  Each is named by `flag_name` and takes its field's type, default, help and choices, and a
-  numeric one its range of RANGES. A flag that two settings share (--seed) is defined by the
-  field it is named after.
-  """
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  fv = flags.FLAGS if flag_values is None else flag_values
-  defined = set()
-  for key, f, kind in sorted(_settings(), key=lambda s: s[0] in FLAG_NAMES):
-    name = flag_name(key)
-    if name in defined:
-      continue
-    defined.add(name)
-    kind, help_, choices = _optional_of(kind), f.metadata["help"], f.metadata["choices"]
-    default = None if f.default == "" else f.default  # "": a required path
-    if choices:
-      flags.DEFINE_enum(name, default, list(choices), help_, flag_values=fv)
-    elif kind is bool:
-      flags.DEFINE_bool(name, default, help_, flag_values=fv)
-    elif kind is str:
-      flags.DEFINE_string(name, default, help_, flag_values=fv)
-    elif typing.get_origin(kind) is tuple:
-      flags.DEFINE_list(name, default, help_, flag_values=fv)
-    else:
-      # A parser of its own (keyword arguments keep absl from sharing one), whose help shows
-      # the range that is checked: absl's bounds would show [0.0, 1.0] for a setting that
-      # refuses 0, and let NaN through.
-      parser = (flags.IntegerParser if kind is int else flags.FloatParser)(lower_bound=None)
-      parser.syntactic_help = range_text(key)
-      flags.DEFINE(parser, name, default, help_, flag_values=fv,
-                   serializer=flags.ArgumentSerializer())
-      flags.register_validator(
-          name, lambda v, key=key: v is None or _in_range(key, v), flag_values=fv,
-          message=f"--{name} must be {range_text(key)}")
-
-
-def from_flags(flag_values: Any = None) -> TrainConfig:
-  """The TrainConfig that the flags of `define_flags` describe."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  fv = flags.FLAGS if flag_values is None else flag_values
-  cfg = TrainConfig()
-  for key, f, _ in _settings():
-    value = fv[flag_name(key)].value
-    if isinstance(value, list):
-      value = tuple(value) or None  # an empty list: the default
-    elif value is None:
-      value = f.default
-    parent, _, name = key.rpartition(".")
-    setattr(_get(cfg, parent) if parent else cfg, name, value)
-  return cfg
 
 
 def replace(cfg: TrainConfig, **changes: Any) -> TrainConfig:

@@ -109,3 +109,10 @@ def test_the_run_folder_and_the_resume_checks_sit_below_the_trainer():
   assert "fastchi_tf.run_folder" in edges["fastchi_tf.config"]
   assert {"fastchi_tf.config", "fastchi_tf.run_folder"} <= edges["fastchi_tf.resume_checks"]
   assert {"fastchi_tf.run_folder", "fastchi_tf.resume_checks"} <= edges["fastchi_tf.train_lib"]
+
+
+def test_the_train_flags_are_a_commands():
+  """Made from config's fields and read back into a config: flag code, so a command's."""
+  edges = graph()
+  assert floor("fastchi_tf.commands.train_flags") == TOP
+  assert "fastchi_tf.commands.train_flags" in edges["fastchi_tf.commands.train"]

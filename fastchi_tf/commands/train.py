@@ -21,11 +21,11 @@ import os
 from absl import flags
 
 from fastchi_tf import cli
-from fastchi_tf import config as config_lib
 from fastchi_tf import run_folder
+from fastchi_tf.commands import train_flags
 
-config_lib.define_flags()  # one per setting of config.TrainConfig
-flags.adopt_module_key_flags(config_lib)  # listed by --help
+train_flags.define_flags()  # one per setting of config.TrainConfig
+flags.adopt_module_key_flags(train_flags)  # listed by --help
 cli.define_runtime_flags(device=False)  # --devices chooses GPUs
 _ALLOW_CHANGE = flags.DEFINE_bool(
     "allow_config_change", False,
@@ -38,7 +38,7 @@ _ALLOW_CHANGE = flags.DEFINE_bool(
 def main(argv):
   del argv  # cli.run refuses extra arguments
   try:
-    _train(config_lib.from_flags())
+    _train(train_flags.from_flags())
   except KeyboardInterrupt:  # while TensorFlow was imported, before training
     cli.interrupted("stopped before training began; nothing was written")
 
