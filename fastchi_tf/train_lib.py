@@ -5,7 +5,8 @@ before anything is written, so a failed start leaves `model_dir` as it was), hol
 (run_folder.lock_folder), and runs the loop (`_loop`), which reports through `_RunLog`.
 Ctrl-C stops it between steps with a checkpoint (see `Interrupted`). The folder's upkeep
 (its lock, Ctrl-C's wait, the loss log's trimming, the removal of a failed start's files,
-the settings history) is fastchi_tf.run_folder's.
+the settings history) is fastchi_tf.run_folder's; whether the run may start or resume
+there, fastchi_tf.resume_checks'.
 """
 
 import collections
