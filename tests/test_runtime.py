@@ -187,4 +187,4 @@ def test_the_video_job_runs_the_shipped_styles_on_the_faster_runtime_here(shippe
   assert result.choice.model == str(shipped_copy / (shipped.TFLITE_FILE if faster else
                                                     shipped.KERAS_FILE))
   assert result.stylized["frames"] == 2
-  assert f"{result.choice.kernels} running {result.choice.model}" in capsys.readouterr().err
+  assert f"runtime: {result.choice.name} ({result.choice.model})" in capsys.readouterr().err

@@ -90,8 +90,8 @@ def _stylize(job, held):
                "keep it exact (some players, e.g. browsers, only play 4:2:0)")
     print(f"{job.input}: {info.width}x{info.height}, {float(info.fps):.3f} fps "
           f"({info.fps}), {info.duration:.2f} s, audio: {info.audio_codec or 'none'}; "
-          f"devices: {', '.join(devices)}; {choice.kernels} running "
-          f"{choice.model}", file=sys.stderr)
+          f"devices: {', '.join(devices)}; runtime: {choice.name} ({choice.model})",
+          file=sys.stderr)
     try:
       return video.stylize_video(
           job.input, job.output, frame_fns, devices, batch_size=job.batch_size,

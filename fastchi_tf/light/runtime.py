@@ -17,6 +17,7 @@ from fastchi_tf.light import machine
 
 RUNTIMES = ("auto", "tflite", "tf")
 TFLITE, TF = "tflite", "tf"
+NAMES = {TFLITE: "TFLite", TF: "TensorFlow"}
 KERNELS = {TFLITE: "TFLite (LiteRT, XNNPACK kernels)", TF: "TensorFlow (oneDNN kernels)"}
 # An export folder's TFLite files, the one closest to the SavedModel first (float32: within
 # 1 uint8 level of it); float16 is what the collections ship.
@@ -35,6 +36,10 @@ class Choice:
   runtime: str
   model: str
   reason: str
+
+  @property
+  def name(self) -> str:
+    return NAMES[self.runtime]
 
   @property
   def kernels(self) -> str:
