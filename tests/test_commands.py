@@ -231,3 +231,12 @@ def test_help_texts_show_the_fastchi_command_not_the_scripts():
     with open(path) as f:
       doc = ast.get_docstring(ast.parse(f.read())) or ""
     assert "python tools/" not in doc and "tools/" not in doc, module
+
+
+def test_one_way_in_the_package_installs_only_the_fastchi_command():
+  import tomllib  # pylint: disable=g-import-not-at-top  (only this test reads pyproject)
+  with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    scripts = tomllib.load(f)["project"]["scripts"]
+  assert scripts == {"fastchi": "fastchi_tf.__main__:main"}
+  assert all(os.path.exists(os.path.join(ROOT, "tools", f"{m}.py"))
+             for m, _ in commands.COMMANDS.values())  # and a thin script per command

@@ -1,6 +1,6 @@
 """The command-line programs, one module each; run by name so only one defines its flags.
 
-  fastchi stylize --input photo.jpg --style wave     # or fastchi-stylize, tools/stylize.py
+  fastchi stylize --input photo.jpg --style wave     # or tools/stylize.py from a checkout
   python -m fastchi_tf train --style_image s.jpg --train_data photos/ --model_dir runs/s
 
 Each module has a docstring (its --help text) and `main(argv)`; `run` imports the chosen
@@ -49,19 +49,3 @@ def run(name: str, prog: str = "") -> NoReturn:
   if main_module is not None:
     main_module.__doc__ = module.__doc__
   cli.run(module.main)
-
-
-def _entry(name):
-  def entry() -> NoReturn:
-    run(name, prog=f"fastchi-{name}")
-  entry.__name__ = f"{name}_command"
-  entry.__doc__ = f"The fastchi-{name} console command."
-  return entry
-
-
-# Console commands (pyproject.toml [project.scripts]); not named like the modules above.
-stylize_command = _entry("stylize")
-video_command = _entry("video")
-train_command = _entry("train")
-export_command = _entry("export")
-info_command = _entry("info")
