@@ -52,9 +52,9 @@ def tflite_is_faster(isa: Optional[str] = None,
 
   Measured with inception w16 and the shipped network, one frame per call, 2 threads
   (experiments/results/bench_exports and bench_shipped, and issue 34):
-  - AVX2 without AVX-512 (a 2-core AMD EPYC): the SavedModel ran at 0.45-0.57x the TFLite
-    file's frames/s at 512x512 and 1024x1024 (1,050 against 480 ms a frame at 1024x1024):
-    XNNPACK is twice as fast.
+  - AVX2 without AVX-512 (a 2-core AMD EPYC): the SavedModel ran at 0.33x the TFLite file's
+    frames/s at 256x256 and 0.45-0.57x at 512x512 and 1024x1024 (1,050 against 480 ms a
+    frame at 1024x1024): XNNPACK is 2-3x as fast.
   - The committed records' 2-core "AMD EPYC", whose ISA was not recorded but likely AVX-512
     (oneDNN gains most from it): the SavedModel at 0.66-0.82x at 256x256, 0.94-1.03x at
     512x512 and 1.05-1.11x from 1024x1024 up; the shipped network at 1280x720 1.08x.
@@ -69,7 +69,7 @@ def tflite_is_faster(isa: Optional[str] = None,
   if tensorflow_started and avx512:
     return False, (f"on {isa} TensorFlow's oneDNN kernels ran at 1.05-1.11x TFLite's "
                    "frames/s from 1024x1024 up")
-  kernels = ("on AVX2 XNNPACK ran at 1.75-2.2x TensorFlow's frames/s" if isa == "AVX2" else
+  kernels = ("on AVX2 XNNPACK ran at 1.75-3x TensorFlow's frames/s" if isa == "AVX2" else
              f"on {isa} XNNPACK ran at 0.9-1.5x TensorFlow's frames/s" if avx512 else
              f"XNNPACK was not measured against TensorFlow on {isa} CPUs")
   if tensorflow_started:
