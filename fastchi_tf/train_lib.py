@@ -384,6 +384,26 @@ class Trainer:
     return self._render(images, style, training=False)
 
 
+# Layer settings that may differ between the earlier network and the one it grows into: the
+# style count and names (that is the growing), and how a convolution is computed
+# (space_to_depth: the same function). Any other difference, such as the head's activation,
+# which has no weights to disagree, makes it another network.
+_GROWING_FIELDS = ("name", "dtype", "trainable", "num_styles", "names", "batch_shape",
+                   "space_to_depth")
+
+
+def _check_same_layer(layer, earlier):
+  """ValueError unless `earlier` is `layer`'s kind with its settings (_GROWING_FIELDS aside)."""
+  mine, theirs = ({k: v for k, v in l.get_config().items() if k not in _GROWING_FIELDS}
+                  for l in (layer, earlier))
+  if type(layer).__name__ != type(earlier).__name__ or mine != theirs:
+    differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    raise ValueError(f"the saved network's {type(earlier).__name__} has "
+                     + ", ".join(f"{k}={theirs.get(k)!r}" for k in differ)
+                     + ", the render settings give "
+                     + ", ".join(f"{k}={mine.get(k)!r}" for k in differ))
+
+
 def _start_from(model, finetune_from, old):
   """Loads the run `finetune_from` into `model`, which has its `old` styles first; returns
   (the variables to train, their gradient masks): every normalization layer's scale and
@@ -399,6 +419,7 @@ def _start_from(model, finetune_from, old):
   for layer in model.layers:
     try:
       weights = earlier.get_layer(layer.name).get_weights()
+      _check_same_layer(layer, earlier.get_layer(layer.name))
       if not isinstance(layer, layers.InstanceNorm):
         layer.set_weights(weights)
         continue

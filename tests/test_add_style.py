@@ -304,6 +304,15 @@ def test_finetuning_from_a_saved_network_checks_it(tmp_path, tiny_shipped, paint
                                       styles=BASE_NAMES + ("new",))
   with pytest.raises(ValueError, match="is not the network the render settings describe"):
     train_lib._start_from(wider, keras_file, 3)  # pylint: disable=protected-access
+  # The head has no weights to disagree: a network that differs only there is refused too.
+  render = config_lib.named("tiny", render=dict(styles=BASE_NAMES + ("new",))).render
+  head = "tanh" if render.output_activation == "sigmoid" else "sigmoid"
+  other_head = render_net.build_render_net(**dict(dataclasses.asdict(render),
+                                                  output_activation=head))
+  with pytest.raises(ValueError, match=f"activation='{head}'"):
+    train_lib._start_from(other_head, keras_file, 3)  # pylint: disable=protected-access
+  same = render_net.build_render_net(**dataclasses.asdict(render))
+  train_lib._start_from(same, keras_file, 3)  # pylint: disable=protected-access
 
 
 def test_a_name_held_by_an_unfinished_run_of_another_painting_is_refused(
