@@ -3,7 +3,19 @@
 This must happen before TensorFlow initializes its devices, hence at conftest import.
 """
 
+import atexit
+import os
+import shutil
+import tempfile
+
 from fastchi_tf import cli  # noqa: E402
+
+# The user's style collection (fastchi add-style) is an empty folder of the session's own, in
+# this process and the tools it starts: a developer's real collection must not change what
+# --list_styles shows or which network a style runs on.
+_COLLECTION = tempfile.mkdtemp(prefix="fastchi-test-collection-")
+os.environ["FASTCHI_COLLECTION_DIR"] = _COLLECTION
+atexit.register(shutil.rmtree, _COLLECTION, ignore_errors=True)
 
 cli.import_tensorflow_quietly()  # the tools' quiet start: no CUDA-stub or cuInit lines
 
