@@ -6,9 +6,14 @@ This must happen before TensorFlow initializes its devices, hence at conftest im
 import atexit
 import os
 import shutil
+import signal
 import tempfile
 
 from fastchi_tf import cli  # noqa: E402
+
+# The Ctrl-C tests need Ctrl-C: a suite started in the background by a shell without job
+# control (`cmd &`, nohup) inherits SIGINT ignored, and so would every tool it starts.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The user's style collection (fastchi add-style) is an empty folder of the session's own, in
 # this process and the tools it starts: a developer's real collection must not change what
