@@ -4,6 +4,7 @@ import io
 import logging
 import struct
 
+from absl import logging as absl_logging
 import numpy as np
 import pytest
 from PIL import Image
@@ -94,9 +95,16 @@ def test_a_display_p3_photo_is_read_in_srgb(tmp_path, fmt, caplog, monkeypatch):
   stored = np.asarray(Image.open(path))[4, 8]  # (a JPEG's own rounding)
   expected = srgb_of(stored, icc)
   assert np.abs(expected.astype(int) - stored).max() > 20  # read as sRGB it is wrong
-  with caplog.at_level(logging.INFO):
-    image = image_io.read_image(str(path))
-    image_io.read_image(str(path))
+  # (absl's verbosity, which an earlier in-process tool run in this worker may have left at
+  # WARNING, is INFO here: --verbosity 0, which the report is for)
+  was = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.INFO)
+  try:
+    with caplog.at_level(logging.INFO):
+      image = image_io.read_image(str(path))
+      image_io.read_image(str(path))
+  finally:
+    absl_logging.set_verbosity(was)
   np.testing.assert_array_equal(image[4, 8], expected)
   said = [r.getMessage() for r in caplog.records if "colour profile" in r.getMessage()]
   assert said == ["converting images with the colour profile 'Display P3 (test)' to sRGB"]
