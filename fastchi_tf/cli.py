@@ -1,7 +1,7 @@
 """What every tool shares: a quiet start, one-line errors with meaningful exit codes.
 
 Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
-130 interrupted (Ctrl-C), as shells expect.
+130 interrupted (Ctrl-C), 141 standard output's reader gone (`| head`), as shells expect.
 """
 
 import contextlib
@@ -18,6 +18,7 @@ from fastchi_tf.light import locks
 from fastchi_tf.light import runtime as runtime_lib
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+PIPE_CLOSED = 128 + signal.SIGPIPE  # as a shell reports a tool that SIGPIPE ended: 141
 _HELP = {"-h": True, "-help": True, "--help": True, "-?": True, "--helpshort": True,
          "--helpfull": False}
 
@@ -247,10 +248,23 @@ def missing_package(error: ModuleNotFoundError) -> NoReturn:
               "light install leaves it out; pip install -r requirements.txt")
 
 
+def _pipe_closed() -> NoReturn:
+  """Standard output's reader is gone (`| head -c1`, `| true`): nothing more to say to it,
+  so status PIPE_CLOSED and no message, as `cat` does."""
+  # Python's own flush at exit would fail again and print "Exception ignored ...
+  # BrokenPipeError"; standard output on /dev/null keeps that quiet (the Python docs'
+  # advice for SIGPIPE).
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, sys.stdout.fileno())
+  os.close(devnull)
+  sys.exit(PIPE_CLOSED)
+
+
 def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
   """absl's app.run with --help exiting 0 and bad flags as one line with status 2; a
   job's UsageError, Failed and Interrupted, a Ctrl-C that the tool does not handle itself,
-  and a package that the light install lacks, one line too."""
+  and a package that the light install lacks, one line too; standard output's reader gone,
+  quietly, status PIPE_CLOSED."""
   from absl import app  # (see _parse)
   global _takes_arguments
   _takes_arguments = getattr(main, "takes_arguments", False)
@@ -271,7 +285,13 @@ def run(main: Callable[[list[str]], Optional[int]]) -> NoReturn:
       interrupted("files are written whole or not at all")
     except ModuleNotFoundError as e:
       missing_package(e)
-  app.run(guarded, flags_parser=_parse)
+  try:
+    try:
+      app.run(guarded, flags_parser=_parse)  # (exits: SystemExit)
+    finally:
+      sys.stdout.flush()  # a reader gone shows here, not at Python's exit
+  except BrokenPipeError:  # while printing (--help and --version too), or at the flush
+    _pipe_closed()
 
 
 def claim_output(held: contextlib.ExitStack, output: str, created: list[str]) -> None:
