@@ -104,3 +104,11 @@ def test_each_part_counts_bright_blobs_on_a_flat_sky_per_style():
                  shipped=None, learning_rate=1e-3)
   assert "made-up flat sky" in styles.report(summary, None)
   assert f"a 0, b {blobs['b']}." in styles.report(summary, None)
+
+
+def test_the_tuned_recipe_refuses_to_start_without_a_saved_network(tmp_path):
+  cfg = styles.Config(recipe="tuned", work_dir=str(tmp_path / "run"))
+  with pytest.raises(ValueError, match="--recipe tuned starts from a saved network"):
+    styles.run(cfg, str(tmp_path / "out"))
+  assert styles.RECIPES["tuned"].width == 32  # the third recipe's network's width
+  assert styles.RECIPES["tuned"].style_layers == styles.FULL.style_layers
