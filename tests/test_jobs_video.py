@@ -1,6 +1,7 @@
 """`fastchi video`'s job in-process: a short clip stylized, flicker measured, usage errors."""
 
 import json
+import shutil
 
 import pytest
 
@@ -59,4 +60,28 @@ def test_usage_errors_are_raised_before_any_work(model_path, clip, tmp_path, fie
   with pytest.raises(cli.UsageError, match=None) as info:
     video_job.run(job)
   assert message.format(tmp=tmp_path, clip=clip) in str(info.value)
+  assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(runtime="tflite"), "--runtime tflite: no TFLite file for"),
+    (dict(runtime="tflite", mixed_precision=True, model="{export}/model.keras"),
+     "--runtime tflite: --mixed_precision needs TensorFlow"),
+])
+def test_a_refused_runtime_is_said_before_tensorflow_starts(model_path, clip, tmp_path,
+                                                            monkeypatch, fields, message):
+  export = tmp_path / "export"  # model.keras with a TFLite file beside it (never loaded)
+  export.mkdir()
+  shutil.copy(model_path, export / "model.keras")
+  (export / "model_float16.tflite").write_bytes(b"")
+  monkeypatch.setattr(  # TensorFlow is the tests' already: its start is this call
+      cli, "import_tensorflow_quietly",
+      lambda *args: pytest.fail("TensorFlow started before --runtime was refused"))
+  fields = {k: v.format(export=export) if isinstance(v, str) else v
+            for k, v in fields.items()}
+  job = Job(**{"model": model_path, "input": clip, "output": str(tmp_path / "new" / "o.mp4"),
+               **fields})
+  with pytest.raises(cli.UsageError) as info:
+    video_job.run(job)
+  assert message in str(info.value)
   assert not (tmp_path / "new").exists()

@@ -105,8 +105,9 @@ def _stylize(job, held):
 
 
 def _check_paths(job):
-  """Everything about the paths, then what the model file and --style tell without TensorFlow,
-  before it loads: returns the input's VideoInfo and the output folders created."""
+  """Everything about the paths, then what the model file, --style and --runtime tell
+  without TensorFlow, before it loads: returns the input's VideoInfo and the output folders
+  created."""
   if job.input == "-":
     raise ValueError("--input -: the video tool reads a file (ffmpeg seeks in it), not "
                      "standard input; give a video file")
@@ -116,6 +117,8 @@ def _check_paths(job):
   created = video_io.prepare_output(job.output)
   try:
     model_files.check(job.model, job.style)  # a photo as --model, no --style: at once
+    # --runtime's refusals need no devices: said before TensorFlow's 5-8 s start
+    runtime_lib.check(job.model, job.runtime, _needs(job))
   except ValueError:
     io_utils.remove_empty(created)
     raise
@@ -149,9 +152,13 @@ def choose_runtime(job: VideoJob, gpu: bool) -> runtime_lib.Choice:
   """The runtime and model file for `job` (runtime.choose), TensorFlow being started anyway
   (the devices are its): TensorFlow on GPUs (`gpu`) or for --mixed_precision, else what is
   faster here. RuntimeChoiceError (a ValueError) for a --runtime that cannot run it."""
-  return runtime_lib.choose(job.model, job.runtime,
-                            needs="--mixed_precision" if job.mixed_precision else "",
-                            gpu=gpu, tile=bool(job.tile), tensorflow_started=True)
+  return runtime_lib.choose(job.model, job.runtime, needs=_needs(job), gpu=gpu,
+                            tile=bool(job.tile), tensorflow_started=True)
+
+
+def _needs(job):
+  """What in `job` needs TensorFlow, as runtime.choose's `needs`."""
+  return "--mixed_precision" if job.mixed_precision else ""
 
 
 def _measure_flicker(job, frames, result):

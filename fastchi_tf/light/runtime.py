@@ -108,6 +108,30 @@ def tflite_tiles(path: str) -> bool:
   return {export_names.STATISTICS, export_names.WITH_STATISTICS} <= keys
 
 
+def check(model: str, runtime: str = "auto", needs: str = "") -> None:
+  """choose's refusals: RuntimeChoiceError when `runtime` cannot run `model` for a job that
+  `needs` TensorFlow (choose's arguments). They depend on neither the devices nor the CPU,
+  so a job that starts TensorFlow anyway (video) checks them before its 5-8 s start."""
+  if runtime not in RUNTIMES:
+    raise RuntimeChoiceError(f"--runtime must be one of {', '.join(RUNTIMES)}, got "
+                             f"{runtime!r}")
+  if model.endswith(".tflite"):
+    if runtime == TF:
+      raise RuntimeChoiceError(f"--runtime tf: {model} is a TFLite file, which only LiteRT "
+                               "runs; give the export's saved_model or model.keras")
+    return
+  if runtime != TFLITE:
+    return
+  if tflite_sibling(model) is None:
+    raise RuntimeChoiceError(
+        f"--runtime tflite: no TFLite file for {model} (an export folder's "
+        f"{' or '.join(TFLITE_SIBLINGS)} beside it); export one with fastchi export "
+        "--tflite, or use --runtime auto")
+  if needs:
+    raise RuntimeChoiceError(f"--runtime tflite: {needs} needs TensorFlow; use --runtime "
+                             "auto or tf")
+
+
 def choose(model: str, runtime: str = "auto", needs: str = "", gpu: bool = False,
            tile: bool = False, tensorflow_started: bool = False,
            isa: Optional[str] = None) -> Choice:
@@ -122,28 +146,15 @@ def choose(model: str, runtime: str = "auto", needs: str = "", gpu: bool = False
     job needs TensorFlow.
   - "auto": a .tflite file as given; else its TFLite sibling when nothing needs TensorFlow,
     no GPU would run it, and tflite_is_faster; else `model` on TensorFlow.
-  Raises RuntimeChoiceError in one line.
+  Raises RuntimeChoiceError in one line (check's refusals).
   """
-  if runtime not in RUNTIMES:
-    raise RuntimeChoiceError(f"--runtime must be one of {', '.join(RUNTIMES)}, got "
-                             f"{runtime!r}")
+  check(model, runtime, needs)
   sibling = tflite_sibling(model)
   if model.endswith(".tflite"):
-    if runtime == TF:
-      raise RuntimeChoiceError(f"--runtime tf: {model} is a TFLite file, which only LiteRT "
-                               "runs; give the export's saved_model or model.keras")
     return Choice(TFLITE, model, "a .tflite model")
   if runtime == TF:
     return Choice(TF, model, "--runtime tf")
   if runtime == TFLITE:
-    if sibling is None:
-      raise RuntimeChoiceError(
-          f"--runtime tflite: no TFLite file for {model} (an export folder's "
-          f"{' or '.join(TFLITE_SIBLINGS)} beside it); export one with fastchi export "
-          "--tflite, or use --runtime auto")
-    if needs:
-      raise RuntimeChoiceError(f"--runtime tflite: {needs} needs TensorFlow; use --runtime "
-                               "auto or tf")
     return Choice(TFLITE, sibling, "--runtime tflite")
   if needs:
     return Choice(TF, model, f"{needs} needs TensorFlow")
