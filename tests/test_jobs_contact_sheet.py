@@ -7,6 +7,7 @@ from PIL import Image
 from fastchi_tf import build_render_net
 from fastchi_tf import cli
 from fastchi_tf.jobs import contact_sheet as contact_sheet_job
+from fastchi_tf.jobs import stylize as stylize_job
 
 Job = contact_sheet_job.ContactSheetJob
 
@@ -48,3 +49,17 @@ def test_usage_errors_leave_nothing_behind(model_path, photo, tmp_path, fields, 
     contact_sheet_job.run(job)
   assert message.format(tmp=tmp_path, photo=photo) in str(info.value)
   assert not (tmp_path / "new").exists()
+
+
+def test_the_runtime_is_chosen_as_fastchi_stylize_chooses_it(model_path, photo, tmp_path,
+                                                             monkeypatch):
+  """One rule for both tools (jobs.stylize.choose_runtime), not a copy that may drift."""
+  asked = []
+  choose = stylize_job.choose_runtime
+  monkeypatch.setattr(stylize_job, "choose_runtime",
+                      lambda job: asked.append(job) or choose(job))
+  choice = contact_sheet_job.run(Job(model=model_path, inputs=[photo], device="cpu",
+                                     output=str(tmp_path / "sheet.png"), runtime="tf"))
+  [job] = asked
+  assert (job.model, job.device, job.runtime) == (model_path, "cpu", "tf")
+  assert choice == choose(job)

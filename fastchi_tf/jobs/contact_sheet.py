@@ -17,9 +17,9 @@ from fastchi_tf import cli
 from fastchi_tf import sheets
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
+from fastchi_tf.jobs import stylize as stylize_job
 from fastchi_tf.light import image_io
 from fastchi_tf.light import io_utils
-from fastchi_tf.light import machine
 from fastchi_tf.light import model_files
 from fastchi_tf.light import runtime as runtime_lib
 
@@ -52,10 +52,9 @@ def run(job: ContactSheetJob) -> runtime_lib.Choice:
       io_utils.check_not_inputs([job.output], [*job.inputs, job.model])
       created = io_utils.prepare_output(job.output)  # an unwritable place: before the work
       cli.claim_output(held, job.output, created)
-      choice = runtime_lib.choose(
-          job.model, job.runtime,
-          needs=f"--device {job.device}" if (job.device or "cpu") != "cpu" else "",
-          gpu=job.device is None and machine.gpu_visible())
+      # fastchi stylize's choice, for a job that neither tiles nor mixes precisions
+      choice = stylize_job.choose_runtime(stylize_job.StylizeJob(
+          model=job.model, input="", device=job.device, runtime=job.runtime))
       if choice.runtime == runtime_lib.TF:
         cli.import_tensorflow_quietly(job.threads, job.device)
       stylizer = stylizers.load_stylizer(choice.model, num_threads=job.threads)
