@@ -5,21 +5,14 @@ import shutil
 
 import pytest
 
-from fastchi_tf import build_render_net
 from fastchi_tf import cli
 from fastchi_tf import flicker
 from fastchi_tf import samples
 from fastchi_tf import video_io
 from fastchi_tf.jobs import video as video_job
+from fixtures_models import keras_model_path  # noqa: F401  (a fixture)
 
 Job = video_job.VideoJob
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
-  return path
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +22,10 @@ def clip(tmp_path_factory):
   return samples.make_clip(str(tmp_path_factory.mktemp("clip") / "in.mp4"), frames, 24)
 
 
-def test_a_clip_is_stylized_and_its_flicker_measured(model_path, clip, tmp_path, capsys):
+def test_a_clip_is_stylized_and_its_flicker_measured(keras_model_path, clip, tmp_path, capsys):
   out = str(tmp_path / "new" / "out.mp4")
   told = []
-  result = video_job.run(Job(model=model_path, input=clip, output=out, batch_size=2,
+  result = video_job.run(Job(model=keras_model_path, input=clip, output=out, batch_size=2,
                              report_flicker=True), on_written=told.append)
   assert told == [result.stylized] and result.stylized["frames"] == 6
   info = video_io.probe(out)
@@ -51,11 +44,11 @@ def test_a_clip_is_stylized_and_its_flicker_measured(model_path, clip, tmp_path,
     (dict(style="wave"), "wave"),  # a style for a single-style model
     (dict(tile=3), "--tile must be 0 (never) or at least 64, got 3"),
 ])
-def test_usage_errors_are_raised_before_any_work(model_path, clip, tmp_path, fields,
+def test_usage_errors_are_raised_before_any_work(keras_model_path, clip, tmp_path, fields,
                                                  message):
   fields = {k: v.format(tmp=tmp_path, clip=clip) if isinstance(v, str) else v
             for k, v in fields.items()}
-  job = Job(**{"model": model_path, "input": clip, "output": str(tmp_path / "new" / "o.mp4"),
+  job = Job(**{"model": keras_model_path, "input": clip, "output": str(tmp_path / "new" / "o.mp4"),
                **fields})
   with pytest.raises(cli.UsageError, match=None) as info:
     video_job.run(job)
@@ -68,18 +61,18 @@ def test_usage_errors_are_raised_before_any_work(model_path, clip, tmp_path, fie
     (dict(runtime="tflite", mixed_precision=True, model="{export}/model.keras"),
      "--runtime tflite: --mixed_precision needs TensorFlow"),
 ])
-def test_a_refused_runtime_is_said_before_tensorflow_starts(model_path, clip, tmp_path,
+def test_a_refused_runtime_is_said_before_tensorflow_starts(keras_model_path, clip, tmp_path,
                                                             monkeypatch, fields, message):
   export = tmp_path / "export"  # model.keras with a TFLite file beside it (never loaded)
   export.mkdir()
-  shutil.copy(model_path, export / "model.keras")
+  shutil.copy(keras_model_path, export / "model.keras")
   (export / "model_float16.tflite").write_bytes(b"")
   monkeypatch.setattr(  # TensorFlow is the tests' already: its start is this call
       cli, "import_tensorflow_quietly",
       lambda *args: pytest.fail("TensorFlow started before --runtime was refused"))
   fields = {k: v.format(export=export) if isinstance(v, str) else v
             for k, v in fields.items()}
-  job = Job(**{"model": model_path, "input": clip, "output": str(tmp_path / "new" / "o.mp4"),
+  job = Job(**{"model": keras_model_path, "input": clip, "output": str(tmp_path / "new" / "o.mp4"),
                **fields})
   with pytest.raises(cli.UsageError) as info:
     video_job.run(job)

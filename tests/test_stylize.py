@@ -10,23 +10,11 @@ from fastchi_tf import build_render_net
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from fastchi_tf.light import image_io
+from fixtures_models import keras_model_path  # noqa: F401  (fixtures)
+from fixtures_models import photo  # noqa: F401
 from tool_runner import last_line
 from tool_runner import run_tool
 from tool_runner import run_tools
-
-
-@pytest.fixture(scope="module")
-def keras_model_path(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
-  return path
-
-
-@pytest.fixture
-def photo(tmp_path, rng):
-  path = str(tmp_path / "photo.png")
-  Image.fromarray(rng.integers(0, 256, (37, 51, 3), np.uint8)).save(path)
-  return path
 
 
 @pytest.mark.slow
