@@ -238,3 +238,22 @@ def test_every_link_of_the_documents_leads_somewhere():
       elif anchor and linked.endswith(".md") and anchor not in _anchors(linked):
         problems.append(f"{os.path.relpath(path, ROOT)}: {target}: no such heading")
   assert not problems, "\n".join(problems)
+
+
+README_SECTIONS = ("Install", "Quickstart", "Mixes and strength", "Train a style",
+                   "Export and stylize", "Video", "The web page", "Results at a glance",
+                   "Reproducing the paper", "Layout and development", "Licence and citation")
+
+
+def test_the_readme_is_a_short_guide_with_every_section():
+  # Issue 34's user guide: at most about 200 lines, the detail in docs/.
+  with open(os.path.join(ROOT, "README.md")) as f:
+    text = f.read()
+  assert len(text.splitlines()) <= 200
+  headings = re.findall(r"^## (.+)$", fence_free(text), re.M)
+  missing = [s for s in README_SECTIONS if not any(h.startswith(s) for h in headings)]
+  assert not missing, missing
+  assert "](docs/gallery.jpg)" in text.split("\n## ")[0]  # what it is, with the gallery
+  results = text[text.index("## Results at a glance\n"):]
+  results = results[:results.index("\n## ")]
+  assert len(re.findall(r"^\|.*\]\(experiments/results/\w+/report\.md\)", results, re.M)) == 5
