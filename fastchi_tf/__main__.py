@@ -27,10 +27,10 @@ def usage() -> str:
 def main() -> NoReturn:
   args = sys.argv[1:]
   if not args or args[0] in ("-h", "--help", "-help", "help"):
-    print(usage())
+    cli.say(usage())  # (`fastchi --help | head -1`: no traceback)
     sys.exit(cli.OK if args else cli.USAGE)
   if args[0] == "--version":
-    print(f"fastchi {cli.version()}")
+    cli.say(f"fastchi {cli.version()}")
     sys.exit(cli.OK)
   name = args[0]
   if name not in commands.COMMANDS:

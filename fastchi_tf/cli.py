@@ -248,6 +248,14 @@ def missing_package(error: ModuleNotFoundError) -> NoReturn:
               "light install leaves it out; pip install -r requirements.txt")
 
 
+def say(text: str) -> None:
+  """Prints text to standard output, flushed; its reader gone: quietly, PIPE_CLOSED."""
+  try:
+    print(text, flush=True)
+  except BrokenPipeError:
+    _pipe_closed()
+
+
 def _pipe_closed() -> NoReturn:
   """Standard output's reader is gone (`| head -c1`, `| true`): nothing more to say to it,
   so status PIPE_CLOSED and no message, as `cat` does."""

@@ -12,8 +12,11 @@ from tool_runner import ROOT
 from tool_runner import tool_env
 
 
-@pytest.mark.parametrize("unbuffered", [True, False])
-def test_a_closed_pipe_ends_the_tool_quietly(unbuffered):
+@pytest.mark.parametrize("unbuffered,args", [
+    (True, ["stylize", "--list_styles", "--json"]),
+    (False, ["stylize", "--list_styles", "--json"]),
+    (False, ["--help"]), (False, ["--version"])])
+def test_a_closed_pipe_ends_the_tool_quietly(unbuffered, args):
   """`fastchi stylize --list_styles --json | true`: the reader has gone before the tool
   writes, whether the write fails at print (PYTHONUNBUFFERED) or at the flush at exit."""
   read_end, write_end = os.pipe()
@@ -24,7 +27,7 @@ def test_a_closed_pipe_ends_the_tool_quietly(unbuffered):
     env["PYTHONUNBUFFERED"] = "1"
   try:
     result = subprocess.run(
-        [sys.executable, "-m", "fastchi_tf", "stylize", "--list_styles", "--json"],
+        [sys.executable, "-m", "fastchi_tf"] + args,
         stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, env=env, cwd=ROOT)
   finally:
     os.close(write_end)
