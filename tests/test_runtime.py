@@ -167,8 +167,9 @@ def test_serve_runs_an_exports_tflite_sibling_and_refuses_tf(shipped_copy, tmp_p
 
 
 def test_info_names_the_runtime_and_kernels():
-  from fastchi_tf.commands import info  # pylint: disable=g-import-not-at-top  (its flags)
-  found = info.gather()
+  from fastchi_tf.commands import info  # pylint: disable=g-import-not-at-top,unused-import (--threads)
+  from fastchi_tf.jobs import info as info_job  # pylint: disable=g-import-not-at-top
+  found = info_job.gather()
   assert found["vector_isa"] == machine.vector_isa()
   assert set(found["runtime"]) == {"photos", "video", "why"}
   assert re.match(r"(TFLite \(LiteRT, XNNPACK|TensorFlow \(oneDNN)", found["runtime"]["photos"])

@@ -16,13 +16,11 @@ against the losses the checkpoint recorded, weighted as the run now weighs them.
 Exit status: 0 done, 1 training failed or the folder is in use, 2 bad flags or inputs.
 """
 
-import os
-
 from absl import flags
 
 from fastchi_tf import cli
-from fastchi_tf import run_folder
 from fastchi_tf.commands import train_flags
+from fastchi_tf.jobs import train as train_job
 
 train_flags.define_flags()  # one per setting of config.TrainConfig
 flags.adopt_module_key_flags(train_flags)  # listed by --help
@@ -37,45 +35,9 @@ _ALLOW_CHANGE = flags.DEFINE_bool(
 
 def main(argv):
   del argv  # cli.run refuses extra arguments
-  try:
-    _train(train_flags.from_flags())
-  except KeyboardInterrupt:  # while TensorFlow was imported, before training
-    cli.interrupted("stopped before training began; nothing was written")
-
-
-def _train(cfg):
-  try:
-    cfg.check()  # flags and paths, before TensorFlow starts
-  except ValueError as e:
-    cli.usage_error(e)
-  cli.import_tensorflow_quietly()
-  # pylint: disable=g-import-not-at-top (after TensorFlow is imported quietly)
-  import tensorflow as tf
-  from fastchi_tf import distribute
-  from fastchi_tf import precision
-  from fastchi_tf import train_lib
-  try:
-    if cfg.mixed_precision:
-      precision.check_available("train.py")
-    distribute.split_cpu(cfg.cpu_devices)
-    result = train_lib.train(cfg, allow_config_change=_ALLOW_CHANGE.value)
-  except train_lib.Interrupted as e:
-    cli.interrupted(e)
-  except (train_lib.TrainingError, run_folder.InUseError) as e:
-    cli.fail(e)
-  except (ValueError, FileNotFoundError) as e:  # data.DataError is a ValueError
-    cli.usage_error(e)
-  except OSError as e:  # e.g. a full disk
-    cli.fail(e)
-  except tf.errors.OpError as e:  # e.g. a checkpoint on a full disk
-    latest = tf.train.latest_checkpoint(cfg.model_dir)
-    kept = f"{os.path.basename(latest)} is kept" if latest else "no checkpoint was saved"
-    cli.fail(f"{cfg.model_dir}: {_first_line(e.message)}; {kept}")
+  cfg = train_flags.from_flags()
+  result = train_job.run(train_job.TrainJob(cfg, allow_config_change=_ALLOW_CHANGE.value))
   print(f"trained to step {result.step}: {cfg.model_dir}")  # (skipped images: train's line)
-
-
-def _first_line(text):
-  return (text.strip() or "TensorFlow error").splitlines()[0]
 
 
 if __name__ == "__main__":
