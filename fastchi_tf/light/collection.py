@@ -33,10 +33,16 @@ NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 
 def default_folder() -> str:
   """FASTCHI_COLLECTION_DIR, else platformdirs' user data folder for fastchi + "/styles"
-  (~/.local/share/fastchi/styles on Linux)."""
+  (~/.local/share/fastchi/styles on Linux). CollectionError without platformdirs."""
   if os.environ.get(ENV):
     return os.environ[ENV]
-  import platformdirs  # pylint: disable=g-import-not-at-top  (only when no folder is given)
+  try:
+    import platformdirs  # pylint: disable=g-import-not-at-top  (only when no folder is given)
+  except ModuleNotFoundError:
+    raise CollectionError(
+        "platformdirs is not installed: the default style collection's folder needs it; "
+        f"pip install -r requirements-lite.txt, or give the folder with ${ENV} or "
+        "--collection") from None
   return os.path.join(platformdirs.user_data_dir("fastchi", appauthor=False), "styles")
 
 
@@ -110,19 +116,36 @@ def check_name(name: str) -> None:
   if not NAME_PATTERN.fullmatch(name or ""):
     raise ValueError(f"--name {name!r} cannot name a style: use letters, digits, _ and -, "
                      "starting with a letter or _ (at most 64)")
+  # --style reads numbers as weights ("nan,inf" would be a weight vector), so a style so
+  # named could not be chosen.
+  if _is_number(name):
+    raise ValueError(f"--name {name!r} cannot name a style: it reads as a number (a weight "
+                     "in --style); choose another")
+
+
+def _is_number(text):
+  try:
+    float(text)
+    return True
+  except ValueError:
+    return False
 
 
 def needs_collection(spec: Optional[str], shipped_names: Sequence[str],
-                     collection: Optional[Collection]) -> bool:
+                     collection: Optional[Collection], lazy: bool = False) -> bool:
   """Whether --style `spec` needs the collection's network: it does not parse against the
-  shipped styles and does against the collection's (a user's style, alone or in a mix)."""
-  if collection is None or not spec:
+  shipped styles and does against the collection's (a user's style, alone or in a mix).
+  `lazy`: whether it might, before the collection is read (it does not parse against the
+  shipped styles)."""
+  if not spec or (collection is None and not lazy):
     return False
   try:
     styles.weights_vector(spec, shipped_names)
     return False
   except ValueError:
     pass
+  if lazy:
+    return True
   try:
     styles.weights_vector(spec, collection.names)
     return True
@@ -151,20 +174,30 @@ def model_for(style: Optional[str], shipped: str, shipped_keras: str,
   one of its styles (needs_collection) or the styles are listed; else `shipped`, the shipped
   model's file of `kind`. The collection's .keras file stands in where it has no `kind` file.
   The note says when the shipped network changed since the collection grew (shipped_changed).
-  Raises CollectionError for an unreadable collection.json, or for a `folder` given that
-  holds no collection.
+
+  The collection is read only when the shipped styles do not answer, so a damaged one (or
+  no platformdirs) never stops them: listing the styles then lists the shipped ones, with a
+  note saying why. Raises CollectionError for a style that needs an unreadable collection,
+  or a `folder` given that holds no collection.
   """
+  from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
+  shipped_names = model_files.style_names(shipped) or ()
+  if not list_styles and not needs_collection(style, shipped_names, None, lazy=True):
+    return shipped, None
   given = folder is not None
-  folder = folder if given else default_folder()
-  found = read(folder)
+  try:
+    folder = folder if given else default_folder()
+    found = read(folder)
+  except CollectionError as e:
+    if list_styles:
+      return shipped, f"note: {e}; listing the shipped styles"
+    raise
   if found is None:
     if given:
       raise CollectionError(f"--collection {folder} holds no styles yet (no {INDEX_FILE}); "
                             "fastchi add-style makes one")
     return shipped, None
-  from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
-  if not (list_styles or needs_collection(style, model_files.style_names(shipped) or (),
-                                          found)):
+  if not (list_styles or needs_collection(style, shipped_names, found)):
     return shipped, None
   path = found.model(kind)
   return (path if os.path.isfile(path) else found.model("keras"),
