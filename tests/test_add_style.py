@@ -320,9 +320,323 @@ def test_a_name_held_by_an_unfinished_run_of_another_painting_is_refused(
   run_dir = tmp_path / "mine" / collection_lib.RUNS / "rocket"
   run_dir.mkdir(parents=True)
   (run_dir / add_style.STATE_FILE).write_text(json.dumps(
-      {"painting": "/elsewhere/rocket.jpg", "painting_sha256": "0" * 64}))
+      dict({k: None for k in add_style.STATE_KEYS}, painting="/elsewhere/rocket.jpg",
+           painting_sha256="0" * 64)))
   listing = sorted(os.listdir(run_dir))
   with pytest.raises(cli.UsageError, match="--name rocket is taken by an unfinished run of "
                      "another painting \\(/elsewhere/rocket.jpg\\)"):
     add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
   assert sorted(os.listdir(run_dir)) == listing
+
+
+class _Killed(BaseException):
+  """Stands in for SIGKILL: nothing of the job's catches it, so nothing tidies up."""
+
+
+def killed_at(step_to_kill):
+  """A train_lib.train that dies (no handler runs) once stop_when has seen `step_to_kill`."""
+  from fastchi_tf import train_lib
+  real_train = train_lib.train
+
+  def train(cfg, **kwargs):
+    stop_when = kwargs["stop_when"]
+
+    def dying(step, model):
+      stop = stop_when(step, model)
+      if step >= step_to_kill:
+        raise _Killed()
+      return stop
+    return real_train(cfg, **dict(kwargs, stop_when=dying))
+  return train
+
+
+@pytest.mark.slow
+def test_a_killed_run_keeps_its_steps_and_minutes_and_resumes(
+    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+  from fastchi_tf import train_lib
+  folder = tmp_path / "mine"
+  job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=4)
+  real_train = train_lib.train
+  monkeypatch.setattr(train_lib, "train", killed_at(3))
+  with pytest.raises(_Killed):
+    add_style.run(job)
+  run_dir = folder / collection_lib.RUNS / "rocket"
+  state = json.loads((run_dir / add_style.STATE_FILE).read_text())
+  assert state["steps"] == 3 and state["seconds"] > 0  # as of the last checkpoint
+  monkeypatch.setattr(train_lib, "train", real_train)
+  said = []
+  result = add_style.run(job, say=said.append)
+  assert any("resuming rocket" in line and "(step 3)" in line for line in said)
+  assert result.steps == 4 and not run_dir.exists()
+
+
+@pytest.mark.slow
+def test_a_moved_painting_resumes_from_the_runs_copy(tmp_path, tiny_shipped, painting,
+                                                     photo_folder, monkeypatch):
+  from fastchi_tf import train_lib
+  mine = tmp_path / "harbour.png"
+  mine.write_bytes(open(painting, "rb").read())
+  folder = tmp_path / "mine"
+  job = job_for(str(mine), folder, tiny_shipped, photo_folder, max_steps=3)
+  real_train = train_lib.train
+  monkeypatch.setattr(train_lib, "train", killed_at(2))
+  with pytest.raises(_Killed):
+    add_style.run(job)
+  monkeypatch.setattr(train_lib, "train", real_train)
+  mine.unlink()  # moved away after starting
+  said = []
+  result = add_style.run(job, say=said.append)
+  assert result.steps == 3 and result.resumed
+  assert any("harbour.png" in line and "copy" in line for line in said)
+  added_style = collection_lib.read(str(folder)).find("harbour")
+  assert added_style.painting == str(mine)  # what it was added from, as given
+  assert os.path.isfile(result.preview)
+  # A painting that is gone with no run to resume is still not found.
+  with pytest.raises(cli.UsageError, match="painting not found"):
+    add_style.check(dataclasses.replace(job, name="other"))
+
+
+@pytest.mark.parametrize("leftover", ["no_state", "damaged_state"])
+def test_a_leftover_run_folder_with_checkpoints_but_no_state_is_one_line(
+    leftover, tmp_path, tiny_shipped, painting, photo_folder):
+  run_dir = tmp_path / "mine" / collection_lib.RUNS / "rocket"
+  (run_dir / "run").mkdir(parents=True)
+  (run_dir / "run" / "ckpt-5.index").write_bytes(b"")
+  if leftover == "damaged_state":
+    (run_dir / add_style.STATE_FILE).write_text('{"name": "rock')
+  listing = sorted(os.listdir(run_dir))
+  with pytest.raises(cli.UsageError, match=f"{run_dir} holds an unfinished run") as raised:
+    add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
+  assert "\n" not in str(raised.value) and "--name" in str(raised.value)
+  assert sorted(os.listdir(run_dir)) == listing
+
+
+@pytest.mark.slow
+def test_a_leftover_run_folder_that_never_trained_is_started_afresh(
+    tmp_path, tiny_shipped, painting, photo_folder):
+  run_dir = tmp_path / "mine" / collection_lib.RUNS / "rocket"
+  run_dir.mkdir(parents=True)
+  (run_dir / "rocket.png").write_bytes(b"half")  # killed while the run was being prepared
+  result = add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder,
+                                 max_steps=1))
+  assert result.steps == 1 and not result.resumed and not run_dir.exists()
+
+
+def fake_train(tiny_shipped, steps_seconds, error=None, checkpoint=None):
+  """A train_lib.train that asks stop_when at the given steps, then raises `error`; the
+  clock (add_style's time.monotonic) reads each step's seconds."""
+  tiny = layers.load_model(os.path.join(tiny_shipped, shipped.KERAS_FILE))
+
+  def train(cfg, **kwargs):
+    for step, _ in steps_seconds:
+      if checkpoint and step == checkpoint:
+        os.makedirs(cfg.model_dir, exist_ok=True)
+        open(os.path.join(cfg.model_dir, f"ckpt-{step}.index"), "wb").close()
+      kwargs["stop_when"](step, tiny)
+    raise error
+  return train
+
+
+def fake_clock(monkeypatch, seconds):
+  """add_style's clock reads 100 + each of `seconds` in turn, then the last again."""
+  import types
+  readings = [100.0 + s for s in seconds]
+  monkeypatch.setattr(add_style, "time", types.SimpleNamespace(
+      monotonic=lambda: readings.pop(0) if len(readings) > 1 else readings[0]))
+
+
+def test_the_interrupt_message_never_says_more_minutes_than_were_trained(
+    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+  from fastchi_tf import train_lib
+  fake_clock(monkeypatch, [0.0, 15.6, 15.6])  # 0.26 minutes
+  monkeypatch.setattr(train_lib, "train", fake_train(
+      tiny_shipped, [(0, 0.0), (2, 15.6)], error=train_lib.Interrupted(2, "/r/run/ckpt-2"),
+      checkpoint=2))
+  with pytest.raises(cli.Interrupted) as stopped:
+    add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
+  message = str(stopped.value)
+  assert "stopped after 0.2 of 5 minutes" in message
+  assert "--minutes 0.2 adds the style as it is now" in message  # 0.2 * 60 <= 15.6: no training
+  state = json.loads((tmp_path / "mine" / collection_lib.RUNS / "rocket" /
+                      add_style.STATE_FILE).read_text())
+  assert 0.2 * 60 <= state["seconds"] < 0.3 * 60
+
+
+@pytest.mark.parametrize("seconds,shown", [(15.6, "0.2"), (18.0, "0.3"), (3.1, "0.05"),
+                                           (0.9, "0.01"), (899.99, "14.9"), (900.0, "15")])
+def test_minutes_are_rounded_down(seconds, shown):
+  assert add_style.format_minutes(seconds) == shown
+  assert float(shown) * 60 <= seconds
+
+
+@pytest.mark.parametrize("kind", ["nan", "jump"])
+def test_a_blow_up_names_add_styles_own_flags(kind, tmp_path, tiny_shipped, painting,
+                                              photo_folder, monkeypatch):
+  from fastchi_tf import train_lib
+  kept = str(tmp_path / "mine" / "runs" / "rocket" / "run" / "ckpt-5")
+  error = train_lib.TrainingError({
+      "nan": f"loss became nan at step 7; stopped. Last good checkpoint: {kept}",
+      "jump": (f"loss jumped to 812 at step 7, 9.1 times the median of the 100 steps before "
+               f"it (--max_loss_jump 7): training blew up; stopped. Last good checkpoint: "
+               f"{kept}. Resume with --clip_norm or a lower --learning_rate (and "
+               "--allow_config_change)")}[kind])
+  fake_clock(monkeypatch, [0.0, 30.0, 40.0])
+  monkeypatch.setattr(train_lib, "train", fake_train(
+      tiny_shipped, [(0, 0.0), (5, 30.0)], error=error, checkpoint=5))
+  with pytest.raises(cli.Failed) as failed:
+    add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
+  message = str(failed.value)
+  assert "\n" not in message and "at step 7" in message
+  for flag in ("--clip_norm", "--learning_rate", "--allow_config_change", "--max_loss_jump"):
+    assert flag not in message
+  assert "--minutes 0.5" in message and "step 5" in message and "--name" in message
+
+
+@pytest.mark.parametrize("name", ["nan", "NaN", "inf", "Infinity", "infinity"])
+def test_names_that_read_as_numbers_are_refused(name, tmp_path, tiny_shipped, painting,
+                                                photo_folder):
+  with pytest.raises(ValueError, match="reads as a number"):
+    collection_lib.check_name(name)
+  with pytest.raises(cli.UsageError, match="reads as a number") as raised:
+    add_style.check(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder,
+                            name=name))
+  assert "\n" not in str(raised.value)
+
+
+def test_a_damaged_collection_json_leaves_the_shipped_styles_working(tmp_path, tiny_shipped,
+                                                                     monkeypatch):
+  folder = tmp_path / "mine"
+  folder.mkdir()
+  (folder / collection_lib.INDEX_FILE).write_text('{"names": ["a", ')
+  monkeypatch.setenv(collection_lib.ENV, str(folder))
+  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)
+  choose = functools.partial(collection_lib.model_for, shipped=keras_file,
+                             shipped_keras=keras_file, kind="keras")
+  assert choose("b") == (keras_file, None) and choose("a:0.5,c:0.5") == (keras_file, None)
+  assert choose(None) == (keras_file, None)
+  with pytest.raises(collection_lib.CollectionError,
+                     match=str(folder / collection_lib.INDEX_FILE)) as raised:
+    choose("mine")
+  assert "\n" not in str(raised.value)
+  path, note = choose(None, list_styles=True)  # the shipped ones, and a line saying why
+  assert path == keras_file and str(folder / collection_lib.INDEX_FILE) in note
+  assert "\n" not in note
+
+
+def test_a_missing_platformdirs_is_one_line(tmp_path, tiny_shipped, painting, photo_folder,
+                                           monkeypatch):
+  import sys
+  monkeypatch.delenv(collection_lib.ENV, raising=False)
+  monkeypatch.setitem(sys.modules, "platformdirs", None)  # import platformdirs fails
+  keras_file = os.path.join(tiny_shipped, shipped.KERAS_FILE)
+  assert collection_lib.model_for("b", keras_file, keras_file, kind="keras") == (
+      keras_file, None)
+  with pytest.raises(collection_lib.CollectionError, match="platformdirs is not installed.*"
+                     + collection_lib.ENV):
+    collection_lib.model_for("mine", keras_file, keras_file, kind="keras")
+  job = job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder)
+  with pytest.raises(cli.UsageError, match="platformdirs is not installed") as raised:
+    add_style.check(dataclasses.replace(job, collection=None))
+  assert "\n" not in str(raised.value)
+
+
+@pytest.mark.slow
+def test_the_time_budget_ends_training_and_adds_the_style(tmp_path, tiny_shipped, painting,
+                                                          photo_folder, monkeypatch):
+  import types
+  from fastchi_tf import train_lib
+  real_train = train_lib.train
+  now = [100.0]
+
+  def train(cfg, **kwargs):
+    """train on a clock that reads 25 s more at each step."""
+    stop_when = kwargs["stop_when"]
+
+    def ticking(step, model):
+      now[0] = 100.0 + 25.0 * step
+      return stop_when(step, model)
+    return real_train(cfg, **dict(kwargs, stop_when=ticking))
+  monkeypatch.setattr(train_lib, "train", train)
+  monkeypatch.setattr(add_style, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+  result = add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder,
+                                 minutes=1.0, max_steps=None))
+  assert result.steps == 3  # 0 s, 25, 50, then 75 >= 60: stopped at step 3's check
+  assert result.minutes == 75 / 60
+  assert collection_lib.read(result.folder).added[0].steps == 3
+
+
+def _probe_final_save(monkeypatch, k):
+  """Sends SIGINT (a real Ctrl-C) just before the k-th file operation of the final save."""
+  import shutil
+  calls = [0]
+
+  def hooked(real):
+    def call(*args, **kwargs):
+      calls[0] += 1
+      if calls[0] == k:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # (the handler runs here)
+      return real(*args, **kwargs)
+    return call
+  real_add = add_style._add_to_collection  # pylint: disable=protected-access
+
+  def add(*args, **kwargs):
+    with pytest.MonkeyPatch.context() as patch:
+      for module, name in ((os, "replace"), (os, "rename"), (os, "remove"),
+                           (shutil, "rmtree"), (export, "export_keras"),
+                           (export, "tflite_bytes")):
+        patch.setattr(module, name, hooked(getattr(module, name)))
+      return real_add(*args, **kwargs)
+  monkeypatch.setattr(add_style, "_add_to_collection", add)
+  return calls
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_final_save_leaves_the_old_collection_or_the_new(
+    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  monkeypatch.setattr(export, "tflite_bytes", lambda model, precision: FAKE_TFLITE)
+  from fastchi_tf import train_lib
+  folder = tmp_path / "mine"
+  job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=1, tflite=True)
+  run_dir = folder / collection_lib.RUNS / "rocket"
+  real_train = train_lib.train
+  monkeypatch.setattr(train_lib, "train", killed_at(1))
+  with pytest.raises(_Killed):  # trained, not added: what each try below adds
+    add_style.run(job)
+  monkeypatch.setattr(train_lib, "train", real_train)
+  files = (collection_lib.INDEX_FILE, collection_lib.KERAS_FILE, collection_lib.TFLITE_FILE,
+           collection_lib.TRAINING_CONFIG_FILE)
+  from fastchi_tf.light import model_files
+  outcomes = []
+  for k in range(1, 60):
+    calls = _probe_final_save(monkeypatch, k)
+    try:
+      add_style.run(job)
+      outcome = "done"
+    except cli.Interrupted as e:
+      assert "\n" not in str(e)
+      outcome = "interrupted"
+    except KeyboardInterrupt:  # (pytest would stop on it)
+      pytest.fail(f"a Ctrl-C at file operation {k} of the final save was not handled")
+    present = [f for f in files if (folder / f).exists()]
+    if not present:  # the old state: nothing added, the run kept whole
+      assert (run_dir / add_style.STATE_FILE).exists() and add_style._has_checkpoint(
+          str(run_dir))  # pylint: disable=protected-access
+      outcomes.append("old")
+    else:  # the new one, whole
+      assert present == list(files), (k, present)
+      found = collection_lib.read(str(folder))
+      assert found.names == BASE_NAMES + ("rocket",)
+      assert model_files.style_names(str(folder / collection_lib.KERAS_FILE)) == found.names
+      assert json.loads((folder / collection_lib.TRAINING_CONFIG_FILE).read_text())[
+          "render"]["styles"] == list(found.names)
+      assert not run_dir.exists()
+      outcomes.append("new")
+    if outcomes[-1] == "new" or outcome == "done" or k > calls[0]:
+      break
+  assert outcomes[0] == "old" and outcomes[-1] == "new" and len(outcomes) > 3
+  assert outcomes == sorted(outcomes, key=["old", "new"].index)  # never back
+  # A later add-style finds the collection tidy: no pending save, no half run.
+  assert [n for n in os.listdir(folder) if n.startswith(".") and n != collection_lib.LOCK_FILE
+          ] in ([], [add_style.COMMIT_FOLDER])

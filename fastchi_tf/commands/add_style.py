@@ -12,9 +12,12 @@ default: the platform's user data folder + /styles), where fastchi stylize and f
 find it, and --list_styles marks your styles. A progress line shows the time left, and a
 preview picture (a photo in the new style) is rewritten about every minute.
 
-Ctrl-C keeps what was trained so far: the same command resumes it, and the same command with
---minutes set to the minutes trained adds the style as it is. Exit status: 0 added, 1 the
-work failed or the collection is in use, 2 bad input (nothing written), 130 interrupted.
+Ctrl-C keeps what was trained so far (a kill, what was trained up to the last checkpoint): the
+same command resumes it, from the run's copy of the painting if the painting has moved, and
+the same command with --minutes set to the minutes trained adds the style as it is. A Ctrl-C
+while the style is being added leaves your collection as it was or with the style, never
+half-written. Exit status: 0 added, 1 the work failed or the collection is in use, 2 bad
+input (nothing written), 130 interrupted.
 """
 
 from absl import flags
@@ -51,7 +54,8 @@ def main(argv):
   except KeyboardInterrupt:
     cli.interrupted("stopped before training began; nothing was written")
   result = add_style_job.run(job)
-  print(f"added {result.name} to {result.folder} ({result.minutes:.1f} minutes, "
+  minutes = add_style_job.format_minutes(result.minutes * 60)
+  print(f"added {result.name} to {result.folder} ({minutes} minutes, "
         f"{result.steps} steps); try: fastchi stylize --input PHOTO --style {result.name}")
 
 
