@@ -640,3 +640,33 @@ def test_ctrl_c_during_the_final_save_leaves_the_old_collection_or_the_new(
   # A later add-style finds the collection tidy: no pending save, no half run.
   assert [n for n in os.listdir(folder) if n.startswith(".") and n != collection_lib.LOCK_FILE
           ] in ([], [add_style.COMMIT_FOLDER])
+
+
+def test_a_final_save_cut_short_by_a_kill_is_finished_by_the_next_add_style(
+    tmp_path, tiny_shipped, painting, photo_folder):
+  folder = tmp_path / "mine"
+  committed = folder / add_style.COMMIT_FOLDER
+  committed.mkdir(parents=True)
+  (folder / collection_lib.RUNS / "x" / "run").mkdir(parents=True)  # the run it added
+  (folder / collection_lib.RUNS / ".y.abc.tmp").mkdir()  # a start killed while prepared
+  (folder / f"{add_style.COMMIT_FOLDER}-def.tmp").mkdir()  # a save killed while staged
+  old = collection_lib.Collection(str(folder), BASE_NAMES, [], "0" * 64)
+  new = collection_lib.Collection(str(folder), BASE_NAMES + ("x",), [collection_lib.Added(
+      "x", "/p/x.jpg", "1" * 64, 1.0, 20, "2026-12-06T12:00:00+00:00")], "0" * 64)
+  collection_lib.write(old)
+  (folder / collection_lib.TFLITE_FILE).write_bytes(b"old")  # this save has none: removed
+  (folder / collection_lib.KERAS_FILE).write_bytes(b"new")  # renamed in before the kill
+  (committed / collection_lib.TRAINING_CONFIG_FILE).write_text("{}")
+  (committed / collection_lib.INDEX_FILE).write_text(new.to_json())
+  (committed / add_style.COMMIT_MANIFEST).write_text(json.dumps({
+      "files": [collection_lib.KERAS_FILE, collection_lib.TRAINING_CONFIG_FILE,
+                collection_lib.INDEX_FILE], "remove": [collection_lib.TFLITE_FILE],
+      "run": os.path.join(collection_lib.RUNS, "x")}))
+  with pytest.raises(cli.UsageError, match="--name x is taken: your collection"):
+    add_style.run(job_for(painting, folder, tiny_shipped, photo_folder, name="x"))
+  assert collection_lib.read(str(folder)) == new
+  assert (folder / collection_lib.KERAS_FILE).read_bytes() == b"new"
+  assert (folder / collection_lib.TRAINING_CONFIG_FILE).read_text() == "{}"
+  assert sorted(os.listdir(folder)) == sorted([
+      collection_lib.INDEX_FILE, collection_lib.KERAS_FILE,
+      collection_lib.TRAINING_CONFIG_FILE])  # (runs/ emptied and removed; the lock gone)

@@ -635,3 +635,4 @@ def _recover(folder):
       for name in os.listdir(parent):
         if name.startswith(prefix) and name.endswith(".tmp"):
           shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+  io_utils.remove_empty([runs])
