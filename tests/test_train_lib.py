@@ -601,3 +601,30 @@ def test_mixed_precision_layers_compute_in_float16():
   assert keras.mixed_precision.global_policy().name == "float32"
   out = model(np.zeros((1, 16, 16, 3), np.float32))
   assert out.dtype == "float16" and model.weights[0].dtype == "float32"
+
+
+@pytest.mark.slow
+def test_stop_when_ends_the_run_early_with_a_checkpoint_there(tmp_path, photo_folder,
+                                                              style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=3,
+                    checkpoint_every=1000)
+  asked = []
+
+  def stop_when(step, model):
+    asked.append((step, model.name))
+    return step >= 3
+
+  result = train_lib.train(cfg, verbose=False, stop_when=stop_when)
+  # Asked before the first step and between calls of the compiled loop (each ends at a
+  # summary here); True ends the run where it is, with a checkpoint though 3 is no boundary.
+  assert [step for step, _ in asked] == [0, 3]
+  assert all(name == asked[0][1] for _, name in asked)
+  assert result.step == 3
+  assert tf.train.latest_checkpoint(cfg.model_dir).endswith("ckpt-3")
+  log = open(os.path.join(cfg.model_dir, "losses.csv")).read().splitlines()
+  assert [row.split(",")[0] for row in log[1:]] == ["1", "2", "3"]
+  # The same run resumes from there, and stop_when is asked again from step 3.
+  asked.clear()
+  result = train_lib.train(cfg, verbose=False, stop_when=lambda step, model: (
+      asked.append((step, model.name)) or step >= 4))
+  assert result.step == 6 and [step for step, _ in asked] == [3, 6]
