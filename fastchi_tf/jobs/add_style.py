@@ -284,8 +284,10 @@ def _run_held(job, plan, say):
 
 def _has_checkpoint(run_dir):
   folder = os.path.join(run_dir, "run")
-  return os.path.isdir(folder) and any(n.startswith("ckpt-") and n.endswith(".index")
-                                       for n in os.listdir(folder))
+  try:
+    return any(n.startswith("ckpt-") and n.endswith(".index") for n in os.listdir(folder))
+  except OSError:  # (none there, or a folder that cannot be read: nothing to keep)
+    return False
 
 
 def _prepare_run(job, plan):
