@@ -6,9 +6,11 @@ import subprocess
 import pytest
 
 from fastchi_tf import build_render_net
+from fastchi_tf import cli
 from fastchi_tf import flicker
 from fastchi_tf import samples
 from fastchi_tf import video_io
+from fastchi_tf.jobs import video as video_job
 from tool_runner import last_line
 from tool_runner import tool_command
 from tool_runner import tool_env
@@ -54,8 +56,6 @@ def runs(model_path, tmp_path_factory):
       "silent": (samples.make_clip(str(tmp / "silent.mp4"), flicker.synthetic_clip(
           samples.read_photo("coffee.png", 200), "pan", 10, 64, 48)[0], 24),
                  str(tmp / "silent_out.mp4"), ["--report_flicker"], None),
-      "cut": (video_clips.pan_clip(tmp / "loud.mp4", 64, 48, 24, 24, audio=True),
-              str(tmp / "cut.mkv"), ["--max_frames", 6], None),
       # Like carphone_pristine.mp4: 176x144 with pixels 128:117 wide, which came back 117:1.
       "anamorphic": (video_clips.pattern_clip(tmp / "wide.mp4", 176, 144, 8, sar="128:117"),
                      str(tmp / "new" / "deeper" / "wide.mov"), [], quiet_env),
@@ -81,11 +81,19 @@ def test_odd_size_ntsc_rate_audio_and_frame_count_are_kept(runs):
 
 
 @pytest.mark.slow
-def test_no_audio_stays_silent_and_max_frames_cuts_video_and_audio(runs):
-  for name in ("silent", "cut"):
-    assert runs[name][0] == 0, runs[name][2]
-  out_silent, out_cut = runs["silent"][3], runs["cut"][3]
+def test_no_audio_stays_silent(runs):
+  assert runs["silent"][0] == 0, runs["silent"][2]
+  out_silent = runs["silent"][3]
   assert video_io.probe(out_silent).audio_codec is None and _count(out_silent) == 10
+
+
+def test_max_frames_cuts_video_and_audio(model_path, tmp_path):
+  # In-process: the tool adds nothing to the cut.
+  out_cut = str(tmp_path / "cut.mkv")
+  video_job.run(video_job.VideoJob(
+      model=model_path, input=video_clips.pan_clip(tmp_path / "loud.mp4", 64, 48, 24, 24,
+                                                   audio=True),
+      output=out_cut, max_frames=6))
   cut = video_io.probe(out_cut)
   assert _count(out_cut) == 6 and cut.audio_codec is not None
   assert abs(cut.duration - 6 / 24) < 0.05  # the audio stops with the video
@@ -124,25 +132,36 @@ def test_bad_input_gets_one_clear_line_and_no_output(model_path, tmp_path):
   clip = video_clips.pan_clip(tmp_path / "clip.mp4", 64, 48, 24, 24)
   text = tmp_path / "notes.mp4"
   text.write_text("not a video\n")
-  # Exit status 2 for what is wrong before the work starts, 1 for what the work finds.
+  # Exit status 2 for what is wrong before the work starts, 1 for what the work finds. The
+  # tool's cases stop before TensorFlow loads, but for "zero frames" (status 1's line).
   cases = {
       "missing": ([str(tmp_path / "missing.mp4")], 2, "input video not found"),
       "standard input": (["-"], 2, "--input -: the video tool reads a file"),
       "not a video": ([str(text)], 2, "cannot read"),
       "truncated": ([video_clips.truncated(clip, tmp_path / "cut.mp4", False)], 2,
                     "cannot read"),
-      "truncated data": ([video_clips.truncated(clip, tmp_path / "cut_fs.mp4", True)], 1,
-                         "is truncated"),
       "audio only": ([video_clips.audio_only(tmp_path / "tone.m4a")], 2, "no video stream"),
       "zero frames": ([video_clips.zero_frame_video(tmp_path / "empty.y4m")], 1,
                       "no video frames"),
       "output is input": ([clip, "--output", clip], 2, "(the same file)"),
       "bad extension": ([clip, "--output", str(tmp_path / "out.avi")], 2,
                         "unsupported output"),
-      "too many devices": ([clip, "--devices", 3, "--cpu_devices", 2], 2, "--devices 3"),
-      "float16 on a CPU": ([clip, "--mixed_precision"], 2, "--mixed_precision needs a GPU"),
+  }
+  # In-process, each past TensorFlow's start: (job fields, error, message).
+  jobs = {
+      "truncated data": (dict(input=video_clips.truncated(clip, tmp_path / "cut_fs.mp4",
+                                                          True)), cli.Failed, "is truncated"),
+      "too many devices": (dict(devices=3, cpu_devices=2), cli.UsageError, "--devices 3"),
+      "float16 on a CPU": (dict(mixed_precision=True), cli.UsageError,
+                           "--mixed_precision needs a GPU"),
   }
   before = set(os.listdir(tmp_path))
+  for i, (name, (fields, error, message)) in enumerate(jobs.items()):
+    job = video_job.VideoJob(**{"model": model_path, "input": clip,
+                                "output": str(tmp_path / f"job{i}.mp4"), **fields})
+    with pytest.raises(error) as info:
+      video_job.run(job)
+    assert message in str(info.value) and "\n" not in str(info.value), (name, info.value)
   procs = {}
   for i, (name, (args, _, _)) in enumerate(cases.items()):
     # (an output of its own: the jobs that pass their checks claim it, and a second job
@@ -179,19 +198,24 @@ def test_outputs_naming_the_input_or_unwritable_are_refused_before_the_model_loa
   }
   procs = {name: _start("--model", str(garbage), "--input", src, "--output", out)
            for name, (src, out, _) in cases.items()}
-  # Another case: another file on a case-sensitive file system, the same file otherwise.
-  procs["case"] = _start("--model", model_path, "--input", source, "--output",
-                         str(tmp_path / "IN.MP4"))
   results = _finish(procs)
   for name, (status, _, stderr) in results.items():
     assert open(source, "rb").read() == original, name
-    if name == "case" and status == 0:
-      assert not os.path.samefile(source, tmp_path / "IN.MP4")
-      continue
     lines = stderr.strip().splitlines()
     assert status == 2 and len(lines) == 1, (name, status, stderr)
     assert lines[0].startswith("stylize_video.py: error:"), (name, lines)
-    assert (cases[name][2] if name in cases else "same file") in lines[0], (name, lines)
+    assert cases[name][2] in lines[0], (name, lines)
+  # Another case: another file on a case-sensitive file system, the same file otherwise
+  # (in-process: the job decides).
+  upper = str(tmp_path / "IN.MP4")
+  job = video_job.VideoJob(model=model_path, input=source, output=upper)
+  if os.path.exists(upper):
+    with pytest.raises(cli.UsageError, match="same file"):
+      video_job.run(job)
+  else:
+    video_job.run(job)
+    assert not os.path.samefile(source, upper)
+  assert open(source, "rb").read() == original
 
 
 @pytest.mark.slow
