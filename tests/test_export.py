@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+import sys
 
 import keras
 import numpy as np
@@ -8,7 +9,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from fastchi_tf import cli
 from fastchi_tf import export
+from fastchi_tf.jobs import export as export_job
 from fastchi_tf.light import lite
 from run_helpers import saved_run
 from test_train_lib import make_config
@@ -92,7 +95,8 @@ def test_export_of_a_folder_without_a_run_fails_clearly(tmp_path):
 
 @pytest.mark.slow
 def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
-    trained_run, exported, tmp_path):
+    trained_run, exported, tmp_path, monkeypatch):
+  # In-process (the export job): the tool's statuses are the subprocess tests' above.
   export_dir, _ = exported
   assert os.path.exists(os.path.join(export_dir, "model_float32.tflite"))
   again = str(tmp_path / "again")
@@ -102,31 +106,25 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
   mine = str(tmp_path / "mine")
   os.makedirs(mine)
   open(os.path.join(mine, "notes.txt"), "w").write("keep me")
-  blocker = tmp_path / "blocked" / "tf2onnx"  # importing tf2onnx now fails
-  blocker.mkdir(parents=True)
-  (blocker / "__init__.py").write_text("raise ImportError('tf2onnx is not installed')")
-  from tool_runner import ROOT
-  results = run_tools(("export.py", "--model_dir", trained_run, "--export_dir", again),
-                      ("export.py", "--model_dir", trained_run, "--export_dir", mine),
-                      ("export.py", "--model_dir", trained_run, "--export_dir", trained_run),
-                      ("export.py", "--model_dir", trained_run,
-                       "--export_dir", os.path.dirname(trained_run)),
-                      ("export.py", "--model_dir", trained_run, "--export_dir", "/proc/x"),
-                      ("export.py", "--model_dir", trained_run, "--export_dir",
-                       tmp_path / "onnx", "--onnx",
-                       dict(PYTHONPATH=f"{blocker.parent}{os.pathsep}{ROOT}")))
-  assert results[0].returncode == 0, results[0].stderr
+  export_job.run(export_job.ExportJob(model_dir=trained_run, export_dir=again))
   assert sorted(os.listdir(again)) == ["model.keras", "saved_model"]  # no stale .tflite
-  assert "not an export (notes.txt)" in last_line(results[1].stderr)
+
+  def refused(export_dir, **fields):
+    with pytest.raises(cli.UsageError) as info:
+      export_job.run(export_job.ExportJob(model_dir=trained_run, export_dir=str(export_dir),
+                                          **fields))
+    assert "\n" not in str(info.value)  # the tool's one line
+    return str(info.value)
+
+  assert "not an export (notes.txt)" in refused(mine)
   assert open(os.path.join(mine, "notes.txt")).read() == "keep me"
-  for result in results[2:4]:
-    assert "would replace the run" in last_line(result.stderr), result.stderr
+  for folder in (trained_run, os.path.dirname(trained_run)):
+    assert "would replace the run" in refused(folder)
   assert os.path.exists(os.path.join(trained_run, "config.json"))
-  assert "cannot write to /proc" in last_line(results[4].stderr)
-  assert "--onnx needs tf2onnx: pip install" in last_line(results[5].stderr)
+  assert "cannot write to /proc" in refused("/proc/x")
+  monkeypatch.setitem(sys.modules, "tf2onnx", None)  # importing tf2onnx now fails
+  assert "--onnx needs tf2onnx: pip install" in refused(tmp_path / "onnx", onnx=True)
   assert not os.path.exists(tmp_path / "onnx")
-  assert all(r.returncode == 2 for r in results[1:6])
-  assert all(len(r.stderr.strip().splitlines()) == 1 for r in results[1:6])
 
 
 @pytest.mark.slow
