@@ -9,6 +9,7 @@ from fastchi_tf import render_net
 from fastchi_tf import samples
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
+from fastchi_tf.jobs import stylize as stylize_job
 from fastchi_tf.light import image_io
 from run_helpers import randomized
 from tool_runner import last_line
@@ -39,19 +40,15 @@ def _read(path):
 @pytest.mark.slow
 def test_styles_are_listed_chosen_mixed_and_weakened(model_path, photo, tmp_path):
   # Index choices and strength 0 (the photo exactly) are checked in-process
-  # (test_styles.py, test_multi_style.py); here the tool's own paths.
+  # (test_styles.py, test_multi_style.py); here the job's paths, and the tool's listing.
+  listed, = run_tools(("stylize.py", "--model", model_path, "--list_styles"))
+  assert listed.returncode == 0, listed.stderr
+  assert listed.stdout.split("\n")[:3] == ["0 ink", "1 sun", "2 sea"]
   out = {k: str(tmp_path / f"{k}.png") for k in ("name", "mix", "half")}
-  calls = [("stylize.py", "--model", model_path, "--list_styles"),
-           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["name"],
-            "--style", "sun"),
-           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["mix"],
-            "--style", "ink:0.5,sea:0.5"),
-           ("stylize.py", "--model", model_path, "--input", photo, "--output", out["half"],
-            "--style", "sea", "--strength", "0.5")]
-  results = run_tools(*calls)
-  for call, result in zip(calls, results):
-    assert result.returncode == 0, (call, result.stderr)
-  assert results[0].stdout.split("\n")[:3] == ["0 ink", "1 sun", "2 sea"]
+  for key, style, strength in (("name", "sun", 1.0), ("mix", "ink:0.5,sea:0.5", 1.0),
+                               ("half", "sea", 0.5)):
+    stylize_job.run(stylize_job.StylizeJob(model=model_path, input=photo, output=out[key],
+                                           style=style, strength=strength))
   name, original = _read(out["name"]), _read(photo)
   assert np.abs(name - original).mean() > 2
   mix = _read(out["mix"])
@@ -104,19 +101,21 @@ def test_a_video_is_stylized_in_a_mix_and_the_contact_sheet_has_every_style(
       samples.read_photo("coffee.png", 96), 48, 32, 4), 12)
   video_out, sheet = str(tmp_path / "out.mp4"), str(tmp_path / "sheet.png")
   bad_video = tmp_path / "bad.mp4"
-  video, listed, contact, bad = run_tools(
-      ("stylize_video.py", "--model", model_path, "--input", clip, "--output", video_out,
-       "--style", "ink:0.3,sun:0.7", "--strength", "0.8"),
+  # The tool for what stops before TensorFlow loads; the work in-process (the jobs).
+  listed, bad = run_tools(
       ("stylize_video.py", "--model", model_path, "--list_styles"),
-      ("contact_sheet.py", "--model", model_path, "--input", photo, "--output", sheet,
-       "--mix", "ink,sea", "--ramp", "sun", "--steps", "3"),
       ("stylize_video.py", "--model", model_path, "--input", clip, "--output", bad_video,
        "--style", "moon"))
-  assert video.returncode == 0, video.stderr
   from fastchi_tf import video_io
+  from fastchi_tf.jobs import contact_sheet as contact_sheet_job
+  from fastchi_tf.jobs import video as video_job
+  video_job.run(video_job.VideoJob(model=model_path, input=clip, output=video_out,
+                                   style="ink:0.3,sun:0.7", strength=0.8))
   assert len(list(video_io.read_frames(video_io.probe(video_out)))) == 4
   assert listed.stdout.split("\n")[:3] == ["0 ink", "1 sun", "2 sea"]
-  assert contact.returncode == 0, contact.stderr
+  contact_sheet_job.run(contact_sheet_job.ContactSheetJob(
+      model=model_path, inputs=[photo], output=sheet, mix=["ink", "sea"], ramp="sun",
+      steps=3))
   width, height = Image.open(sheet).size
   assert width > 4 * height / 3  # rows of four (photo + three styles)
   assert bad.returncode == 2 and "unknown style 'moon'" in last_line(bad.stderr)
