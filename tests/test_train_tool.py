@@ -85,15 +85,37 @@ BAD_USAGE = [
     (["--model_dir="], "--model_dir is required"),
     (["--batch_size", "3", "--strategy", "mirrored", "--cpu_devices", "2"],
      "cannot be shared by 2 replicas"),
-    (["--train_data", "tfds:not_a_dataset"], "unknown tensorflow-datasets dataset"),
-    (["--loss_net", "vgg19"], "loss network weights 'hed' are a VGG16 backbone"),
     (["--devices", "0,1"], "--devices needs --strategy=mirrored"),
     (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
-    (["--style_layers", "relu7_1"], "unknown vgg16 layer 'relu7_1'"),
     (["--mixed_precision"], "--mixed_precision needs a GPU; none found"),
     (["--finetune_from", "{tmp}/single"], "--finetune_from {tmp}/single is a single-style run; "
      "--finetune_from needs a multi-style run"),
 ]
+
+
+# What train_lib finds once TensorFlow has started, in-process: the tool turns each
+# ValueError into the one line that the cases above check.
+IN_PROCESS_BAD_USAGE = [
+    (["--train_data", "tfds:not_a_dataset"], "unknown tensorflow-datasets dataset"),
+    (["--loss_net", "vgg19"], "loss network weights 'hed' are a VGG16 backbone"),
+    (["--style_layers", "relu7_1"], "unknown vgg16 layer 'relu7_1'"),
+]
+
+
+def test_settings_that_train_lib_refuses_leave_no_model_dir(tmp_path, photo_folder,
+                                                            style_path):
+  from fastchi_tf import train_lib
+  from fastchi_tf.commands import train_flags
+  from test_train_flags import parse_flags
+  for i, (flags, message) in enumerate(IN_PROCESS_BAD_USAGE):
+    run = str(tmp_path / f"run{i}")
+    cfg = train_flags.from_flags(parse_flags(
+        *small_flags(run, photo_folder, style_path, "--steps", "1"), *flags))
+    cfg.check()  # what the tool checks before TensorFlow starts: these pass it
+    with pytest.raises(ValueError) as info:
+      train_lib.train(cfg, verbose=False)
+    assert message in str(info.value) and "\n" not in str(info.value), info.value
+    assert not os.path.exists(run)
 
 
 @pytest.mark.slow
