@@ -103,8 +103,9 @@ def execute(module, cfg, out_dir, quick=False):
   machine = reporting.machine()  # the load average before the run
   start = time.perf_counter()
   numbers = module.run(cfg, out_dir)
+  # A run may return the config it resolved (a recipe chosen by a flag): that one is kept.
   path = reporting.write_json(os.path.join(out_dir, reporting.RESULTS), dict(
-      numbers, config=dataclasses.asdict(cfg), quick=quick, machine=machine,
+      {"config": dataclasses.asdict(cfg)}, **numbers, quick=quick, machine=machine,
       run_seconds=time.perf_counter() - start))
   summary = reporting.read_json(path)  # the report sees what --report_only would
   write_report(module, summary, out_dir)

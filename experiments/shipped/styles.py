@@ -160,7 +160,8 @@ FIRST_SUMMARY = "raw Gram terms, sigmoid head, style weight 10"
 # hours. A fresh Adam from trained weights needs the warm-up (see warmup_steps).
 TUNED = dataclasses.replace(FULL, width=32, warmup_steps=200, learning_rate=5e-4,
                             stages=((1500, 128, 256), (3000, 256, 512)), run_name="styles_v5")
-TUNED_SUMMARY = ("FULL's objective, fine-tuned from the third recipe's network (width 32) "
+TUNED_SUMMARY = ("the judged objective (Gatys's layers, content relu4_2, weight 300) taught "
+                 "from the third recipe's network (width 32) "
                  "with --restart_from")
 RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED}
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
@@ -357,7 +358,8 @@ def run(cfg, out_dir):
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note)
   if step > start:
     parts.append({"from": start, "to": step, "image_size": stage[1]})
-  return {"step": step, "stage": list(stage), "style_names": list(trainer.style_names),
+  return {"config": dataclasses.asdict(cfg),  # the recipe's, not only the flags'
+          "step": step, "stage": list(stage), "style_names": list(trainer.style_names),
           "eval_photos": names, "losses": measured, "judged": judged, "blobs": blobs,
           "parts": parts,
           "shipped": shipped,
