@@ -35,12 +35,12 @@ BROWSER := $(if $(and $(filter 0,$(shell id -u)),$(shell command -v apt-get)),br
 # workers already fill two cores, and more threads only contend (the slow files ran 19%
 # faster).
 test: venv $(BROWSER)
-	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
+	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # Everything but the tests marked slow (pytest.ini: tools in subprocesses, training runs, the
 # demo): the quick check while editing. `make test`, which CI runs, stays everything.
 test-fast: venv
-	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
+	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow" tests
 
 demo: venv
 	$(PY) tools/demo.py --out_dir demo_out
