@@ -181,7 +181,10 @@ def model_for(style: Optional[str], shipped: str, shipped_keras: str,
   or a `folder` given that holds no collection.
   """
   from fastchi_tf.light import model_files  # pylint: disable=g-import-not-at-top
-  shipped_names = model_files.style_names(shipped) or ()
+  try:
+    shipped_names = model_files.style_names(shipped) or ()
+  except model_files.ModelFileError:  # a damaged shipped file: loading it names the problem
+    return shipped, None
   if not list_styles and not needs_collection(style, shipped_names, None, lazy=True):
     return shipped, None
   given = folder is not None
