@@ -339,7 +339,11 @@ def run(cfg, out_dir):
                          os.path.join(out_dir, "loss_curve.png"))
   shipped = None
   previous = _previous_results(out_dir)
-  parts = [p for p in previous.get("parts", []) if p["to"] <= start]
+  parts = list(previous.get("parts", []))
+  if not cfg.train and parts and parts[-1]["to"] < start:  # a part stopped by Ctrl-C
+    parts.append({"from": parts[-1]["to"], "to": start,
+                  "image_size": stage_of(cfg, start - 1)[1]})
+  parts = [p for p in parts if p["to"] <= start]
   if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
     parts = []
   restarted = previous.get("restarted") if parts else None
