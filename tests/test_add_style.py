@@ -288,6 +288,7 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_nothing(tmp_path, tiny_shippe
   assert sorted(os.listdir(tmp_path)) == listing
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_finetuning_from_a_saved_network_checks_it(tmp_path, tiny_shipped, painting,
                                                    photo_folder):
   """The pieces of `fastchi train --finetune_from NETWORK.keras` that add-style stands on."""

@@ -2,10 +2,13 @@
 
 import dataclasses
 
+import pytest
+
 from experiments.bench import bench_inference
 from experiments.lib import runner
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_benchmark_times_every_network_and_form_and_reports_its_targets(tmp_path):
   cfg = dataclasses.replace(
       bench_inference.QUICK, sizes=((32, 32),), batches=(1,), rounds=1, warmup=1,

@@ -2,10 +2,13 @@
 
 import dataclasses
 
+import pytest
+
 from experiments.bench import bench_serve
 from experiments.lib import runner
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_bench_serve_measures_the_server_and_the_command_line(tmp_path):
   cfg = dataclasses.replace(bench_serve.QUICK, seconds=0.3, live_seconds=0.3, clients=2,
                             live_clients=(1,), setups=(("pool", 1, 1),), cli_photos=1)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -35,6 +37,7 @@ def _run(tmp_path, *args, **env):
                         env=environ, timeout=120)
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_exit_codes_and_one_line_messages(tmp_path):
   ok = _run(tmp_path, "--count", "2")
   assert ok.returncode == 0 and ok.stdout.strip() == "hellohello"

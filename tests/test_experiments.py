@@ -78,6 +78,7 @@ def test_model_table_counts_parameters_and_flops(tmp_path):
   assert "| inception | 4 | 2 |" in (tmp_path / reporting.REPORT).read_text()
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_render_ablation_run_writes_snapshots_losses_and_numbers(tmp_path, photo_folder):
   cfg = dataclasses.replace(render_ablation.QUICK, steps=2, snapshot_every=1, image_size=32,
                             networks=(("inception", 4),), modes=(("total", (1.0, 1.0, 1e-4)),),
@@ -92,6 +93,7 @@ def test_render_ablation_run_writes_snapshots_losses_and_numbers(tmp_path, photo
   assert len((tmp_path / "losses_inception_w4_total.csv").read_text().splitlines()) == 3
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_loss_networks_judges_every_run_and_names_the_skipped(tmp_path, photo_folder):
   cfg = dataclasses.replace(
       loss_networks.QUICK, steps=1, image_size=32, snapshot_size=32, width=4,

@@ -230,6 +230,7 @@ def test_temporal_stability_frame_terms_are_the_objectives_on_every_fourth_frame
   assert ts._terms_against_source(trainer, frames, frames)[0] == 0.0
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_temporal_stability_sweep_flag_and_a_longer_fine_tune_goes_on(
     tmp_path, photo_folder, style_path):
   from experiments.paper import temporal_stability as ts

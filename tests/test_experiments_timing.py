@@ -6,6 +6,7 @@ No timing assertions: only that each helper measures what it claims to.
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from experiments.lib import input_timing
@@ -84,6 +85,7 @@ def test_markdown_table_and_json(tmp_path):
   assert written["value"] == 1 and "load_average_at_end" in written["machine"]
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_op_profile_times_each_op_type_of_a_saved_model(tmp_path):
   from fastchi_tf import build_render_net  # pylint: disable=g-import-not-at-top
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top

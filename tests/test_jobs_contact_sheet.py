@@ -12,6 +12,7 @@ from fixtures_models import photo  # noqa: F401
 Job = contact_sheet_job.ContactSheetJob
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_a_sheet_of_two_photos_and_a_ramp_is_written(keras_model_path, photo, tmp_path):
   out = tmp_path / "new" / "sheet.png"
   contact_sheet_job.run(Job(model=keras_model_path, inputs=[photo, photo], output=str(out),

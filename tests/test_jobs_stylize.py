@@ -62,6 +62,7 @@ def test_a_folder_skips_our_results_and_reports_a_bad_file(model_path, tmp_path,
   assert "skipped: cannot read image" in stderr
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_standard_input_to_standard_output(model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.png", rng)
   with open(photo, "rb") as f:

@@ -149,6 +149,7 @@ def test_clip_pixels_clips_with_a_straight_through_gradient():
   np.testing.assert_array_equal(tape.gradient(loss, x), [1.0, 2.0, 3.0, 4.0, 5.0])
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_a_shipped_model_loads_after_import_fastchi_tf_alone():
   # keras.saving.load_model failed with "Could not locate class 'PadToMultiple'" unless
   # fastchi_tf.layers happened to be imported. A fresh interpreter: this one has it.

@@ -19,6 +19,7 @@ def inception():
 
 @pytest.mark.parametrize("variant,upsample,blocks", [("inception", "nearest", False),
                                                      ("original", "transpose", True)])
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, request,
                                                                    variant, upsample, blocks):
   if (variant, upsample, blocks) == ("inception", "nearest", False):

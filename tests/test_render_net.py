@@ -81,6 +81,7 @@ def test_bad_arguments_name_the_value_and_choices(kwargs, match):
     build_render_net(**kwargs)
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 @pytest.mark.parametrize("variant", ["original", "inception"])
 def test_space_to_depth_copy_keeps_the_output_and_leaves_the_model_alone(variant, rng):
   model = build_render_net(variant, width=8)

@@ -126,6 +126,7 @@ def test_folder_of_same_size_images_is_batched_like_single_runs(keras_model_path
     assert np.abs(single.astype(int) - batched).max() <= 1
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_large_images_are_tiled_automatically_when_the_model_allows(keras_model_path, rng,
                                                                    monkeypatch):
   monkeypatch.setattr(stylize, "AUTO_TILE_PIXELS", 100 * 100)
@@ -141,6 +142,7 @@ def test_large_images_are_tiled_automatically_when_the_model_allows(keras_model_
   np.testing.assert_array_equal(stylize.stylize_image(stylizer, small), stylizer(small))
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_small_images_are_rendered_enlarged_not_as_noise():
   import keras
   from fastchi_tf import samples

@@ -84,6 +84,7 @@ def test_a_differently_cased_output_never_replaces_the_input(model_path, tmp_pat
   assert open(photo, "rb").read() == original
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_output_folders_are_created_and_unwritable_ones_fail_before_the_work(
     model_path, tmp_path, rng, capsys):
   photo = _photo(tmp_path / "photo.png", rng)
@@ -203,6 +204,7 @@ def _huge_png(path, side=20000):
   return str(path)
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_a_new_users_slips_each_get_one_line_or_do_what_was_meant(model_path, tmp_path, rng):
   # (one name in two folders from a glob: test_jobs_stylize's usage errors)
   mixed = tmp_path / "mixed"

@@ -87,6 +87,7 @@ def test_no_audio_stays_silent(runs):
   assert video_io.probe(out_silent).audio_codec is None and _count(out_silent) == 10
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_max_frames_cuts_video_and_audio(model_path, tmp_path):
   # In-process: the tool adds nothing to the cut.
   out_cut = str(tmp_path / "cut.mkv")

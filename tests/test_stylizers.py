@@ -18,6 +18,7 @@ def keras_model_path(tmp_path_factory):
   return path
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_mixed_precision_stylizer_agrees_with_float32(keras_model_path, rng):
   image = rng.integers(0, 256, (24, 40, 3), np.uint8)
   full = stylizers.load_stylizer(keras_model_path)(image).astype(int)

@@ -2,12 +2,14 @@ import keras
 import concurrent.futures
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fastchi_tf import build_render_net
 from fastchi_tf import tiling
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_tiled_output_stays_close_to_the_whole_image(rng):
   model = build_render_net("original", width=8)
   render = lambda x: model(x, training=False)
@@ -24,6 +26,7 @@ def test_tiled_output_stays_close_to_the_whole_image(rng):
   assert np.abs(naive - whole).mean() > np.abs(tiled - whole).mean()
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_threads_tiling_with_one_model_get_each_image_its_own_statistics(rng):
   model = build_render_net("inception", width=8)
   images = [rng.integers(0, 256, (150, 170, 3), np.uint8),

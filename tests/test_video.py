@@ -113,6 +113,7 @@ def test_a_variable_rate_video_keeps_each_frames_time_and_its_audio(tmp_path):
     assert abs(out.duration - end) < 0.05, (out.duration, end)
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):
   model = build_render_net("inception", width=8, residual_blocks=1)
   from fastchi_tf import export
@@ -147,6 +148,7 @@ def test_a_failed_run_leaves_no_file(tmp_path):
   assert sorted(os.listdir(tmp_path)) == ["in.mp4"]
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path):
   from fastchi_tf import export
   tflite = tmp_path / "model.tflite"
@@ -245,6 +247,7 @@ def test_the_progress_total_is_an_estimate_until_the_last_frame(tmp_path, capsys
   assert lines[-1] == "frames 10/10"
 
 
+@pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_tiled_frames_over_two_devices_equal_one_device(tmp_path):
   # Threads of both devices tile with one shared Keras model at once; each frame must keep
   # its own whole-image statistics (they were attributes of shared layers once).
