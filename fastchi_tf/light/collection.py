@@ -118,17 +118,9 @@ def check_name(name: str) -> None:
                      "starting with a letter or _ (at most 64)")
   # --style reads numbers as weights ("nan,inf" would be a weight vector), so a style so
   # named could not be chosen.
-  if _is_number(name):
+  if styles.is_number(name):
     raise ValueError(f"--name {name!r} cannot name a style: it reads as a number (a weight "
                      "in --style); choose another")
-
-
-def _is_number(text):
-  try:
-    float(text)
-    return True
-  except ValueError:
-    return False
 
 
 def needs_collection(spec: Optional[str], shipped_names: Sequence[str],

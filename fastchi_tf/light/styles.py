@@ -72,7 +72,8 @@ def parse_choice(spec: str, names: Sequence[str]) -> np.ndarray:
     raise ValueError(f"{e}; {accepted_forms(len(names))}") from None
 
 
-def _is_number(text):
+def is_number(text: str) -> bool:
+  """Whether --style would read `text` as a weight (nan and inf included)."""
   try:
     float(text)
     return True
@@ -106,7 +107,7 @@ def _parse_choice(spec, names):
     # Numbers with a decimal are a weight vector ("0.2,0,0.8"); otherwise names and
     # indices, an equal mix ("wave" alone is one style, "0,5" two).
     integers = [p for p in parts if p.lstrip("-").isdigit()]
-    if all(_is_number(p) for p in parts) and len(integers) < len(parts):
+    if all(is_number(p) for p in parts) and len(integers) < len(parts):
       if len(parts) != n:
         raise ValueError(f"--style {spec!r}: {len(parts)} weights for a model of {n} styles "
                          f"({shown})")
