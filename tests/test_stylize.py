@@ -7,8 +7,10 @@ import tensorflow as tf
 from PIL import Image
 
 from fastchi_tf import build_render_net
+from fastchi_tf import shipped
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
+from fastchi_tf.jobs import stylize as stylize_job
 from fastchi_tf.light import image_io
 from fixtures_models import keras_model_path  # noqa: F401  (fixtures)
 from fixtures_models import photo  # noqa: F401
@@ -16,17 +18,26 @@ from tool_runner import last_line
 from tool_runner import run_tool
 from tool_runner import run_tools
 
+Job = stylize_job.StylizeJob
+
 
 @pytest.mark.slow
 def test_output_keeps_odd_sizes_and_max_size_downscales(keras_model_path, photo, tmp_path):
-  out = str(tmp_path / "out.jpg")
-  result = run_tool("stylize.py", "--model", keras_model_path, "--input", photo, "--output", out)
-  assert result.returncode == 0, result.stderr
+  # The tool on the shipped styles' LiteRT file (no TensorFlow to start: ~1 s a run, not ~9);
+  # the .keras model through the tool's job, in-process.
+  lite = shipped.path("tflite")
+  out, small = tmp_path / "out.jpg", tmp_path / "small.webp"
+  for result in run_tools(
+      ("stylize.py", "--model", lite, "--style", "wave", "--input", photo, "--output", out),
+      ("stylize.py", "--model", lite, "--style", "wave", "--input", photo, "--output", small,
+       "--max_size", "20")):
+    assert result.returncode == 0, result.stderr
   assert Image.open(out).size == (51, 37)
-  result = run_tool("stylize.py", "--model", keras_model_path, "--input", photo,
-                    "--output", str(tmp_path / "small.webp"), "--max_size", "20")
-  assert result.returncode == 0, result.stderr
-  assert Image.open(tmp_path / "small.webp").size == (20, 15)
+  assert Image.open(small).size == (20, 15)
+  for max_size, name, size in ((None, "keras.jpg", (51, 37)), (20, "keras.webp", (20, 15))):
+    stylize_job.run(Job(model=keras_model_path, input=photo, output=str(tmp_path / name),
+                        max_size=max_size))
+    assert Image.open(tmp_path / name).size == size, name
 
 
 def test_preserve_color_keeps_the_input_chroma(rng):
@@ -41,17 +52,24 @@ def test_preserve_color_keeps_the_input_chroma(rng):
 
 @pytest.mark.slow
 def test_folder_mode_reports_bad_files_and_processes_the_rest(keras_model_path, photo,
-                                                              tmp_path):
+                                                              tmp_path, capsys):
   folder = tmp_path / "in"
   folder.mkdir()
   Image.open(photo).save(folder / "a.png")
   Image.open(photo).convert("L").save(folder / "b.jpg")
   (folder / "c.png").write_bytes(b"broken")
-  result = run_tool("stylize.py", "--model", keras_model_path, "--input", folder,
-                    "--output", tmp_path / "out")
+  # The tool on the shipped styles' LiteRT file; the .keras model in-process.
+  result = run_tool("stylize.py", "--model", shipped.path("tflite"), "--style", "wave",
+                    "--input", folder, "--output", tmp_path / "out")
   assert result.returncode != 0
   assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "b.jpg"]
   assert "c.png" in result.stderr and "1 of 3 images failed" in last_line(result.stderr)
+  capsys.readouterr()
+  done = stylize_job.run(Job(model=keras_model_path, input=str(folder),
+                             output=str(tmp_path / "keras")))
+  assert sorted(os.listdir(tmp_path / "keras")) == ["a.png", "b.jpg"]
+  assert done.failed == [str(folder / "c.png")] and len(done.files) == 3
+  assert "c.png" in capsys.readouterr().err
 
 
 BAD_INPUTS = {
@@ -68,13 +86,15 @@ BAD_INPUTS = {
 
 @pytest.mark.slow
 def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path):
-  calls, folders = [], []
+  # The tool on the shipped styles' LiteRT file (~1 s a run; on .keras each run that loads
+  # the model starts TensorFlow, ~9 s).
+  calls, folders, keras_jobs = [], [], []
   for case in BAD_INPUTS:
     folder = tmp_path / case
     folder.mkdir()
     src = str(folder / "photo.png")
     Image.open(photo).save(src)
-    model, dst = keras_model_path, str(folder / "out.png")
+    model, dst = shipped.path("tflite"), str(folder / "out.png")
     if case == "corrupt":
       src = str(folder / "bad.png")
       open(src, "wb").write(b"\x89PNG\r\n\x1a\n garbage")
@@ -96,9 +116,13 @@ def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path
       src = str(folder / "huge.png")
       Image.new("RGB", (4200, 4200)).save(src)
     never_tile = ["--tile", "0"] if case == "huge" else []  # large images tile by default
+    style = ["--style", "wave"] if model == shipped.path("tflite") else []
     calls.append(("stylize.py", "--model", model, "--input", src, "--output", dst,
-                  *never_tile))
+                  *never_tile, *style))
     folders.append((folder, set(os.listdir(folder))))
+    if case in ("corrupt", "huge"):  # after the model loads: on the .keras model too
+      keras_jobs.append((case, Job(model=keras_model_path, input=src, output=dst,
+                                   tile=0 if never_tile else None), folder))
   for (case, message), result, (folder, before) in zip(BAD_INPUTS.items(), run_tools(*calls),
                                                         folders):
     assert result.returncode != 0, case
@@ -106,24 +130,39 @@ def test_bad_input_gets_one_line_and_no_output(keras_model_path, photo, tmp_path
     assert last_line(result.stderr).startswith("stylize.py: error:")
     assert len(result.stderr.strip().splitlines()) == 1, (case, result.stderr)
     assert set(os.listdir(folder)) == before, case  # nothing written, not even a temp file
+  for case, job, folder in keras_jobs:
+    before = set(os.listdir(folder))
+    error = stylize_job.run(job).error
+    assert BAD_INPUTS[case] in error and "\n" not in error, (case, error)
+    assert set(os.listdir(folder)) == before, case
 
 
 @pytest.mark.slow
 def test_folder_of_same_size_images_is_batched_like_single_runs(keras_model_path, tmp_path,
-                                                                rng):
+                                                                rng, capsys):
   folder = tmp_path / "in"
   folder.mkdir()
   for i in range(5):
     Image.fromarray(rng.integers(0, 256, (24, 32, 3), np.uint8)).save(folder / f"{i}.png")
-  result = run_tool("stylize.py", "--model", keras_model_path, "--input", folder,
+  # The tool on the shipped styles' LiteRT file; the .keras model, which runs batches as
+  # batches, in-process.
+  lite = shipped.path("tflite")
+  result = run_tool("stylize.py", "--model", lite, "--style", "wave", "--input", folder,
                     "--output", tmp_path / "out", "--batch_size", "2")
   assert result.returncode == 0, result.stderr
   assert "image 5/5" in result.stderr  # progress line
-  stylizer = stylizers.load_stylizer(keras_model_path)
-  for i in range(5):
-    single = stylize.stylize_image(stylizer, np.asarray(Image.open(folder / f"{i}.png")))
-    batched = np.asarray(Image.open(tmp_path / "out" / f"{i}.png"))
-    assert np.abs(single.astype(int) - batched).max() <= 1
+  capsys.readouterr()
+  stylize_job.run(Job(model=keras_model_path, input=str(folder),
+                      output=str(tmp_path / "keras"), batch_size=2))
+  assert "image 5/5" in capsys.readouterr().err
+  for model, out in ((lite, "out"), (keras_model_path, "keras")):
+    stylizer = stylizers.load_stylizer(model)
+    if model == lite:
+      stylizer.set_style("wave")
+    for i in range(5):
+      single = stylize.stylize_image(stylizer, np.asarray(Image.open(folder / f"{i}.png")))
+      batched = np.asarray(Image.open(tmp_path / out / f"{i}.png"))
+      assert np.abs(single.astype(int) - batched).max() <= 1, (model, i)
 
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
