@@ -11,11 +11,13 @@ from PIL import Image
 from fastchi_tf import build_render_net
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def keras_model_path(tmp_path_factory):
-  """A single-style network, untrained and narrow (inception, width 8), as model.keras."""
+  """A single-style network, untrained and small (inception, width 8, one residual block: each
+  new image size traces it again, and five blocks trace ~2x slower), as model.keras. One per
+  test process: read it, never write beside it."""
   path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
+  build_render_net("inception", width=8, residual_blocks=1).save(path)
   return path
 
 

@@ -10,21 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastchi_tf import build_render_net
 from fastchi_tf import cli
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from fastchi_tf.jobs import stylize as stylize_job
 from fastchi_tf.light import locks
+from fixtures_models import keras_model_path as model_path  # noqa: F401  (a fixture)
 
 Job = stylize_job.StylizeJob
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
-  return path
 
 
 def _photo(path, rng, size=(20, 28)):

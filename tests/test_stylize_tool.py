@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastchi_tf import build_render_net
 from fastchi_tf import cli
 from fastchi_tf import shipped
 from fastchi_tf import stylize
@@ -26,15 +25,9 @@ from tool_runner import last_line
 from tool_runner import run_tools
 from tool_runner import tool_command
 from tool_runner import tool_env
+from fixtures_models import keras_model_path as model_path  # noqa: F401  (a fixture)
 
 Job = stylize_job.StylizeJob
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
-  return path
 
 
 def _photo(path, rng, size=(40, 56)):

@@ -5,7 +5,6 @@ import subprocess
 
 import pytest
 
-from fastchi_tf import build_render_net
 from fastchi_tf import cli
 from fastchi_tf import flicker
 from fastchi_tf import samples
@@ -15,13 +14,7 @@ from tool_runner import last_line
 from tool_runner import tool_command
 from tool_runner import tool_env
 import video_clips
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
-  return path
+from fixtures_models import keras_model_path as model_path  # noqa: F401  (a fixture)
 
 
 def _count(path):

@@ -7,15 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fastchi_tf import build_render_net
 from fastchi_tf import stylizers
-
-
-@pytest.fixture(scope="module")
-def keras_model_path(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("model") / "model.keras")
-  build_render_net("inception", width=8).save(path)
-  return path
+from fixtures_models import keras_model_path  # noqa: F401  (a fixture)
 
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
