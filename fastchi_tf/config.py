@@ -28,6 +28,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 RENDER_VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
 OUTPUTS = ("sigmoid", "tanh")
+TRUNK_NORMS = ("instance", "affine")
 LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
 NAMED_WEIGHTS = ("imagenet", "hed", "random")  # anything else is a weights file
 REDUCTIONS = ("mean", "sum")
@@ -39,6 +40,7 @@ RANGES = {
     "render.width": (1, 1024),
     "render.shrink": (1, 64),
     "render.residual_blocks": (1, 6),  # tiling's margin covers 6 (tiling.MARGIN)
+    "render.tanh_gradient_floor": (0.0, 0.5),
     "loss_net.seed": (0, 2**31 - 1),
     "loss.content_weight": (0.0, FINITE),
     "loss.style_weight": (0.0, FINITE),
@@ -135,6 +137,13 @@ class RenderConfig:
       "with a straight-through gradient, so no pixel goes dead at 0 or 255).", OUTPUTS)
   # render_net.NUM_RESIDUAL_BLOCKS (not imported here: it would import Keras).
   residual_blocks: int = _setting(5, "Residual blocks (5 in the paper; fewer run faster).")
+  trunk_norm: str = _setting(
+      "instance", "After the residual blocks' and upsampling's convolutions: instance "
+      "normalization, or affine (a scale and shift per style, no per-image statistics, so "
+      "no droplet blobs).", TRUNK_NORMS)
+  tanh_gradient_floor: float = _setting(
+      0.0, "With --output_activation=tanh, the least gradient saturated pixels pass back "
+      "in training (0: plain tanh).")
   # The style names of a multi-style network (conditional instance normalization), from
   # the --style_image files; None for one style.
   styles: Optional[Tuple[str, ...]] = _recorded()

@@ -194,31 +194,23 @@ def moments(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class InstanceNorm(keras.layers.Layer):
-  """Affine instance normalization (Ulyanov et al. 2016) over height and width.
+class StyleAffine(keras.layers.Layer):
+  """A scale and a shift per channel, and per style: InstanceNorm without the statistics.
 
-  Statistics come from each image alone, which is what makes the render network
-  style-consistent across a batch; epsilon follows PyTorch's InstanceNorm2d.
+  With `num_styles` N > 1, gamma and beta are [N, C] and the layer is called on
+  `[x, style]`, style [batch, N] weighing the rows (a one-hot row picks a style, a convex one
+  mixes them); N = 1 takes x alone, gamma and beta [C].
 
-  With `num_styles` N > 1 it is conditional instance normalization (Dumoulin et al. 2017):
-  a scale and a shift per style (gamma and beta [N, C]), called on `[x, style]` where style
-  [batch, N] weighs them; a one-hot row picks a style, a convex one mixes styles. N = 1 is
-  the plain layer (gamma and beta [C], called on x alone), so single-style checkpoints and
-  exports stay as they were.
+  Where it replaces instance normalization (render_net's `trunk_norm="affine"`), no output
+  depends on statistics of the whole image. Per-image statistics let a network grow a
+  "droplet" (Karras et al. 2020, StyleGAN2 section 2): a spike in one flat area that holds
+  most of a channel's variance, so that the norm turns the rest of the map down at will. In
+  our trained networks it showed as a white oval in bright skies (docs/styles_history.md).
   """
 
-  def __init__(self, epsilon: float = 1e-5,
-               statistics: Optional[Tuple[np.ndarray, np.ndarray]] = None,
-               num_styles: int = 1, **kwargs: Any) -> None:
+  def __init__(self, num_styles: int = 1, **kwargs: Any) -> None:
     super().__init__(**kwargs)
-    self.epsilon = float(epsilon)
     self.num_styles = int(num_styles)
-    # (mean, variance), each [1, 1, 1, C], imposed instead of each image's own statistics.
-    # Tiled inference (fastchi_tf.tiling) builds a copy of the network with whole-image
-    # statistics so that tiles agree; a constructor argument, so a model shared by threads
-    # has no per-call state. Not serialized.
-    self.statistics = None if statistics is None else tuple(
-        tf.constant(np.asarray(s, np.float32)) for s in statistics)
 
   def build(self, input_shape):
     if self.num_styles > 1:
@@ -234,6 +226,45 @@ class InstanceNorm(keras.layers.Layer):
       return gamma, beta
     style = tf.cast(style, dtype)
     return (tf.matmul(style, gamma)[:, None, None, :], tf.matmul(style, beta)[:, None, None, :])
+
+  def call(self, inputs):
+    x, style = (inputs, None) if self.num_styles == 1 else inputs
+    gamma, beta = self._affine(style, x.dtype)
+    return x * gamma + beta
+
+  def compute_output_shape(self, input_shape):
+    return input_shape if self.num_styles == 1 else input_shape[0]
+
+  def get_config(self):
+    config = super().get_config()
+    if self.num_styles > 1:  # N = 1 configs stay as they were
+      config["num_styles"] = self.num_styles
+    return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class InstanceNorm(StyleAffine):
+  """Affine instance normalization (Ulyanov et al. 2016) over height and width.
+
+  Statistics come from each image alone, which is what makes the render network
+  style-consistent across a batch; epsilon follows PyTorch's InstanceNorm2d.
+
+  With `num_styles` N > 1 it is conditional instance normalization (Dumoulin et al. 2017):
+  the style's rows of gamma and beta scale and shift the normalized map (StyleAffine). N = 1
+  is the plain layer, so single-style checkpoints and exports stay as they were.
+  """
+
+  def __init__(self, epsilon: float = 1e-5,
+               statistics: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+               num_styles: int = 1, **kwargs: Any) -> None:
+    super().__init__(num_styles=num_styles, **kwargs)
+    self.epsilon = float(epsilon)
+    # (mean, variance), each [1, 1, 1, C], imposed instead of each image's own statistics.
+    # Tiled inference (fastchi_tf.tiling) builds a copy of the network with whole-image
+    # statistics so that tiles agree; a constructor argument, so a model shared by threads
+    # has no per-call state. Not serialized.
+    self.statistics = None if statistics is None else tuple(
+        tf.constant(np.asarray(s, np.float32)) for s in statistics)
 
   def call(self, inputs, training=None):
     x, style = (inputs, None) if self.num_styles == 1 else inputs
@@ -296,14 +327,8 @@ class InstanceNorm(keras.layers.Layer):
         x=image, scale=gamma, offset=beta, mean=mean, variance=variance,
         epsilon=self.epsilon, is_training=statistics is None)[0]
 
-  def compute_output_shape(self, input_shape):
-    return input_shape if self.num_styles == 1 else input_shape[0]
-
   def get_config(self):
-    config = {**super().get_config(), "epsilon": self.epsilon}
-    if self.num_styles > 1:  # N = 1 configs stay as they were
-      config["num_styles"] = self.num_styles
-    return config
+    return {**super().get_config(), "epsilon": self.epsilon}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -424,6 +449,30 @@ class CropToReference(keras.layers.Layer):
   def compute_output_shape(self, input_shapes):
     padded, reference = input_shapes
     return (padded[0], reference[1], reference[2], padded[3])
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Tanh(keras.layers.Layer):
+  """tanh whose gradient, in training, never falls below `floor`.
+
+  The forward pass is tanh's exactly. A saturated tanh passes almost no gradient: a pixel
+  pinned at 255 by a large input (the droplet's white oval, where tanh's input reached
+  126-145) kept 2-6% of the gradient elsewhere, so training never took it back. With a
+  floor the loss still reaches it. Inference (training False) is the plain op.
+  """
+
+  def __init__(self, floor: float = 0.0, **kwargs: Any) -> None:
+    super().__init__(**kwargs)
+    self.floor = float(floor)
+
+  def call(self, x, training=None):
+    y = tf.tanh(x)
+    if training and self.floor:
+      y += self.floor * (x - tf.stop_gradient(x))
+    return y
+
+  def get_config(self):
+    return {**super().get_config(), "floor": self.floor}
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

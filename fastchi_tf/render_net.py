@@ -16,13 +16,15 @@ from fastchi_tf.light import export_names
 VARIANTS = ("original", "inception")
 UPSAMPLES = ("nearest", "transpose")
 OUTPUTS = ("sigmoid", "tanh")
+TRUNK_NORMS = ("instance", "affine")
 NUM_RESIDUAL_BLOCKS = 5  # Johnson et al.'s and FastChi's
 
 
 def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
                upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
                output_activation: str = "sigmoid",
-               residual_blocks: int = NUM_RESIDUAL_BLOCKS) -> None:
+               residual_blocks: int = NUM_RESIDUAL_BLOCKS, trunk_norm: str = "instance",
+               tanh_gradient_floor: float = 0.0) -> None:
   """Raises ValueError naming a bad argument of `build_render_net` and the valid choices."""
   if styles is not None:
     if len(styles) < 2:
@@ -36,6 +38,13 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
   if output_activation not in OUTPUTS:
     raise ValueError(
         f"unknown output activation {output_activation!r}; choose one of {OUTPUTS}")
+  if trunk_norm not in TRUNK_NORMS:
+    raise ValueError(f"unknown trunk norm {trunk_norm!r}; choose one of {TRUNK_NORMS}")
+  if not 0.0 <= tanh_gradient_floor < 1.0:
+    raise ValueError(f"tanh_gradient_floor must be in [0, 1), got {tanh_gradient_floor!r}")
+  if tanh_gradient_floor and output_activation != "tanh":
+    raise ValueError("tanh_gradient_floor needs output_activation='tanh', got "
+                     f"{output_activation!r}")
   if not isinstance(width, int) or width < 1:
     raise ValueError(f"width must be a positive integer, got {width!r}")
   if not isinstance(residual_blocks, int) or residual_blocks < 1:
@@ -52,6 +61,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
                      upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
                      output_activation: str = "sigmoid",
                      residual_blocks: int = NUM_RESIDUAL_BLOCKS,
+                     trunk_norm: str = "instance", tanh_gradient_floor: float = 0.0,
                      name: Optional[str] = None) -> keras.Model:
   """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
 
@@ -68,6 +78,13 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
       gradient, so that no pixel goes dead at the range's ends).
     residual_blocks: residual blocks at the lowest resolution (5 in the paper); fewer run
       faster and trace faster (the tests use 1).
+    trunk_norm: what follows the convolutions of the residual blocks and the upsampling:
+      "instance" normalization, or "affine", a scale and shift per style with no per-image
+      statistics (layers.StyleAffine), which leaves nothing for a droplet to game. The
+      three convolutions from RGB keep instance normalization either way, so the trunk
+      still sees each photo at a normalized contrast.
+    tanh_gradient_floor: with the tanh output, the least gradient its saturated pixels
+      pass back in training (layers.Tanh); 0 is plain tanh.
     name: model name; defaults to the variant.
 
   Returns:
@@ -75,10 +92,12 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     single-style model takes the image alone; a multi-style one `[image, style]`, style
     float [batch, N] weights (layers.StyleWeights makes them a convex mix).
   """
-  check_args(variant, width, shrink, upsample, styles, output_activation, residual_blocks)
+  check_args(variant, width, shrink, upsample, styles, output_activation, residual_blocks,
+             trunk_norm, tanh_gradient_floor)
   num_styles = len(styles) if styles else 1
 
-  def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False):
+  def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False,
+           trunk=False):
     transpose = up > 1 and upsample == "transpose"
     kwargs = dict(strides=up if transpose else strides, upsample=1 if transpose else up,
                   transpose=transpose, name=f"{prefix}conv")
@@ -87,7 +106,8 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     else:
       x = layers.ConvLayer(filters, kernel, **kwargs)(x)
     if norm:
-      norm_layer = layers.InstanceNorm(num_styles=num_styles, name=f"{prefix}norm")
+      kind = layers.StyleAffine if trunk and trunk_norm == "affine" else layers.InstanceNorm
+      norm_layer = kind(num_styles=num_styles, name=f"{prefix}norm")
       x = norm_layer(x) if num_styles == 1 else norm_layer([x, mix])
     if relu:
       x = keras.layers.ReLU(name=f"{prefix}relu")(x)
@@ -104,11 +124,11 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   x = conv(x, 2 * width, 3, strides=2, prefix="d1_")
   x = conv(x, 4 * width, 3, strides=2, prefix="d2_")
   for i in range(1, residual_blocks + 1):
-    y = conv(x, 4 * width, 3, prefix=f"r{i}a_")
-    y = conv(y, 4 * width, 3, prefix=f"r{i}b_", relu=False)
+    y = conv(x, 4 * width, 3, prefix=f"r{i}a_", trunk=True)
+    y = conv(y, 4 * width, 3, prefix=f"r{i}b_", relu=False, trunk=True)
     x = keras.layers.Add(name=f"r{i}_add")([x, y])
-  x = conv(x, 2 * width, 3, up=2, prefix="u1_")
-  x = conv(x, width, 3, up=2, prefix="u2_")
+  x = conv(x, 2 * width, 3, up=2, prefix="u1_", trunk=True)
+  x = conv(x, width, 3, up=2, prefix="u2_", trunk=True)
   x = conv(x, 3, 9, prefix="c2_", relu=False, norm=False, plain=True)
   if output_activation == "sigmoid":
     x = keras.layers.Activation("sigmoid", name="squash")(x)
@@ -116,7 +136,8 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   else:
     # Saturated sigmoid pixels get almost no gradient: a trained network's bright blobs
     # stayed stuck at 255 and a stronger style weight collapsed into black and white.
-    x = keras.layers.Activation("tanh", name="squash")(x)
+    x = (layers.Tanh(tanh_gradient_floor, name="squash")(x) if tanh_gradient_floor
+         else keras.layers.Activation("tanh", name="squash")(x))
     x = keras.layers.Rescaling(150.0, offset=127.5, name="to_pixels")(x)
     x = layers.ClipPixels(name="clip")(x)
   x = layers.CropToReference(name="crop")([x, image])

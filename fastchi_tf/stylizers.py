@@ -299,7 +299,7 @@ def _load_keras(path):
   names = render_net.style_names(model)
   expected = [image] + ([(None, len(names))] if names else [])
   if (shapes != (expected, [image])
-      or not any(isinstance(l, layers.InstanceNorm) for l in _walk_layers(model))):
+      or not any(isinstance(l, layers.StyleAffine) for l in _walk_layers(model))):
     raise StylizeError(f"{path} is a Keras model but not a FastChi-TF render network "
                        f"(inputs {shapes[0]}, outputs {shapes[1]}); expected images "
                        "[batch, h, w, 3] in and out, with instance normalization")

@@ -420,7 +420,7 @@ def _start_from(model, finetune_from, old):
     try:
       weights = earlier.get_layer(layer.name).get_weights()
       _check_same_layer(layer, earlier.get_layer(layer.name))
-      if not isinstance(layer, layers.InstanceNorm):
+      if not isinstance(layer, layers.StyleAffine):  # InstanceNorm too
         layer.set_weights(weights)
         continue
     except ValueError as e:  # a saved network that the render settings do not describe

@@ -24,3 +24,13 @@ def test_bright_strokes_are_not_a_blob():
   sky[:, stripes] = 250
   sky[:, ~stripes] *= 0.6
   assert artifacts.blob_pixels(sky.astype(np.uint8), rows) == 0
+
+
+def test_a_white_the_photo_already_had_is_not_a_blob():
+  sky = artifacts.sky_scene()
+  blob = sky.copy()
+  blob[60:90, 100:140] = 255
+  assert artifacts.blob_pixels(blob, photo=sky) > 30  # the photo was blue there
+  snow = sky.copy()
+  snow[60:90, 100:140] = 245  # the photo was white there: the painting keeps it
+  assert artifacts.blob_pixels(blob, photo=snow) == 0

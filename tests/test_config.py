@@ -50,6 +50,7 @@ def test_choices_match_the_modules_that_define_them():
   assert config_lib.RENDER_VARIANTS == render_net.VARIANTS
   assert config_lib.UPSAMPLES == render_net.UPSAMPLES
   assert config_lib.OUTPUTS == render_net.OUTPUTS
+  assert config_lib.TRUNK_NORMS == render_net.TRUNK_NORMS
   assert config_lib.REDUCTIONS == losses.REDUCTIONS
   assert config_lib.STYLE_LAYER_NORMS == losses.STYLE_LAYER_NORMS
   assert config_lib.NAMED_WEIGHTS == loss_net.WEIGHT_SOURCES
@@ -63,6 +64,7 @@ def test_a_good_config_passes(paths):
 @pytest.mark.parametrize("key,value,message", [
     ("render__width", 0, "--width must be an integer from 1 to 1024, got 0"),
     ("render__shrink", 100, "--shrink must be an integer from 1 to 64"),
+    ("render__tanh_gradient_floor", 0.9, "--tanh_gradient_floor must be a number from 0 to 0.5, got 0.9"),
     ("loss__style_weight", float("nan"), "--style_weight must be a finite number >= 0, got nan"),
     ("loss__tv_weight", float("inf"), "--tv_weight must be a finite number >= 0, got inf"),
     ("loss__content_weight", -1.0, "--content_weight must be a finite number >= 0"),

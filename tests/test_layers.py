@@ -20,6 +20,8 @@ ALL_LAYERS = [
     layers.InceptionConv(8, 3, shrink=2),
     layers.InceptionConv(8, 3, upsample=2, shrink=4),
     layers.ClipPixels(),
+    layers.StyleAffine(),
+    layers.Tanh(0.1),
 ]
 
 
@@ -136,6 +138,39 @@ def test_instance_norm_stays_accurate_over_millions_of_pixels(rng):
   small = x[:, :300, :400]
   np.testing.assert_allclose(any_size(small), layer(small, training=False), atol=1e-5)
   assert np.abs(any_size(small).numpy() - dynamic(small).numpy()).max() > 1e-4
+
+
+def test_style_affine_scales_and_shifts_by_the_styles_mix_without_statistics(rng):
+  layer = layers.StyleAffine(num_styles=2)
+  x = rng.normal(3.0, 5.0, size=(2, 5, 6, 4)).astype("float32")
+  style = np.array([[1.0, 0.0], [0.25, 0.75]], np.float32)
+  layer([x, style])
+  gamma, beta = rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+  layer.set_weights([gamma, beta])
+  y = layer([x, style]).numpy()
+  np.testing.assert_allclose(y[0], x[0] * gamma[0] + beta[0], rtol=1e-5, atol=1e-5)
+  mix_g, mix_b = 0.25 * gamma[0] + 0.75 * gamma[1], 0.25 * beta[0] + 0.75 * beta[1]
+  np.testing.assert_allclose(y[1], x[1] * mix_g + mix_b, rtol=1e-5, atol=1e-5)
+  # Each pixel is its own: a spike elsewhere in the image changes nothing here (an instance
+  # norm's output everywhere would shrink).
+  spiked = x.copy()
+  spiked[:, 0, 0] += 1000.0
+  np.testing.assert_array_equal(layer([spiked, style]).numpy()[:, 1:], y[:, 1:])
+  assert isinstance(layers.InstanceNorm(), layers.StyleAffine)  # its rows grow alike
+
+
+def test_tanh_is_exact_forward_and_floors_its_gradient_only_in_training():
+  x = tf.constant([-200.0, -1.0, 0.0, 0.5, 130.0])
+  layer = layers.Tanh(floor=0.1)
+  for training in (True, False):
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      y = layer(x, training=training)
+    np.testing.assert_array_equal(y, tf.tanh(x))
+    grad = tape.gradient(y, x).numpy()
+    plain = 1.0 - np.tanh(x.numpy()) ** 2
+    # A saturated input (the droplet's 130) still passes a tenth of the gradient.
+    np.testing.assert_allclose(grad, plain + 0.1 if training else plain, rtol=1e-6)
 
 
 def test_clip_pixels_clips_with_a_straight_through_gradient():

@@ -75,6 +75,9 @@ def test_keras_file_round_trip_under_safe_mode(variant, upsample, output, tmp_pa
     (dict(variant="inception", width=30, shrink=4), "divisible"),
     (dict(variant="inception", shrink=0), "shrink"),
     (dict(residual_blocks=0), "residual_blocks must be a positive integer, got 0"),
+    (dict(trunk_norm="batch"), "unknown trunk norm 'batch'; choose one of"),
+    (dict(output_activation="tanh", tanh_gradient_floor=1.0), "in \\[0, 1\\), got 1.0"),
+    (dict(tanh_gradient_floor=0.1), "needs output_activation='tanh'"),
 ])
 def test_bad_arguments_name_the_value_and_choices(kwargs, match):
   with pytest.raises(ValueError, match=match):
@@ -94,3 +97,20 @@ def test_space_to_depth_copy_keeps_the_output_and_leaves_the_model_alone(variant
   assert count_flops(fast, 32, 32) > flops  # its zero taps count
   assert count_flops(model, 32, 32) == flops
   assert count_flops(use_space_to_depth(fast, block=1), 32, 32) == flops
+
+
+def test_affine_trunk_has_no_statistics_after_the_encoder(tmp_path, rng):
+  model = build_render_net("inception", width=8, styles=("a", "b"), residual_blocks=2,
+                           trunk_norm="affine", output_activation="tanh",
+                           tanh_gradient_floor=0.1)
+  kinds = {l.name: type(l).__name__ for l in model.layers if l.name.endswith("_norm")}
+  assert kinds == {"c1_norm": "InstanceNorm", "d1_norm": "InstanceNorm",
+                   "d2_norm": "InstanceNorm", **{f"{n}_norm": "StyleAffine" for n in
+                                                 ("r1a", "r1b", "r2a", "r2b", "u1", "u2")}}
+  path = str(tmp_path / "affine.keras")
+  model.save(path)
+  loaded = keras.saving.load_model(path, safe_mode=True)
+  x = rng.uniform(0, 255, size=(1, 20, 24, 3)).astype("float32")
+  style = np.array([[0.5, 0.5]], np.float32)
+  np.testing.assert_allclose(loaded([x, style]), model([x, style]), atol=1e-3)
+  assert loaded.get_layer("squash").floor == 0.1

@@ -1,6 +1,7 @@
 """The shipped styles' recipe starts from the first recipe's network, head converted."""
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -106,9 +107,41 @@ def test_each_part_counts_bright_blobs_on_a_flat_sky_per_style():
   assert f"a 0, b {blobs['b']}." in styles.report(summary, None)
 
 
-def test_the_tuned_recipe_refuses_to_start_without_a_saved_network(tmp_path):
-  cfg = styles.Config(recipe="tuned", work_dir=str(tmp_path / "run"))
-  with pytest.raises(ValueError, match="--recipe tuned starts from a saved network"):
+@pytest.mark.parametrize("recipe", ["tuned", "affine"])
+def test_the_restarted_recipes_refuse_to_start_without_a_saved_network(recipe, tmp_path):
+  cfg = styles.Config(recipe=recipe, work_dir=str(tmp_path / "run"))
+  with pytest.raises(ValueError, match=f"--recipe {recipe} starts from a saved network"):
     styles.run(cfg, str(tmp_path / "out"))
   assert styles.RECIPES["tuned"].width == 32  # the third recipe's network's width
   assert styles.RECIPES["tuned"].style_layers == styles.FULL.style_layers
+
+
+@pytest.mark.slow
+def test_the_affine_recipe_folds_a_normalized_network_it_restarts_from(
+    tmp_path, photo_folder, style_folder, monkeypatch):
+  import keras
+  photos = tmp_path / "bsds500"
+  (photos / "train").mkdir(parents=True)
+  for i, name in enumerate(sorted(os.listdir(photo_folder))[:2]):
+    os.symlink(os.path.join(photo_folder, name), photos / "train" / f"{i}.png")
+  monkeypatch.setattr(styles, "PHOTOS", str(photos))
+  cfg = dataclasses.replace(styles.AFFINE, width=8, restart_from=str(tmp_path / "m.keras"),
+                            restart_step=4)
+  tcfg = config_lib.replace(
+      styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (8, 32, 64)),
+      data=dict(style_image=style_folder), render=dict(styles=NAMES))
+  normalized = config_lib.replace(tcfg, model_dir=str(tmp_path / "old" / "run"),
+                                  render=dict(residual_blocks=1, trunk_norm="instance",
+                                              tanh_gradient_floor=0.0))
+  saved_run(normalized, (3,))
+  export.restore_render_net(normalized.model_dir).save(cfg.restart_from)
+  styles._restart(cfg, tcfg)
+  new = export.restore_render_net(tcfg.model_dir)
+  assert type(new.get_layer("r1a_norm")).__name__ == "StyleAffine"
+  assert new.get_layer("squash").floor == 0.1
+  assert styles._current_step(tcfg.model_dir) == 4
+  old = keras.saving.load_model(cfg.restart_from)
+  image = np.random.default_rng(0).uniform(0, 255, (1, 24, 20, 3)).astype(np.float32)
+  style = np.eye(len(NAMES), dtype=np.float32)[1:2]
+  # Close to the normalized network, not equal: the statistics are now fixed ones.
+  assert 0 < np.abs(new([image, style]).numpy() - old([image, style]).numpy()).mean() < 40

@@ -27,11 +27,16 @@ def sky_rows(height):
   return slice(0, int(height * 0.75))
 
 
-def blob_pixels(image, rows=None, spot=9, around=41, rise=40.0, white=200.0, smooth=12.0):
+def blob_pixels(image, rows=None, spot=9, around=41, rise=40.0, white=200.0, smooth=12.0,
+                photo=None, photo_white=160.0):
   """Pixels of the largest bright blob in the region: where the `spot`-pixel window is
   whitish (its darkest channel's mean above `white`), smooth (luma std below `smooth`: a
   blob is flat, a stroke is not) and `rise` levels above the median luma of the
-  `around`-pixel window. 0 for a clean picture."""
+  `around`-pixel window. 0 for a clean picture.
+
+  With `photo` (the picture it was stylized from, same size), places where the photo's own
+  spot window is whitish (its darkest channel's mean above `photo_white`: snow, clouds) are
+  not counted: a white painted there is the photo's, not a blob of the network's."""
   rgb = np.asarray(image, np.float64)[..., :3]
   if rows is not None:
     rgb = rgb[rows]
@@ -42,5 +47,9 @@ def blob_pixels(image, rows=None, spot=9, around=41, rise=40.0, white=200.0, smo
   darkest = ndimage.uniform_filter(rgb.min(axis=-1), spot, mode="reflect")
   above = mean - ndimage.median_filter(luma, around, mode="reflect")
   found = (darkest > white) & (std < smooth) & (above > rise)
+  if photo is not None:
+    own = np.asarray(photo, np.float64)[..., :3]
+    own = own if rows is None else own[rows]
+    found &= ndimage.uniform_filter(own.min(axis=-1), spot, mode="reflect") <= photo_white
   labels, count = ndimage.label(found)
   return int(np.bincount(labels.ravel())[1:].max()) if count else 0

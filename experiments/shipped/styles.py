@@ -35,6 +35,10 @@ Commands and run times on 2 CPU cores (AMD EPYC, AVX2):
       --restart_from ../runs/third_step6000.keras --restart_step 0
       # FULL's objective taught from the third recipe's network (a copy of
       # fastchi_tf/shipped/model.keras from before the judged objective); ../runs/styles_v5
+  python -m experiments.shipped.styles --recipe affine --noship --part_steps 600 \
+      --restart_from ../runs/tuned_step900.keras --restart_step 900
+      # tuned's network at step 900 (export.restore_render_net of ../runs/styles_v5/run,
+      # saved as .keras), its trunk's norms folded (no droplet blobs); ../runs/styles_v6
   python -m experiments.shipped.styles --recipe third   # the collection shipped until the
       # judged objective (../runs/styles_v3; it fine-tunes --recipe first's ../runs/styles);
       # its history is in docs/styles_history.md
@@ -95,6 +99,9 @@ class Config:
   style_layer_norm: str = "target"
   # The tanh head keeps a gradient at 0 and 255.
   output_activation: str = "tanh"
+  # render_net's trunk_norm and tanh_gradient_floor (AFFINE: no droplet blobs).
+  trunk_norm: str = "instance"
+  tanh_gradient_floor: float = 0.0
   temporal_weight: float = runner.flag(3000.0, "The temporal term's weight (0: the control "
                                        "run that the stability measure compares against).")
   learning_rate: Optional[float] = runner.flag(
@@ -163,7 +170,22 @@ TUNED = dataclasses.replace(FULL, width=32, warmup_steps=200, learning_rate=5e-4
 TUNED_SUMMARY = ("the judged objective (Gatys's layers, content relu4_2, weight 300) taught "
                  "from the third recipe's network (width 32) "
                  "with --restart_from")
-RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED}
+# TUNED's network at its step 900 with the trunk's instance norms folded into per-style scales
+# and shifts (experiments/lib/fold_norms.py) and trained on. The norms let the network grow
+# droplets, white ovals in bright flat areas of any photo (2589-2692 px on the made-up sky in
+# two styles at step 900); folding removed them there at once, but not the ones on real
+# photos, which the tanh's saturation protected (2-6% of the gradient elsewhere): the floor
+# on its gradient lets training take them back.
+# At TUNED's learning rate (5e-4) the style term climbed 30x within 80 steps of the
+# warm-up: without the norms' scale invariance every weight's step changes the output
+# directly, so it trains at a fifth of it.
+AFFINE = dataclasses.replace(TUNED, trunk_norm="affine", tanh_gradient_floor=0.1,
+                             learning_rate=1e-4, run_name="styles_v6")
+AFFINE_SUMMARY = ("TUNED's network at its step 900, its trunk's instance norms folded into "
+                  "per-style scales and shifts, trained on with a floor on tanh's gradient")
+RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED, "affine": AFFINE}
+# Recipes that start from a saved network (--restart_from).
+RESTARTED = ("tuned", "affine")
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
                eval_size=64, ship=False, judge=False)
 
@@ -196,7 +218,33 @@ def _restart(cfg, tcfg):
   if not os.path.isfile(cfg.restart_from):
     raise ValueError(f"--restart_from {cfg.restart_from}: no such file")
   old = keras.saving.load_model(cfg.restart_from, safe_mode=True)
+  if cfg.trunk_norm == "affine" and not _affine_trunk(old):
+    old = _folded(old, tcfg)
   _seed_checkpoint(tcfg, old, cfg.restart_step)
+
+
+def _affine_trunk(model):
+  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+  return type(model.get_layer("r1a_norm")) is layers.StyleAffine  # pylint: disable=unidiomatic-typecheck
+
+
+# Training photos the fold calibrates on: every 12th of BSDS500 train/, as 256 px squares.
+FOLD_PHOTOS, FOLD_EVERY, FOLD_SIZE = 16, 12, 256
+
+
+def _folded(old, tcfg):
+  """`old` with its trunk's instance norms folded into the affine network tcfg describes."""
+  from experiments.lib import fold_norms  # pylint: disable=g-import-not-at-top
+  render = config_lib.replace(tcfg, render=dict(
+      styles=render_net.style_names(old),
+      residual_blocks=render_net.residual_blocks(old))).render
+  new = render_net.build_render_net(**dataclasses.asdict(render))
+  folder = os.path.join(PHOTOS, "train")
+  files = sorted(os.listdir(folder))[::FOLD_EVERY][:FOLD_PHOTOS]
+  photos = np.stack([training.square_photo(os.path.join(folder, f), FOLD_SIZE)
+                     for f in files])
+  print(f"folding the trunk's norms on {len(files)} training photos", flush=True)
+  return fold_norms.fold(old, new, photos)
 
 
 def _seed_checkpoint(tcfg, old, step, transform=lambda name, weights: weights):
@@ -239,7 +287,9 @@ def train_config(cfg, model_dir, train_data, stage):
   until, image_size, style_size = stage
   return training.derive(
       model_dir=model_dir, render=dict(variant="inception", width=cfg.width,
-                                       output_activation=cfg.output_activation),
+                                       output_activation=cfg.output_activation,
+                                       trunk_norm=cfg.trunk_norm,
+                                       tanh_gradient_floor=cfg.tanh_gradient_floor),
       data=dict(train_data=train_data, style_image=os.path.join(SHARED, "styles"),
                 image_size=image_size, style_size=style_size),
       loss_net=dict(style_layers=cfg.style_layers, content_layers=cfg.content_layers),
@@ -308,10 +358,10 @@ def run(cfg, out_dir):
   work_dir = _work_dir(cfg)
   model_dir = os.path.join(work_dir, "run")
   start = _current_step(model_dir)
-  if cfg.train and cfg.recipe == "tuned" and not start and not cfg.restart_from:
-    raise ValueError("--recipe tuned starts from a saved network: give --restart_from "
-                     "(the third recipe's, e.g. fastchi_tf/shipped/model.keras at its step "
-                     "6000) and --restart_step 0")
+  if cfg.train and cfg.recipe in RESTARTED and not start and not cfg.restart_from:
+    raise ValueError(f"--recipe {cfg.recipe} starts from a saved network: give "
+                     "--restart_from and --restart_step (tuned: the third recipe's, e.g. "
+                     "fastchi_tf/shipped/model.keras, at 0; affine: tuned's at 900)")
   train_data = _train_photos(work_dir)
   if cfg.train and cfg.restart_from and not start:
     _restart(cfg, train_config(cfg, model_dir, train_data, stage_of(cfg, cfg.restart_step)))
@@ -333,6 +383,8 @@ def run(cfg, out_dir):
   measured, outputs = training.style_losses(trainer, photos)
   judged = _judge(trainer.style_names, outputs, photos) if cfg.judge else None
   blobs = sky_blobs(trainer.model, trainer.style_names)
+  photo_blobs = {n: max(artifacts.blob_pixels(o[i], photo=photos[i]) for i in range(len(photos)))
+                 for n, o in zip(trainer.style_names, outputs)}
   _gallery(trainer, cfg, os.path.join(out_dir, "gallery.png"))
   _video_strip(trainer, os.path.join(out_dir, "video_strip.png"))
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG)),
@@ -365,6 +417,7 @@ def run(cfg, out_dir):
   return {"config": dataclasses.asdict(cfg),  # the recipe's, not only the flags'
           "step": step, "stage": list(stage), "style_names": list(trainer.style_names),
           "eval_photos": names, "losses": measured, "judged": judged, "blobs": blobs,
+          "photo_blobs": photo_blobs,
           "parts": parts,
           "shipped": shipped,
           "restarted": restarted, "learning_rate": trainer.cfg.learning_rate,
@@ -435,7 +488,9 @@ def report(summary, out_dir):
          f"{cfg['start_step']}, the sigmoid head turned into the tanh head; steps count from "
          "there." if cfg.get("start_step") else "")
       + (f" Recipe 'tuned': {TUNED_SUMMARY}; steps count from that start."
-         if cfg.get("recipe") == "tuned" else ""),
+         if cfg.get("recipe") == "tuned" else "")
+      + (f" Recipe 'affine': {AFFINE_SUMMARY} (floor {cfg['tanh_gradient_floor']:g}); steps "
+         "count from tuned's start." if cfg.get("recipe") == "affine" else ""),
       "",
       f"Step {summary['step']} of {summary['total_steps']}"
       + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]
@@ -479,6 +534,11 @@ def report(summary, out_dir):
               "the largest whitish, flat spot 40 levels above its surroundings; the third "
               "recipe's network drew 40-250 in five of six styles; goal 0): "
               + ", ".join(f"{n} {p}" for n, p in summary["blobs"].items()) + "."]
+  if summary.get("photo_blobs") is not None:
+    lines += ["", "The same on the held-out photos, where the photo itself is not whitish "
+              "(the most in any one photo; step 900 of recipe tuned had white ovals in every "
+              "style there that the made-up sky missed): "
+              + ", ".join(f"{n} {p}" for n, p in summary["photo_blobs"].items()) + "."]
   lines += ["", "Photos no part of the recipe trained on (scikit-image's), in every style: "
             "gallery.png ![gallery](gallery.png)", "",
             "Frames of the demo's generated clip: video_strip.png "

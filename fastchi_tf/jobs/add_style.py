@@ -522,7 +522,7 @@ def grow(current, trained, name: str, render: config_lib.RenderConfig):
       continue
     ours = current.get_layer(layer.name).get_weights()
     theirs = trained.get_layer(layer.name).get_weights()
-    if isinstance(layer, layers.InstanceNorm):  # gamma and beta [styles, channels]
+    if isinstance(layer, layers.StyleAffine):  # gamma and beta [styles, channels]
       layer.set_weights([np.concatenate([a[kept], b[trained_count - 1:]])
                          for a, b in zip(ours, theirs)])
       continue
