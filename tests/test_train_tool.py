@@ -86,10 +86,16 @@ BAD_USAGE = [
     (["--batch_size", "3", "--strategy", "mirrored", "--cpu_devices", "2"],
      "cannot be shared by 2 replicas"),
     (["--devices", "0,1"], "--devices needs --strategy=mirrored"),
-    (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
-    (["--mixed_precision"], "--mixed_precision needs a GPU; none found"),
     (["--finetune_from", "{tmp}/single"], "--finetune_from {tmp}/single is a single-style run; "
      "--finetune_from needs a multi-style run"),
+]
+
+# What the train job finds once TensorFlow has started (each tool run that starts it costs
+# ~6 s), in-process: it raises cli.UsageError, which cli.run, as for the cases above, turns
+# into the one line with status 2.
+JOB_BAD_USAGE = [
+    (["--strategy", "multi_worker"], "needs the TF_CONFIG environment variable"),
+    (["--mixed_precision"], "--mixed_precision needs a GPU; none found"),
 ]
 
 
@@ -120,7 +126,7 @@ def test_settings_that_train_lib_refuses_leave_no_model_dir(tmp_path, photo_fold
 
 @pytest.mark.slow
 def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, photo_folder,
-                                                                  style_path):
+                                                                  style_path, monkeypatch):
   (tmp_path / "data").mkdir()  # training data that a run must not write into
   photo = sorted(n for n in os.listdir(photo_folder) if n.endswith(".jpg"))[0]
   shutil.copy(os.path.join(photo_folder, photo), tmp_path / "data")
@@ -146,6 +152,19 @@ def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, phot
     assert err.startswith("train.py: error: ") and message in err and err.count("\n") == 1, err
     assert not os.path.exists(run)
   assert os.listdir(tmp_path / "data") == [photo]
+  from fastchi_tf import cli
+  from fastchi_tf.commands import train_flags
+  from fastchi_tf.jobs import train as train_job
+  from test_train_flags import parse_flags
+  monkeypatch.setenv("TF_CONFIG", "")  # as above
+  for i, (flags, message) in enumerate(JOB_BAD_USAGE):
+    run = str(tmp_path / f"job{i}")
+    cfg = train_flags.from_flags(parse_flags(
+        *small_flags(run, photo_folder, style_path, "--steps", "1"), *flags))
+    with pytest.raises(cli.UsageError) as info:
+      train_job.run(train_job.TrainJob(cfg))
+    assert message in str(info.value) and "\n" not in str(info.value), info.value
+    assert not os.path.exists(run)
 
 
 def _free_ports(n):
