@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fastchi_tf import cli
 from fastchi_tf import config as config_lib
 from fastchi_tf import train_lib
+from fastchi_tf.jobs import train as train_job
 from fastchi_tf.render_net import build_render_net
 from test_train_tool import small_flags
 from tool_runner import tool_command
@@ -75,16 +77,17 @@ def test_ctrl_c_stops_with_one_line_status_130_and_an_intact_checkpoint(tmp_path
   try:
     progress = first.stderr.readline()
     assert progress.startswith("step "), progress
-    # A second run into the same folder meanwhile is refused; the first goes on.
-    second = subprocess.run(command, env=tool_env(), capture_output=True, text=True,
-                            timeout=300)
+    # A second run of the same settings into the same folder meanwhile is refused; the first
+    # goes on. In-process, through the tool's job (a tool run would start TensorFlow, ~6 s):
+    # cli.run turns its cli.Failed into "train.py: error: MESSAGE" with status 1.
+    same = config_lib.TrainConfig.from_dict(json.load(open(os.path.join(run, "config.json"))))
+    with pytest.raises(cli.Failed) as refused:
+      train_job.run(train_job.TrainJob(same))
     first.send_signal(signum)
     _, err = first.communicate(timeout=300)
   finally:
     first.kill()
-  assert second.returncode == 1
-  assert second.stderr == (f"train.py: error: {run} is in use by another training run "
-                           f"(pid {first.pid})\n")
+  assert str(refused.value) == f"{run} is in use by another training run (pid {first.pid})"
   assert first.returncode == 130, err
   lines = err.strip().splitlines()
   assert all(line.startswith("step ") for line in lines[:-1]), err  # no traceback
