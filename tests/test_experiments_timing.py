@@ -13,6 +13,7 @@ from experiments.lib import input_timing
 from experiments.lib import op_profile
 from experiments.lib import reporting
 from experiments.lib import video_timing
+from fixtures_models import small_exports  # noqa: F401  (a fixture)
 
 
 class _SumTrainer:
@@ -86,11 +87,8 @@ def test_markdown_table_and_json(tmp_path):
 
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
-def test_op_profile_times_each_op_type_of_a_saved_model(tmp_path):
-  from fastchi_tf import build_render_net  # pylint: disable=g-import-not-at-top
-  from fastchi_tf import export  # pylint: disable=g-import-not-at-top
-  path = str(tmp_path / "saved")
-  export.export_saved_model(build_render_net("inception", width=8, residual_blocks=1), path)
+def test_op_profile_times_each_op_type_of_a_saved_model(small_exports):
+  path = small_exports.saved_model
   image = np.random.default_rng(0).integers(0, 256, (16, 24, 3), np.uint8)
   profile = op_profile.saved_model_op_times(path, image, rounds=2, threads=1)
   convolutions = [op for op in profile["ops"] if "Conv2D" in op]

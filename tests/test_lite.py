@@ -8,13 +8,15 @@ from fastchi_tf import build_render_net
 from fastchi_tf import export
 from fastchi_tf.light import lite
 from fastchi_tf import render_net
+from fixtures_models import small_exports  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
-def inception():
-  """An inception network of width 8 and its TFLite model (converted once: ~5 s)."""
-  model = build_render_net("inception", width=8, residual_blocks=1)
-  return model, export.tflite_bytes(model)
+def inception(small_exports):
+  """An inception network of width 8 (fixtures_models.small_exports, converted once a
+  session): its SavedModel and its TFLite model."""
+  with open(small_exports.tflite, "rb") as f:
+    return small_exports.saved_model, f.read()
 
 
 @pytest.mark.parametrize("variant,upsample,blocks", [("inception", "nearest", False),
@@ -23,12 +25,12 @@ def inception():
 def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng, request,
                                                                    variant, upsample, blocks):
   if (variant, upsample, blocks) == ("inception", "nearest", False):
-    model, content = request.getfixturevalue("inception")
+    saved, content = request.getfixturevalue("inception")  # (of one network)
   else:
     model, content = build_render_net(variant, width=8, upsample=upsample,
                                       residual_blocks=1), None
-  saved = str(tmp_path / "saved_model")
-  export.export_saved_model(model, saved)
+    saved = str(tmp_path / "saved_model")
+    export.export_saved_model(model, saved)
   if blocks:  # a copy whose narrow convolutions (quarter resolution too) run on blocks
     model = render_net.use_space_to_depth(model)
   runner = lite.TFLiteRunner(content or export.tflite_bytes(model))

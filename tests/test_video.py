@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fastchi_tf import build_render_net
 from fastchi_tf.light import io_utils
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from fastchi_tf import video
 from fastchi_tf import video_io
+from fixtures_models import keras_model_path  # noqa: F401  (fixtures)
+from fixtures_models import small_exports  # noqa: F401
 import video_clips
 
 
@@ -114,11 +115,9 @@ def test_a_variable_rate_video_keeps_each_frames_time_and_its_audio(tmp_path):
 
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
-def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path):
-  model = build_render_net("inception", width=8, residual_blocks=1)
-  from fastchi_tf import export
-  export.export_saved_model(model, str(tmp_path / "saved_model"))
-  stylizer = stylizers.load_stylizer(str(tmp_path / "saved_model"))
+def test_stylize_video_with_a_saved_model_matches_per_frame_stylizing(tmp_path,
+                                                                      small_exports):
+  stylizer = stylizers.load_stylizer(small_exports.saved_model)
   # An odd width: 4:4:4 chroma, so crf 0 is lossless in YUV (4:2:0 would blur the colours).
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 6, 24, audio=False)
   out_path = str(tmp_path / "out.mp4")
@@ -149,11 +148,8 @@ def test_a_failed_run_leaves_no_file(tmp_path):
 
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
-def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path):
-  from fastchi_tf import export
-  tflite = tmp_path / "model.tflite"
-  tflite.write_bytes(export.tflite_bytes(build_render_net("inception", width=8, residual_blocks=1)))
-  fns, first = video.frame_functions(str(tflite), 2)
+def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path, small_exports):
+  fns, first = video.frame_functions(small_exports.tflite, 2)
   assert fns[0] is not fns[1]
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 12, 24, audio=False)
   out_path = str(tmp_path / "out.mp4")
@@ -248,11 +244,10 @@ def test_the_progress_total_is_an_estimate_until_the_last_frame(tmp_path, capsys
 
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
-def test_tiled_frames_over_two_devices_equal_one_device(tmp_path):
+def test_tiled_frames_over_two_devices_equal_one_device(tmp_path, keras_model_path):
   # Threads of both devices tile with one shared Keras model at once; each frame must keep
   # its own whole-image statistics (they were attributes of shared layers once).
-  model_path = str(tmp_path / "model.keras")
-  build_render_net("inception", width=8, residual_blocks=1).save(model_path)
+  model_path = keras_model_path
   source = video_clips.pan_clip(tmp_path / "in.mp4", 161, 120, 6, 24, audio=False)
   frames = {}
   for count in (1, 2):
