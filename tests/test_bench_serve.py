@@ -10,8 +10,11 @@ from experiments.lib import runner
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_bench_serve_measures_the_server_and_the_command_line(tmp_path):
+  # Small photos and frames (the shipped network at 1600x1200 takes seconds a photo here):
+  # the bench's mechanics are what is checked, not its numbers.
   cfg = dataclasses.replace(bench_serve.QUICK, seconds=0.3, live_seconds=0.3, clients=2,
-                            live_clients=(1,), setups=(("pool", 1, 1),), cli_photos=1)
+                            live_clients=(1,), setups=(("pool", 1, 1),), cli_photos=1,
+                            photo_size=(160, 120), frame_size=(96, 72), large_size=(320, 240))
   summary = runner.execute(bench_serve, cfg, str(tmp_path), quick=True)
   setup, = summary["setups"]
   assert setup["photo"]["requests"] >= 2 and setup["photo"]["failed"] == 0
