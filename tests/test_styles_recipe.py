@@ -107,7 +107,7 @@ def test_each_part_counts_bright_blobs_on_a_flat_sky_per_style():
   assert f"a 0, b {blobs['b']}." in styles.report(summary, None)
 
 
-@pytest.mark.parametrize("recipe", ["tuned", "affine"])
+@pytest.mark.parametrize("recipe", ["tuned", "affine", "affine16"])
 def test_the_restarted_recipes_refuse_to_start_without_a_saved_network(recipe, tmp_path):
   cfg = styles.Config(recipe=recipe, work_dir=str(tmp_path / "run"))
   with pytest.raises(ValueError, match=f"--recipe {recipe} starts from a saved network"):

@@ -39,6 +39,9 @@ Commands and run times on 2 CPU cores (AMD EPYC, AVX2):
       --restart_from ../runs/tuned_step900.keras --restart_step 900
       # tuned's network at step 900 (export.restore_render_net of ../runs/styles_v5/run,
       # saved as .keras), its trunk's norms folded (no droplet blobs); ../runs/styles_v6
+  python -m experiments.shipped.styles --recipe affine16 --noship --part_steps 500 \
+      --restart_from ../runs/distill16/student.keras --restart_step 0
+      # the width-16 student of experiments/shipped/distill.py; ../runs/styles_v7
   python -m experiments.shipped.styles --recipe third   # the collection shipped until the
       # judged objective (../runs/styles_v3; it fine-tunes --recipe first's ../runs/styles);
       # its history is in docs/styles_history.md
@@ -183,9 +186,16 @@ AFFINE = dataclasses.replace(TUNED, trunk_norm="affine", tanh_gradient_floor=0.1
                              learning_rate=1e-4, run_name="styles_v6")
 AFFINE_SUMMARY = ("TUNED's network at its step 900, its trunk's instance norms folded into "
                   "per-style scales and shifts, trained on with a floor on tanh's gradient")
-RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED, "affine": AFFINE}
+# The width-16 student that experiments/shipped/distill.py taught from AFFINE's network,
+# trained on with the recipe's own objective and temporal term (the speed point of issue 32:
+# a quarter of width 32's FLOPs). Its steps count from the student's start.
+AFFINE16 = dataclasses.replace(AFFINE, width=16, run_name="styles_v7")
+AFFINE16_SUMMARY = ("the width-16 student distilled from recipe affine's network "
+                    "(experiments/shipped/distill.py), trained on with the objective")
+RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED, "affine": AFFINE,
+           "affine16": AFFINE16}
 # Recipes that start from a saved network (--restart_from).
-RESTARTED = ("tuned", "affine")
+RESTARTED = ("tuned", "affine", "affine16")
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
                eval_size=64, ship=False, judge=False)
 
@@ -361,7 +371,8 @@ def run(cfg, out_dir):
   if cfg.train and cfg.recipe in RESTARTED and not start and not cfg.restart_from:
     raise ValueError(f"--recipe {cfg.recipe} starts from a saved network: give "
                      "--restart_from and --restart_step (tuned: the third recipe's, e.g. "
-                     "fastchi_tf/shipped/model.keras, at 0; affine: tuned's at 900)")
+                     "fastchi_tf/shipped/model.keras, at 0; affine: tuned's at 900; "
+                     "affine16: the distilled student at 0)")
   train_data = _train_photos(work_dir)
   if cfg.train and cfg.restart_from and not start:
     _restart(cfg, train_config(cfg, model_dir, train_data, stage_of(cfg, cfg.restart_step)))
@@ -490,7 +501,9 @@ def report(summary, out_dir):
       + (f" Recipe 'tuned': {TUNED_SUMMARY}; steps count from that start."
          if cfg.get("recipe") == "tuned" else "")
       + (f" Recipe 'affine': {AFFINE_SUMMARY} (floor {cfg['tanh_gradient_floor']:g}); steps "
-         "count from tuned's start." if cfg.get("recipe") == "affine" else ""),
+         "count from tuned's start." if cfg.get("recipe") == "affine" else "")
+      + (f" Recipe 'affine16': {AFFINE16_SUMMARY}." if cfg.get("recipe") == "affine16"
+         else ""),
       "",
       f"Step {summary['step']} of {summary['total_steps']}"
       + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]
