@@ -76,28 +76,29 @@ def style_path(tmp_path_factory):
   return write_small_photo("ihc.png", str(tmp_path_factory.mktemp("style") / "ihc.png"))
 
 
-# The longest test files, longest first (measured with --durations on two workers). make test
-# hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder: xdist
-# would otherwise start with the files that have the most tests, and a two-minute file of
-# one test, the demo, ran last while the other worker sat idle). Starting with the longest
+# The longest test files, longest first (CPU seconds measured file by file, issue 34.9). make
+# test hands out whole files (--dist loadfile) in collection order (--no-loadscope-reorder:
+# xdist would otherwise start with the files that have the most tests, and a two-minute file
+# of one test, the demo, ran last while the other worker sat idle). Starting with the longest
 # keeps the two workers busy to the end; the other files follow in their usual order.
 LONGEST_FIRST = (
-    "test_stylize.py",
-    "test_video.py",
-    "test_stylize_video_tool.py",
-    "test_temporal.py",
-    "test_demo.py",
-    "test_export.py",
-    "test_add_style.py",
-    "test_stylize_tool.py",
-    "test_multi_style_training.py",
-    "test_style_tools.py",
+    "test_add_style.py",  # ~150 CPU-s
     "test_train_lib.py",
-    "test_lite.py",
+    "test_demo.py",  # ~100 CPU-s
+    "test_export.py",
     "test_multi_style_export.py",
-    "test_train_tool.py",
+    "test_multi_style_training.py",
+    "test_stylize.py",
     "test_train_tool_signals.py",
+    "test_temporal.py",
+    "test_train_tool.py",
+    "test_stylize_video_tool.py",
+    "test_bench_inference.py",
     "test_cli.py",
+    "test_style_tools.py",
+    "test_video.py",
+    "test_lite.py",
+    "test_stylize_tool.py",
 )
 
 
