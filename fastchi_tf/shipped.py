@@ -95,7 +95,7 @@ def model_card(names, step: int, recipe: str, losses: Optional[dict] = None,
   """The card's markdown; `start` says what the run started from, if not from scratch, and
   `history` (run_folder.history) each change of settings it was resumed with."""
   lines = ["# FastChi-TF shipped styles", "",
-           f"One multi-style network (conditional instance normalization) with "
+           f"One multi-style network (a scale and a shift per style after its convolutions) with "
            f"{len(names)} styles, trained by this project with `{recipe}` to step {step} "
            f"({datetime.date.today().isoformat()})." + (f" {start}" if start else ""), "",
            f"Training photos: {TRAINING_DATA}. Loss network: VGG16 with hed's weights "

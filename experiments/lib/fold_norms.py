@@ -6,7 +6,7 @@ folds each trunk InstanceNorm into a StyleAffine with statistics fixed at their 
 on calibration photos, per style (the statistics of a layer depend on the style through the
 earlier layers' rows):
 
-  gamma_k * (x - mean_k) / std_k + beta_k  =  (gamma_k / std_k) x + (beta_k - mean_k gamma_k / std_k)
+  gamma_k (x - mean_k) / std_k + beta_k = (gamma_k / std_k) x + (beta_k - mean_k gamma_k / std_k)
 
 so the affine network starts where the normalized one was on typical photos, and training
 goes on from there (experiments/shipped/styles.py, --recipe affine). Layers are folded in the
@@ -47,7 +47,8 @@ def fold(normalized: keras.Model, affine: keras.Model, photos: np.ndarray,
   for layer in affine.layers:
     if layer.weights:
       layer.set_weights(normalized.get_layer(layer.name).get_weights())
-  trunk = [l for l in affine.layers if type(l) is layers.StyleAffine]  # pylint: disable=unidiomatic-typecheck
+  trunk = [l for l in affine.layers
+           if isinstance(l, layers.StyleAffine) and not isinstance(l, layers.InstanceNorm)]
   if not trunk:
     raise ValueError("the affine network has no StyleAffine layer to fold into")
   images = tf.constant(np.asarray(photos, np.float32))

@@ -30,7 +30,8 @@ KINDS = (
       "bench_exports", "bench_start", "bench_serve", "bench_peer")),
     ("shipped", "The shipped style collection: its recipe and its measurements",
      ("styles", "bench_shipped", "export_accuracy", "optimization_baseline",
-      "styles_stability", "objective_calibration", "add_style", "distill")),
+      "styles_stability", "objective_calibration", "add_style", "distill",
+      "stability_vs_shipped")),
 )
 EXPERIMENTS = tuple(name for _, _, names in KINDS for name in names)
 # The parameter table has no finding of its own; it closes the file.

@@ -56,7 +56,7 @@ class Config:
   # (until step, crop size): progressive resizing as in the styles recipe.
   stages: tuple = ((3000, 128), (6000, 256))
   part_steps: int = runner.flag(500, "Steps this invocation trains (one resumable part).")
-  batch_size: int = 8
+  batch_size: int = 4
   learning_rate: float = 1e-3
   feature_layers: tuple = ("relu2_2", "relu3_3", "relu4_3")
   feature_weight: float = 1.0

@@ -235,7 +235,8 @@ def _restart(cfg, tcfg):
 
 def _affine_trunk(model):
   from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
-  return type(model.get_layer("r1a_norm")) is layers.StyleAffine  # pylint: disable=unidiomatic-typecheck
+  layer = model.get_layer("r1a_norm")
+  return isinstance(layer, layers.StyleAffine) and not isinstance(layer, layers.InstanceNorm)
 
 
 # Training photos the fold calibrates on: every 12th of BSDS500 train/, as 256 px squares.
@@ -422,7 +423,18 @@ def run(cfg, out_dir):
       if restarted:
         start_note += (f" Its run restarted at step {restarted['step']} from a saved network "
                        "with a fresh optimizer.")
-    shipped = shipped_lib.ship(model_dir, step=step, start=start_note)
+    if cfg.recipe in ("affine", "affine16"):
+      start_note = (
+          "It started from step 900 of recipe tuned (the judged objective taught from the "
+          "third recipe's network), its trunk's instance norms folded into per-style scales "
+          "and shifts (experiments/lib/fold_norms.py, no droplet blobs); steps count from "
+          "tuned's start." if cfg.recipe == "affine" else
+          "It started from the width-16 student that experiments/shipped/distill.py taught "
+          "from recipe affine's network.")
+    shipped = shipped_lib.ship(model_dir, step=step, start=start_note,
+                               recipe=f"python -m experiments.shipped.styles --recipe "
+                               f"{cfg.recipe}" if cfg.recipe else
+                               "python -m experiments.shipped.styles")
   if step > start:
     parts.append({"from": start, "to": step, "image_size": stage[1]})
   return {"config": dataclasses.asdict(cfg),  # the recipe's, not only the flags'
