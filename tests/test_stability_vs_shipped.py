@@ -10,8 +10,9 @@ def _summary(candidate, shipped):
   for c in clips:
     clips[c] = {"frames": 8, "size": [90, 160], "input_error": 1e-4}
   errors = lambda values: {"wave": dict(zip(clips, values))}
-  return {"clips": clips, "networks": {"candidate": {"file": "c.keras", "errors": errors(candidate)},
-                                       "shipped": {"file": "s.keras", "errors": errors(shipped)}}}
+  return {"clips": clips,
+          "networks": {"candidate": {"file": "c.keras", "errors": errors(candidate)},
+                       "shipped": {"file": "s.keras", "errors": errors(shipped)}}}
 
 
 def test_ratios_are_per_real_clip_so_one_clip_cannot_hide_another():
