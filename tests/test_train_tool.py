@@ -56,10 +56,10 @@ def test_help_exits_0_and_every_numeric_flag_has_a_range():
   assert result.returncode == 0 and "--style_image" in result.stdout
   kinds = [line.strip() for line in result.stdout.splitlines()
            if line.strip().startswith(("(an integer", "(a number", "(a finite", "(0 (off)"))]
-  # width, shrink, residual blocks, 3 loss weights, 2 sizes, batch, rate, clip norm,
-  # warm-up, loss jump, 3 step counts, cpus, seed, and the temporal term's weight, 2 shifts,
-  # grid, blur, noise
-  assert len(kinds) == 24
+  # width, shrink, residual blocks, tanh's gradient floor, 3 loss weights, 2 sizes, batch,
+  # rate, clip norm, warm-up, loss jump, 3 step counts, cpus, seed, and the temporal term's
+  # weight, 2 shifts, grid, blur, noise
+  assert len(kinds) == 25
   assert "(an integer)" not in kinds and "(a number)" not in kinds  # unbounded
 
 

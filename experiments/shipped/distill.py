@@ -24,8 +24,9 @@ which goes on with the recipe's own objective and temporal term) and measures, o
 BSDS500 test/ photos, how far the student's pictures are from the teacher's per style, and
 its bright blobs there; gallery.png shows teacher and student on scikit-image photos.
 
+Run times on 2 CPU cores (AMD EPYC, AVX2):
   python -m experiments.shipped.distill --part_steps 500
-      # ~0.3 steps/s at 128 px on 2 quiet CPU cores (AMD EPYC, AVX2)
+      # 0.2 steps/s at 128 px beside another training run (batch 4)
   python -m experiments.shipped.distill --quick      # a tiny random teacher, offline: ~1 min
 
 Data: ../shared/data (photos/bsds500/) and a teacher network; not in the repository.
