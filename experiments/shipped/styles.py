@@ -427,8 +427,9 @@ def run(cfg, out_dir):
       start_note = (
           "It started from step 900 of recipe tuned (the judged objective taught from the "
           "third recipe's network), its trunk's instance norms folded into per-style scales "
-          "and shifts (experiments/lib/fold_norms.py, no droplet blobs); steps count from "
-          "tuned's start." if cfg.recipe == "affine" else
+          "and shifts (experiments/lib/fold_norms.py; the white blobs they let grow: "
+          "docs/styles_history.md); steps count from tuned's start."
+          if cfg.recipe == "affine" else
           "It started from the width-16 student that experiments/shipped/distill.py taught "
           "from recipe affine's network.")
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note,
@@ -495,7 +496,9 @@ def report(summary, out_dir):
       "# The shipped style collection",
       "",
       f"Inception network, width {cfg['width']}, k 2, conditional instance normalization "
-      f"over {len(summary['style_names'])} styles; trained on BSDS500 train/ + val/ with "
+      + ("in the three convolutions from RGB and per-style scales and shifts in the trunk "
+         if cfg.get("trunk_norm") == "affine" else "")
+      + f"over {len(summary['style_names'])} styles; trained on BSDS500 train/ + val/ with "
       f"the hed VGG16 loss, style weight {cfg['style_weight']:g} (style layers "
       f"{cfg.get('style_layer_norm', 'raw')}), output "
       f"{cfg.get('output_activation', 'sigmoid')}, temporal weight "
@@ -561,7 +564,7 @@ def report(summary, out_dir):
               + ", ".join(f"{n} {p}" for n, p in summary["blobs"].items()) + "."]
   if summary.get("photo_blobs") is not None:
     lines += ["", "The same on the held-out photos, where the photo itself is not whitish "
-              "(the most in any one photo; step 900 of recipe tuned had 17-96 px in five of six "
+              "(the most in any one photo; step 900 of recipe tuned had 23-96 px in five of six "
               "styles there, where the made-up sky found blobs in two): "
               + ", ".join(f"{n} {p}" for n, p in summary["photo_blobs"].items()) + "."]
   lines += ["", "Photos no part of the recipe trained on (scikit-image's), in every style: "
