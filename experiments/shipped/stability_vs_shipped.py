@@ -6,8 +6,11 @@ generates, every output measured against the same flows, masks and cuts of the i
 (experiments/shipped/styles_stability.py's measure). Issue 32: a retrained collection ships
 only if its warping error on the real clips is no higher than the shipped one's.
 
-  python -m experiments.shipped.stability_vs_shipped --candidate ../runs/tuned_affine.keras
-      # ~8 min on 2 quiet CPU cores (48 frames a clip, at most 640 px)
+Run times on 2 CPU cores (AMD EPYC, AVX2):
+  python -m experiments.shipped.stability_vs_shipped --candidate ../runs/tuned_affine.keras \
+      --reference ../runs/third_step6000.keras
+      # ~10 min (48 frames a clip, at most 640 px); --reference: the network shipped before
+      # the candidate was (a copy of fastchi_tf/shipped/model.keras), once it is
   python -m experiments.shipped.stability_vs_shipped --quick   # 8 frames, 160 px: ~1 min
 
 Data: ../shared/data/video (not in the repository) and the candidate network.
