@@ -44,6 +44,7 @@ from experiments.lib import artifacts
 from experiments.lib import runner
 from experiments.lib import training
 from fastchi_tf import plots
+from fastchi_tf import run_folder
 from fastchi_tf import samples
 from fastchi_tf.light import io_utils
 
@@ -197,13 +198,12 @@ def _photo_files(cfg, work_dir):
   return [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
 
 
-def _read_log(path, upto):
-  """The loss log's rows up to step `upto` (a resume drops the ones after its checkpoint)."""
+def _read_log(path):
+  """The loss log's rows (strings), without its header."""
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    rows = [line.rstrip("\n").split(",") for line in f.readlines()[1:]]
-  return [r for r in rows if int(r[0]) <= upto]
+    return [line.rstrip("\n").split(",") for line in f.readlines()[1:]]
 
 
 def _write_log(path, rows):
@@ -224,9 +224,11 @@ def train_part(cfg, work_dir, teacher):
   until, size = stage_of(cfg, start)
   target = min(until, start + cfg.part_steps)
   log_path = os.path.join(work_dir, LOSS_LOG)
-  rows = _read_log(log_path, start)
+  run_folder.trim_loss_log(log_path, start)  # steps a killed part logged past its checkpoint
+  rows = _read_log(log_path)
   dataset = data.folder_dataset(_photo_files(cfg, work_dir), image_size=size,
-                                global_batch=cfg.batch_size, seed=cfg.seed, start_step=start)
+                                global_batch=cfg.batch_size, seed=cfg.seed, start_step=start,
+                                deterministic=True)  # a resumed part sees the same crops
   count = int(distiller.student.inputs[1].shape[1])
   progress = progress_lib.Progress(target, label="step", unit="step", start=start)
   step = start
