@@ -105,7 +105,7 @@ class Config:
   # render_net's trunk_norm and tanh_gradient_floor (AFFINE: no droplet blobs).
   trunk_norm: str = "instance"
   tanh_gradient_floor: float = 0.0
-  temporal_weight: float = runner.flag(3000.0, "The temporal term's weight (0: the control "
+  temporal_weight: float = runner.flag(3000.0, "The temporal term's weight (default: the recipe's; 0: the control "
                                        "run that the stability measure compares against).")
   learning_rate: Optional[float] = runner.flag(
       None, "Adam's learning rate from this part on (default: the run's, 1e-3 for a new "
@@ -189,7 +189,11 @@ AFFINE_SUMMARY = ("TUNED's network at its step 900, its trunk's instance norms f
 # The width-16 student that experiments/shipped/distill.py taught from AFFINE's network,
 # trained on with the recipe's own objective and temporal term (the speed point of issue 32:
 # a quarter of width 32's FLOPs). Its steps count from the student's start.
-AFFINE16 = dataclasses.replace(AFFINE, width=16, run_name="styles_v7")
+# Its temporal weight is 10x AFFINE's: at 3000, AFFINE's step 1500 flickered 1.1-4.4x more than
+# the shipped network on the real clips (experiments/results/stability_vs_shipped), and
+# experiments/temporal_stability measured 3000 -> 30000 cutting the real clips' warping error
+# 1.7-2.9x for +15% on the style term.
+AFFINE16 = dataclasses.replace(AFFINE, width=16, temporal_weight=30000.0, run_name="styles_v7")
 AFFINE16_SUMMARY = ("the width-16 student distilled from recipe affine's network "
                     "(experiments/shipped/distill.py), trained on with the objective")
 RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED, "affine": AFFINE,
@@ -353,7 +357,10 @@ def _video_strip(trainer, path, frames=5, every=6):
   plots.image_grid(rows, path, row_labels=labels, scale=2.2)
 
 
-def run(cfg, out_dir):
+def recipe_config(cfg):
+  """`cfg` (the flags) resolved against its --recipe: the recipe's settings, with the flags
+  that choose a part (steps, folders, ship, ...) and a learning rate or temporal weight
+  given on the command line. Refuses to ship a temporal weight other than the recipe's."""
   if cfg.recipe:
     if cfg.recipe not in RECIPES:
       raise ValueError(f"--recipe {cfg.recipe}: choose one of {sorted(RECIPES)}")
@@ -362,10 +369,19 @@ def run(cfg, out_dir):
         f: getattr(cfg, f) for f in ("part_steps", "work_dir", "ship", "train", "judge",
                                      "restart_from", "restart_step", "start_from",
                                      "max_loss_jump")},
-                              learning_rate=cfg.learning_rate or base.learning_rate)
-  if cfg.ship and cfg.temporal_weight != FULL.temporal_weight:
+                              learning_rate=cfg.learning_rate or base.learning_rate,
+                              # The flag's default stands for "the recipe's own".
+                              temporal_weight=base.temporal_weight
+                              if cfg.temporal_weight == FULL.temporal_weight
+                              else cfg.temporal_weight)
+  if cfg.ship and cfg.temporal_weight != RECIPES.get(cfg.recipe, FULL).temporal_weight:
     raise ValueError(f"--temporal_weight {cfg.temporal_weight:g} trains a control run, which "
                      "is not shipped: add --noship")
+  return cfg
+
+
+def run(cfg, out_dir):
+  cfg = recipe_config(cfg)
   work_dir = _work_dir(cfg)
   model_dir = os.path.join(work_dir, "run")
   start = _current_step(model_dir)
