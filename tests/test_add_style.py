@@ -202,42 +202,6 @@ def test_grow_appends_the_new_row_and_keeps_everything_else(tiny_shipped, rng):
     add_style.grow(build(BASE_NAMES + ("x",), 3), trained, "y", cfg.render)
 
 
-@pytest.mark.slow
-def test_a_stopped_run_is_kept_and_the_same_command_resumes_it(
-    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
-  from fastchi_tf import train_lib
-  folder = tmp_path / "mine"
-  job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=4)
-  real_train = train_lib.train
-
-  def stopped_at_2(cfg, **kwargs):
-    """train, with a Ctrl-C after step 1 (between calls, where _StopRequest takes it)."""
-    stop_when = kwargs["stop_when"]
-
-    def ctrl_c(step, model):
-      if step == 1:  # (taken at the next check: after step 2)
-        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # (taken)
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.1)  # (the handler sets the request)
-      return stop_when(step, model)
-    return real_train(cfg, **dict(kwargs, stop_when=ctrl_c))
-  monkeypatch.setattr(train_lib, "train", stopped_at_2)
-  with pytest.raises(cli.Interrupted, match="step 2.*the same command resumes it") as stopped:
-    add_style.run(job)
-  assert "\n" not in str(stopped.value)
-  run_dir = folder / collection_lib.RUNS / "rocket"
-  state = json.loads((run_dir / add_style.STATE_FILE).read_text())
-  assert state["steps"] == 2 and state["seconds"] > 0
-  assert collection_lib.read(str(folder)) is None  # nothing added yet
-  monkeypatch.setattr(train_lib, "train", real_train)
-  said = []
-  result = add_style.run(job, say=said.append)
-  assert any("resuming rocket" in line and "(step 2)" in line for line in said)
-  assert result.steps == 4 and result.resumed  # steps 3 and 4: it went on
-  assert not run_dir.exists()
-  assert collection_lib.read(str(folder)).added[0].steps == 4
-
-
 @pytest.mark.parametrize("case", ["unreadable", "tiny", "missing", "minutes", "zero_minutes",
                                   "bad_name", "unwritable", "file_folder"])
 def test_bad_input_is_one_line_and_leaves_nothing(case, tmp_path, tiny_shipped, painting,
@@ -351,45 +315,66 @@ def killed_at(step_to_kill):
   return train
 
 
-@pytest.mark.slow
-def test_a_killed_run_keeps_its_steps_and_minutes_and_resumes(
-    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+def stopped_at(step_to_stop):
+  """A train_lib.train with a Ctrl-C once stop_when has seen `step_to_stop` (between calls,
+  where _StopRequest takes it: the run stops at the next check)."""
   from fastchi_tf import train_lib
-  folder = tmp_path / "mine"
-  job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=4)
   real_train = train_lib.train
-  monkeypatch.setattr(train_lib, "train", killed_at(3))
-  with pytest.raises(_Killed):
-    add_style.run(job)
-  run_dir = folder / collection_lib.RUNS / "rocket"
-  state = json.loads((run_dir / add_style.STATE_FILE).read_text())
-  assert state["steps"] == 3 and state["seconds"] > 0  # as of the last checkpoint
-  monkeypatch.setattr(train_lib, "train", real_train)
-  said = []
-  result = add_style.run(job, say=said.append)
-  assert any("resuming rocket" in line and "(step 3)" in line for line in said)
-  assert result.steps == 4 and not run_dir.exists()
+
+  def train(cfg, **kwargs):
+    stop_when = kwargs["stop_when"]
+
+    def ctrl_c(step, model):
+      if step == step_to_stop:
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler  # (taken)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # (the handler sets the request)
+      return stop_when(step, model)
+    return real_train(cfg, **dict(kwargs, stop_when=ctrl_c))
+  return train
 
 
 @pytest.mark.slow
-def test_a_moved_painting_resumes_from_the_runs_copy(tmp_path, tiny_shipped, painting,
-                                                     photo_folder, monkeypatch):
+def test_a_run_stopped_then_killed_then_moved_resumes_each_time(
+    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+  """Ctrl-C keeps the run, a kill keeps its steps and minutes as of the last checkpoint, and
+  a painting moved meanwhile resumes from the run's copy; the same command goes on each time
+  (one run through all three: each start of training traces its step anew, ~8 s)."""
   from fastchi_tf import train_lib
+  real_train = train_lib.train
   mine = tmp_path / "harbour.png"
   mine.write_bytes(open(painting, "rb").read())
   folder = tmp_path / "mine"
-  job = job_for(str(mine), folder, tiny_shipped, photo_folder, max_steps=3)
-  real_train = train_lib.train
-  monkeypatch.setattr(train_lib, "train", killed_at(2))
-  with pytest.raises(_Killed):
+  job = job_for(str(mine), folder, tiny_shipped, photo_folder, max_steps=4)
+  run_dir = folder / collection_lib.RUNS / "harbour"
+
+  def state():
+    return json.loads((run_dir / add_style.STATE_FILE).read_text())
+  monkeypatch.setattr(train_lib, "train", stopped_at(1))  # (taken after step 2)
+  with pytest.raises(cli.Interrupted, match="step 2.*the same command resumes it") as stopped:
     add_style.run(job)
+  assert "\n" not in str(stopped.value)
+  assert state()["steps"] == 2 and state()["seconds"] > 0
+  assert collection_lib.read(str(folder)) is None  # nothing added yet
+  # Resumed, and killed (no handler runs) after step 3.
   monkeypatch.setattr(train_lib, "train", real_train)
-  mine.unlink()  # moved away after starting
+  monkeypatch.setattr(train_lib, "train", killed_at(3))
+  said, stopped_seconds = [], state()["seconds"]
+  with pytest.raises(_Killed):
+    add_style.run(job, say=said.append)
+  assert any("resuming harbour" in line and "(step 2)" in line for line in said)
+  assert state()["steps"] == 3 and state()["seconds"] > stopped_seconds  # as of step 3
+  assert collection_lib.read(str(folder)) is None
+  monkeypatch.setattr(train_lib, "train", real_train)
+  mine.unlink()  # moved away meanwhile
   said = []
   result = add_style.run(job, say=said.append)
-  assert result.steps == 3 and result.resumed
+  assert any("resuming harbour" in line and "(step 3)" in line for line in said)
   assert any("harbour.png" in line and "copy" in line for line in said)
+  assert result.steps == 4 and result.resumed  # step 4: it went on
+  assert not run_dir.exists()
   added_style = collection_lib.read(str(folder)).find("harbour")
+  assert added_style.steps == 4
   assert added_style.painting == str(mine)  # what it was added from, as given
   assert os.path.isfile(result.preview)
   # A painting that is gone with no run to resume is still not found.
@@ -410,17 +395,6 @@ def test_a_leftover_run_folder_with_checkpoints_but_no_state_is_one_line(
     add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder))
   assert "\n" not in str(raised.value) and "--name" in str(raised.value)
   assert sorted(os.listdir(run_dir)) == listing
-
-
-@pytest.mark.slow
-def test_a_leftover_run_folder_that_never_trained_is_started_afresh(
-    tmp_path, tiny_shipped, painting, photo_folder):
-  run_dir = tmp_path / "mine" / collection_lib.RUNS / "rocket"
-  run_dir.mkdir(parents=True)
-  (run_dir / "rocket.png").write_bytes(b"half")  # killed while the run was being prepared
-  result = add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder,
-                                 max_steps=1))
-  assert result.steps == 1 and not result.resumed and not run_dir.exists()
 
 
 def fake_train(tiny_shipped, steps_seconds, error=None, checkpoint=None):
@@ -542,8 +516,11 @@ def test_a_missing_platformdirs_is_one_line(tmp_path, tiny_shipped, painting, ph
 
 
 @pytest.mark.slow
-def test_the_time_budget_ends_training_and_adds_the_style(tmp_path, tiny_shipped, painting,
-                                                          photo_folder, monkeypatch):
+def test_a_leftover_start_is_started_afresh_and_the_time_budget_ends_training(
+    tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
+  """A run folder killed while it was being prepared (it never trained) is started afresh,
+  and the time budget (--minutes) ends its training and adds the style: one add-style run
+  for both (each start of training traces its step anew, ~8 s)."""
   import types
   from fastchi_tf import train_lib
   real_train = train_lib.train
@@ -559,8 +536,12 @@ def test_the_time_budget_ends_training_and_adds_the_style(tmp_path, tiny_shipped
     return real_train(cfg, **dict(kwargs, stop_when=ticking))
   monkeypatch.setattr(train_lib, "train", train)
   monkeypatch.setattr(add_style, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+  run_dir = tmp_path / "mine" / collection_lib.RUNS / "rocket"
+  run_dir.mkdir(parents=True)
+  (run_dir / "rocket.png").write_bytes(b"half")  # killed while the run was being prepared
   result = add_style.run(job_for(painting, tmp_path / "mine", tiny_shipped, photo_folder,
                                  minutes=1.0, max_steps=None))
+  assert not result.resumed and not run_dir.exists()
   assert result.steps == 3  # 0 s, 25, 50, then 75 >= 60: stopped at step 3's check
   assert result.minutes == 75 / 60
   assert collection_lib.read(result.folder).added[0].steps == 3
@@ -592,6 +573,27 @@ def _probe_final_save(monkeypatch, k):
   return calls
 
 
+def _networks_made_once(monkeypatch):
+  """The final save's networks (the run's restored, the base loaded, the grown one) made by
+  the first add_style.run that gets them all, and reused by the later ones of the same run:
+  each build costs ~1-2 s, and none does a file operation that _probe_final_save counts (a
+  build cut short by a probe's Ctrl-C keeps nothing)."""
+  made = {}
+
+  def once(key, make):
+    if key not in made:
+      made[key] = make()
+    return made[key]
+  load_run = add_style._load_run_model  # pylint: disable=protected-access
+  load, grow = layers.load_model, add_style.grow
+  monkeypatch.setattr(add_style, "_load_run_model",
+                      lambda cfg: once(("run", cfg.model_dir), lambda: load_run(cfg)))
+  monkeypatch.setattr(layers, "load_model",
+                      lambda path, **kw: once(("load", path), lambda: load(path, **kw)))
+  monkeypatch.setattr(add_style, "grow", lambda current, trained, name, render: once(
+      ("grow", name), lambda: grow(current, trained, name, render)))
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_the_final_save_leaves_the_old_collection_or_the_new(
     tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
@@ -606,6 +608,7 @@ def test_ctrl_c_during_the_final_save_leaves_the_old_collection_or_the_new(
   with pytest.raises(_Killed):  # trained, not added: what each try below adds
     add_style.run(job)
   monkeypatch.setattr(train_lib, "train", real_train)
+  _networks_made_once(monkeypatch)  # (each try below builds the same ones)
   files = (collection_lib.INDEX_FILE, collection_lib.KERAS_FILE, collection_lib.TFLITE_FILE,
            collection_lib.TRAINING_CONFIG_FILE)
   from fastchi_tf.light import model_files
