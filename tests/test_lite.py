@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from fastchi_tf import build_render_net
 from fastchi_tf import export
@@ -43,14 +44,19 @@ def test_runner_resizes_for_each_shape_and_matches_the_saved_model(tmp_path, rng
     assert np.abs(out.astype(int) - reference).max() <= 1
 
 
+def _allocated(content, shape):
+  """LiteRT's Interpreter of `content` sized for images of `shape` (XNNPACK applied)."""
+  interpreter = Interpreter(model_content=content)
+  index = [d for d in interpreter.get_input_details() if len(d["shape"]) == 4][0]["index"]
+  interpreter.resize_tensor_input(index, shape, strict=False)
+  interpreter.allocate_tensors()
+  return interpreter, index
+
+
 def test_litert_knows_every_size_before_it_runs(inception):
   # A size computed at run time makes LiteRT allocate that tensor, and all downstream of
   # it, on its own and keep it: every activation in memory at once (export.lite_serving_fn).
-  runner = lite.TFLiteRunner(inception[1])
-  interpreter = runner.interpreter
-  index = runner.image_input["index"]
-  interpreter.resize_tensor_input(index, [1, 36, 52, 3], strict=False)
-  interpreter.allocate_tensors()
+  interpreter, _ = _allocated(inception[1], [1, 36, 52, 3])
   output = interpreter.get_output_details()[0]
   assert list(output["shape"]) == [1, 36, 52, 3]  # before any invoke
   ops = {op["op_name"] for op in interpreter._get_ops_details()}
@@ -58,13 +64,12 @@ def test_litert_knows_every_size_before_it_runs(inception):
   assert "SPACE_TO_DEPTH" in ops  # the 9x9 convolutions on 2x2 blocks
 
 
-def test_xnnpack_runs_the_network_in_a_few_pieces(inception, rng):
+def test_xnnpack_runs_the_network_in_a_few_pieces(inception):
   # An op XNNPACK does not take splits the graph, and LiteRT runs it on its own kernels in
   # between: with MIRROR_PAD, TILE and the fused norm's RESHAPE the width-16 network ran in
   # 34 pieces and 1.6-1.8x slower (layers._reflect_slices).
-  runner = lite.TFLiteRunner(inception[1])
-  runner(rng.integers(0, 256, (24, 40, 3), np.uint8))
-  ops = [op["op_name"] for op in runner.interpreter._get_ops_details()]
+  interpreter, _ = _allocated(inception[1], [1, 24, 40, 3])
+  ops = [op["op_name"] for op in interpreter._get_ops_details()]
   assert not set(ops) & {"MIRROR_PAD", "TILE"}, set(ops)
   # the casts in and out, and the 9x9 convolutions' SPACE_TO_DEPTH, stay LiteRT's
   assert 1 <= ops.count("DELEGATE") <= 5, ops.count("DELEGATE")
@@ -75,3 +80,20 @@ def test_unknown_precisions_fail_before_any_work():
   for bad in ("float16", ["float32", "int8"]):  # a bare string is not a list of them
     with pytest.raises(ValueError, match="TFLite precisions"):
       export.tflite_models(model, bad)
+
+
+def test_the_compiled_model_gives_the_interpreters_pixels(inception, rng):
+  # The runner runs LiteRT's CompiledModel with transient indirection buffers (a memory
+  # layout, not other arithmetic): the default Interpreter's output, at sizes that grow,
+  # shrink and come back.
+  runner = lite.TFLiteRunner(inception[1])
+  for shape in ((36, 52, 3), (17, 9, 3), (36, 52, 3)):
+    image = rng.integers(0, 256, shape, np.uint8)
+    padded, (top, left) = lite.pad_for_network(image)
+    interpreter, index = _allocated(inception[1], padded.shape)
+    interpreter.set_tensor(index, padded)
+    interpreter.invoke()
+    expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+    out = runner(image)
+    assert out.shape == shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, expected[top:top + shape[0], left:left + shape[1]])

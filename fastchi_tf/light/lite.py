@@ -8,19 +8,27 @@ several. A multi-style model's style names travel inside the file as TFLite meta
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import json
 import os
+import sys
+import threading
 from typing import Optional, Sequence, Tuple
 
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated  # (22 ms; every runner reads style names)
+from ai_edge_litert import _pywrap_litert_compiled_model_wrapper as _compiled_model
+from ai_edge_litert import _pywrap_litert_environment_wrapper as _environment
+from ai_edge_litert import _pywrap_litert_tensor_buffer_wrapper as _tensor_buffer
 from ai_edge_litert.interpreter import Interpreter  # tf.lite.Interpreter's successor
 
 from fastchi_tf.light import io_utils
 from fastchi_tf.light.export_names import MINIMUM, MULTIPLE, STATISTICS, WITH_STATISTICS
 
+_CPU = 1  # ai_edge_litert.hardware_accelerator.HardwareAccelerator.CPU
 STYLES_METADATA = "fastchi_styles"  # metadata entry: JSON {"styles": [names]}
 
 
@@ -52,11 +60,33 @@ def style_names(content: bytes) -> Tuple[str, ...]:
   return ()
 
 
+# XNNPACK's flag for transient indirection buffers (TFLITE_XNNPACK_DELEGATE_FLAG_TRANSIENT_
+# INDIRECTION_BUFFER in LiteRT's xnnpack_delegate.h).
+TRANSIENT_INDIRECTION = 0x20
+SERVING = "serving_default"
+# The size a compiled model is first sized at: XNNPACK refused the shipped network at 8x8
+# (its quarter-resolution maps 2x2).
+PROBE = (1, 32, 32, 3)
+
+
 class TFLiteRunner:
   """Runs a .tflite render network on one uint8 [h, w, 3] image of any size; a multi-style
-  one with float32 style weights [N] as well."""
+  one with float32 style weights [N] as well.
 
-  def __init__(self, path_or_bytes: str | bytes, num_threads: Optional[int] = None) -> None:
+  The network runs in LiteRT's CompiledModel with XNNPACK's indirection buffers transient.
+  By default each convolution keeps a table of k x k input pointers per output pixel for as
+  long as the model lives, all of them at once: 190 MB of the width-16 network's 404 MB at
+  1024x680, which became 213 MB, with the same pixels. Transient, the tables live in
+  XNNPACK's workspace, one convolution's at a time, and are rebuilt at every call: as fast
+  on a photo's one call (a new process's first call took 1.34-1.71 s against 1.49-1.64),
+  but in a loop at one size the calls took 15-20% longer; `transient=False` keeps the
+  tables (video frames may want it). The Interpreter (which cannot pass XNNPACK flags)
+  reads the file's inputs, and runs a model whose output size is known only when it runs
+  (a transposed convolution's), which the CompiledModel cannot.
+  """
+
+  def __init__(self, path_or_bytes: str | bytes, num_threads: Optional[int] = None,
+               transient: bool = True) -> None:
     if isinstance(path_or_bytes, bytes):
       content, kwargs = path_or_bytes, {"model_content": path_or_bytes}
     else:
@@ -65,14 +95,20 @@ class TFLiteRunner:
       kwargs = {"model_path": path_or_bytes}
     # LiteRT runs on one thread unless told; TensorFlow uses every core. The caller passes
     # --threads where a command has it.
-    kwargs["num_threads"] = num_threads or os.cpu_count() or 1
-    self._shape = None
-    self._runners = {}
-    # LiteRT's C++ "Created ... XNNPACK delegate" line comes at an interpreter's first
-    # allocation, once: made here, at the smallest size, behind the redirection of fd 2 (a
-    # whole-process one, which would hide other threads' lines), so that no later call needs
-    # it (a server's threads run without it). A model that cannot be allocated so keeps
-    # quieting its calls until one allocates.
+    threads = num_threads or os.cpu_count() or 1
+    kwargs["num_threads"] = threads
+    self._content = content  # (the compiled model reads it while it lives)
+    self._shape = None  # the interpreter's image shape
+    self._runners = {}  # the interpreter's signature runners
+    self._sized = {}  # the compiled model's {signature: (image shape, in and out buffers)}
+    self._model = None
+    self._transient = transient  # the compiled model's indirection buffers
+    self._announced = False  # whether LiteRT has said its lines (see below)
+    # LiteRT's C++ lines ("Created ... XNNPACK delegate", the accelerators registered) come
+    # when a model is compiled and first sized: here, at a small size, behind the
+    # redirection of fd 2 (a whole-process one, which would hide other threads' lines), so
+    # that no later call needs it (a server's threads run without it). A model that cannot
+    # be sized so keeps quieting its calls until one is.
     with io_utils.quiet_stderr():
       self.interpreter = Interpreter(**kwargs)
       inputs = self.interpreter.get_input_details()
@@ -81,14 +117,57 @@ class TFLiteRunner:
       others = [d for d in inputs if len(d["shape"]) != 4]
       self.image_input = images[0] if len(images) == 1 else None
       self.style_input = others[0] if len(others) == 1 else None
-      self._announced = self._allocate((1, MINIMUM, MINIMUM, 3))
+      self._signatures = self.interpreter.get_signature_list()
+      self._announced = self._use_compiled(content, threads) or self._allocate(
+          (1, MINIMUM, MINIMUM, 3))
     try:
       self.style_names = style_names(content)
     except Exception:  # noqa: BLE001  (a damaged table: the caller's checks name the file)
       self.style_names = ()
 
+  def _use_compiled(self, content, threads) -> bool:
+    """Runs the model in a CompiledModel from now on if it can (see the class): whether it
+    could be sized for PROBE images."""
+    if self.image_input is None or SERVING not in self._signatures:
+      return False
+    try:
+      self._model = _compile(content, threads, self._transient)
+      out = self._size(SERVING, PROBE)[4][0]
+    except (RuntimeError, ValueError):
+      self._model = None
+      return False
+    if tuple(out["shape"]) != PROBE:  # a size known only when it runs
+      self._model, self._sized = None, {}
+      return False
+    # Run once: LiteRT's environment logs its accelerators at a model's first run.
+    style = None
+    if self.style_input is not None:
+      style = np.ones(self.style_input["shape"], np.float32) / self.style_input["shape"][-1]
+    self._run_signature(SERVING, **self._inputs(np.zeros(PROBE, np.uint8), style))
+    return True
+
+  def _size(self, name, shape):
+    """(shape, input buffers, output buffers, signature, output details) of the compiled model's
+    signature `name` for images of `shape`, resized when the shape changes."""
+    sized = self._sized.get(name)
+    if sized is not None and sized[0] == tuple(shape):
+      return sized
+    self._sized.pop(name, None)  # (a failed resize leaves nothing half-sized)
+    index = self._model.GetSignatureIndex(name)
+    # (the compiled model's own order of the inputs and outputs, not the Interpreter's)
+    signature = self._model.GetSignatureList()[name]
+    self._model.ResizeInputTensorNonStrict(index, signature["inputs"].index("images"),
+                                           list(shape))
+    details = self._model.GetOutputTensorDetails(name)
+    sized = (tuple(shape), self._model.CreateInputBuffers(index),
+             self._model.CreateOutputBuffers(index), signature,
+             [details[key] for key in signature["outputs"]])
+    self._sized[name] = sized
+    return sized
+
   def _allocate(self, shape) -> bool:
-    """Sizes the image input to `shape` and allocates; False if the model refuses."""
+    """Sizes the interpreter's image input to `shape` and allocates; False if the model
+    refuses."""
     if self.image_input is None:
       return False
     try:
@@ -101,13 +180,13 @@ class TFLiteRunner:
     return True
 
   def _quiet(self):
-    """quiet_stderr until this interpreter has allocated once (see __init__), then nothing."""
+    """quiet_stderr until the model has been sized once (see __init__), then nothing."""
     return contextlib.nullcontext() if self._announced else io_utils.quiet_stderr()
 
   @property
   def tiles(self) -> bool:
     """Whether the model has the signatures that tiling needs (exports since they came)."""
-    return {STATISTICS, WITH_STATISTICS} <= set(self.interpreter.get_signature_list())
+    return {STATISTICS, WITH_STATISTICS} <= set(self._signatures)
 
   def statistics(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> dict:
     """Every InstanceNorm layer's input statistics on uint8 [h, w, 3] (export.STATISTICS)."""
@@ -121,11 +200,24 @@ class TFLiteRunner:
     h, w = image.shape[:2]
     return out["stylized"][0, top:top + h, left:left + w]
 
-  def _run_signature(self, name, **inputs):
+  def _run_signature(self, name, **inputs) -> dict:
+    """{output name: array} of signature `name` on `inputs` (by input name)."""
     with self._quiet():
-      if name not in self._runners:
-        self._runners[name] = self.interpreter.get_signature_runner(name)
-      return self._runners[name](**inputs)
+      if self._model is None:
+        if name not in self._runners:
+          self._runners[name] = self.interpreter.get_signature_runner(name)
+        return self._runners[name](**inputs)
+      _, buffers, outputs, signature, details = self._size(name, inputs["images"].shape)
+      self._announced = True
+      for key, buffer in zip(signature["inputs"], buffers):
+        value = np.ascontiguousarray(inputs[key])
+        _tensor_buffer.WriteTensorBuffer(buffer, value.reshape(-1), value.dtype.name)
+      self._model.RunByIndex(self._model.GetSignatureIndex(name), buffers, outputs)
+    found = {}
+    for key, buffer, detail in zip(signature["outputs"], outputs, details):
+      found[key] = np.empty(detail["shape"], detail["dtype"])
+      _tensor_buffer.ReadTensorToBuffer(buffer, found[key].reshape(-1), detail["dtype"])
+    return found
 
   def _inputs(self, padded, style):
     inputs = {"images": padded}
@@ -140,6 +232,9 @@ class TFLiteRunner:
     # out of the graph); models exported before that pad again, to no effect.
     h, w = np.shape(image)[:2]
     image, (top, left) = pad_for_network(image)
+    if self._model is not None:
+      out = self._run_signature(SERVING, **self._inputs(image, style))["stylized"][0]
+      return out[top:top + h, left:left + w]
     index = self.image_input["index"]
     # A signature runner (tiling) holds the interpreter, which then refuses to resize or
     # run ("reference to internal data"): a folder's small photo after a large, tiled one.
@@ -157,6 +252,40 @@ class TFLiteRunner:
     self.interpreter.invoke()
     out = self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
     return out[top:top + h, left:left + w]
+
+
+_environment_lock = threading.Lock()
+_environments = []  # the process's LiteRT environment, made at the first model
+
+
+def _compile(content: bytes, threads: int, transient: bool = True):
+  """LiteRT's CompiledModel of `content` on the CPU, XNNPACK's indirection buffers transient
+  or kept.
+
+  Through the wrapper's own bindings: the public ai_edge_litert.compiled_model imports
+  ml_dtypes, 1.1-1.3 s of a photo's 1-2 s end to end (ai-edge-litert is pinned: 2.3.0).
+  All models share one environment, never freed: it loads LiteRT's accelerators (14 MB); a
+  second one made after the first was freed crashed the process, and freeing one logs to
+  stderr (at exit too).
+  """
+  with _environment_lock:
+    if not _environments:
+      environment = _environment.CreateEnvironment()
+      ctypes.pythonapi.Py_IncRef(ctypes.py_object(environment))  # (kept past exit)
+      _environments.append(environment)
+      # LiteRT's registry still logs its accelerators' end after Python's (C++ statics).
+      atexit.register(_quiet_exit)
+  return _compiled_model.CreateCompiledModelFromBuffer(
+      _environments[0], content, hardware_accel=_CPU, cpu_num_threads=threads,
+      xnnpack_flags=TRANSIENT_INDIRECTION if transient else -1)  # (-1: LiteRT's default)
+
+
+def _quiet_exit():
+  """fd 2 to /dev/null for the process's last moments (see _compile)."""
+  sys.stderr.flush()
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)
+  os.close(devnull)
 
 
 def pad_for_network(image: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
