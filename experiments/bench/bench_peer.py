@@ -42,12 +42,13 @@ class Config:
   rounds: int = runner.flag(5, "Timed runs of each command.")
   style: str = "starry_night"
   peer_style: int = 0
-  # (width, residual blocks) of the candidate networks (inception, k 2, tanh head)
-  candidates: tuple = ((16, 5), (16, 3), (8, 5))
+  # (width, residual blocks, trunk norm) of the candidate networks (inception, k 2, tanh
+  # head); "affine" is the retrained collection's trunk (render_net's trunk_norm)
+  candidates: tuple = ((16, 5, "affine"), (16, 5, "instance"), (8, 5, "instance"))
 
 
 FULL = Config()
-QUICK = Config(rounds=2, candidates=((16, 5),))
+QUICK = Config(rounds=2, candidates=((16, 5, "affine"),))
 
 
 def _bin(name):
@@ -79,13 +80,15 @@ def _timed(argv):
   return float(seconds), int(kib) / 1024  # ru_maxrss is in KiB on Linux
 
 
-def _candidate(width, blocks, names, folder):
-  """A float16 TFLite file of an inception network of `width` and `blocks`, six styles."""
+def _candidate(width, blocks, trunk_norm, names, folder):
+  """A float16 TFLite file of an inception network of `width`, `blocks` and `trunk_norm`,
+  six styles."""
   from fastchi_tf import export  # pylint: disable=g-import-not-at-top  (TensorFlow)
   from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
   model = render_net.build_render_net("inception", width=width, styles=names,
-                                      output_activation="tanh", residual_blocks=blocks)
-  path = os.path.join(folder, f"w{width}_b{blocks}.tflite")
+                                      output_activation="tanh", residual_blocks=blocks,
+                                      trunk_norm=trunk_norm)
+  path = os.path.join(folder, f"w{width}_b{blocks}_{trunk_norm}.tflite")
   with open(path, "wb") as f:
     f.write(export.tflite_models(model, ["float16"])["float16"])
   return path, model
@@ -113,9 +116,9 @@ def run(cfg, out_dir):
     commands = {SHIPPED: [fastchi, "stylize", "--input", photo, "--output", output,
                           "--style", cfg.style]}
     gflops = {SHIPPED: _gflops(shipped_model, cfg.size)}
-    for width, blocks in cfg.candidates:
-      path, model = _candidate(width, blocks, names, scratch)
-      name = f"candidate inception w{width}, {blocks} residual blocks"
+    for width, blocks, trunk_norm in cfg.candidates:
+      path, model = _candidate(width, blocks, trunk_norm, names, scratch)
+      name = f"candidate inception w{width}, {blocks} residual blocks, {trunk_norm} trunk"
       commands[name] = [fastchi, "stylize", "--model", path, "--input", photo, "--output",
                         output, "--style", cfg.style]
       gflops[name] = _gflops(model, cfg.size)
