@@ -144,7 +144,7 @@ class Engine:
         pool.put(stylizer)
 
   def _new_stylizer(self, path: str) -> stylizers.TFLiteStylizer:
-    return stylizers.TFLiteStylizer(path, num_threads=self.config.threads)
+    return stylizers.TFLiteStylizer(path, num_threads=self.config.threads, frames=True)
 
   def thumbnails(self) -> dict:
     """{style name: JPEG data URL} of a small photo in each style; drawn once, on first use."""

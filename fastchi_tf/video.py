@@ -187,10 +187,11 @@ def frame_functions(model_path: str, count: int, keep_color: bool = False,
   """One frame function per worker, each in `style` at `strength` (Stylizer.set_style).
   TensorFlow models are shared (their calls are thread-safe); a TFLite interpreter is not,
   so each worker gets its own, of `num_threads` (None: every core)."""
-  first = stylizers.load_stylizer(model_path, mixed_precision, num_threads).set_style(
-      style, strength)
+  first = stylizers.load_stylizer(model_path, mixed_precision, num_threads,
+                                  frames=True).set_style(style, strength)
   loaded = [first] + [
-      stylizers.load_stylizer(model_path, num_threads=num_threads).set_style(style, strength)
+      stylizers.load_stylizer(model_path, num_threads=num_threads, frames=True).set_style(
+          style, strength)
       if model_path.endswith(".tflite") else first for _ in range(count - 1)]
   return [frame_function(s, keep_color, tile) for s in loaded], first
 

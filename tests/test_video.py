@@ -151,6 +151,9 @@ def test_a_failed_run_leaves_no_file(tmp_path):
 def test_tflite_workers_get_their_own_interpreter_and_agree(tmp_path, small_exports):
   fns, first = video.frame_functions(small_exports.tflite, 2)
   assert fns[0] is not fns[1]
+  # Frames keep XNNPACK's pointer tables between calls (a photo's one call does not).
+  assert first._fn._transient is False  # pylint: disable=protected-access
+  assert stylizers.load_stylizer(small_exports.tflite)._fn._transient  # pylint: disable=protected-access
   source = video_clips.pan_clip(tmp_path / "in.mp4", 41, 32, 12, 24, audio=False)
   out_path = str(tmp_path / "out.mp4")
   video.stylize_video(source, out_path, fns, video.video_devices(2), batch_size=1, crf=0,
