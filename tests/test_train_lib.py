@@ -544,7 +544,11 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_folder, style_path):
+def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_folder, style_path,
+                                                           monkeypatch):
+  # Steps without training (_steps): where the loop stops and what it keeps is tested here,
+  # not what a step learns (tracing one costs ~5 s).
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", _steps(1.0))
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=2,
                     checkpoint_every=1000)
   handlers = []
@@ -610,7 +614,9 @@ def test_mixed_precision_layers_compute_in_float16():
 
 @pytest.mark.slow
 def test_stop_when_ends_the_run_early_with_a_checkpoint_there(tmp_path, photo_folder,
-                                                              style_path):
+                                                              style_path, monkeypatch):
+  # Steps without training (_steps), as above: two runs would trace a step each (~5 s).
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", _steps(1.0))
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=3,
                     checkpoint_every=1000)
   asked = []
