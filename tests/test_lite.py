@@ -97,3 +97,13 @@ def test_the_compiled_model_gives_the_interpreters_pixels(inception, rng):
     out = runner(image)
     assert out.shape == shape and out.dtype == np.uint8
     np.testing.assert_array_equal(out, expected[top:top + shape[0], left:left + shape[1]])
+
+
+def test_frames_run_the_interpreter_and_photos_the_compiled_model(inception, rng):
+  # A CompiledModel call holds the GIL: video's and the web page's worker threads
+  # (transient=False) must run the Interpreter, which releases it, for the same pixels.
+  photo, frames = lite.TFLiteRunner(inception[1]), lite.TFLiteRunner(inception[1],
+                                                                      transient=False)
+  assert photo._model is not None and frames._model is None  # pylint: disable=protected-access
+  image = rng.integers(0, 256, (20, 28, 3), np.uint8)
+  np.testing.assert_array_equal(photo(image), frames(image))

@@ -37,6 +37,11 @@ for h, w in [(40, 52), (64, 64)]:
   runner(np.zeros((h, w, 3), np.uint8), style)
 runner.with_statistics(np.zeros((32, 32, 3), np.uint8),
                        runner.statistics(np.zeros((48, 48, 3), np.uint8), style), style)
+del runner  # (a runner freed while the process goes on, as the web page swaps models)
+import gc
+gc.collect()
+again = lite.TFLiteRunner(shipped.path("tflite"), num_threads=1)
+again(np.zeros((40, 52, 3), np.uint8), style)
 print("done")
 """
 

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from run_helpers import saved_run
 from fastchi_tf import export
+from fastchi_tf.light import lite
 from fastchi_tf import stylize
 from fastchi_tf import stylizers
 from test_multi_style import NAMES
@@ -146,3 +147,14 @@ def test_a_multi_style_model_without_a_style_is_refused(exported, rng):
   stylizer = stylizers.load_stylizer(os.path.join(folder, export.TFLITE_FILES["float32"]))
   with pytest.raises(stylize.StylizeError, match="has 3 styles; choose one with --style"):
     stylizer(rng.integers(0, 256, (8, 8, 3), np.uint8))
+
+
+@pytest.mark.slow
+def test_the_tflite_runner_refuses_style_weights_of_the_wrong_length(exported, rng):
+  # The CompiledModel would copy a short vector in and keep the rest from the last call.
+  folder, _ = exported
+  runner = lite.TFLiteRunner(os.path.join(folder, export.TFLITE_FILES["float32"]))
+  image = rng.integers(0, 256, (8, 8, 3), np.uint8)
+  assert runner(image, np.float32([1, 0, 0])).shape == (8, 8, 3)
+  with pytest.raises(ValueError, match="takes 3 style weights, got an array of shape"):
+    runner(image, np.float32([1, 0]))

@@ -79,10 +79,11 @@ class TFLiteRunner:
   1024x680, which became 213 MB, with the same pixels. Transient, the tables live in
   XNNPACK's workspace, one convolution's at a time, and are rebuilt at every call: as fast
   on a photo's one call (a new process's first call took 1.34-1.71 s against 1.49-1.64),
-  but in a loop at one size the calls took 15-20% longer; `transient=False` keeps the
-  tables (video frames may want it). The Interpreter (which cannot pass XNNPACK flags)
-  reads the file's inputs, and runs a model whose output size is known only when it runs
-  (a transposed convolution's), which the CompiledModel cannot.
+  but in a loop at one size the calls took 15-20% longer. `transient=False` (video, the web
+  page) runs the Interpreter instead, which keeps the tables and lets other threads run
+  while it works (a CompiledModel call holds the GIL). The Interpreter (which cannot pass
+  XNNPACK flags) also reads the file's inputs, and runs a model whose output size is known
+  only when it runs (a transposed convolution's), which the CompiledModel cannot.
   """
 
   def __init__(self, path_or_bytes: str | bytes, num_threads: Optional[int] = None,
@@ -127,23 +128,33 @@ class TFLiteRunner:
 
   def _use_compiled(self, content, threads) -> bool:
     """Runs the model in a CompiledModel from now on if it can (see the class): whether it
-    could be sized for PROBE images."""
-    if self.image_input is None or SERVING not in self._signatures:
+    could be sized for PROBE images and run.
+
+    Only with transient tables: a CompiledModel call holds Python's GIL while it runs (the
+    Interpreter's releases it), which would serialize a server's or a video's worker threads
+    and stall their readers; their many calls at one size are what keeping the tables is
+    for, and the Interpreter keeps them.
+    """
+    if not self._transient or self.image_input is None or SERVING not in self._signatures:
       return False
     try:
       self._model = _compile(content, threads, self._transient)
-      out = self._size(SERVING, PROBE)[4][0]
-    except (RuntimeError, ValueError):
+      shape, _, _, signature, details = self._size(SERVING, PROBE)
+      wanted = {"images"} | ({"style"} if self.style_input is not None else set())
+      if (set(signature["inputs"]) != wanted or "stylized" not in signature["outputs"]
+          or tuple(details[signature["outputs"].index("stylized")]["shape"]) != PROBE):
+        raise ValueError("not the serving signature this runner feeds")  # (or a size known
+        # only when it runs)
+      # Run once: LiteRT's environment logs its accelerators at a model's first run.
+      style = None
+      if self.style_input is not None:
+        n = self.style_input["shape"][-1]
+        style = np.ones([n], np.float32) / n
+      self._run_signature(SERVING, **self._inputs(np.zeros(PROBE, np.uint8), style))
+    except Exception:  # noqa: BLE001  (whatever the CompiledModel refuses, the Interpreter runs)
+      self._sized = {}  # (the buffers before the model they belong to)
       self._model = None
       return False
-    if tuple(out["shape"]) != PROBE:  # a size known only when it runs
-      self._model, self._sized = None, {}
-      return False
-    # Run once: LiteRT's environment logs its accelerators at a model's first run.
-    style = None
-    if self.style_input is not None:
-      style = np.ones(self.style_input["shape"], np.float32) / self.style_input["shape"][-1]
-    self._run_signature(SERVING, **self._inputs(np.zeros(PROBE, np.uint8), style))
     return True
 
   def _size(self, name, shape):
@@ -224,7 +235,12 @@ class TFLiteRunner:
     if self.style_input is not None:
       if style is None:
         raise ValueError("this TFLite model takes style weights")
-      inputs["style"] = np.asarray(style, np.float32)
+      style = np.asarray(style, np.float32)
+      # (the CompiledModel copies a shorter vector in without a word)
+      if style.shape != tuple(self.style_input["shape"][-1:]):
+        raise ValueError(f"this TFLite model takes {self.style_input['shape'][-1]} style "
+                         f"weights, got an array of shape {style.shape}")
+      inputs["style"] = style
     return inputs
 
   def __call__(self, image: np.ndarray, style: Optional[np.ndarray] = None) -> np.ndarray:
@@ -282,7 +298,10 @@ def _compile(content: bytes, threads: int, transient: bool = True):
 
 def _quiet_exit():
   """fd 2 to /dev/null for the process's last moments (see _compile)."""
-  sys.stderr.flush()
+  try:
+    sys.stderr.flush()
+  except (OSError, ValueError, AttributeError):  # (closed, or a pipe no one reads)
+    pass
   devnull = os.open(os.devnull, os.O_WRONLY)
   os.dup2(devnull, 2)
   os.close(devnull)
