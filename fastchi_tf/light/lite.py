@@ -103,7 +103,7 @@ class TFLiteRunner:
     self._runners = {}  # the interpreter's signature runners
     self._sized = {}  # the compiled model's {signature: (image shape, in and out buffers)}
     self._model = None
-    self._transient = transient  # the compiled model's indirection buffers
+    self._transient = transient  # whether to run the CompiledModel (see _use_compiled)
     self._announced = False  # whether LiteRT has said its lines (see below)
     # LiteRT's C++ lines ("Created ... XNNPACK delegate", the accelerators registered) come
     # when a model is compiled and first sized: here, at a small size, behind the
@@ -138,8 +138,8 @@ class TFLiteRunner:
     if not self._transient or self.image_input is None or SERVING not in self._signatures:
       return False
     try:
-      self._model = _compile(content, threads, self._transient)
-      shape, _, _, signature, details = self._size(SERVING, PROBE)
+      self._model = _compile(content, threads)
+      _, _, _, signature, details = self._size(SERVING, PROBE)
       wanted = {"images"} | ({"style"} if self.style_input is not None else set())
       if (set(signature["inputs"]) != wanted or "stylized" not in signature["outputs"]
           or tuple(details[signature["outputs"].index("stylized")]["shape"]) != PROBE):
@@ -248,8 +248,9 @@ class TFLiteRunner:
     # out of the graph); models exported before that pad again, to no effect.
     h, w = np.shape(image)[:2]
     image, (top, left) = pad_for_network(image)
+    inputs = self._inputs(image, style)
     if self._model is not None:
-      out = self._run_signature(SERVING, **self._inputs(image, style))["stylized"][0]
+      out = self._run_signature(SERVING, **inputs)["stylized"][0]
       return out[top:top + h, left:left + w]
     index = self.image_input["index"]
     # A signature runner (tiling) holds the interpreter, which then refuses to resize or
@@ -261,10 +262,8 @@ class TFLiteRunner:
         self.interpreter.allocate_tensors()
       self._shape, self._announced = image.shape, True
     self.interpreter.set_tensor(index, image)
-    if self.style_input is not None:
-      if style is None:
-        raise ValueError("this TFLite model takes style weights")
-      self.interpreter.set_tensor(self.style_input["index"], np.asarray(style, np.float32))
+    if "style" in inputs:
+      self.interpreter.set_tensor(self.style_input["index"], inputs["style"])
     self.interpreter.invoke()
     out = self.interpreter.get_tensor(self.interpreter.get_output_details()[0]["index"])[0]
     return out[top:top + h, left:left + w]
@@ -274,9 +273,8 @@ _environment_lock = threading.Lock()
 _environments = []  # the process's LiteRT environment, made at the first model
 
 
-def _compile(content: bytes, threads: int, transient: bool = True):
-  """LiteRT's CompiledModel of `content` on the CPU, XNNPACK's indirection buffers transient
-  or kept.
+def _compile(content: bytes, threads: int):
+  """LiteRT's CompiledModel of `content` on the CPU, XNNPACK's indirection buffers transient.
 
   Through the wrapper's own bindings: the public ai_edge_litert.compiled_model imports
   ml_dtypes, 1.1-1.3 s of a photo's 1-2 s end to end (ai-edge-litert is pinned: 2.3.0).
@@ -293,7 +291,7 @@ def _compile(content: bytes, threads: int, transient: bool = True):
       atexit.register(_quiet_exit)
   return _compiled_model.CreateCompiledModelFromBuffer(
       _environments[0], content, hardware_accel=_CPU, cpu_num_threads=threads,
-      xnnpack_flags=TRANSIENT_INDIRECTION if transient else -1)  # (-1: LiteRT's default)
+      xnnpack_flags=TRANSIENT_INDIRECTION)
 
 
 def _quiet_exit():
