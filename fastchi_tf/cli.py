@@ -5,7 +5,6 @@ Exit status: 0 done (and --help), 1 the work failed, 2 bad usage (flags, paths),
 """
 
 import contextlib
-from importlib import metadata
 import os
 import signal
 import sys
@@ -195,6 +194,8 @@ def _configure_tensorflow(tf, count, chosen):
 
 def version() -> str:
   """The installed fastchi-tf version (the source tree's if not installed)."""
+  # importlib.metadata took 30 ms of every command's start; only --version and info ask.
+  from importlib import metadata  # pylint: disable=g-import-not-at-top
   try:
     return metadata.version("fastchi-tf")
   except metadata.PackageNotFoundError:
