@@ -64,8 +64,15 @@ def test_help_exits_0_and_every_numeric_flag_has_a_range():
 
 
 # (flags after small_flags', expected one line). {tmp}, {photos} and {style} are filled in.
-BAD_USAGE = [
+# The tool's own runs (a subprocess each, ~1.5 CPU-s) cover each way a bad flag is found:
+# absl's validator, the settings' check and cli.run's extra arguments.
+TOOL_BAD_USAGE = [
     (["--style_image", "/nonexistent/style.jpg"], "style image not found: /nonexistent/style.jpg"),
+    (["--batch_size", "0"], "flag --batch_size=0: --batch_size must be an integer from 1 to 4096"),
+    (["extra"], "unexpected arguments ['extra']"),
+]
+# The same two ways in-process: absl's parse, then the train job's check.
+BAD_USAGE = [
     (["--style_image", "{tmp}/run0"], "style image not found: {tmp}/run0"),
     (["--style_image", "{style},{style}"], "two style images are named 'ihc'"),
     (["--train_data", "/nonexistent"], "training data folder not found"),
@@ -74,14 +81,12 @@ BAD_USAGE = [
     (["--train_data", "{tmp}/data", "--model_dir", "{tmp}/data/run"],
      "--model_dir {tmp}/data/run lies inside --train_data {tmp}/data: the run would train on "
      "its own outputs"),
-    (["--batch_size", "0"], "flag --batch_size=0: --batch_size must be an integer from 1 to 4096"),
     (["--residual_blocks", "7"],
      "flag --residual_blocks=7: --residual_blocks must be an integer from 1 to 6"),
     (["--image_size", "8"], "flag --image_size=8: --image_size must be an integer from 16 to 4096"),
     (["--learning_rate", "0"], "flag --learning_rate=0.0: --learning_rate must be a number above 0, at most 1"),
     (["--style_weight", "nan"], "flag --style_weight=nan: --style_weight must be a finite number >= 0"),
     (["--steps", "-1"], "flag --steps=-1: --steps must be an integer from 1 to 1000000000"),
-    (["extra"], "unexpected arguments ['extra']"),
     (["--model_dir="], "--model_dir is required"),
     (["--batch_size", "3", "--strategy", "mirrored", "--cpu_devices", "2"],
      "cannot be shared by 2 replicas"),
@@ -124,17 +129,23 @@ def test_settings_that_train_lib_refuses_leave_no_model_dir(tmp_path, photo_fold
     assert not os.path.exists(run)
 
 
-@pytest.mark.slow
-def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, photo_folder,
-                                                                  style_path, monkeypatch):
-  (tmp_path / "data").mkdir()  # training data that a run must not write into
+def _bad_usage_names(tmp_path, photo_folder, style_path):
+  """{tmp}, {photos}, {style} of the bad-usage cases, with {tmp}/data (training data that a
+  run must not write into) and {tmp}/single (a single-style run's settings) made."""
+  (tmp_path / "data").mkdir()
   photo = sorted(n for n in os.listdir(photo_folder) if n.endswith(".jpg"))[0]
   shutil.copy(os.path.join(photo_folder, photo), tmp_path / "data")
-  (tmp_path / "single").mkdir()  # a single-style run's settings, to fine-tune from
+  (tmp_path / "single").mkdir()
   (tmp_path / "single" / "config.json").write_text(config_lib.named("tiny").to_json())
-  names = dict(tmp=str(tmp_path), photos=photo_folder, style=style_path)
+  return dict(tmp=str(tmp_path), photos=photo_folder, style=style_path, photo=photo)
+
+
+@pytest.mark.slow
+def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, photo_folder,
+                                                                  style_path):
+  names = _bad_usage_names(tmp_path, photo_folder, style_path)
   procs = []
-  for i, (flags, message) in enumerate(BAD_USAGE):  # all at once: most fail in a moment
+  for i, (flags, message) in enumerate(TOOL_BAD_USAGE):  # all at once: each fails in a moment
     run = str(tmp_path / f"run{i}")
     flags = [f.format(**names) for f in flags]
     procs.append((run, message.format(**names), subprocess.Popen(
@@ -151,20 +162,29 @@ def test_bad_usage_gets_one_line_status_2_and_leaves_no_model_dir(tmp_path, phot
     assert p.returncode == 2, err
     assert err.startswith("train.py: error: ") and message in err and err.count("\n") == 1, err
     assert not os.path.exists(run)
-  assert os.listdir(tmp_path / "data") == [photo]
+
+
+def test_bad_flags_and_settings_are_refused_in_one_line_before_any_folder_is_made(
+    tmp_path, photo_folder, style_path, monkeypatch):
+  # What the tool's runs above turn into its one line: absl's IllegalFlagValueError while
+  # parsing, or the job's UsageError (cli.run prints each as "train.py: error: ...").
+  from absl import flags as absl_flags
   from fastchi_tf import cli
   from fastchi_tf.commands import train_flags
   from fastchi_tf.jobs import train as train_job
   from test_train_flags import parse_flags
-  monkeypatch.setenv("TF_CONFIG", "")  # as above
-  for i, (flags, message) in enumerate(JOB_BAD_USAGE):
-    run = str(tmp_path / f"job{i}")
-    cfg = train_flags.from_flags(parse_flags(
-        *small_flags(run, photo_folder, style_path, "--steps", "1"), *flags))
-    with pytest.raises(cli.UsageError) as info:
-      train_job.run(train_job.TrainJob(cfg))
-    assert message in str(info.value) and "\n" not in str(info.value), info.value
+  names = _bad_usage_names(tmp_path, photo_folder, style_path)
+  monkeypatch.setenv("TF_CONFIG", "")  # a multi-worker run's variable, left empty
+  for i, (flags, message) in enumerate(BAD_USAGE + JOB_BAD_USAGE):
+    run = str(tmp_path / f"run{i}")
+    message = message.format(**names)
+    argv = small_flags(run, photo_folder, style_path, "--steps", "1",
+                       *[f.format(**names) for f in flags])
+    with pytest.raises((absl_flags.IllegalFlagValueError, cli.UsageError)) as info:
+      train_job.run(train_job.TrainJob(train_flags.from_flags(parse_flags(*argv))))
+    assert message in str(info.value) and "\n" not in str(info.value), (flags, info.value)
     assert not os.path.exists(run)
+  assert os.listdir(tmp_path / "data") == [names["photo"]]
 
 
 def _free_ports(n):
