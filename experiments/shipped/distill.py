@@ -162,6 +162,9 @@ class Distiller:
         "vgg16", "random" if cfg.quick else "hed", content_layers=cfg.feature_layers,
         style_layers=cfg.feature_layers[:1])
     self.optimizer = tf.keras.optimizers.Adam(cfg.learning_rate)
+    # Its slots made now: made in the step's first call, they cost tf.function a second
+    # trace (8 s of the test's 50 here).
+    self.optimizer.build(self.student.trainable_variables)
     self.step = tf.Variable(0, dtype=tf.int64)
     checkpoint = tf.train.Checkpoint(model=self.student, optimizer=self.optimizer,
                                      step=self.step)
