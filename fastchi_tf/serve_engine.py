@@ -245,7 +245,7 @@ def encode(image: np.ndarray, alpha: Optional[np.ndarray], fmt: str = "png",
   if alpha is not None and kind == "PNG":
     image = np.concatenate([image, alpha[..., None]], axis=-1)
   out = io.BytesIO()
-  options = {"compress_level": image_io.PNG_LEVEL} if kind == "PNG" else {"quality": quality}
+  options = image_io.SAVE_OPTIONS["PNG"] if kind == "PNG" else {"quality": quality}
   Image.fromarray(np.asarray(image, np.uint8)).save(out, format=kind, **options)
   return out.getvalue()
 

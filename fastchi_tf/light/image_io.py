@@ -25,9 +25,8 @@ ALPHA_FORMATS = ("PNG", "WEBP")  # formats that keep transparency
 # Lossy formats at quality 95: Pillow's default 75 visibly softens fine brush strokes.
 # PNG at zlib level 1: Pillow's 6 took 0.23 s of a 1024x679 photo's 1.2 s end to end (the
 # network 0.5), level 1 0.06 s, for files about 15% larger (experiments/bench/bench_peer).
-PNG_LEVEL = 1
 SAVE_OPTIONS = {"JPEG": dict(quality=95), "WEBP": dict(quality=95),
-                "PNG": dict(compress_level=PNG_LEVEL)}
+                "PNG": dict(compress_level=1)}
 
 
 class StylizeError(ValueError):
