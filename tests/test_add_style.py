@@ -22,6 +22,7 @@ from fastchi_tf.jobs import add_style
 from fastchi_tf.light import collection as collection_lib
 from conftest import write_small_photo
 from run_helpers import randomized
+from run_helpers import untrained_steps
 
 BASE_NAMES = ("a", "b", "c")
 FAKE_TFLITE = b"\0\0\0\0TFL3 stand-in"
@@ -339,8 +340,10 @@ def test_a_run_stopped_then_killed_then_moved_resumes_each_time(
     tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
   """Ctrl-C keeps the run, a kill keeps its steps and minutes as of the last checkpoint, and
   a painting moved meanwhile resumes from the run's copy; the same command goes on each time
-  (one run through all three: each start of training traces its step anew, ~8 s)."""
+  (one run through all three)."""
   from fastchi_tf import train_lib
+  # (bookkeeping, not learning: steps without training)
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   real_train = train_lib.train
   mine = tmp_path / "harbour.png"
   mine.write_bytes(open(painting, "rb").read())
@@ -520,9 +523,11 @@ def test_a_leftover_start_is_started_afresh_and_the_time_budget_ends_training(
     tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
   """A run folder killed while it was being prepared (it never trained) is started afresh,
   and the time budget (--minutes) ends its training and adds the style: one add-style run
-  for both (each start of training traces its step anew, ~8 s)."""
+  for both."""
   import types
   from fastchi_tf import train_lib
+  # (bookkeeping, not learning: steps without training)
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   real_train = train_lib.train
   now = [100.0]
 
@@ -600,6 +605,8 @@ def test_ctrl_c_during_the_final_save_leaves_the_old_collection_or_the_new(
   assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
   monkeypatch.setattr(export, "tflite_bytes", lambda model, precision: FAKE_TFLITE)
   from fastchi_tf import train_lib
+  # (bookkeeping, not learning: steps without training)
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   folder = tmp_path / "mine"
   job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=1, tflite=True)
   run_dir = folder / collection_lib.RUNS / "rocket"

@@ -17,6 +17,7 @@ from fastchi_tf import data
 from fastchi_tf import run_folder
 from fastchi_tf import train_lib
 from run_helpers import saved_run
+from run_helpers import untrained_steps
 
 
 def make_config(model_dir, photo_folder, style_path, **overrides):
@@ -407,15 +408,6 @@ def _raises(error):
   return fail
 
 
-def _steps(value):
-  """Trainer.run_steps without training: every term `value` (no tracing, ~10 s saved)."""
-  def run_steps(self, iterator, steps):
-    del iterator
-    self.step.assign_add(steps)  # as the compiled loop counts them
-    return np.full((steps, len(self.terms)), value, np.float32)
-  return run_steps
-
-
 def _unwritable_once_held(folder):
   """io_utils.check_writable_folder failing for the run's folder once it holds it."""
   if os.path.exists(os.path.join(folder, run_folder.LOCK_FILE)):
@@ -426,7 +418,7 @@ def _ctrl_c_between_steps(self, iterator, steps):
   if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     raise KeyboardInterrupt  # the run does not handle it (not the main thread)
   os.kill(os.getpid(), signal.SIGINT)  # the run's handler asks the loop to stop
-  return _steps(1.0)(self, iterator, steps)
+  return untrained_steps(1.0)(self, iterator, steps)
 
 
 # Every way a run can end once it holds its folder: (what is patched, its stand-in, what
@@ -441,7 +433,8 @@ ENDINGS = {
     "Ctrl-C while the networks are built": ("fastchi_tf.train_lib.build_loss_net",
                                             _raises(KeyboardInterrupt()),
                                             train_lib.Interrupted),
-    "a loss that is not finite": ("fastchi_tf.train_lib.Trainer.run_steps", _steps(np.nan),
+    "a loss that is not finite": ("fastchi_tf.train_lib.Trainer.run_steps",
+                                  untrained_steps(np.nan),
                                   train_lib.TrainingError),
     "Ctrl-C between steps": ("fastchi_tf.train_lib.Trainer.run_steps", _ctrl_c_between_steps,
                              train_lib.Interrupted),
@@ -451,7 +444,7 @@ ENDINGS = {
         tf.errors.OpError),
     "the loss curve on a full disk": ("fastchi_tf.plots.plot_loss_curves",
                                       _raises(OSError(28, "No space left on device")), OSError),
-    "success": ("fastchi_tf.train_lib.Trainer.run_steps", _steps(1.0), None),
+    "success": ("fastchi_tf.train_lib.Trainer.run_steps", untrained_steps(1.0), None),
 }
 
 
@@ -462,7 +455,7 @@ def test_every_ending_of_a_run_releases_its_folder_and_removes_the_lock(
   target, stand_in, error = ENDINGS[ending]
   # Steps without training unless the ending is in them: how the run ends, not what it
   # learns, is tested (tracing the step costs ~5 s).
-  monkeypatch.setattr("fastchi_tf.train_lib.Trainer.run_steps", _steps(1.0))
+  monkeypatch.setattr("fastchi_tf.train_lib.Trainer.run_steps", untrained_steps(1.0))
   monkeypatch.setattr(target, stand_in)
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=2, checkpoint_every=1)
   if error is None:
@@ -498,13 +491,15 @@ def test_a_folder_of_other_files_is_refused_and_a_run_that_fails_early_leaves_no
   assert os.listdir(cfg.model_dir) == []  # its lock file too
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1)
   with pytest.MonkeyPatch.context() as patch:  # (a step without training: no tracing)
-    patch.setattr(train_lib.Trainer, "run_steps", _steps(1.0))
+    patch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
     assert train_lib.train(cfg, verbose=False).step == 1
 
 
 @pytest.mark.slow
 def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_folder,
-                                                            style_path, mirrored):
+                                                            style_path, mirrored, monkeypatch):
+  # Settings and what is recorded of them, not what a step learns: steps without training.
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   style = str(tmp_path / "style.png")
   shutil.copy(style_path, style)
   cfg = make_config(tmp_path / "run", photo_folder, style, steps=1)
@@ -515,8 +510,7 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
   shutil.move(style, moved)
   free = make_config(str(tmp_path / "run") + "/.", photo_folder, moved, steps=1,
                      checkpoint_every=1, summary_every=2, strategy="mirrored", cpu_devices=2)
-  result = train_lib.train(free, mirrored,
-                           verbose=False)
+  result = train_lib.train(free, mirrored, verbose=False)
   assert result.step == 1 and result.config_changes == []
   # The same path with other content is another style.
   Image.open(moved).rotate(90).save(moved)
@@ -546,9 +540,9 @@ def test_resuming_with_settings_that_change_what_is_learned(tmp_path, photo_fold
 @pytest.mark.slow
 def test_ctrl_c_stops_between_steps_with_a_checkpoint_there(tmp_path, photo_folder, style_path,
                                                            monkeypatch):
-  # Steps without training (_steps): where the loop stops and what it keeps is tested here,
+  # Steps without training (untrained_steps): where the loop stops and what it keeps is tested here,
   # not what a step learns (tracing one costs ~5 s).
-  monkeypatch.setattr(train_lib.Trainer, "run_steps", _steps(1.0))
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=2,
                     checkpoint_every=1000)
   handlers = []
@@ -616,7 +610,7 @@ def test_mixed_precision_layers_compute_in_float16():
 def test_stop_when_ends_the_run_early_with_a_checkpoint_there(tmp_path, photo_folder,
                                                               style_path, monkeypatch):
   # Steps without training (_steps), as above: two runs would trace a step each (~5 s).
-  monkeypatch.setattr(train_lib.Trainer, "run_steps", _steps(1.0))
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=1000, summary_every=3,
                     checkpoint_every=1000)
   asked = []
