@@ -17,6 +17,7 @@ from experiments.lib import readme
 from experiments.lib import reporting
 from experiments.lib import runner
 from experiments.lib import training
+from run_helpers import untrained_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,8 +233,11 @@ def test_temporal_stability_frame_terms_are_the_objectives_on_every_fourth_frame
 
 @pytest.mark.slow  # over 5 s: make test, not test-fast
 def test_temporal_stability_sweep_flag_and_a_longer_fine_tune_goes_on(
-    tmp_path, photo_folder, style_path):
+    tmp_path, photo_folder, style_path, monkeypatch):
   from experiments.paper import temporal_stability as ts
+  from fastchi_tf import train_lib
+  # (which run goes on from where, not what it learns: steps without training)
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   assert ts.weights(ts.QUICK) == ts.QUICK.weights
   assert ts.weights(dataclasses.replace(ts.QUICK, sweep="0,3e4")) == (0.0, 30000.0)
   for bad in ("3e4,0", "1,2", "0,x"):
