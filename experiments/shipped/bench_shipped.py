@@ -76,7 +76,9 @@ def run(cfg, out_dir):
                      "fps": 1.0 / median, "rounds": values})
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
-  return {"rows": rows, "styles": list(stylizers["SavedModel"].style_names)}
+  render = shipped.training_config().render
+  return {"rows": rows, "styles": list(stylizers["SavedModel"].style_names),
+          "network": f"{render.variant} width {render.width}, k {render.shrink}"}
 
 
 def report(summary, out_dir):
@@ -85,7 +87,8 @@ def report(summary, out_dir):
   lines = [
       "# Speed of the shipped styles",
       "",
-      f"The shipped collection ({len(summary['styles'])} styles, inception width 32, k 2), "
+      f"The shipped collection ({len(summary['styles'])} styles, "
+      f"{summary.get('network', 'inception width 32, k 2')}), "
       f"one frame per call in style {summary['config']['style']}, uint8 in and out; median "
       f"of {summary['config']['rounds']} interleaved rounds after "
       f"{summary['config']['warmup']} warm-up runs.",
