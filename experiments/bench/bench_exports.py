@@ -19,7 +19,8 @@ machine, running the same network).
 
 Networks: FastChi's inception network at width 16 (k 2; random weights, which do not change
 the time), the size of the onnxruntime peer's network, and the shipped collection
-(fastchi_tf/shipped: width 32, six styles).
+(fastchi_tf/shipped: six styles; width 32 in the committed results, width 16 since
+2026-12-07).
 
 Command: python -m experiments.bench.bench_exports [--quick] [--noonnx (without tf2onnx)]
 Run time on 2 CPU cores (AMD EPYC, AVX-512), quiet machine: ~11 min, with each network's

@@ -1,7 +1,7 @@
 """Peak memory (RSS) of stylizing 1920x1080 and 4K (3840x2160) photos with every export.
 
-Untiled, an image's full-resolution activations (32-64 channels of float32 per pixel for the
-shipped width-32 network) must fit in memory; tiled (4K tiles by default, at 512 px), memory
+Untiled, an image's full-resolution activations (32-64 channels of float32 per pixel for a
+width-32 network) must fit in memory; tiled (4K tiles by default, at 512 px), memory
 is bounded by the tile and the 1024-pixel statistics copy, plus what the runtime, the model
 and the process take (the 256x256 row). Every export tiles with whole-image statistics:
 .keras through Keras, the SavedModel and the TFLite file through their own statistics
@@ -147,7 +147,8 @@ def run(cfg, out_dir):
     r["median_peak_rss_gib"] = reporting.median(r["peak_rss_bytes"]) / GIB
     r["median_seconds"] = reporting.median(r["seconds"])
   summary = dict(target_tiled_gib=TARGET_TILED_GIB, target_lite_ratio=TARGET_LITE_RATIO,
-                 results=results, machine=machine)
+                 results=results, machine=machine,
+                 width=shipped.training_config().render.width)
   summary["tiled_met"] = max(_default_4k(summary).values()) <= TARGET_TILED_GIB
   summary["lite_met"] = _lite_ratio(summary) <= TARGET_LITE_RATIO
   return summary
@@ -197,9 +198,10 @@ def report(summary, out_dir):
                                    rows)
   goals = "\n".join(f"- {name}: {measured} ({reporting.met(met)})"
                      for name, measured, met in targets(summary))
+  width = summary.get("width", 32)  # (results from before it was recorded: width 32)
   return f"""# Peak memory of stylizing 1920x1080 and 4K with every export
 
-tools/stylize.py with the shipped collection's network (width 32, in the {STYLE.title()})
+tools/stylize.py with the shipped collection's network (width {width}, in the {STYLE.title()})
 exported to each format, each run in a fresh process; medians of
 {summary['config']['runs']} run(s). {reporting.machine_line(summary['machine'])}. Seconds
 are whole-process times, for orientation only.
