@@ -106,6 +106,9 @@ def test_reexport_replaces_the_whole_folder_and_refuses_what_is_not_an_export(
   mine = str(tmp_path / "mine")
   os.makedirs(mine)
   open(os.path.join(mine, "notes.txt"), "w").write("keep me")
+  # (the folder's replacement, not the SavedModel's tracing, ~16 s: the tests above have one)
+  monkeypatch.setattr(export, "export_saved_model",
+                      lambda model, path: os.makedirs(os.path.join(path, "variables")))
   export_job.run(export_job.ExportJob(model_dir=trained_run, export_dir=again))
   assert sorted(os.listdir(again)) == ["model.keras", "saved_model"]  # no stale .tflite
 
