@@ -40,6 +40,13 @@ def tiny_shipped(tmp_path_factory):
   return str(folder)
 
 
+@pytest.fixture
+def untrained(monkeypatch):
+  """Training steps that do not train (tests of a run's bookkeeping, not of learning)."""
+  from fastchi_tf import train_lib
+  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
+
+
 @pytest.fixture(scope="module")
 def painting(tmp_path_factory):
   return write_small_photo("rocket.jpg", str(tmp_path_factory.mktemp("art") / "rocket.jpg"))
@@ -336,14 +343,13 @@ def stopped_at(step_to_stop):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("untrained")
 def test_a_run_stopped_then_killed_then_moved_resumes_each_time(
     tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
   """Ctrl-C keeps the run, a kill keeps its steps and minutes as of the last checkpoint, and
   a painting moved meanwhile resumes from the run's copy; the same command goes on each time
   (one run through all three)."""
   from fastchi_tf import train_lib
-  # (bookkeeping, not learning: steps without training)
-  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   real_train = train_lib.train
   mine = tmp_path / "harbour.png"
   mine.write_bytes(open(painting, "rb").read())
@@ -519,6 +525,7 @@ def test_a_missing_platformdirs_is_one_line(tmp_path, tiny_shipped, painting, ph
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("untrained")
 def test_a_leftover_start_is_started_afresh_and_the_time_budget_ends_training(
     tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
   """A run folder killed while it was being prepared (it never trained) is started afresh,
@@ -526,8 +533,6 @@ def test_a_leftover_start_is_started_afresh_and_the_time_budget_ends_training(
   for both."""
   import types
   from fastchi_tf import train_lib
-  # (bookkeeping, not learning: steps without training)
-  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   real_train = train_lib.train
   now = [100.0]
 
@@ -600,13 +605,12 @@ def _networks_made_once(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("untrained")
 def test_ctrl_c_during_the_final_save_leaves_the_old_collection_or_the_new(
     tmp_path, tiny_shipped, painting, photo_folder, monkeypatch):
   assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
   monkeypatch.setattr(export, "tflite_bytes", lambda model, precision: FAKE_TFLITE)
   from fastchi_tf import train_lib
-  # (bookkeeping, not learning: steps without training)
-  monkeypatch.setattr(train_lib.Trainer, "run_steps", untrained_steps(1.0))
   folder = tmp_path / "mine"
   job = job_for(painting, folder, tiny_shipped, photo_folder, max_steps=1, tflite=True)
   run_dir = folder / collection_lib.RUNS / "rocket"

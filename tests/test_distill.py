@@ -51,7 +51,8 @@ def test_parts_resume_and_make_a_student_with_the_teachers_styles(tmp_path):
 def test_the_student_learns_the_teachers_pictures(tmp_path):
   # One fixed batch: each step of the run's log draws other crops and styles, so whether
   # step 6's loss is under step 1's there depends on the draws (it was not on a CI machine
-  # whose arithmetic differed); on one batch, six Adam steps at 1e-3 cut it by 37-53% here (three seeds).
+  # whose arithmetic differed); on one batch, six Adam steps at 1e-3 cut it by 37-53% here
+  # (three seeds).
   import tensorflow as tf
   cfg = dataclasses.replace(distill.QUICK, work_dir=str(tmp_path / "run"), learning_rate=1e-3)
   teacher = distill._teacher(cfg, cfg.work_dir)
