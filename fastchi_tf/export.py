@@ -122,6 +122,31 @@ def write_folder(write, path):
     raise
 
 
+def _write_saved_model(model: keras.Model, endpoints, path: str) -> None:
+  """Writes a SavedModel to `path` of `model`'s variables and `endpoints` ({name: (fn,
+  input signature)}) as its signatures, each traced once.
+
+  Keras' ExportArchive traced each endpoint two or three times (tf.saved_model.save traces
+  a tf.function again in its saving context), and its lookup-table walk over the model's
+  layers traced the whole network once more: 7 traces for 3 endpoints, 16 s of a small
+  network's 19 s export. Concrete functions are saved as traced. The root holds what the
+  archive's does, the variables as lists (not the Keras model, whose own object graph
+  converted to TFLite models that compute garbage).
+  """
+  root = tf.__internal__.tracking.AutoTrackable()  # (what the archive saves)
+  concrete = {name: tf.function(fn, autograph=False).get_concrete_function(*signature)
+              for name, (fn, signature) in endpoints.items()}
+  root.variables = list(model.variables)
+  root.trainable_variables = list(model.trainable_variables)
+  root.non_trainable_variables = list(model.non_trainable_variables)
+  # (the variables the functions read, as the archive keeps them: a copy of the network
+  # for TensorFlow's kernels or LiteRT shares its weights but holds no list of them)
+  root.used_variables = list({id(v): v for c in concrete.values() for v in c.variables}.values())
+  for name, function in concrete.items():
+    setattr(root, name, function)
+  tf.saved_model.save(root, path, signatures=concrete)
+
+
 def export_saved_model(model: keras.Model, path: str, space_to_depth: bool = True) -> None:
   """A SavedModel whose `serving_default` maps uint8 images to uint8 images, any size.
 
@@ -129,23 +154,16 @@ def export_saved_model(model: keras.Model, path: str, space_to_depth: bool = Tru
   inputs) returns the names in order. space_to_depth=False keeps every convolution as
   trained (slower on CPU; benchmarks compare the two).
   """
-  # Keras' ExportArchive, not tf.saved_model.save on a tf.Module: with Keras 3 variables
-  # the latter converts to TFLite models that compute garbage.
-  archive = keras.export.ExportArchive()
   # The copy TensorFlow's CPU kernels run fastest: convolutions to fewer than 16 channels
   # (the 9x9 one to RGB) on 2x2 blocks, 1.2-1.3x the frames/s (experiments/bench/bench_exports).
   if space_to_depth:
     model = render_net.use_space_to_depth(model)
-  archive.track(model)
-  archive.add_endpoint(name="serving_default", fn=uint8_serving_fn(model),
-                       input_signature=_signature(model))
-  _add_tiling_endpoints(archive, model)
+  endpoints = {"serving_default": (uint8_serving_fn(model), _signature(model)),
+               **_tiling_endpoints(model)}
   names = style_names(model)
   if names:
-    archive.add_endpoint(name="style_names",
-                         fn=lambda: {"names": tf.constant(list(names), tf.string)},
-                         input_signature=[])
-  write_folder(lambda tmp: archive.write_out(tmp, verbose=False), path)
+    endpoints["style_names"] = (lambda: {"names": tf.constant(list(names), tf.string)}, [])
+  write_folder(lambda tmp: _write_saved_model(model, endpoints, tmp), path)
 
 
 # The signatures that let an export render a large image in tiles with whole-image
@@ -193,11 +211,6 @@ def _tiling_endpoints(model, traced=contextlib.nullcontext, render=None):
               images, statistics=statistics), specs + [stat_specs])}
 
 
-def _add_tiling_endpoints(archive, model, traced=contextlib.nullcontext, render=None):
-  for name, (fn, signature) in _tiling_endpoints(model, traced, render).items():
-    archive.add_endpoint(name=name, fn=fn, input_signature=signature)
-
-
 def export_keras(model: keras.Model, path: str) -> None:
   with io_utils.atomic_path(path) as tmp:
     model.save(tmp)
@@ -208,7 +221,8 @@ def export_keras(model: keras.Model, path: str) -> None:
 LITE_BLOCK = 2
 
 
-def lite_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
+def lite_serving_fn(model: keras.Model, lite_copy: Optional[keras.Model] = None
+                    ) -> Callable[..., Dict[str, tf.Tensor]]:
   """uint8_serving_fn for TFLite: one image [1, h, w, 3] whose sides are multiples of 4
   (lite.TFLiteRunner pads and crops), traced in layers.tflite_graph so that LiteRT knows
   every tensor's size before it runs and reuses their memory.
@@ -216,10 +230,11 @@ def lite_serving_fn(model: keras.Model) -> Callable[..., Dict[str, tf.Tensor]]:
   XNNPACK, LiteRT's CPU kernels, keeps a table of k x k input pointers per output pixel for
   each convolution, all at once: the two 9x9 ones at full resolution alone took 2.7 GB at
   1920x1080. On blocks of LITE_BLOCK x LITE_BLOCK pixels (render_net.use_space_to_depth) they
-  have 5x5 taps at a quarter of the pixels, 13x fewer pointers.
+  have 5x5 taps at a quarter of the pixels, 13x fewer pointers. `lite_copy` is that copy
+  (_lite_copy) if the caller has made it already.
   """
   names = style_names(model)
-  model = _lite_copy(model)
+  model = lite_copy or _lite_copy(model)
 
   def serve(images, style=None):
     inputs = tf.cast(images, tf.float32)
@@ -254,18 +269,19 @@ def tflite_models(model: keras.Model, precisions: Sequence[str]) -> Dict[str, by
                      f"{precisions!r}")
   names = style_names(model)
 
-  def endpoints(archive):
-    archive.add_endpoint(name="serving_default", fn=lite_serving_fn(model),
-                         input_signature=_signature(model, batch=1))
-    # (statistics from the network itself: a copy's layers cannot be read twice, and its
-    # largest image is the 1024-pixel statistics copy)
-    _add_tiling_endpoints(archive, model, layers.tflite_graph, render=_lite_copy(model))
-
+  # (statistics from the network itself: a copy's layers cannot be read twice, and its
+  # largest image is the 1024-pixel statistics copy)
+  copy = _lite_copy(model)
+  endpoints = {"serving_default": (lite_serving_fn(model, copy), _signature(model, batch=1)),
+               **_tiling_endpoints(model, layers.tflite_graph, render=copy)}
   models = {}
   with _scratch_saved_model(model, endpoints) as scratch:
     for precision in precisions:
       converter = tf.lite.TFLiteConverter.from_saved_model(
           scratch, signature_keys=["serving_default", STATISTICS, WITH_STATISTICS])
+      # (the converter's own metadata, a model hash and its options, cost a decode and
+      # re-encode of the whole file: 2 s of a small network's 10 s conversion)
+      converter.exclude_conversion_metadata = True
       if precision == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -275,15 +291,12 @@ def tflite_models(model: keras.Model, precisions: Sequence[str]) -> Dict[str, by
 
 
 @contextlib.contextmanager
-def _scratch_saved_model(model, add_endpoints):
-  """A temporary SavedModel of `model` with the endpoints `add_endpoints(archive)` adds,
-  written by Keras' ExportArchive (see export_saved_model); yields its folder."""
-  archive = keras.export.ExportArchive()
-  archive.track(model)
-  add_endpoints(archive)
+def _scratch_saved_model(model, endpoints):
+  """A temporary SavedModel of `model` with `endpoints` (_write_saved_model); yields its
+  folder."""
   scratch = tempfile.mkdtemp(prefix="fastchi-export-")
   try:
-    archive.write_out(scratch, verbose=False)
+    _write_saved_model(model, endpoints, scratch)
     yield scratch
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
@@ -319,8 +332,8 @@ def onnx_bytes(model: keras.Model) -> bytes:
     with layers.tflite_graph():
       return serving(*args)
 
-  with _scratch_saved_model(model, lambda archive: archive.add_endpoint(
-      name="serving_default", fn=traced, input_signature=_signature(model))) as scratch:
+  with _scratch_saved_model(
+      model, {"serving_default": (traced, _signature(model))}) as scratch:
     loaded = tf.saved_model.load(scratch)  # kept while converting: it holds the variables
     serve = loaded.signatures["serving_default"]
     specs = serve.structured_input_signature[1]

@@ -320,6 +320,14 @@ def _saved_learning_rate(model_dir):
   return saved and saved.learning_rate
 
 
+def _asked_changes(model_dir, tcfg):
+  """Whether the part changes the run's learning rate or temporal weight: both are the
+  command line's to change between parts (recorded in the run's config history)."""
+  saved = config_lib.TrainConfig.of_run(model_dir)
+  return bool(saved) and (saved.learning_rate != tcfg.learning_rate
+                          or saved.temporal.weight != tcfg.temporal.weight)
+
+
 def _learning_rate(cfg, model_dir):
   """cfg.learning_rate if given, else the run's own (a part changes it only when asked)."""
   return cfg.learning_rate or _saved_learning_rate(model_dir) or 1e-3
@@ -403,7 +411,7 @@ def run(cfg, out_dir):
     if cfg.start_step and not start:  # (a restarted run has a start)
       _start(cfg, tcfg)
     train_lib.train(tcfg, allow_config_change=(
-        previous != stage or _saved_learning_rate(model_dir) != tcfg.learning_rate))
+        previous != stage or _asked_changes(model_dir, tcfg)))
   step = _current_step(model_dir)
 
   trainer = training.restored_trainer(model_dir)  # its recorded config and style names
