@@ -186,6 +186,7 @@ def test_a_collection_made_from_another_shipped_network_says_so_once(tmp_path, t
     collection_lib.model_for("mine", keras_file, keras_file, str(tmp_path / "none"))
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_grow_appends_the_new_row_and_keeps_everything_else(tiny_shipped, rng):
   cfg = shipped.training_config(tiny_shipped)
   build = lambda names, seed: randomized(render_net.build_render_net(

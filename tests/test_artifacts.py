@@ -1,6 +1,7 @@
 """The bright-blob check (experiments/lib/artifacts.py) finds a white oval, not strokes."""
 
 import numpy as np
+import pytest
 
 from experiments.lib import artifacts
 
@@ -26,6 +27,7 @@ def test_bright_strokes_are_not_a_blob():
   assert artifacts.blob_pixels(sky.astype(np.uint8), rows) == 0
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_white_the_photo_already_had_is_not_a_blob():
   sky = artifacts.sky_scene()
   blob = sky.copy()

@@ -69,6 +69,7 @@ def test_readme_tables_come_from_the_committed_results():
   assert "| TFLite's untiled 1920x1080 peak within 1.5x the SavedModel's | " in targets
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_model_table_counts_parameters_and_flops(tmp_path):
   cfg = dataclasses.replace(model_table.QUICK, size=32,
                             networks=(("original", 4, None), ("inception", 4, 2)))

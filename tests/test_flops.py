@@ -5,6 +5,7 @@ from fastchi_tf import build_render_net
 from fastchi_tf.flops import count_flops
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_flops_match_the_known_cost_of_the_original_network():
   # 20.16 GFLOP per 256x256 frame for Johnson's network (2 x MACs of its convolutions).
   flops = count_flops(build_render_net("original", width=32), 256, 256)
@@ -22,6 +23,7 @@ def test_transposed_and_dense_layers_count_their_multiply_adds():
   assert count_flops(model, 8, 8) == transposed + matmul
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_multi_style_model_costs_what_its_single_style_twin_does():
   # count_flops failed on a multi-style model: it traced the image input alone.
   one = count_flops(build_render_net("inception", width=8), 64, 64)

@@ -19,6 +19,7 @@ def _pair(rng):
   return normalized, build_render_net(**kwargs, trunk_norm="affine")
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_folding_on_one_photo_renders_that_photo_as_the_normalized_network_does(rng):
   normalized, affine = _pair(rng)
   photo = rng.uniform(0, 255, (1, 32, 28, 3)).astype(np.float32)
@@ -37,6 +38,7 @@ def test_folding_on_one_photo_renders_that_photo_as_the_normalized_network_does(
   assert np.abs(affine([other, style]) - normalized([other, style])).max() > 1.0
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_folding_needs_the_same_styles_and_an_affine_trunk(rng):
   normalized, _ = _pair(rng)
   photo = rng.uniform(0, 255, (1, 16, 16, 3)).astype(np.float32)

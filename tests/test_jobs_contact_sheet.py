@@ -27,6 +27,7 @@ def test_a_sheet_of_two_photos_and_a_ramp_is_written(keras_model_path, photo, tm
     (dict(inputs=["{tmp}/missing.png"]), "missing.png"),
     (dict(model="{photo}"), "{photo}"),  # a photo as the model
 ])
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_usage_errors_leave_nothing_behind(keras_model_path, photo, tmp_path, fields, message):
   fields = {k: ([v.format(tmp=tmp_path) for v in v] if isinstance(v, list) else
                 v.format(tmp=tmp_path, photo=photo)) for k, v in fields.items()}
@@ -38,6 +39,7 @@ def test_usage_errors_leave_nothing_behind(keras_model_path, photo, tmp_path, fi
   assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_the_runtime_is_chosen_as_fastchi_stylize_chooses_it(keras_model_path, photo,
                                                              tmp_path, monkeypatch):
   """One rule for both tools (jobs.stylize.choose_runtime), not a copy that may drift."""

@@ -25,6 +25,7 @@ def _photo(path, rng, size=(20, 28)):
   return str(path)
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_one_photo_goes_beside_its_input_and_is_summarized(model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.jpg", rng)
   result = stylize_job.run(Job(model=model_path, input=photo))
@@ -38,6 +39,7 @@ def test_one_photo_goes_beside_its_input_and_is_summarized(model_path, tmp_path,
   assert summary["input"] == photo and summary["seconds"] >= 0
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_folder_skips_our_results_and_reports_a_bad_file(model_path, tmp_path, rng, capsys):
   folder = tmp_path / "album"
   folder.mkdir()

@@ -22,6 +22,7 @@ def clip(tmp_path_factory):
   return samples.make_clip(str(tmp_path_factory.mktemp("clip") / "in.mp4"), frames, 24)
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_clip_is_stylized_and_its_flicker_measured(keras_model_path, clip, tmp_path, capsys):
   out = str(tmp_path / "new" / "out.mp4")
   told = []

@@ -113,6 +113,7 @@ def test_fused_inference_instance_norm_matches_the_training_path(batch, rng):
   np.testing.assert_allclose(layer(x, training=False), layer(x, training=True), atol=1e-5)
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_instance_norm_stays_accurate_over_millions_of_pixels(rng):
   # A 2560x1440 image with a large mean (ReLU-like activations): a one-pass float32 sum
   # over its 3.7M pixels drifts; every path must match float64 normalization.

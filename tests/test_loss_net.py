@@ -49,6 +49,7 @@ def test_vgg19_default_and_configured_layers():
   assert default.style_layers == ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_random_weights_repeat_with_the_seed(rng):
   x = rng.uniform(0, 255, size=(1, 16, 16, 3)).astype("float32")
   kw = dict(content_layers=["relu2_1"], style_layers=["relu1_1"])
@@ -125,6 +126,7 @@ def test_bad_arguments_name_the_problem(kwargs, error, match):
     build_loss_net(**kwargs)
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_optimising_an_image_lowers_the_hed_style_loss(hed_vgg16, rng):
   style = np.zeros((64, 64, 3), "float32")
   style[::8] = [255, 40, 0]  # orange stripes on black

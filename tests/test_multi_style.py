@@ -46,6 +46,7 @@ def test_conditional_norm_is_the_chosen_styles_norm_and_mixes_its_parameters(tra
 
 
 @pytest.mark.parametrize("variant", render_net.VARIANTS)
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_multi_style_network_loads_with_safe_mode_and_keeps_any_size(variant, tmp_path, rng):
   # (one residual block: tracing five costs ~2x, and a block adds nothing new here)
   model = randomized(render_net.build_render_net(variant, width=8, styles=NAMES,

@@ -32,6 +32,7 @@ def test_original_has_the_pytorch_transformer_net_parameter_count():
 
 
 @pytest.mark.parametrize("width", [16, 32])
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_inception_has_under_40_percent_of_the_parameters(width):
   original = build_render_net("original", width=width).count_params()
   inception = build_render_net("inception", width=width, shrink=2).count_params()
@@ -58,6 +59,7 @@ def test_inception_layers_shrink_channels_by_k():
 
 @pytest.mark.parametrize("variant,upsample,output", [("original", "nearest", "sigmoid"),
                                                      ("inception", "transpose", "tanh")])
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_keras_file_round_trip_under_safe_mode(variant, upsample, output, tmp_path, rng):
   model = build_render_net(variant, width=8, upsample=upsample, output_activation=output)
   x = rng.uniform(0, 255, size=(2, 21, 30, 3)).astype("float32")

@@ -115,6 +115,7 @@ def photo(tmp_path, rng):
   return str(path)
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_the_stylize_job_runs_the_runtime_chosen(shipped_copy, photo, tmp_path, monkeypatch):
   monkeypatch.setattr(machine, "gpu_visible", lambda: False)
   keras = str(shipped_copy / shipped.KERAS_FILE)

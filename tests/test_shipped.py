@@ -61,6 +61,7 @@ def test_the_keras_model_loads_safely_with_six_styles_and_keeps_odd_sizes(rng):
   assert out.shape == photo.shape
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_the_training_config_describes_the_shipped_network(tmp_path):
   # fastchi add-style trains a new style with these settings: the network they build must be
   # the shipped one, layer by layer.
@@ -76,6 +77,7 @@ def test_the_training_config_describes_the_shipped_network(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["tflite", "keras"])
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_mix_of_two_shipped_styles_lies_between_them(kind):
   stylizer = shipped.load(kind)
   assert stylizer.style_names == SIX

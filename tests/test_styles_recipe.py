@@ -88,6 +88,7 @@ def test_the_report_says_per_style_which_axis_is_short_of_the_peer():
       "styles (experiments/results/styles/report.md).")
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_each_part_counts_bright_blobs_on_a_flat_sky_per_style():
   import keras
 

@@ -64,6 +64,7 @@ def test_an_output_that_names_an_input_is_refused_however_spelled(model_path, tm
     assert open(photo, "rb").read() == original, name
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_a_differently_cased_output_never_replaces_the_input(model_path, tmp_path, rng):
   photo = _photo(tmp_path / "photo.png", rng)
   original = open(photo, "rb").read()

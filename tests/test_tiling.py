@@ -52,6 +52,7 @@ def test_statistics_copy_shares_weights_and_with_own_statistics_matches_the_mode
   assert model.get_layer("c1_norm").statistics is None  # the model itself is untouched
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_an_affine_trunk_fixes_only_the_encoders_statistics(rng):
   model = build_render_net("original", width=8, trunk_norm="affine")
   image = rng.integers(0, 256, (48, 40, 3), np.uint8)
@@ -65,6 +66,7 @@ def test_an_affine_trunk_fixes_only_the_encoders_statistics(rng):
   assert np.abs(tiled - whole).mean() <= 2.0
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_statistics_stay_accurate_over_a_million_pixels(rng):
   # The largest statistics image (STATS_SIZE square) of a bright photo: a one-pass float32
   # reduction (keras.ops.moments) was 8e-5 off in variance here, the network's moments 2e-7.

@@ -279,6 +279,7 @@ def _trainer(cfg, style_path):
                            cfg.model_dir)
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_the_window_travels_with_the_checkpoint_and_is_weighted_anew(
     tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=300)
@@ -307,6 +308,7 @@ def test_the_window_travels_with_the_checkpoint_and_is_weighted_anew(
                                     "what the loss measures")
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_checkpoints_from_before_the_window_still_restore(tmp_path, photo_folder, style_path):
   cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=300)
   trainer = _trainer(cfg, style_path)
