@@ -61,7 +61,8 @@ def test_inception_layers_shrink_channels_by_k():
                                                      ("inception", "transpose", "tanh")])
 @pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
 def test_keras_file_round_trip_under_safe_mode(variant, upsample, output, tmp_path, rng):
-  model = build_render_net(variant, width=8, upsample=upsample, output_activation=output)
+  model = build_render_net(variant, width=8, upsample=upsample, output_activation=output,
+                           residual_blocks=1)
   x = rng.uniform(0, 255, size=(2, 21, 30, 3)).astype("float32")
   path = str(tmp_path / "render.keras")
   model.save(path)
@@ -89,7 +90,7 @@ def test_bad_arguments_name_the_value_and_choices(kwargs, match):
 @pytest.mark.slow  # over 5 s: make test, not test-fast
 @pytest.mark.parametrize("variant", ["original", "inception"])
 def test_space_to_depth_copy_keeps_the_output_and_leaves_the_model_alone(variant, rng):
-  model = build_render_net(variant, width=8)
+  model = build_render_net(variant, width=8, residual_blocks=1)
   x = rng.uniform(0, 255, size=(1, 30, 21, 3)).astype("float32")
   plain, flops = model(x).numpy(), count_flops(model, 32, 32)
   fast = use_space_to_depth(model)
