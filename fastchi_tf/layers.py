@@ -549,6 +549,16 @@ class ConvLayer(_ConvBase):
       shape = self.pad.compute_output_shape(shape)
     self.conv.build(shape)
 
+  def compute_output_shape(self, input_shape):
+    # (given, Keras need not trace call() on placeholders to find it: ~100 graph ops each,
+    # most of the time of building or loading a network)
+    shape = tuple(input_shape)
+    if self.up is not None:
+      shape = self.up.compute_output_shape(shape)
+    if not self.transpose:
+      shape = self.pad.compute_output_shape(shape)
+    return tuple(self.conv.compute_output_shape(shape))
+
   def call(self, x):
     if (self.space_to_depth > 1 and self.up is None and self.strides == 1
         and not self.transpose and self.kernel_size % 2 == 1):
@@ -635,6 +645,11 @@ class InceptionConv(_ConvBase):
     shape = self.reduce.compute_output_shape(shape)
     self.spatial.build(shape)
     self.expand.build(shape[:-1] + (self.filters // self.shrink,))
+
+  def compute_output_shape(self, input_shape):  # (see ConvLayer's)
+    shape = self.spatial.compute_output_shape(
+        tuple(input_shape[:-1]) + (input_shape[-1] // self.shrink,))
+    return tuple(shape[:-1]) + (self.filters,)
 
   def call(self, x):
     return self.expand(self.spatial(self.reduce(x)))
