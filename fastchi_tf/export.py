@@ -234,7 +234,7 @@ def lite_serving_fn(model: keras.Model, lite_copy: Optional[keras.Model] = None
   (_lite_copy) if the caller has made it already.
   """
   names = style_names(model)
-  model = lite_copy or _lite_copy(model)
+  model = lite_copy if lite_copy is not None else _lite_copy(model)
 
   def serve(images, style=None):
     inputs = tf.cast(images, tf.float32)

@@ -541,23 +541,22 @@ class ConvLayer(_ConvBase):
     # (render_net.use_space_to_depth builds such a copy). See _space_to_depth_conv.
     self.space_to_depth = int(space_to_depth)
 
-  def build(self, input_shape):
+  def _conv_input_shape(self, input_shape):
+    """The shape the convolution sees: after upsampling and padding."""
     shape = tuple(input_shape)
     if self.up is not None:
       shape = self.up.compute_output_shape(shape)
     if not self.transpose:
       shape = self.pad.compute_output_shape(shape)
-    self.conv.build(shape)
+    return shape
+
+  def build(self, input_shape):
+    self.conv.build(self._conv_input_shape(input_shape))
 
   def compute_output_shape(self, input_shape):
     # (given, Keras need not trace call() on placeholders to find it: ~100 graph ops each,
     # most of the time of building or loading a network)
-    shape = tuple(input_shape)
-    if self.up is not None:
-      shape = self.up.compute_output_shape(shape)
-    if not self.transpose:
-      shape = self.pad.compute_output_shape(shape)
-    return tuple(self.conv.compute_output_shape(shape))
+    return tuple(self.conv.compute_output_shape(self._conv_input_shape(input_shape)))
 
   def call(self, x):
     if (self.space_to_depth > 1 and self.up is None and self.strides == 1
