@@ -6,6 +6,7 @@ batches of consecutive frames go to whichever device is free, and bounded queues
 flat however long the video is, while decoding, compute and encoding overlap.
 """
 
+import functools
 import queue
 import threading
 import time
@@ -210,13 +211,17 @@ def on_device(fn: FrameFunction, device: str) -> FrameFunction:
 def stylize_video(input_path: str, output_path: str,
                   frame_fn: FrameFunction | Sequence[FrameFunction], devices: Sequence[str],
                   batch_size: int = 4, max_frames: Optional[int] = None, crf: int = 18,
-                  preset: str = "veryfast", progress: bool = True) -> Dict[str, Any]:
+                  preset: str = "veryfast", progress: bool = True,
+                  stabilize: float = 0.0) -> Dict[str, Any]:
   """Stylizes a video file into `output_path`, which appears only once it is complete.
 
   Args:
     frame_fn: uint8 [b, h, w, 3] -> uint8 [b, h, w, 3], run once per batch under tf.device;
       or a list of them, one per device.
     devices: device names, one worker thread each.
+    stabilize: blend each output frame with the previous one carried by the input's flow
+      (stabilize.Stabilizer's strength, in [0, 1)); 0 writes the frames as stylized. The
+      blend runs in order in the writing thread while the devices stylize what follows.
 
   Returns:
     dict with the source's VideoInfo, frames written, seconds, frames per device, and whether
@@ -228,14 +233,14 @@ def stylize_video(input_path: str, output_path: str,
   created = video_io.prepare_output(output_path)
   try:
     return _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames, crf,
-                          preset, progress)
+                          preset, progress, stabilize)
   except BaseException:
     io_utils.remove_empty(created)  # a failed run leaves no new empty folders either
     raise
 
 
 def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames, crf, preset,
-                   progress):
+                   progress, stabilize):
   # The header gives only a duration, so the count is an estimate (audio or a variable rate
   # can make it a frame off or more) until the last frame; the final line has the true count.
   total = min(info.expected_frames or 0, max_frames or float("inf")) or max_frames or 0
@@ -246,18 +251,28 @@ def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames
   # instead, a clip of 13.71 frames/s on average lost its timing.
   times = video_io.frame_times(info, max_frames)
   variable = times.increasing() and not times.constant(info.fps)
+  workers = [on_device(fn, d) for fn, d in zip(frame_fns, devices)]
+  stabilizer = None
+  if stabilize:
+    from fastchi_tf import stabilize as stabilize_lib  # (OpenCV: only this option needs it)
+    stabilizer = stabilize_lib.Stabilizer(stabilize)
+    # Each worker hands on its input frames too: the blend follows their flow.
+    workers = [functools.partial(_with_inputs, fn) for fn in workers]
   with io_utils.atomic_path(output_path) as tmp:
     writer = video_io.VideoWriter(tmp, info, crf=crf, preset=preset,
                                   num_frames=max_frames, times=times if variable else None)
     try:
       def write(batch, k):
+        if stabilizer:
+          inputs, batch = batch
+          batch = [stabilizer(i, o) for i, o in zip(inputs, batch)]
         for frame in batch:
           writer.write(frame)
         per_device[k] += len(batch)
         if bar:
           bar.update(writer.frames)
-      run_pipeline(batches_of(video_io.read_frames(info, max_frames), batch_size),
-                   [on_device(fn, d) for fn, d in zip(frame_fns, devices)], write)
+      run_pipeline(batches_of(video_io.read_frames(info, max_frames), batch_size), workers,
+                   write)
     except BaseException:
       writer.abort()
       raise
@@ -265,4 +280,9 @@ def _stylize_video(info, output_path, frame_fns, devices, batch_size, max_frames
     if bar:
       bar.finish()
   return dict(info=info, frames=writer.frames, seconds=time.monotonic() - start,
-              frames_per_device=dict(zip(devices, per_device)), variable_rate=variable)
+              frames_per_device=dict(zip(devices, per_device)), variable_rate=variable,
+              scene_cuts=stabilizer.cuts if stabilizer else None)
+
+
+def _with_inputs(fn, batch):
+  return batch, fn(batch)

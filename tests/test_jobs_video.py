@@ -44,6 +44,8 @@ def test_a_clip_is_stylized_and_its_flicker_measured(keras_model_path, clip, tmp
     (dict(model="{clip}"), "{clip}"),  # a video as the model
     (dict(style="wave"), "wave"),  # a style for a single-style model
     (dict(tile=3), "--tile must be 0 (never) or at least 64, got 3"),
+    (dict(stabilize=1.0), "--stabilize 1: give a strength in [0, 1)"),
+    (dict(stabilize=-0.5), "--stabilize -0.5"),
 ])
 def test_usage_errors_are_raised_before_any_work(keras_model_path, clip, tmp_path, fields,
                                                  message):

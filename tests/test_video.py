@@ -92,6 +92,28 @@ def test_frames_keep_their_index_through_two_devices(tmp_path):
   assert {d.split("/")[-1] for d in placed} == {"device:CPU:0", "device:CPU:1"}
 
 
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
+def test_stabilize_blends_along_the_flow_in_order_across_devices(tmp_path):
+  from fastchi_tf import flicker  # pylint: disable=g-import-not-at-top
+  # A slow pan (6-10 px a frame), which the flow follows.
+  source = video_clips.pan_clip(tmp_path / "in.mp4", 384, 288, 24, 24, audio=False)
+
+  def flickering(frames):
+    # Noise that depends on the frame, not on the worker: both runs see the same frames.
+    return np.stack([np.clip(255.0 - f + np.random.default_rng(int(f.sum())).normal(
+        0.0, 20.0, f.shape), 0, 255).astype(np.uint8) for f in frames])
+
+  errors = {}
+  for strength in (0.0, 0.7):
+    out_path = str(tmp_path / f"out{strength}.mp4")
+    result = video.stylize_video(source, out_path, flickering, video.video_devices(2),
+                                 batch_size=2, crf=0, progress=False, stabilize=strength)
+    assert result["frames"] == 24
+    assert result["scene_cuts"] == (0 if strength else None)
+    errors[strength] = flicker.measure_files(source, out_path)["output"]["warping_error"]
+  assert errors[0.7] < 0.6 * errors[0.0]
+
+
 def test_a_variable_rate_video_keeps_each_frames_time_and_its_audio(tmp_path):
   # A phone's variable-rate clip came out at a constant 13.71 frames/s, its average.
   durations = [0.04, 0.2, 0.08, 0.12, 0.04, 0.28, 0.08, 0.16]

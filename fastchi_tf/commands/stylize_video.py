@@ -39,6 +39,10 @@ flags.DEFINE_integer("crf", 18, "H.264 quality: 0 lossless, 18 visually lossless
                      lower_bound=0, upper_bound=51)
 flags.DEFINE_enum("preset", "veryfast", video_job.X264_PRESETS, "x264 speed preset; veryfast "
                   "keeps encoding from slowing the model, at about the same size.")
+flags.DEFINE_float("stabilize", 0.0, "Steadier video: blend each stylized frame with the "
+                   "previous one carried along the input's optical flow, where the flow is "
+                   "trustworthy (fastchi_tf/stabilize.py); the strength, in [0, 1). 0 writes "
+                   "the frames as stylized.")
 flags.DEFINE_bool("mixed_precision", False, "float16 compute (GPUs only; needs .keras).")
 flags.DEFINE_bool("report_flicker", False, "After writing, measure the warping error of the "
                   "input and the output (flicker; see fastchi_tf/flicker.py), print it and "
@@ -65,7 +69,7 @@ def job_from_flags() -> video_job.VideoJob:
       batch_size=FLAGS.batch_size, max_frames=FLAGS.max_frames,
       preserve_color=FLAGS.preserve_color, crf=FLAGS.crf, preset=FLAGS.preset,
       mixed_precision=FLAGS.mixed_precision, tile=FLAGS.tile, threads=cli.threads(),
-      report_flicker=FLAGS.report_flicker, runtime=FLAGS.runtime)
+      report_flicker=FLAGS.report_flicker, runtime=FLAGS.runtime, stabilize=FLAGS.stabilize)
 
 
 def main(argv):
@@ -92,6 +96,8 @@ def _say_written(result):
                     for d, n in result["frames_per_device"].items())
   kept = "; a variable frame rate, each frame at its own time" if result["variable_rate"] \
       else ""
+  if result.get("scene_cuts") is not None:
+    kept += f"; stabilized at {FLAGS.stabilize:g}, {result['scene_cuts']} scene cuts"
   print(f"wrote {FLAGS.output}: {result['frames']} frames in {result['seconds']:.1f} s "
         f"({rate:.2f} frames/s; per device {split}){kept}")
 

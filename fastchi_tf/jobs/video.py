@@ -46,6 +46,7 @@ class VideoJob:
   threads: Optional[int] = None  # None: every core
   report_flicker: bool = False  # measure it after writing (OUTPUT.flicker.json)
   runtime: str = "auto"  # "auto", "tflite" or "tf" (fastchi_tf.light.runtime.choose)
+  stabilize: float = 0.0  # stabilize.Stabilizer's strength, in [0, 1); 0: frames as stylized
 
 
 @dataclasses.dataclass
@@ -95,7 +96,8 @@ def _stylize(job, held):
     try:
       return video.stylize_video(
           job.input, job.output, frame_fns, devices, batch_size=job.batch_size,
-          max_frames=job.max_frames, crf=job.crf, preset=job.preset), choice
+          max_frames=job.max_frames, crf=job.crf, preset=job.preset,
+          stabilize=job.stabilize), choice
     except (ValueError, tf.errors.OpError) as e:  # OpError: e.g. out of memory
       io_utils.remove_empty(created)
       raise cli.Failed((str(e).strip() or type(e).__name__).splitlines()[0]) from None
@@ -111,6 +113,9 @@ def _check_paths(job):
   if job.input == "-":
     raise ValueError("--input -: the video tool reads a file (ffmpeg seeks in it), not "
                      "standard input; give a video file")
+  if not 0.0 <= job.stabilize < 1.0:
+    raise ValueError(f"--stabilize {job.stabilize:g}: give a strength in [0, 1) (1 would "
+                     "repeat the first frame for ever)")
   from fastchi_tf import video_io  # imageio-ffmpeg: see the module's docstring
   info = video_io.probe(job.input)  # names a missing file, a folder, a non-video
   video_io.check_output(job.input, job.output, job.model)
