@@ -117,7 +117,7 @@ def test_an_unreadable_weights_file_or_no_network_is_one_clear_error(tmp_path, m
     (dict(name="tiny_yolo", weights="/nonexistent/tiny-yolo-voc.weights"), FileNotFoundError,
      "tiny-yolo-voc.weights"),
     (dict(name="tiny_yolo", weights="random", style_layers=["leaky9"]), ValueError,
-     "leaky9.*leaky1, leaky2, leaky3, leaky4, leaky5, leaky6, leaky7, leaky8$"),
+     "leaky9.*leaky1, leaky2, leaky3, leaky4, leaky5, leaky6, leaky7, leaky8, pixels$"),
     (dict(name="tiny_yolo", weights="random", content_layers=["relu4_2"]), ValueError,
      "tiny_yolo layer 'relu4_2'"),
 ])
@@ -155,7 +155,8 @@ def test_style_targets_resize_to_style_size(hed_vgg16, rng):
 
 def test_tiny_yolo_is_a_named_loss_net():
   assert "tiny_yolo" in loss_net_lib.NAMES
-  assert loss_net_lib.layer_names("tiny_yolo") == tuple(f"leaky{i}" for i in range(1, 9))
+  assert loss_net_lib.layer_names("tiny_yolo") == tuple(f"leaky{i}" for i in range(1, 9)) + (
+      "pixels",)
 
 
 def test_tiny_yolo_defaults_are_frozen_named_features(rng):
@@ -211,3 +212,29 @@ def test_tiny_yolo_perceptual_loss_step_is_finite(rng):
   assert set(terms) >= {"content", "style", "tv", "style/leaky5"}
   assert np.isfinite(value.numpy()) and value.numpy() > 0
   assert np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy() != 0)
+
+
+def test_the_pixels_layer_matches_a_paintings_colour_mean_and_covariance(rng):
+  """A style term on "pixels" is zero exactly when the colours' mean and second moments are
+  the painting's, and it tells apart two pictures that differ only in palette."""
+  net = build_loss_net("vgg16", weights="random", content_layers=["relu1_1"],
+                       style_layers=["relu1_1", "pixels"])
+  assert net.style_layers == ("relu1_1", "pixels")
+  painting = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
+  out = net(painting[None])["pixels"].numpy()
+  assert out.shape == (1, 24, 24, 4)
+  np.testing.assert_allclose(out[..., :3], painting[None] / 255.0 - 0.5, atol=1e-6)
+  np.testing.assert_allclose(out[..., 3], 0.2)
+  targets = losses.style_targets(net, painting)
+  # The same colours in another arrangement: the palette matches, so only relu1_1 differs.
+  shuffled = rng.permutation(painting.reshape(-1, 3)).reshape(painting.shape)
+  _, terms = losses.style_loss(net(shuffled[None]), targets, layer_norm="target")
+  assert float(terms["pixels"][0]) < 1e-10 and float(terms["relu1_1"][0]) > 1e-4
+  # A bluer picture of the same arrangement: the pixels term sees the palette change.
+  bluer = painting * np.float32([0.7, 0.8, 1.0])
+  _, terms = losses.style_loss(net(bluer[None]), targets, layer_norm="target")
+  assert float(terms["pixels"][0]) > 1e-3
+  # Colours alone need no VGG.
+  alone = build_loss_net("vgg16", weights="random", content_layers=["pixels"],
+                         style_layers=["pixels"])
+  assert not any("vgg" in l.name for l in alone.layers)
