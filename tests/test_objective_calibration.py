@@ -22,6 +22,27 @@ def test_starts_are_the_photo_a_blur_of_it_or_grey_noise():
     oc.start_image(photo, "zeros")
 
 
+def test_colour_start_takes_the_paintings_colour_mean_and_covariance():
+  rng = np.random.default_rng(0)
+  photo = rng.integers(60, 120, (24, 24, 3)).astype(np.uint8)
+  # A painting whose colours are correlated across channels and brighter.
+  base = rng.normal(0.0, 20.0, (30, 30, 1))
+  painting = np.clip(150 + np.concatenate([base, 0.5 * base, -base], -1)
+                     + rng.normal(0.0, 5.0, (30, 30, 3)), 0, 255).astype(np.uint8)
+  out = oc.start_image(photo, "colour", painting=painting)
+  assert out.shape == photo.shape
+  y = painting.reshape(-1, 3).astype(np.float64)
+  x = out.reshape(-1, 3)
+  np.testing.assert_allclose(x.mean(0), y.mean(0), atol=1.0)
+  np.testing.assert_allclose(np.cov(x.T), np.cov(y.T), atol=3.0)
+  # The photo's layout is kept: the transfer is one affine map of every pixel.
+  design = np.concatenate([photo.reshape(-1, 3), np.ones((photo[..., 0].size, 1))], 1)
+  fit = np.linalg.lstsq(design, x, rcond=None)[0]
+  assert np.abs(design @ fit - x).max() < 1.0
+  assert np.allclose(oc.start_image(out.astype(np.uint8), "colour", painting=painting),
+                     out, atol=1.0)
+
+
 class _Quadratic:
   """A stand-in loss network: |image - target|^2, counting the objectives it makes."""
 
