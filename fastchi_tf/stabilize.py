@@ -83,7 +83,8 @@ class Stabilizer:
       raise ValueError(f"input frame {frame.shape} and stylized frame {stylized.shape} differ "
                        "in size")
     out = np.asarray(stylized, np.float32)
-    if self.strength > 0.0 and self._previous is not None:
+    if (self.strength > 0.0 and self._previous is not None
+        and self._previous[0].shape == frame.shape):  # (a new size is a new shot)
       previous_frame, previous_out = self._previous
       weight, backward = self.weights(frame, previous_frame)
       if weight is None:

@@ -100,6 +100,9 @@ def test_a_scene_cut_starts_afresh(photo):
   np.testing.assert_array_equal(steady[2], raw[2])
   assert not np.array_equal(steady[1], raw[1]) and not np.array_equal(steady[3], raw[3])
   assert stabilizer.cuts == 1
+  # A frame of another size starts afresh too, rather than failing.
+  other = photo[:48, :80]
+  np.testing.assert_array_equal(stabilizer(other, _noisy([other])[0]), _noisy([other])[0])
 
 
 def test_strength_zero_writes_the_frames_as_stylized_and_bad_values_are_refused(photo):
