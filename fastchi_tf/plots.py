@@ -48,10 +48,15 @@ def plot_loss_curves(log: Mapping[str, np.ndarray], path: str, title: str = "Tra
 def image_grid(rows: Sequence[Sequence[np.ndarray]], path: str,
                row_labels: Optional[Sequence[str]] = None,
                col_labels: Optional[Sequence[str]] = None, scale: float = 2.0) -> None:
-  """Writes a grid of uint8 or [0, 255] float images (rows of equal length) to `path`."""
+  """Writes a grid of uint8 or [0, 255] float images (rows of equal length) to `path`.
+
+  Each row is as tall as its first image's shape asks at the cells' width, so wide video
+  frames are not set in square cells with bands of white between the rows."""
   n_rows, n_cols = len(rows), max(len(r) for r in rows)
-  fig, axes = plt.subplots(n_rows, n_cols, figsize=(scale * n_cols, scale * n_rows),
-                           squeeze=False)
+  aspects = [np.asarray(r[0]).shape[0] / np.asarray(r[0]).shape[1] if len(r) else 1.0
+             for r in rows]
+  fig, axes = plt.subplots(n_rows, n_cols, figsize=(scale * n_cols, scale * sum(aspects)),
+                           squeeze=False, gridspec_kw={"height_ratios": aspects})
   for i, row in enumerate(rows):
     for j in range(n_cols):
       ax = axes[i][j]

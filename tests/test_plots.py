@@ -26,3 +26,14 @@ def test_image_grid_shows_every_image(tmp_path):
   grid = np.asarray(Image.open(tmp_path / "grid.png").convert("RGB")).astype(int)
   reddish = (grid[..., 0] > 200) & (grid[..., 1] < 60)
   assert reddish.mean() > 0.1
+
+
+def test_image_grid_rows_of_wide_frames_are_not_padded_to_squares(tmp_path):
+  wide = np.full((9, 16, 3), 255, np.uint8)
+  wide[..., 1:] = 0
+  for rows, name in (([[wide] * 4] * 3, "wide.png"), ([[wide[:, :9]] * 4] * 3, "square.png")):
+    plots.image_grid(rows, str(tmp_path / name))
+  wide_size, square_size = (Image.open(tmp_path / n).size for n in ("wide.png", "square.png"))
+  assert wide_size[0] == square_size[0]
+  # Three rows of 16:9 frames: a little over 9/16 of the square grid's height.
+  assert wide_size[1] < 0.7 * square_size[1]
