@@ -1,4 +1,4 @@
-r"""How much steadier `fastchi video --stabilize` makes the shipped styles, and at what cost.
+r"""How much steadier the video tool's --stabilize makes the shipped styles, and at what cost.
 
 The shipped network paints strokes, and strokes drawn a little differently in each frame
 flicker more than the tinted photos of the network it replaced (issue 32's video point,
