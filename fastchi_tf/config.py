@@ -22,7 +22,7 @@ from fastchi_tf import run_folder
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 # The choices of render_net.VARIANTS / UPSAMPLES / OUTPUTS, loss_net.NAMES / WEIGHT_SOURCES
-# and losses.REDUCTIONS / STYLE_LAYER_NORMS, here so that flags can offer them without
+# and losses.REDUCTIONS / STYLE_LAYER_NORMS / STYLE_STATISTICS, here so that flags can offer them without
 # importing TensorFlow (a test keeps them equal). The builders check their arguments against
 # their own.
 RENDER_VARIANTS = ("original", "inception")
@@ -33,6 +33,7 @@ LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
 NAMED_WEIGHTS = ("imagenet", "hed", "random")  # anything else is a weights file
 REDUCTIONS = ("mean", "sum")
 STYLE_LAYER_NORMS = ("raw", "target")
+STYLE_STATISTICS = ("gram", "swd")
 
 FINITE = sys.float_info.max  # upper bound of the settings that take any finite value
 # Inclusive ranges of the numeric settings; every numeric flag is bounded by its range.
@@ -174,6 +175,9 @@ class LossConfig:
       "raw", "raw, or target: each style layer's term divided by its target Gram's "
       "squares, so every layer counts alike (style weights then differ by ~1000x).",
       STYLE_LAYER_NORMS)
+  style_statistic: str = _setting(
+      "gram", "What the style term compares: gram (Gram matrices) or swd (sorted "
+      "projections of the features, a sliced Wasserstein distance).", STYLE_STATISTICS)
 
 
 @dataclasses.dataclass

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 if TYPE_CHECKING:
   import keras
-  import numpy as np
 
 REDUCTIONS = ("mean", "sum")
 STYLE_LAYER_NORMS = ("raw", "target")
+# What a style term compares: Gram matrices (Gatys et al. 2016), or the sorted projections of
+# the features on fixed directions, a sliced Wasserstein distance (Heitz et al. 2021), which
+# matches each projection's whole distribution rather than its second moments.
+STYLE_STATISTICS = ("gram", "swd")
+SWD_QUANTILES = 1024  # quantile levels kept of each target projection
 
 
 def check_reduction(reduction: str) -> None:
@@ -81,6 +86,83 @@ def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf
   return tf.add_n(list(terms.values())), terms
 
 
+def check_statistic(statistic: str) -> None:
+  """Raises ValueError unless `statistic` is one of STYLE_STATISTICS."""
+  if statistic not in STYLE_STATISTICS:
+    raise ValueError(f"unknown style statistic {statistic!r}; choose one of "
+                     f"{STYLE_STATISTICS}")
+
+
+def swd_directions(channels: int, seed: int = 0) -> np.ndarray:
+  """A random rotation [channels, channels] (columns: unit directions), fixed by `seed`."""
+  rng = np.random.default_rng(seed + channels)
+  q, r = np.linalg.qr(rng.normal(size=(channels, channels)))
+  return (q * np.sign(np.diag(r))).astype(np.float32)
+
+
+def _interpolated(quantiles, count):
+  """[b, Q, k] sorted values -> [b, count, k] at the levels (i + 0.5) / count."""
+  levels = tf.shape(quantiles)[1]
+  q = tf.cast(levels, tf.float32)
+  at = (tf.range(count, dtype=tf.float32) + 0.5) / tf.cast(count, tf.float32) * q - 0.5
+  at = tf.clip_by_value(at, 0.0, q - 1.0)
+  low = tf.cast(tf.floor(at), tf.int32)
+  high = tf.minimum(low + 1, levels - 1)
+  frac = (at - tf.cast(low, tf.float32))[tf.newaxis, :, tf.newaxis]
+  return (tf.gather(quantiles, low, axis=1) * (1.0 - frac) +
+          tf.gather(quantiles, high, axis=1) * frac)
+
+
+def swd_target(features: tf.Tensor, seed: int = 0, quantiles: int = SWD_QUANTILES
+               ) -> tf.Tensor:
+  """One style image's [1, h, w, c] features -> its sliced-Wasserstein target [c + Q, c]:
+  the directions (`swd_directions`), then the projections' values at Q quantile levels.
+
+  One tensor per layer, so several styles' targets stack and gather like Gram matrices."""
+  features = _float32(features)
+  c = features.shape[-1]
+  directions = tf.constant(swd_directions(c, seed))
+  projected = tf.sort(tf.reshape(features, [1, -1, c]) @ directions, axis=1)
+  return tf.concat([directions, _interpolated(projected, quantiles)[0]], axis=0)
+
+
+def sliced_wasserstein_loss(generated: Mapping[str, tf.Tensor],
+                            targets: Mapping[str, tf.Tensor], reduction: str = "mean",
+                            layer_norm: str = "raw"
+                            ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+  """Squared differences of sorted projections (a sliced Wasserstein distance), by layer.
+
+  Args:
+    generated: {layer: [batch, h, w, c]} features of the rendered images.
+    targets: {layer: [c + Q, c] or [batch, c + Q, c]} from `swd_target`.
+    reduction: "mean" or "sum" over positions and directions.
+    layer_norm: "raw", or "target": each layer's term divided by the same reduction of the
+      target projections' squares (as `style_loss`'s).
+
+  Returns:
+    (total [batch], {layer: [batch]}).
+  """
+  check_reduction(reduction)
+  if layer_norm not in STYLE_LAYER_NORMS:
+    raise ValueError(f"unknown style layer_norm {layer_norm!r}; choose one of "
+                     f"{STYLE_LAYER_NORMS}")
+  terms = {}
+  for layer, target in targets.items():
+    target = _float32(target)
+    features = _float32(generated[layer])
+    c = features.shape[-1]
+    batch = tf.shape(features)[0]
+    if target.shape.rank == 2:
+      target = tf.broadcast_to(target[tf.newaxis], tf.concat([[batch], tf.shape(target)], 0))
+    directions, quantiles = target[:, :c], target[:, c:]
+    projected = tf.sort(tf.reshape(features, [batch, -1, c]) @ directions, axis=1)
+    wanted = _interpolated(quantiles, tf.shape(projected)[1])
+    terms[layer] = _per_example(tf.square(projected - wanted), reduction)
+    if layer_norm == "target":
+      terms[layer] /= _per_example(tf.square(wanted), reduction) + 1e-12
+  return tf.add_n(list(terms.values())), terms
+
+
 def total_variation_loss(images: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
   """Squared differences between neighbouring pixels, [batch, h, w, c] -> [batch]."""
   check_reduction(reduction)
@@ -95,26 +177,31 @@ def perceptual_loss(generated_features: Mapping[str, tf.Tensor],
                     style_grams: Mapping[str, tf.Tensor], images: tf.Tensor,
                     content_layers: Sequence[str], content_weight: float = 1.0,
                     style_weight: float = 1.0, tv_weight: float = 0.0,
-                    reduction: str = "mean", style_layer_norm: str = "raw"
+                    reduction: str = "mean", style_layer_norm: str = "raw",
+                    style_statistic: str = "gram"
                     ) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
   """alpha * content + beta * style + gamma * TV, FastChi's equation (1).
 
   Args:
     generated_features: {layer: features} of the rendered images.
     content_features: {layer: features} of the content images (only content layers used).
-    style_grams: {layer: Gram matrix} style targets (see `style_targets`).
+    style_grams: {layer: target} style targets (see `style_targets`): Gram matrices, or
+      with style_statistic "swd" `swd_target`s.
     images: the rendered images, for the total-variation term.
     content_layers: which layers of the feature dicts carry the content loss.
     content_weight, style_weight, tv_weight: alpha, beta, gamma.
     reduction: "mean" or "sum".
     style_layer_norm: `style_loss`'s layer_norm.
+    style_statistic: "gram" (`style_loss`) or "swd" (`sliced_wasserstein_loss`).
 
   Returns:
     (total [batch], {"content", "style", "tv", "style/<layer>": [batch]}), unweighted terms.
   """
   content = tf.add_n([content_loss(generated_features[l], content_features[l], reduction)
                       for l in content_layers])
-  style, per_layer = style_loss(generated_features, style_grams, reduction, style_layer_norm)
+  check_statistic(style_statistic)
+  compare = style_loss if style_statistic == "gram" else sliced_wasserstein_loss
+  style, per_layer = compare(generated_features, style_grams, reduction, style_layer_norm)
   tv = total_variation_loss(images, reduction)
   total = content_weight * content + style_weight * style + tv_weight * tv
   terms = {"content": content, "style": style, "tv": tv}
@@ -123,8 +210,10 @@ def perceptual_loss(generated_features: Mapping[str, tf.Tensor],
 
 
 def style_targets(loss_net: keras.Model, style_image: np.ndarray | tf.Tensor,
-                  style_size: Optional[int] = None) -> Dict[str, tf.Tensor]:
-  """Gram matrices {layer: [c, c]} of one style image, computed once before training.
+                  style_size: Optional[int] = None, statistic: str = "gram"
+                  ) -> Dict[str, tf.Tensor]:
+  """Gram matrices {layer: [c, c]} of one style image, computed once before training (with
+  statistic "swd", its `swd_target`s).
 
   Args:
     loss_net: a model from `build_loss_net` (uses its `style_layers`).
@@ -137,5 +226,8 @@ def style_targets(loss_net: keras.Model, style_image: np.ndarray | tf.Tensor,
     scale = style_size / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     image = tf.image.resize(image, size, method="area" if scale < 1 else "bilinear")
+  check_statistic(statistic)
   features = loss_net(image[tf.newaxis])
+  if statistic == "swd":
+    return {layer: swd_target(features[layer]) for layer in loss_net.style_layers}
   return {layer: gram_matrix(features[layer])[0] for layer in loss_net.style_layers}

@@ -115,6 +115,8 @@ def loss_terms_settings(cfg: config_lib.TrainConfig) -> Dict[str, Any]:
   keys = ["loss_net.name", "loss_net.weights", "loss_net.content_layers",
           "loss_net.style_layers", "loss.reduction", "loss.style_layer_norm",
           "data.image_size", "data.style_size"]
+  if cfg.loss.style_statistic != "gram":  # (checkpoints from before it was a setting)
+    keys.append("loss.style_statistic")
   if cfg.loss_net.weights == "random":  # (--seed also sets it; it matters for random ones)
     keys.append("loss_net.seed")
   if cfg.temporal.weight > 0:

@@ -207,7 +207,8 @@ class Trainer:
                                             step=self.step, loss_window=self.loss_window,
                                             loss_definition=self.loss_definition)
     self.manager = tf.train.CheckpointManager(self.checkpoint, write_dir, max_to_keep=3)
-    targets = [losses.style_targets(self.loss_net, image, cfg.data.style_size)
+    targets = [losses.style_targets(self.loss_net, image, cfg.data.style_size,
+                                    cfg.loss.style_statistic)
                for image in style_images]
     # {layer: [c, c]} for one style, {layer: [styles, c, c]} to gather from for several.
     self.style_grams = targets[0] if not self.style_names else {

@@ -53,6 +53,7 @@ def test_choices_match_the_modules_that_define_them():
   assert config_lib.TRUNK_NORMS == render_net.TRUNK_NORMS
   assert config_lib.REDUCTIONS == losses.REDUCTIONS
   assert config_lib.STYLE_LAYER_NORMS == losses.STYLE_LAYER_NORMS
+  assert config_lib.STYLE_STATISTICS == losses.STYLE_STATISTICS
   assert config_lib.NAMED_WEIGHTS == loss_net.WEIGHT_SOURCES
 
 

@@ -99,3 +99,51 @@ def test_gram_inside_dataset_map_matches_eager(rng):
   x = rng.normal(size=(1, 4, 5, 3)).astype("float32")
   mapped = next(iter(tf.data.Dataset.from_tensors(x).map(losses.gram_matrix)))
   np.testing.assert_allclose(mapped, losses.gram_matrix(x), rtol=1e-6)
+
+
+def _swd(features, target_features, **kwargs):
+  target = losses.swd_target(tf.constant(target_features[None], tf.float32))
+  total, _ = losses.sliced_wasserstein_loss({"l": features}, {"l": target}, **kwargs)
+  return total.numpy()
+
+
+def test_swd_of_constant_maps_is_their_squared_distance():
+  # One channel: the only direction is +-1, so every sorted projection differs by 2 - 5.
+  generated = np.full([1, 4, 4, 1], 2.0, "float32")
+  np.testing.assert_allclose(_swd(generated, np.full([8, 8, 1], 5.0, "float32")), [9.0],
+                             rtol=1e-6)
+
+
+def test_swd_ignores_where_features_are_and_sees_how_they_are_spread(rng):
+  target = rng.normal(size=(64, 64, 8)).astype("float32")
+  same = target[None]
+  shuffled = rng.permutation(target.reshape(-1, 8)).reshape(1, 64, 64, 8)
+  # Same values anywhere: the same loss, near 0 (only the 1024 quantile levels differ).
+  np.testing.assert_allclose(_swd(shuffled, target), _swd(same, target), rtol=1e-5)
+  assert _swd(same, target, layer_norm="target")[0] < 1e-3
+  # Same mean and covariance, another distribution: a Gram term cannot tell them apart.
+  signs = np.sign(rng.normal(size=(1, 64, 64, 8))).astype("float32")
+  assert _swd(signs, target, layer_norm="target")[0] > 50 * _swd(same, target,
+                                                                 layer_norm="target")[0]
+
+
+def test_swd_targets_stack_per_example_like_grams(rng):
+  a, b = (rng.normal(size=(1, 16, 16, 4)).astype("float32") for _ in range(2))
+  targets = [losses.swd_target(tf.constant(x)) for x in (a, b)]
+  generated = rng.normal(size=(2, 8, 8, 4)).astype("float32")
+  stacked, _ = losses.sliced_wasserstein_loss({"l": generated}, {"l": tf.stack(targets)})
+  for k in range(2):
+    alone, _ = losses.sliced_wasserstein_loss({"l": generated[k:k + 1]}, {"l": targets[k]})
+    np.testing.assert_allclose(stacked[k], alone[0], rtol=1e-6)
+
+
+def test_perceptual_loss_takes_swd_targets_and_refuses_unknown_statistics(rng):
+  features = {"l": rng.normal(size=(1, 8, 8, 4)).astype("float32")}
+  targets = {"l": losses.swd_target(tf.constant(features["l"]))}
+  images = tf.zeros([1, 8, 8, 3])
+  _, terms = losses.perceptual_loss(features, features, targets, images, ["l"],
+                                    style_statistic="swd")
+  assert terms["style"].numpy()[0] < 1e-2
+  with pytest.raises(ValueError, match="unknown style statistic 'moments'"):
+    losses.perceptual_loss(features, features, targets, images, ["l"],
+                           style_statistic="moments")

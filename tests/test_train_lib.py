@@ -635,3 +635,21 @@ def test_stop_when_ends_the_run_early_with_a_checkpoint_there(tmp_path, photo_fo
   result = train_lib.train(cfg, verbose=False, stop_when=lambda step, model: (
       asked.append((step, model.name)) or step >= 4))
   assert result.step == 6 and [step for step, _ in asked] == [3, 6]
+
+
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
+def test_a_sliced_wasserstein_run_trains_and_its_resume_knows_the_loss_changed(
+    tmp_path, photo_folder, style_path):
+  cfg = make_config(tmp_path / "run", photo_folder, style_path, steps=6, learning_rate=0.01,
+                    checkpoint_every=6, loss=dict(style_statistic="swd"),
+                    loss_net=dict(style_layers=("relu1_2", "relu2_2", "pixels")))
+  train_lib.train(cfg, verbose=False)
+  log = np.loadtxt(os.path.join(cfg.model_dir, "losses.csv"), delimiter=",", skiprows=1)
+  style = log[:, 3]
+  assert np.isfinite(log).all() and style[-2:].mean() < style[:2].mean()
+  # The same run's terms under Gram matrices measure something else: a resume with them
+  # starts its loss-jump guard afresh rather than judge against the swd steps.
+  gram = _trainer(config_lib.replace(cfg, loss=dict(style_statistic="gram")), style_path)
+  assert gram.restore() == 6
+  kept, why = gram.restored_window()
+  assert len(kept) == 0 and "--style_statistic changed what the loss measures" in why

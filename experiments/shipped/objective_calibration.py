@@ -64,6 +64,8 @@ class Objective:
   # What the content term compares with: the photo, or the photo in the painting's colours
   # (colour_matched), which a network can be trained towards as well as L-BFGS.
   content_target: str = "photo"
+  # What the style term compares: Gram matrices, or sorted projections (losses.STYLE_STATISTICS).
+  statistic: str = "gram"
 
 
 def _grid():
@@ -108,6 +110,12 @@ def _grid():
       # The content term against the photo in the painting's colours, from the photo.
       ("gatys_w300_ctarget", dataclasses.replace(gatys, style_weight=300.0,
                                                  content_target="colour")),
+      # The whole distribution of each layer's features along fixed directions, not only its
+      # second moments: a sliced Wasserstein style term (Heitz et al. 2021).
+      ("swd_w300", dataclasses.replace(gatys, statistic="swd", style_weight=300.0)),
+      ("swd_w1000", dataclasses.replace(gatys, statistic="swd")),
+      ("swd_pixels_w300", dataclasses.replace(gatys, statistic="swd", style_weight=300.0,
+                                              style_layers=GATYS_STYLE + ("pixels",))),
   )
 
 
@@ -189,10 +197,10 @@ class LossNetwork:
     """{layer: Gram} of the painting at the objective's style size, for its layers."""
     from fastchi_tf import data  # pylint: disable=g-import-not-at-top
     from fastchi_tf import losses  # pylint: disable=g-import-not-at-top
-    key = (painting, objective.style_size)
+    key = (painting, objective.style_size, objective.statistic)
     if key not in self._grams:
       self._grams[key] = losses.style_targets(self.net, data.read_image(
-          painting_path(painting)), objective.style_size)
+          painting_path(painting)), objective.style_size, objective.statistic)
     return {l: self._grams[key][l] for l in objective.style_layers}
 
   def objective(self, photo, painting, objective):
@@ -215,17 +223,23 @@ class LossNetwork:
         total, _ = losses.perceptual_loss(
             self.net(image), content, grams, image, objective.content_layers,
             style_weight=objective.style_weight, tv_weight=objective.tv_weight,
-            style_layer_norm=objective.layer_norm)
+            style_layer_norm=objective.layer_norm, style_statistic=objective.statistic)
         total = tf.reduce_sum(total)
       return total, tape.gradient(total, image)
 
     return value_and_grad
 
 
+_LATER_FIELDS = {"statistic": "gram"}
+
+
 def _kept(work_dir, name, objective, cfg, painting, photo_name):
   """The file that keeps one optimized picture: named by everything that made it."""
-  settings = json.dumps([dataclasses.asdict(objective), cfg.size, cfg.iterations],
-                        sort_keys=True)
+  # Fields added after pictures were kept count only away from their defaults, so that
+  # earlier objectives' pictures keep their names.
+  fields = {k: v for k, v in dataclasses.asdict(objective).items()
+            if _LATER_FIELDS.get(k, object()) != v}
+  settings = json.dumps([fields, cfg.size, cfg.iterations], sort_keys=True)
   digest = hashlib.sha256(settings.encode()).hexdigest()[:10]
   return os.path.join(work_dir, f"{name}_{digest}_{painting}_{photo_name}.png")
 
