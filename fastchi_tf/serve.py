@@ -37,6 +37,7 @@ from fastchi_tf.serve_engine import RequestError
 
 PAGE = {"/": ("index.html", "text/html; charset=utf-8"),
         "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+        "/static/steady.js": ("steady.js", "text/javascript; charset=utf-8"),
         "/static/style.css": ("style.css", "text/css; charset=utf-8")}
 # The page loads only its own files; images are blob: or data: URLs made by its script.
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "

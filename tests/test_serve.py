@@ -75,10 +75,12 @@ def error(response, status):
 def test_the_page_and_its_files_with_the_documented_ids(client):
   page = client.get("/")
   assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-  for name in ("photo", "style", "strength", "result", "download", "live", "fps"):
+  for name in ("photo", "style", "strength", "result", "download", "live", "steady", "fps"):
     assert f'id="{name}"' in page.text, name
   assert "default-src 'self'" in page.headers["content-security-policy"]
-  assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
+  for script in ("app.js", "steady.js"):
+    assert client.get(f"/static/{script}").headers["content-type"].startswith(
+        "text/javascript")
   assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
 
 

@@ -127,6 +127,9 @@ def test_photo_mode_and_live_mode(server, browser, tmp_path):
       "s.dispatchEvent(new Event('input'));")
   browser.find_element(By.ID, "live").click()
   _wait(browser, lambda: int(_js(browser, f"return {result}.dataset.frames || 0")) >= 5)
+  # Steady live video is on by default: the shown frames went through steady.js.
+  assert _js(browser, "return document.getElementById('steady').checked")
+  assert _js(browser, "return state.steadyOut !== null && state.steadyOut.length > 0")
   assert re.match(r"\d+\.\d frames/s · \d+ ms round trip$",
                   browser.find_element(By.ID, "fps").text)
   Select(browser.find_element(By.ID, "style")).select_by_value("udnie")  # changes live
@@ -135,3 +138,28 @@ def test_photo_mode_and_live_mode(server, browser, tmp_path):
   _screenshot(browser, "serve_live.png")
   browser.find_element(By.ID, "live").click()
   assert browser.find_element(By.ID, "fps").text == ""
+
+
+@pytest.mark.slow
+def test_steady_blend_keeps_still_parts_and_takes_what_moved(server, browser):
+  """steady.js in the page: the previous output's weight is the strength where the camera
+  saw the same pixels, and none where (or a pixel beside where) the input changed."""
+  browser.get(server)
+  blended = _js(browser, """
+      const w = 12, h = 10, n = w * h * 4;
+      const fill = (v) => new Uint8ClampedArray(n).fill(v);
+      const prevIn = fill(50), prevOut = fill(100), curOut = fill(200), curIn = fill(50);
+      for (let y = 3; y < 7; y++) for (let x = 5; x < 9; x++)
+        for (let c = 0; c < 3; c++) curIn[4 * (y * w + x) + c] = 150;  // moved: 100 levels
+      const out = steadyBlend(prevIn, prevOut, curIn, curOut, w, h, 0.7);
+      const none = steadyBlend(null, null, curIn, curOut, w, h, 0.7) === curOut
+                   && steadyBlend(prevIn, prevOut, curIn, curOut, w, h, 0) === curOut
+                   && steadyBlend(prevIn, prevOut.subarray(4), curIn, curOut, w, h, 0.7) === curOut;
+      return {out: Array.from(out), none: none};""")
+  assert blended["none"]  # no previous frame, strength 0, or another size: the new frame
+  out = np.array(blended["out"], np.float64).reshape(10, 12, 4)
+  assert (out[..., 3] == 255).all()
+  moved = np.zeros((10, 12), bool)
+  moved[2:8, 4:10] = True  # the changed square and the pixel around it
+  np.testing.assert_array_equal(out[moved][:, :3], 200)
+  np.testing.assert_array_equal(out[~moved][:, :3], 130)  # 200 + 0.7 * (100 - 200)

@@ -8,16 +8,18 @@ const ui = {
   photo: $("photo"), drop: $("drop"), thumbs: $("thumbs"), style: $("style"),
   style2: $("style2"), mix: $("mix"), mixValue: $("mix_value"), strength: $("strength"),
   strengthValue: $("strength_value"), preserve: $("preserve_color"), download: $("download"),
-  live: $("live"), fps: $("fps"), original: $("original"), result: $("result"),
+  live: $("live"), steady: $("steady"), fps: $("fps"), original: $("original"), result: $("result"),
   placeholder: $("placeholder"), message: $("message"), status: $("status"),
   camera: $("camera"), stack: $("stack"),
 };
 const FRAME_WIDTH = 320;  // live frames: 320x240 for a 4:3 camera, JPEG
 const FRAME_QUALITY = 0.8;
+const STEADY_STRENGTH = 0.7;  // steady.js: the previous frame's weight where nothing moved
 
 const state = {
   file: null, originalUrl: null, stylizedUrl: null, downloadUrl: null, request: null,
   stream: null, running: false, frames: 0, times: [], rtts: [], timer: null,
+  steadyIn: null, steadyOut: null,  // the last live input and shown output (RGBA pixels)
 };
 
 function say(text, error = false) {
@@ -107,6 +109,7 @@ function markThumbs() {
 let styleTimer = null;
 function styleChanged() {
   markThumbs();
+  state.steadyOut = null;  // a new style starts afresh, not from the old style's strokes
   if (state.running) return;  // live frames read the style as they go
   clearTimeout(styleTimer);
   styleTimer = setTimeout(stylizePhoto, 120);
@@ -202,6 +205,7 @@ async function startLive() {
   state.frames = 0;
   state.times = [];
   state.rtts = [];
+  state.steadyIn = state.steadyOut = null;
   ui.result.dataset.frames = "0";
   ui.live.textContent = "Stop camera";
   ui.live.classList.add("on");
@@ -234,7 +238,9 @@ function stopLive() {
 // are skipped, never queued.
 async function liveLoop() {
   const canvas = document.createElement("canvas");
-  const ctx = canvas.getContext("2d");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const shown = document.createElement("canvas");
+  const shownCtx = shown.getContext("2d", { willReadFrequently: true });
   while (state.running) {
     const vw = ui.camera.videoWidth, vh = ui.camera.videoHeight;
     if (!vw || !vh) {
@@ -244,6 +250,7 @@ async function liveLoop() {
     canvas.width = FRAME_WIDTH;
     canvas.height = Math.max(8, Math.round(FRAME_WIDTH * vh / vw));
     ctx.drawImage(ui.camera, 0, 0, canvas.width, canvas.height);
+    const input = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
     const frame = await new Promise((done) => canvas.toBlob(done, "image/jpeg", FRAME_QUALITY));
     const data = form(frame, "frame.jpg");
     data.append("strength", ui.strength.value);
@@ -251,8 +258,10 @@ async function liveLoop() {
     try {
       const response = await fetch("/api/frame", { method: "POST", body: data });
       if (!response.ok) throw new Error(await errorOf(response));
-      const blob = await response.blob();
+      let blob = await response.blob();
       if (!state.running) break;
+      if (ui.steady.checked) blob = await steadied(blob, input, shown, shownCtx);
+      else state.steadyOut = null;
       ui.result.src = replaceUrl("stylizedUrl", blob);
       await ui.result.decode();
       ui.result.hidden = false;
@@ -263,6 +272,25 @@ async function liveLoop() {
     }
   }
   state.stylizedUrl = replaceUrl("stylizedUrl", null);
+}
+
+// The server's frame blended with the last shown one (steady.js), as a PNG blob; the
+// pixels kept for the next frame.
+async function steadied(blob, input, shown, shownCtx) {
+  const bitmap = await createImageBitmap(blob);
+  shown.width = bitmap.width;
+  shown.height = bitmap.height;
+  shownCtx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const image = shownCtx.getImageData(0, 0, shown.width, shown.height);
+  const out = steadyBlend(state.steadyIn, state.steadyOut, input, image.data, shown.width,
+                          shown.height, STEADY_STRENGTH);
+  state.steadyIn = input;
+  state.steadyOut = out;
+  if (out === image.data) return blob;  // nothing to blend with: the server's frame
+  image.data.set(out);
+  shownCtx.putImageData(image, 0, 0);
+  return new Promise((done) => shown.toBlob(done, "image/png"));
 }
 
 function countFrame(rtt) {
