@@ -40,6 +40,13 @@ def _per_example(x, reduction):
   return tf.reduce_mean(x, axes) if reduction == "mean" else tf.reduce_sum(x, axes)
 
 
+def _check_style_args(reduction: str, layer_norm: str) -> None:
+  check_reduction(reduction)
+  if layer_norm not in STYLE_LAYER_NORMS:
+    raise ValueError(f"unknown style layer_norm {layer_norm!r}; choose one of "
+                     f"{STYLE_LAYER_NORMS}")
+
+
 def gram_matrix(features: tf.Tensor) -> tf.Tensor:
   """[batch, h, w, c] -> [batch, c, c] Gram matrices normalized by h * w * c."""
   features = _float32(features)
@@ -71,10 +78,7 @@ def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf
   Returns:
     (total [batch], {layer: [batch]}).
   """
-  check_reduction(reduction)
-  if layer_norm not in STYLE_LAYER_NORMS:
-    raise ValueError(f"unknown style layer_norm {layer_norm!r}; choose one of "
-                     f"{STYLE_LAYER_NORMS}")
+  _check_style_args(reduction, layer_norm)
   terms = {}
   for layer, target in target_grams.items():
     target = _float32(target)
@@ -142,10 +146,7 @@ def sliced_wasserstein_loss(generated: Mapping[str, tf.Tensor],
   Returns:
     (total [batch], {layer: [batch]}).
   """
-  check_reduction(reduction)
-  if layer_norm not in STYLE_LAYER_NORMS:
-    raise ValueError(f"unknown style layer_norm {layer_norm!r}; choose one of "
-                     f"{STYLE_LAYER_NORMS}")
+  _check_style_args(reduction, layer_norm)
   terms = {}
   for layer, target in targets.items():
     target = _float32(target)
@@ -161,6 +162,12 @@ def sliced_wasserstein_loss(generated: Mapping[str, tf.Tensor],
     if layer_norm == "target":
       terms[layer] /= _per_example(tf.square(wanted), reduction) + 1e-12
   return tf.add_n(list(terms.values())), terms
+
+
+def style_comparison(statistic: str):
+  """The style term of `statistic`: `style_loss` ("gram") or `sliced_wasserstein_loss`."""
+  check_statistic(statistic)
+  return style_loss if statistic == "gram" else sliced_wasserstein_loss
 
 
 def total_variation_loss(images: tf.Tensor, reduction: str = "mean") -> tf.Tensor:
@@ -199,9 +206,7 @@ def perceptual_loss(generated_features: Mapping[str, tf.Tensor],
   """
   content = tf.add_n([content_loss(generated_features[l], content_features[l], reduction)
                       for l in content_layers])
-  check_statistic(style_statistic)
-  compare = style_loss if style_statistic == "gram" else sliced_wasserstein_loss
-  style, per_layer = compare(generated_features, style_grams, reduction, style_layer_norm)
+  style, per_layer = style_comparison(style_statistic)(generated_features, style_grams, reduction, style_layer_norm)
   tv = total_variation_loss(images, reduction)
   total = content_weight * content + style_weight * style + tv_weight * tv
   terms = {"content": content, "style": style, "tv": tv}

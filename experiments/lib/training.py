@@ -149,10 +149,8 @@ def style_losses(trainer, photos):
     features = trainer.loss_net(out)
     grams = {layer: g[k] if trainer.style_names else g
              for layer, g in trainer.style_grams.items()}
-    compare = (losses.sliced_wasserstein_loss if trainer.cfg.loss.style_statistic == "swd"
-               else losses.style_loss)
-    style, _ = compare(features, grams, trainer.cfg.loss.reduction,
-                       trainer.cfg.loss.style_layer_norm)
+    style, _ = losses.style_comparison(trainer.cfg.loss.style_statistic)(
+        features, grams, trainer.cfg.loss.reduction, trainer.cfg.loss.style_layer_norm)
     content = sum(losses.content_loss(features[l], features_in[l], trainer.cfg.loss.reduction)
                   for l in trainer.loss_net.content_layers)
     result[name] = {"style": float(np.mean(style)), "content": float(np.mean(content))}
