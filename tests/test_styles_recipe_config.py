@@ -23,3 +23,25 @@ def test_only_the_recipes_own_temporal_weight_is_shipped():
     styles.recipe_config(styles.Config(temporal_weight=100.0))
   with pytest.raises(ValueError, match="--recipe nope: choose one of"):
     styles.recipe_config(styles.Config(recipe="nope"))
+
+
+def _results(recipe, parts, restarted):
+  return {"config": {"recipe": recipe}, "parts": parts, "restarted": restarted}
+
+
+def test_a_part_lists_the_same_recipes_earlier_parts_and_where_it_restarted():
+  cfg = styles.recipe_config(styles.Config(recipe="swd16", train=False))
+  before = _results("swd16", [{"from": 2300, "to": 2900, "image_size": 128}],
+                    {"step": 2300, "from": "model.keras"})
+  parts, restarted = styles.earlier_parts(before, cfg, 3100)  # 2900-3100 stopped by Ctrl-C
+  assert [(p["from"], p["to"], p["image_size"]) for p in parts] == [(2300, 2900, 128),
+                                                                     (2900, 3100, 256)]
+  assert restarted == {"step": 2300, "from": "model.keras"}
+
+
+def test_another_recipes_results_in_the_folder_are_not_this_runs_parts():
+  cfg = styles.recipe_config(styles.Config(recipe="swd16", train=False))
+  shipped_before = _results("affine16", [{"from": 2100, "to": 2300, "image_size": 256}],
+                            {"step": 0, "from": "student.keras"})
+  assert styles.earlier_parts(shipped_before, cfg, 4000) == ([], None)
+  assert styles.earlier_parts({}, cfg, 4000) == ([], None)

@@ -443,17 +443,7 @@ def run(cfg, out_dir):
   plots.plot_loss_curves(plots.read_loss_log(os.path.join(model_dir, run_folder.LOSS_LOG)),
                          os.path.join(out_dir, "loss_curve.png"))
   shipped = None
-  previous = _previous_results(out_dir)
-  parts = list(previous.get("parts", []))
-  if not cfg.train and parts and parts[-1]["to"] < start:  # a part stopped by Ctrl-C
-    parts.append({"from": parts[-1]["to"], "to": start,
-                  "image_size": stage_of(cfg, start - 1)[1]})
-  parts = [p for p in parts if p["to"] <= start]
-  if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
-    parts = []
-  restarted = previous.get("restarted") if parts else None
-  if cfg.restart_from and start == cfg.restart_step and not parts:
-    restarted = {"step": cfg.restart_step, "from": os.path.basename(cfg.restart_from)}
+  parts, restarted = earlier_parts(_previous_results(out_dir), cfg, start)
   if cfg.ship:
     from fastchi_tf import shipped as shipped_lib  # pylint: disable=g-import-not-at-top
     start_note = None
@@ -491,6 +481,24 @@ def run(cfg, out_dir):
           "shipped": shipped,
           "restarted": restarted, "learning_rate": trainer.cfg.learning_rate,
           "total_steps": cfg.stages[-1][0]}
+
+
+def earlier_parts(previous, cfg, start):
+  """(parts, restarted): the parts of this run before step `start`, from the results last
+  written to the same folder, and where the run restarted from a saved network."""
+  if previous.get("config", {}).get("recipe", cfg.recipe) != cfg.recipe:
+    previous = {}  # another recipe's results: this run starts its own list
+  parts = list(previous.get("parts", []))
+  if not cfg.train and parts and parts[-1]["to"] < start:  # a part stopped by Ctrl-C
+    parts.append({"from": parts[-1]["to"], "to": start,
+                  "image_size": stage_of(cfg, start - 1)[1]})
+  parts = [p for p in parts if p["to"] <= start]
+  if parts and parts[-1]["to"] != start:  # another run's parts: this run starts its own list
+    parts = []
+  restarted = previous.get("restarted") if parts else None
+  if cfg.restart_from and start == cfg.restart_step and not parts:
+    restarted = {"step": cfg.restart_step, "from": os.path.basename(cfg.restart_from)}
+  return parts, restarted
 
 
 def _judge(style_names, outputs, photos):
