@@ -45,3 +45,11 @@ def test_another_recipes_results_in_the_folder_are_not_this_runs_parts():
                             {"step": 0, "from": "student.keras"})
   assert styles.earlier_parts(shipped_before, cfg, 4000) == ([], None)
   assert styles.earlier_parts({}, cfg, 4000) == ([], None)
+
+
+def test_the_s256_recipe_goes_on_from_swd16s_end_with_the_painting_at_256_px():
+  cfg = styles.recipe_config(styles.Config(recipe="swd16_s256", ship=False))
+  assert styles.stage_of(cfg, 3999) == (4000, 256, 512)  # swd16's last stage, as shipped
+  assert styles.stage_of(cfg, 4000) == (5000, 256, 256)
+  assert (cfg.style_statistic, cfg.temporal_weight) == ("swd", styles.SWD16.temporal_weight)
+  assert "swd16_s256" in styles.RESTARTED
