@@ -206,7 +206,8 @@ def perceptual_loss(generated_features: Mapping[str, tf.Tensor],
   """
   content = tf.add_n([content_loss(generated_features[l], content_features[l], reduction)
                       for l in content_layers])
-  style, per_layer = style_comparison(style_statistic)(generated_features, style_grams, reduction, style_layer_norm)
+  style, per_layer = style_comparison(style_statistic)(
+      generated_features, style_grams, reduction, style_layer_norm)
   tv = total_variation_loss(images, reduction)
   total = content_weight * content + style_weight * style + tv_weight * tv
   terms = {"content": content, "style": style, "tv": tv}

@@ -15,6 +15,7 @@ def test_timer_reports_a_process_peak_memory_and_refuses_a_failed_run():
   with pytest.raises(RuntimeError, match="failed: .*boom"):
     bench_peer._timed([sys.executable, "-c", "raise SystemExit('boom')"])
 
+
 SHIPPED = "shipped (inception w16, 5 residual blocks, affine trunk)"
 
 

@@ -221,7 +221,8 @@ SWD16_SUMMARY = ("the shipped width-16 network (recipe affine16) at its step 230
 # style judge sees the painting at. In the objective calibration this took the sliced
 # Wasserstein optimum's style judge from 0.460 to 0.436 (Udnie 0.60 -> 0.45, Starry Night
 # 0.43 -> 0.38; Wave and Composition VII 0.02-0.03 further), structure 0.805 -> 0.725
-# (experiments/results/objective_calibration). Steps count from AFFINE16's.
+# (experiments/results/objective_calibration). Trained to step 5000 it was no closer to
+# the paintings and flickered more (docs/styles_history.md). Steps count from AFFINE16's.
 SWD16_S256 = dataclasses.replace(SWD16, stages=SWD16.stages + ((5000, 256, 256),),
                                  run_name="styles_v10")
 SWD16_S256_SUMMARY = ("the shipped network (recipe swd16, its step 4000) trained on with "
@@ -230,6 +231,19 @@ RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED, "affine": A
            "affine16": AFFINE16, "swd16": SWD16, "swd16_s256": SWD16_S256}
 # Recipes that start from a saved network (--restart_from).
 RESTARTED = ("tuned", "affine", "affine16", "swd16", "swd16_s256")
+# Where each restarted recipe's network came from, for the model card when it ships.
+RESTART_NOTES = {
+    "affine": "It started from step 900 of recipe tuned (the judged objective taught from the "
+              "third recipe's network), its trunk's instance norms folded into per-style "
+              "scales and shifts (experiments/lib/fold_norms.py; the white blobs they let "
+              "grow: docs/styles_history.md); steps count from tuned's start.",
+    "affine16": "It started from the width-16 student that experiments/shipped/distill.py "
+                "taught from recipe affine's network.",
+    "swd16": "It started from the shipped width-16 network (recipe affine16, its step 2300), "
+             "trained until then on Gram terms.",
+    "swd16_s256": "It started from the shipped network of recipe swd16 (its step 4000), "
+                  "trained until then with the painting at 512 px.",
+}
 QUICK = Config(width=8, stages=((4, 32, 64), (6, 48, 64)), part_steps=6, eval_photos=2,
                eval_size=64, ship=False, judge=False)
 
@@ -469,19 +483,8 @@ def run(cfg, out_dir):
       if restarted:
         start_note += (f" Its run restarted at step {restarted['step']} from a saved network "
                        "with a fresh optimizer.")
-    if cfg.recipe in ("affine", "affine16", "swd16", "swd16_s256"):
-      start_note = (
-          "It started from step 900 of recipe tuned (the judged objective taught from the "
-          "third recipe's network), its trunk's instance norms folded into per-style scales "
-          "and shifts (experiments/lib/fold_norms.py; the white blobs they let grow: "
-          "docs/styles_history.md); steps count from tuned's start."
-          if cfg.recipe == "affine" else
-          "It started from the width-16 student that experiments/shipped/distill.py taught "
-          "from recipe affine's network." if cfg.recipe == "affine16" else
-          "It started from the shipped width-16 network (recipe affine16, its step 2300), "
-          "trained until then on Gram terms." if cfg.recipe == "swd16" else
-          "It started from the shipped network of recipe swd16 (its step 4000), trained "
-          "until then with the painting at 512 px.")
+    if cfg.recipe in RESTART_NOTES:
+      start_note = RESTART_NOTES[cfg.recipe]
       if judged:
         start_note += " " + judged_note(judged)
     shipped = shipped_lib.ship(model_dir, step=step, start=start_note,
