@@ -32,7 +32,7 @@ TRUNK_NORMS = ("instance", "affine")
 LOSS_NETWORKS = ("vgg19", "vgg16", "tiny_yolo")
 NAMED_WEIGHTS = ("imagenet", "hed", "random")  # anything else is a weights file
 REDUCTIONS = ("mean", "sum")
-STYLE_LAYER_NORMS = ("raw", "target")
+STYLE_LAYER_NORMS = ("raw", "target", "positions")
 STYLE_STATISTICS = ("gram", "swd")
 
 FINITE = sys.float_info.max  # upper bound of the settings that take any finite value
@@ -173,7 +173,8 @@ class LossConfig:
                             REDUCTIONS)
   style_layer_norm: str = _setting(
       "raw", "raw, or target: each style layer's term divided by its target Gram's "
-      "squares, so every layer counts alike (style weights then differ by ~1000x).",
+      "squares, so every layer counts alike (style weights then differ by ~1000x); or "
+      "positions: Gram matrices divided by h * w only, as Magenta's (Ghiasi et al.).",
       STYLE_LAYER_NORMS)
   style_statistic: str = _setting(
       "gram", "What the style term compares: gram (Gram matrices) or swd (sorted "

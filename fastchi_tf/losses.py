@@ -16,7 +16,7 @@ if TYPE_CHECKING:
   import keras
 
 REDUCTIONS = ("mean", "sum")
-STYLE_LAYER_NORMS = ("raw", "target")
+STYLE_LAYER_NORMS = ("raw", "target", "positions")
 # What a style term compares: Gram matrices (Gatys et al. 2016), or the sorted projections of
 # the features on fixed directions, a sliced Wasserstein distance (Heitz et al. 2021), which
 # matches each projection's whole distribution rather than its second moments.
@@ -74,6 +74,8 @@ def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf
       the target Gram's squares, a relative error, so that every layer counts alike. Raw
       terms scale with the fourth power of the features: with the hed VGG16, relu1_2 made
       about 90% of the style term and relu3_3 and relu4_3 (the strokes) under 0.1%.
+      "positions": Gram matrices divided by h * w only (Magenta's, whose weights Ghiasi
+      et al.'s arbitrary-style network was trained with): each raw term times c**2.
 
   Returns:
     (total [batch], {layer: [batch]}).
@@ -87,6 +89,8 @@ def style_loss(generated: Mapping[str, tf.Tensor], target_grams: Mapping[str, tf
     if layer_norm == "target":
       scale = target if target.shape.rank == 3 else target[tf.newaxis]
       terms[layer] /= _per_example(tf.square(scale), reduction) + 1e-12
+    elif layer_norm == "positions":
+      terms[layer] *= float(target.shape[-1]) ** 2
   return tf.add_n(list(terms.values())), terms
 
 
@@ -147,6 +151,9 @@ def sliced_wasserstein_loss(generated: Mapping[str, tf.Tensor],
     (total [batch], {layer: [batch]}).
   """
   _check_style_args(reduction, layer_norm)
+  if layer_norm == "positions":
+    raise ValueError("style layer_norm 'positions' rescales Gram matrices; sorted "
+                     "projections are not normalized by channels: use raw or target")
   terms = {}
   for layer, target in targets.items():
     target = _float32(target)

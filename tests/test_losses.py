@@ -90,6 +90,26 @@ def test_target_layer_norm_makes_each_layer_a_relative_error(reduction, rng):
     losses.style_loss(feats, grams, reduction, layer_norm="layer")
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_positions_layer_norm_is_magentas_gram_divided_by_positions(reduction, rng):
+  # Magenta's style term (Ghiasi et al.'s weights assume it): F^T F / (h * w), squared
+  # differences reduced over the c x c entries.
+  feats = {"a": rng.uniform(0, 2, size=(2, 3, 5, 4)).astype("float32"),
+           "b": rng.uniform(0, 2, size=(2, 2, 2, 8)).astype("float32")}
+  targets = {k: 0.9 * losses.gram_matrix(v)[0] for k, v in feats.items()}
+  _, terms = losses.style_loss(feats, targets, reduction, layer_norm="positions")
+  reduce = np.mean if reduction == "mean" else np.sum
+  for k, f in feats.items():
+    b, h, w, c = f.shape
+    flat = f.reshape(b, h * w, c).astype(np.float64)
+    grams = np.einsum("bpc,bpd->bcd", flat, flat) / (h * w)
+    wanted = 0.9 * grams[0]
+    expected = [reduce((g - wanted) ** 2) for g in grams]
+    np.testing.assert_allclose(terms[k], expected, rtol=1e-4)
+  with pytest.raises(ValueError, match="'positions' rescales Gram"):
+    losses.sliced_wasserstein_loss(feats, {}, reduction, layer_norm="positions")
+
+
 def test_unknown_reduction_is_rejected():
   with pytest.raises(ValueError, match="reduction 'median'"):
     losses.content_loss(np.zeros((1, 1)), np.zeros((1, 1)), "median")
