@@ -53,3 +53,19 @@ def test_the_s256_recipe_goes_on_from_swd16s_end_with_the_painting_at_256_px():
   assert styles.stage_of(cfg, 4000) == (5000, 256, 256)
   assert (cfg.style_statistic, cfg.temporal_weight) == ("swd", styles.SWD16.temporal_weight)
   assert "swd16_s256" in styles.RESTARTED
+
+
+def test_the_ghiasi_recipe_trains_the_peers_objective_from_the_shipped_network(tmp_path):
+  cfg = styles.recipe_config(styles.Config(recipe="ghiasi16", ship=False))
+  assert styles.stage_of(cfg, 4000) == (5500, 128, 128)  # the painting as large as the crop
+  assert styles.stage_of(cfg, 5500) == (7000, 256, 256)
+  tcfg = styles.train_config(cfg, str(tmp_path), str(tmp_path), styles.stage_of(cfg, 4000))
+  assert (tcfg.loss.style_layer_norm, tcfg.loss.style_statistic) == ("positions", "gram")
+  assert (tcfg.loss.tv_weight, tcfg.loss.style_weight) == (0.077, 5e-3)
+  assert tuple(tcfg.loss_net.content_layers) == ("relu3_3",)
+  assert tuple(tcfg.loss_net.style_layers) == styles.JOHNSON_STYLE
+  assert tcfg.temporal.weight == 6e5 and "ghiasi16" in styles.RESTARTED
+  # The earlier recipes keep the default TV weight they were trained with.
+  swd = styles.recipe_config(styles.Config(recipe="swd16", ship=False))
+  assert styles.train_config(swd, str(tmp_path), str(tmp_path),
+                             styles.stage_of(swd, 3000)).loss.tv_weight == 1e-4
