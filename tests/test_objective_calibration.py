@@ -109,3 +109,20 @@ def test_a_run_of_some_objectives_keeps_the_others_earlier_results(tmp_path):
   assert oc.kept_results(str(tmp_path), dataclasses.replace(cfg, iterations=9), ["x.jpg"],
                          {}) == ([], {})
   assert oc.kept_results(str(tmp_path / "none"), cfg, ["x.jpg"], {}) == ([], {})
+
+
+def test_channels_start_takes_each_channels_mean_and_spread_only():
+  rng = np.random.default_rng(1)
+  photo = rng.integers(60, 120, (20, 20, 3)).astype(np.uint8)
+  base = rng.normal(0.0, 20.0, (25, 25, 1))
+  painting = np.clip(140 + np.concatenate([base, 0.5 * base, -base], -1), 0, 255)
+  out = oc.start_image(photo, "channels", painting=painting.astype(np.uint8))
+  y = painting.astype(np.uint8).reshape(-1, 3).astype(np.float64)
+  x = out.reshape(-1, 3)
+  np.testing.assert_allclose(x.mean(0), y.mean(0), atol=0.5)
+  np.testing.assert_allclose(x.std(0), y.std(0), rtol=0.02)
+  # Each channel is its own affine map: the photo's weak cross-channel correlations stay,
+  # where the painting's strong ones (here -1 between red and blue) do not come.
+  assert abs(np.corrcoef(x.T)[0, 2]) < 0.3 < abs(np.corrcoef(y.T)[0, 2])
+  for c in range(3):
+    assert abs(np.corrcoef(x[:, c], photo.reshape(-1, 3)[:, c])[0, 1]) > 0.999
