@@ -255,6 +255,13 @@ RECIPES = {"": FULL, "third": THIRD, "first": FIRST, "tuned": TUNED, "affine": A
            "ghiasi16": GHIASI16}
 # Recipes that start from a saved network (--restart_from).
 RESTARTED = ("tuned", "affine", "affine16", "swd16", "swd16_s256", "ghiasi16")
+# What each later recipe is, for its report ({floor}: its tanh_gradient_floor).
+RECIPE_SUMMARIES = {
+    "tuned": TUNED_SUMMARY + "; steps count from that start",
+    "affine": AFFINE_SUMMARY + " (floor {floor:g}); steps count from tuned's start",
+    "affine16": AFFINE16_SUMMARY, "swd16": SWD16_SUMMARY, "swd16_s256": SWD16_S256_SUMMARY,
+    "ghiasi16": GHIASI16_SUMMARY,
+}
 # Where each restarted recipe's network came from, for the model card when it ships.
 RESTART_NOTES = {
     "affine": "It started from step 900 of recipe tuned (the judged objective taught from the "
@@ -630,15 +637,9 @@ def report(summary, out_dir):
       + (f" Fine-tuned from the first recipe's network ({FIRST_SUMMARY}) at its step "
          f"{cfg['start_step']}, the sigmoid head turned into the tanh head; steps count from "
          "there." if cfg.get("start_step") else "")
-      + (f" Recipe 'tuned': {TUNED_SUMMARY}; steps count from that start."
-         if cfg.get("recipe") == "tuned" else "")
-      + (f" Recipe 'affine': {AFFINE_SUMMARY} (floor {cfg['tanh_gradient_floor']:g}); steps "
-         "count from tuned's start." if cfg.get("recipe") == "affine" else "")
-      + (f" Recipe 'affine16': {AFFINE16_SUMMARY}." if cfg.get("recipe") == "affine16"
-         else "")
-      + (f" Recipe 'swd16': {SWD16_SUMMARY}." if cfg.get("recipe") == "swd16" else "")
-      + (f" Recipe 'ghiasi16': {GHIASI16_SUMMARY}." if cfg.get("recipe") == "ghiasi16"
-         else ""),
+      + (f" Recipe '{cfg['recipe']}': "
+         + RECIPE_SUMMARIES[cfg["recipe"]].format(floor=cfg.get("tanh_gradient_floor", 0.0))
+         + "." if cfg.get("recipe") in RECIPE_SUMMARIES else ""),
       "",
       f"Step {summary['step']} of {summary['total_steps']}"
       + (" (quick settings: a check that the recipe runs, not a model)." if summary["quick"]
