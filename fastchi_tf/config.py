@@ -145,6 +145,10 @@ class RenderConfig:
   tanh_gradient_floor: float = _setting(
       0.0, "With --output_activation=tanh, the least gradient saturated pixels pass back "
       "in training (0: plain tanh).")
+  colour_skip: bool = _setting(
+      False, "With --output_activation=tanh, the output is the photo in each painting's "
+      "channel means and spreads plus what the network adds (those rows start from the "
+      "paintings).")
   # The style names of a multi-style network (conditional instance normalization), from
   # the --style_image files; None for one style.
   styles: Optional[Tuple[str, ...]] = _recorded()

@@ -9,6 +9,7 @@ every convolution but the last; the second convolution of a residual block has n
 from typing import Callable, Optional, Sequence
 
 import keras
+import numpy as np
 
 from fastchi_tf import layers
 from fastchi_tf.light import export_names
@@ -18,13 +19,14 @@ UPSAMPLES = ("nearest", "transpose")
 OUTPUTS = ("sigmoid", "tanh")
 TRUNK_NORMS = ("instance", "affine")
 NUM_RESIDUAL_BLOCKS = 5  # Johnson et al.'s and FastChi's
+COLOUR_NORM = "colour_norm"  # the colour skip's layer (build_render_net's colour_skip)
 
 
 def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
                upsample: str = "nearest", styles: Optional[Sequence[str]] = None,
                output_activation: str = "sigmoid",
                residual_blocks: int = NUM_RESIDUAL_BLOCKS, trunk_norm: str = "instance",
-               tanh_gradient_floor: float = 0.0) -> None:
+               tanh_gradient_floor: float = 0.0, colour_skip: bool = False) -> None:
   """Raises ValueError naming a bad argument of `build_render_net` and the valid choices."""
   if styles is not None:
     if len(styles) < 2:
@@ -45,6 +47,9 @@ def check_args(variant: str = "original", width: int = 32, shrink: int = 2,
   if tanh_gradient_floor and output_activation != "tanh":
     raise ValueError("tanh_gradient_floor needs output_activation='tanh', got "
                      f"{output_activation!r}")
+  if colour_skip and output_activation != "tanh":
+    raise ValueError("colour_skip needs output_activation='tanh' (the head adds to the "
+                     f"recoloured photo), got {output_activation!r}")
   if not isinstance(width, int) or width < 1:
     raise ValueError(f"width must be a positive integer, got {width!r}")
   if not isinstance(residual_blocks, int) or residual_blocks < 1:
@@ -62,7 +67,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
                      output_activation: str = "sigmoid",
                      residual_blocks: int = NUM_RESIDUAL_BLOCKS,
                      trunk_norm: str = "instance", tanh_gradient_floor: float = 0.0,
-                     name: Optional[str] = None) -> keras.Model:
+                     colour_skip: bool = False, name: Optional[str] = None) -> keras.Model:
   """Builds a render network mapping RGB in [0, 255] to RGB in [0, 255], any size.
 
   Args:
@@ -85,6 +90,10 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
       still sees each photo at a normalized contrast.
     tanh_gradient_floor: with the tanh output, the least gradient its saturated pixels
       pass back in training (layers.Tanh); 0 is plain tanh.
+    colour_skip: the output is the photo with each channel moved to the style's mean and
+      spread (an InstanceNorm on the pixels, "colour_norm", whose rows set_colour_rows
+      fills from the paintings), plus 150 * tanh of the last convolution, instead of
+      127.5 + 150 * tanh. Needs the tanh output.
     name: model name; defaults to the variant.
 
   Returns:
@@ -93,7 +102,7 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     float [batch, N] weights (layers.StyleWeights makes them a convex mix).
   """
   check_args(variant, width, shrink, upsample, styles, output_activation, residual_blocks,
-             trunk_norm, tanh_gradient_floor)
+             trunk_norm, tanh_gradient_floor, colour_skip)
   num_styles = len(styles) if styles else 1
 
   def conv(x, filters, kernel, strides=1, up=1, prefix="", relu=True, norm=True, plain=False,
@@ -120,6 +129,14 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
   x = layers.PadToMultiple(multiple=export_names.MULTIPLE, minimum=export_names.MINIMUM,
                            name="pad_to_multiple")(image)
   x = keras.layers.Rescaling(1.0 / 255.0, name="to_unit")(x)
+  if colour_skip:
+    # The photo in the painting's colours, where L-BFGS found the objective's best optima
+    # (experiments/results/objective_calibration): a network trained to produce whole
+    # pictures found one average tint instead (docs/styles_history.md, recipe ghiasi16).
+    # An InstanceNorm, so that tiling, exports and add-style treat it like the others.
+    colour_norm = layers.InstanceNorm(num_styles=num_styles, name=COLOUR_NORM)
+    base = colour_norm(x) if num_styles == 1 else colour_norm([x, mix])
+    base = keras.layers.Rescaling(255.0, name="base_pixels")(base)
   x = conv(x, width, 9, prefix="c1_", plain=True)
   x = conv(x, 2 * width, 3, strides=2, prefix="d1_")
   x = conv(x, 4 * width, 3, strides=2, prefix="d2_")
@@ -138,11 +155,43 @@ def build_render_net(variant: str = "original", width: int = 32, shrink: int = 2
     # stayed stuck at 255 and a stronger style weight collapsed into black and white.
     x = (layers.Tanh(tanh_gradient_floor, name="squash")(x) if tanh_gradient_floor
          else keras.layers.Activation("tanh", name="squash")(x))
-    x = keras.layers.Rescaling(150.0, offset=127.5, name="to_pixels")(x)
+    if colour_skip:
+      x = keras.layers.Rescaling(150.0, name="to_pixels")(x)
+      x = keras.layers.Add(name="add_base")([base, x])
+    else:
+      x = keras.layers.Rescaling(150.0, offset=127.5, name="to_pixels")(x)
     x = layers.ClipPixels(name="clip")(x)
   x = layers.CropToReference(name="crop")([x, image])
   inputs = image if num_styles == 1 else [image, style]
   return keras.Model(inputs, x, name=name or f"render_{variant}")
+
+
+def has_colour_skip(model: keras.Model) -> bool:
+  """Whether a network `build_render_net` made has the colour skip."""
+  return any(layer.name == COLOUR_NORM for layer in model.layers)
+
+
+def painting_colours(painting) -> tuple:
+  """(mean, standard deviation) of each RGB channel of a painting [h, w, 3] in [0, 255], on
+  the [0, 1] scale the colour skip works on: its row of colour_norm's shift and scale."""
+  pixels = np.asarray(painting, np.float64).reshape(-1, 3) / 255.0
+  return pixels.mean(0).astype(np.float32), pixels.std(0).astype(np.float32)
+
+
+def set_colour_rows(model: keras.Model, paintings: Sequence, first: int = 0) -> None:
+  """Fills the colour skip's rows `first`, `first` + 1, ... from `paintings` (one per style,
+  [h, w, 3] in [0, 255]); a network without the skip is left as it is."""
+  if not has_colour_skip(model):
+    return
+  layer = model.get_layer(COLOUR_NORM)
+  gamma, beta = (np.array(w) for w in layer.get_weights())
+  for k, painting in enumerate(paintings):
+    mean, std = painting_colours(painting)
+    if gamma.ndim == 1:  # a single-style network
+      gamma, beta = std, mean
+    else:
+      gamma[first + k], beta[first + k] = std, mean
+  layer.set_weights([gamma, beta])
 
 
 def residual_blocks(model: keras.Model) -> int:

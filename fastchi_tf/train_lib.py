@@ -33,6 +33,7 @@ from fastchi_tf import optimizers
 from fastchi_tf import temporal
 from fastchi_tf import plots
 from fastchi_tf import precision
+from fastchi_tf import render_net
 from fastchi_tf import resume_checks
 from fastchi_tf import run_folder
 from fastchi_tf.light import styles
@@ -193,6 +194,9 @@ class Trainer:
       if cfg.finetune_from:
         self.train_vars, self._masks = _start_from(self.model, cfg.finetune_from,
                                                    self.first_trained)
+      # The colour skip's rows of the styles trained are the paintings' own colours (a
+      # restored checkpoint then overwrites them with what training made of them).
+      render_net.set_colour_rows(self.model, style_images, self.first_trained)
       self.loss_net = build_loss_net(**dataclasses.asdict(cfg.loss_net))
       self.optimizer = optimizers.FusedAdam(learning_rate=cfg.learning_rate,
                                             clip_norm=cfg.clip_norm,

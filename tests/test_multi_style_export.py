@@ -158,3 +158,23 @@ def test_the_tflite_runner_refuses_style_weights_of_the_wrong_length(exported, r
   assert runner(image, np.float32([1, 0, 0])).shape == (8, 8, 3)
   with pytest.raises(ValueError, match="takes 3 style weights, got an array of shape"):
     runner(image, np.float32([1, 0]))
+
+
+@pytest.mark.slow
+def test_a_colour_skip_network_exports_and_tiles_in_every_form(tmp_path, photo_folder,
+                                                               style_folder, rng):
+  # The skip's statistics are of the whole picture, like the other norms': every form
+  # computes and tiles them the same way.
+  cfg = make_config(tmp_path / "run", photo_folder, style_folder,
+                    render=dict(styles=NAMES, output_activation="tanh", colour_skip=True))
+  saved_run(cfg, (2,))
+  folder = str(tmp_path / "export")
+  differences = export.export_all(cfg.model_dir, folder, tflite=True, onnx=True)
+  assert differences["float32"] <= 1 and differences["onnx"] <= 1, differences
+  photo = rng.integers(0, 256, (300, 280, 3), np.uint8)
+  keras_model = stylizers.load_stylizer(os.path.join(folder, export.KERAS_FILE))
+  whole = stylize.stylize_image(keras_model.set_style("b"), photo, tile=0).astype(int)
+  for name in (export.KERAS_FILE, export.SAVED_MODEL, export.TFLITE_FILES["float32"]):
+    stylizer = stylizers.load_stylizer(os.path.join(folder, name)).set_style("b")
+    tiled = stylize.stylize_image(stylizer, photo, tile=128).astype(int)
+    assert np.abs(tiled - whole).mean() < 0.1 and np.abs(tiled - whole).max() <= 2, name

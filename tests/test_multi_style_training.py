@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fastchi_tf import config as config_lib
+from fastchi_tf import data
 from fastchi_tf import export
 from fastchi_tf import layers
 from fastchi_tf import render_net
@@ -115,3 +117,35 @@ def test_finetuning_adds_styles_and_leaves_the_old_ones_exactly(tmp_path, photo_
                       finetune_from=base.model_dir)
   with pytest.raises(ValueError, match="style 'a' is already in"):
     train_lib.train(again, verbose=False)
+
+
+@pytest.mark.slow
+def test_a_colour_skip_networks_new_style_starts_in_its_paintings_colours(
+    tmp_path, photo_folder, style_folder):
+  render = dict(output_activation="tanh", colour_skip=True)
+  base = make_config(tmp_path / "base", photo_folder, style_folder, steps=2, render=render)
+  saved_run(base, (2,))
+  # A fresh run's rows are its paintings' colours, then trained like every weight.
+  paintings = [data.read_image(os.path.join(style_folder, f"{n}.png")) for n in NAMES]
+  fresh = train_lib.Trainer(config_lib.replace(base, render=dict(styles=NAMES)),
+                            tf.distribute.get_strategy(), paintings,
+                            str(tmp_path / "fresh"))
+  rows = fresh.model.get_layer(render_net.COLOUR_NORM).get_weights()
+  for k, painting in enumerate(paintings):
+    mean, std = render_net.painting_colours(painting)
+    np.testing.assert_allclose(rows[0][k], std, atol=1e-6)
+    np.testing.assert_allclose(rows[1][k], mean, atol=1e-6)
+  new = write_small_photo("chelsea.png", str(tmp_path / "d.png"))
+  tuned = make_config(tmp_path / "tuned", photo_folder, new, steps=3, render=render,
+                      finetune_from=base.model_dir, learning_rate=1e-3)
+  train_lib.train(tuned, verbose=False)
+  before, after = (export.restore_render_net(m) for m in (base.model_dir, tuned.model_dir))
+  old_rows = before.get_layer(render_net.COLOUR_NORM).get_weights()
+  new_rows = after.get_layer(render_net.COLOUR_NORM).get_weights()
+  mean, std = render_net.painting_colours(data.read_image(new))
+  for old, grown, own in zip(old_rows, new_rows, (std, mean)):
+    np.testing.assert_array_equal(grown[:3], old)  # the old styles' rows stay exactly
+    # The new row started at the painting's colours (not the old rows' mean): three Adam
+    # steps of 1e-3 moved it no further than 3e-3 (x2 for the warm-up-free moments).
+    assert np.abs(grown[3] - own).max() <= 6e-3
+    assert np.abs(grown[3] - old.mean(0)).max() > 0.02

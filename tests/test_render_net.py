@@ -81,6 +81,7 @@ def test_keras_file_round_trip_under_safe_mode(variant, upsample, output, tmp_pa
     (dict(trunk_norm="batch"), "unknown trunk norm 'batch'; choose one of"),
     (dict(output_activation="tanh", tanh_gradient_floor=1.0), "in \\[0, 1\\), got 1.0"),
     (dict(tanh_gradient_floor=0.1), "needs output_activation='tanh'"),
+    (dict(colour_skip=True), "colour_skip needs output_activation='tanh'"),
 ])
 def test_bad_arguments_name_the_value_and_choices(kwargs, match):
   with pytest.raises(ValueError, match=match):
@@ -117,3 +118,57 @@ def test_affine_trunk_has_no_statistics_after_the_encoder(tmp_path, rng):
   style = np.array([[0.5, 0.5]], np.float32)
   np.testing.assert_allclose(loaded([x, style]), model([x, style]), atol=1e-3)
   assert loaded.get_layer("squash").floor == 0.1
+
+
+def _silent_head(model):
+  """`model` with its last convolution zeroed: its output is the colour skip's alone."""
+  conv = model.get_layer("c2_conv")
+  conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
+  return model
+
+
+def test_the_colour_skip_gives_each_channel_the_paintings_mean_and_spread(rng):
+  model = _silent_head(build_render_net("inception", width=8, styles=("a", "b"),
+                                        residual_blocks=1, output_activation="tanh",
+                                        colour_skip=True))
+  paintings = [rng.uniform(20, 120, (30, 40, 3)), rng.uniform(100, 250, (50, 20, 3))]
+  paintings[1][..., 2] = 180.0  # a flat channel: the output's is flat too
+  render_net.set_colour_rows(model, paintings)
+  assert render_net.has_colour_skip(model)
+  photo = rng.uniform(0, 255, (1, 48, 64, 3)).astype(np.float32)  # a multiple of 16: no pad
+  means = [p.reshape(-1, 3).mean(0) for p in paintings]
+  spreads = [p.reshape(-1, 3).std(0) for p in paintings]
+  for k in range(2):
+    out = model([photo, np.eye(2, dtype=np.float32)[k:k + 1]]).numpy().reshape(-1, 3)
+    np.testing.assert_allclose(out.mean(0), means[k], atol=0.05)
+    np.testing.assert_allclose(out.std(0), spreads[k], atol=0.05)
+  # A mix mixes the rows: halfway between the two means.
+  mixed = model([photo, np.array([[0.5, 0.5]], np.float32)]).numpy().reshape(-1, 3)
+  np.testing.assert_allclose(mixed.mean(0), (means[0] + means[1]) / 2, atol=0.05)
+  # The layout is the photo's: each channel a rescaled copy of the photo's.
+  out = model([photo, np.eye(2, dtype=np.float32)[:1]]).numpy()[0]
+  for c in range(3):
+    assert np.corrcoef(out[..., c].ravel(), photo[0, ..., c].ravel())[0, 1] > 0.999
+  plain = build_render_net("inception", width=8, residual_blocks=1, output_activation="tanh")
+  render_net.set_colour_rows(plain, paintings[:1])  # no skip: nothing to set
+  assert not render_net.has_colour_skip(plain)
+
+
+@pytest.mark.slow  # over 3 CPU-s: make test, not test-fast
+def test_a_colour_skip_network_round_trips_and_tiles_like_the_whole_image(tmp_path, rng):
+  from PIL import Image
+  from fastchi_tf import tiling
+  model = build_render_net("inception", width=8, residual_blocks=1, output_activation="tanh",
+                           colour_skip=True)
+  render_net.set_colour_rows(model, [rng.uniform(0, 90, (20, 20, 3))])
+  path = str(tmp_path / "skip.keras")
+  model.save(path)
+  loaded = keras.saving.load_model(path, safe_mode=True)
+  image = np.asarray(Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).resize(
+      (512, 512), Image.BILINEAR))
+  x = image[None].astype(np.float32)
+  whole = loaded(x, training=False).numpy()[0]
+  np.testing.assert_allclose(whole, model(x, training=False)[0], atol=1e-3)
+  # The skip's statistics are whole-image ones like the other norms': tiles agree.
+  tiled = tiling.stylize_tiled(loaded, image, tile=128)
+  assert np.abs(tiled - np.clip(np.round(whole), 0, 255)).mean() <= 2.0

@@ -151,3 +151,36 @@ def test_the_affine_recipe_folds_a_normalized_network_it_restarts_from(
   style = np.eye(len(NAMES), dtype=np.float32)[1:2]
   # Close to the normalized network, not equal: the statistics are now fixed ones.
   assert 0 < np.abs(new([image, style]).numpy() - old([image, style]).numpy()).mean() < 40
+
+
+@pytest.mark.slow
+def test_the_colour_skip_recipe_restarts_with_a_residual_head_and_the_paintings_colours(
+    tmp_path, photo_folder, style_folder):
+  import keras
+  from fastchi_tf import data
+  assert styles.RECIPES["ghiasi16c"].colour_skip and "ghiasi16c" in styles.RESTARTED
+  cfg = dataclasses.replace(styles.GHIASI16C, width=8,
+                            restart_from=str(tmp_path / "model.keras"), restart_step=5)
+  tcfg = config_lib.replace(
+      styles.train_config(cfg, str(tmp_path / "new" / "run"), photo_folder, (8, 32, 64)),
+      data=dict(style_image=style_folder), render=dict(styles=NAMES))
+  assert tcfg.render.colour_skip
+  plain = config_lib.replace(tcfg, model_dir=str(tmp_path / "old" / "run"),
+                             render=dict(residual_blocks=1, colour_skip=False))
+  saved_run(plain, (3,))
+  export.restore_render_net(plain.model_dir).save(cfg.restart_from)
+  styles._restart(cfg, tcfg)
+  new, old = export.restore_render_net(tcfg.model_dir), keras.saving.load_model(cfg.restart_from)
+  assert render_net.has_colour_skip(new) and styles._current_step(tcfg.model_dir) == 5
+  kernel, bias = new.get_layer("c2_conv").get_weights()
+  np.testing.assert_allclose(kernel, old.get_layer("c2_conv").get_weights()[0]
+                             * styles.RESIDUAL_HEAD_SCALE, rtol=1e-6)
+  assert not bias.any()
+  np.testing.assert_array_equal(new.get_layer("r1a_conv").get_weights()[0],
+                                old.get_layer("r1a_conv").get_weights()[0])
+  gamma, beta = new.get_layer(render_net.COLOUR_NORM).get_weights()
+  for k, name in enumerate(NAMES):
+    mean, std = render_net.painting_colours(
+        data.read_image(os.path.join(style_folder, f"{name}.png")))
+    np.testing.assert_allclose(gamma[k], std, atol=1e-6)
+    np.testing.assert_allclose(beta[k], mean, atol=1e-6)
