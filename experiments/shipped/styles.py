@@ -265,7 +265,10 @@ GHIASI16_SUMMARY = ("the shipped network (recipe swd16, its step 4000) trained o
 # objective from that recoloured photo reached the closest optima of the calibration
 # (0.374 / 0.922 at 200 iterations, ahead of the peer on The Scream). The shipped network
 # (SWD16 at its step 4000) starts it, its head turned into the residual's
-# (RESIDUAL_HEAD_SCALE). Steps count from AFFINE16's.
+# (RESIDUAL_HEAD_SCALE). Steps count from AFFINE16's. After its 128 px stage (1500 steps,
+# step 5500) it was the recoloured photo with fine texture: style judge 0.54-0.94 (the
+# shipped network's 0.43-0.72), structure 0.75-0.89, its style term 4x ghiasi16's and still
+# falling towards ghiasi16's tint (docs/styles_history.md). Not trained further.
 GHIASI16C = dataclasses.replace(GHIASI16, colour_skip=True, run_name="styles_v12")
 GHIASI16C_SUMMARY = ("the shipped network (recipe swd16, its step 4000) given the colour "
                      "skip and trained on recipe ghiasi16's objective")
