@@ -31,7 +31,7 @@ KINDS = (
     ("shipped", "The shipped style collection: its recipe and its measurements",
      ("styles", "bench_shipped", "export_accuracy", "optimization_baseline",
       "styles_stability", "objective_calibration", "add_style", "distill",
-      "stability_vs_shipped", "stabilized_video")),
+      "optimum_distill", "stability_vs_shipped", "stabilized_video")),
 )
 EXPERIMENTS = tuple(name for _, _, names in KINDS for name in names)
 # The parameter table has no finding of its own; it closes the file.

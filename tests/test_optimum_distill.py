@@ -1,0 +1,62 @@
+"""The collection taught L-BFGS optima (experiments/shipped/optimum_distill.py), toy size."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from experiments.shipped import distill
+from experiments.shipped import optimum_distill
+
+
+def test_a_batch_crops_photo_and_target_alike_and_repeats_after_a_resume():
+  cfg = dataclasses.replace(optimum_distill.QUICK, size=8, crop=4, batch_size=16)
+  rng = np.random.default_rng(0)
+  # The target is the photo plus 1, so any crop or flip that differs between them shows.
+  pairs = [(photo, photo + 1, k) for k, photo in
+           enumerate(rng.integers(0, 200, (3, 8, 8, 3)).astype(np.uint8))]
+  photos, targets, styles = optimum_distill.draw_batch(pairs, cfg, 5, 3)
+  assert photos.shape == targets.shape == (16, 4, 4, 3) and styles.shape == (16, 3)
+  np.testing.assert_array_equal(targets, photos + 1)
+  # Each example's style is its pair's: the photo's crop is found in that pair's photo.
+  for photo, style in zip(photos, styles):
+    source = pairs[int(np.argmax(style))][0]
+    windows = [source[t:t + 4, l:l + 4] for t in range(5) for l in range(5)]
+    windows += [w[:, ::-1] for w in windows]
+    assert any(np.array_equal(photo, w) for w in windows)
+  again = optimum_distill.draw_batch(pairs, cfg, 5, 3)
+  for a, b in zip(again, (photos, targets, styles)):
+    np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(optimum_distill.draw_batch(pairs, cfg, 6, 3)[0], photos)
+
+
+def test_a_missing_start_is_named(tmp_path):
+  cfg = dataclasses.replace(optimum_distill.QUICK, quick=False,
+                            start=str(tmp_path / "gone.keras"), work_dir=str(tmp_path / "run"))
+  with pytest.raises(ValueError, match="--start .*gone.keras: no such file"):
+    optimum_distill.run(cfg, str(tmp_path / "out"))
+
+
+@pytest.mark.slow
+def test_parts_keep_their_targets_resume_and_judge_nothing_in_quick(tmp_path):
+  cfg = dataclasses.replace(optimum_distill.QUICK, work_dir=str(tmp_path / "run"),
+                            part_steps=2, steps=4)
+  out = tmp_path / "out"
+  out.mkdir()
+  first = optimum_distill.run(cfg, str(out))
+  targets = sorted(os.listdir(tmp_path / "run" / "targets"))
+  assert first["step"] == 2 and first["targets"] == len(targets) == 2
+  stamps = [os.path.getmtime(tmp_path / "run" / "targets" / t) for t in targets]
+  second = optimum_distill.run(cfg, str(out))
+  assert second["step"] == 4
+  # The targets were kept, not made again.
+  assert [os.path.getmtime(tmp_path / "run" / "targets" / t) for t in targets] == stamps
+  log = distill._read_log(os.path.join(cfg.work_dir, optimum_distill.LOSS_LOG))
+  assert [int(r[0]) for r in log] == [1, 2, 3, 4]  # resumed, not restarted
+  assert all(np.isfinite(float(v)) for r in log for v in r[1:])
+  assert second["judged"] is None
+  assert os.path.exists(os.path.join(cfg.work_dir, optimum_distill.STUDENT))
+  for figure in ("targets.png", "gallery.png", "loss_curve.png"):
+    assert os.path.exists(out / figure)
+  assert "Step 4 of 4" in optimum_distill.report(second, str(out))
