@@ -41,7 +41,7 @@ def test_a_missing_start_is_named(tmp_path):
 @pytest.mark.slow
 def test_parts_keep_their_targets_resume_and_judge_nothing_in_quick(tmp_path):
   cfg = dataclasses.replace(optimum_distill.QUICK, work_dir=str(tmp_path / "run"),
-                            part_steps=2, steps=4)
+                            part_steps=2, steps=4, gram_weight=1.0)
   out = tmp_path / "out"
   out.mkdir()
   first = optimum_distill.run(cfg, str(out))
@@ -60,3 +60,12 @@ def test_parts_keep_their_targets_resume_and_judge_nothing_in_quick(tmp_path):
   for figure in ("targets.png", "gallery.png", "loss_curve.png"):
     assert os.path.exists(out / figure)
   assert "Step 4 of 4" in optimum_distill.report(second, str(out))
+
+
+def test_gram_matrices_average_over_positions_and_channels():
+  features = np.zeros((1, 2, 2, 2), np.float32)
+  features[0, :, :, 0] = 2.0  # channel 0 is 2 everywhere, channel 1 is 0
+  features[0, 0, 0, 1] = 4.0
+  g = optimum_distill.gram(features).numpy()[0]
+  # sum over 4 positions / (4 positions x 2 channels)
+  np.testing.assert_allclose(g, [[16 / 8, 8 / 8], [8 / 8, 16 / 8]])

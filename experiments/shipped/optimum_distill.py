@@ -67,6 +67,12 @@ class Config:
   warmup_steps: int = 100
   feature_layers: tuple = distill.Config.feature_layers
   feature_weight: float = 1.0
+  # Each target's own Gram matrices at feature_layers, relative squared error per layer: the
+  # texture of the target without its exact stroke positions, which no network can guess
+  # from the photo (with the pixel and feature terms alone the student drew the targets'
+  # blurred mean: docs/styles_history.md).
+  gram_weight: float = runner.flag(1.0, "Weight of the targets' own Gram matrices (0: "
+                                   "off).")
   # The styles recipe's temporal term (fastchi_tf/temporal.py: a moved and noised second
   # crop), so that the student does not flicker more than the shipped network; 100 makes it
   # about the share of the loss it has in the shipped recipe (~15%).
@@ -192,6 +198,9 @@ class Student:
           tf.reduce_mean(tf.square(found[l] - wanted[l]))
           / (tf.reduce_mean(tf.square(wanted[l])) + 1e-6) for l in self.cfg.feature_layers])
       loss = pixel + self.cfg.feature_weight * feature
+      if self.cfg.gram_weight:
+        loss += self.cfg.gram_weight * tf.add_n([
+            _relative(gram(found[l]), gram(wanted[l])) for l in self.cfg.feature_layers])
       steadiness = tf.constant(0.0)
       if self.cfg.temporal_weight:
         second, flow, valid = temporal.second_frames(images, seed)
@@ -201,6 +210,19 @@ class Student:
     variables = self.model.trainable_variables
     self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     return loss, pixel, feature, steadiness
+
+
+def gram(features):
+  """[b, c, c] Gram matrices of [b, h, w, c] features, over positions and channels."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  shape = tf.shape(features)
+  size = tf.cast(shape[1] * shape[2] * shape[3], features.dtype)
+  return tf.einsum("bhwc,bhwd->bcd", features, features) / size
+
+
+def _relative(found, wanted):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.reduce_mean(tf.square(found - wanted)) / (tf.reduce_mean(tf.square(wanted)) + 1e-12)
 
 
 def draw_batch(pairs, cfg, step, count):
@@ -344,7 +366,9 @@ def report(summary, out_dir):
       f"{'a tiny random network (quick settings)' if cfg['quick'] else 'the shipped network'}"
       f" and learns them: {cfg['crop']} px crops, batch {cfg['batch_size']}, mean absolute "
       f"pixel difference plus {cfg['feature_weight']:g} x the relative feature difference at "
-      f"{', '.join(cfg['feature_layers'])} of the hed VGG16, Adam at "
+      f"{', '.join(cfg['feature_layers'])} of the hed VGG16 and "
+      f"{cfg.get('gram_weight', 0.0):g} x the relative difference of their Gram matrices, "
+      "Adam at "
       f"{cfg['learning_rate']:g} warmed up over {cfg['warmup_steps']} steps, and the styles "
       f"recipe's temporal term at {cfg['temporal_weight']:g}.", "",
       f"Step {summary['step']} of {cfg['steps']}; the last part took "
@@ -365,7 +389,11 @@ def report(summary, out_dir):
       lines.append(f"| {name} | {s['style']:.2f} / {s['structure']:.2f} | {shipped_cell} | "
                    f"{s['peer_style']:.2f} / {s['peer_structure']:.2f} | "
                    f"{'met' if met else 'not met'} |")
-    lines.append("")
+    closer = [n for n in summary["style_names"]
+              if n in ship and judged[n]["style"] < ship[n]["style"]]
+    lines += ["", f"Closer to the painting than the shipped network in {len(closer)} of "
+              f"{len(summary['style_names'])} styles" + (f" ({', '.join(closer)})." if closer
+                                                         else "."), ""]
   lines += ["The first training photo's targets, and the student on it: "
             "![targets](targets.png)", "",
             "Photos no part of the training saw (scikit-image's): ![gallery](gallery.png)", "",
