@@ -26,7 +26,8 @@ The judges stay out of training: the targets are our own objective's, on trainin
 Run times on 2 CPU cores (Intel Xeon, AVX-512):
   python -m experiments.shipped.optimum_distill --part_steps 600
       # the targets first: ~37 s each at 256 px and 100 iterations (12 photos x 6
-      # paintings: ~45 min, once); then the steps at 160 px crops, and ~6 min of judging
+      # paintings: ~45 min, once); then 1.2-1.5 steps/s at
+      # 160 px crops (600 steps: 7-8 min quiet), and 2-6 min of judging
   python -m experiments.shipped.optimum_distill --quick   # toy size, offline: ~1 min
 
 Data: ../shared/data (photos/bsds500/); the paintings are the repository's copies
