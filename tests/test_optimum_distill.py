@@ -31,6 +31,19 @@ def test_a_batch_crops_photo_and_target_alike_and_repeats_after_a_resume():
   assert not np.array_equal(optimum_distill.draw_batch(pairs, cfg, 6, 3)[0], photos)
 
 
+@pytest.mark.parametrize("change,match", [
+    (dict(photos=0), "--photos must be at least 1, got 0"),
+    (dict(iterations=0), "--iterations must be at least 1"),
+    (dict(crop=64, size=48), "the crop \\(64 px\\) must be 16 px to the targets' size"),
+    (dict(objective="nope"), "unknown objective 'nope'"),
+])
+def test_impossible_settings_are_one_line_before_anything_is_written(change, match, tmp_path):
+  cfg = dataclasses.replace(optimum_distill.QUICK, work_dir=str(tmp_path / "run"), **change)
+  with pytest.raises(ValueError, match=match):
+    optimum_distill.run(cfg, str(tmp_path / "out"))
+  assert not os.path.exists(tmp_path / "run")
+
+
 def test_a_missing_start_is_named(tmp_path):
   cfg = dataclasses.replace(optimum_distill.QUICK, quick=False,
                             start=str(tmp_path / "gone.keras"), work_dir=str(tmp_path / "run"))

@@ -294,8 +294,23 @@ def _shipped_scores():
     return json.load(f).get("judged") or {}
 
 
+def check(cfg):
+  """ValueError naming a setting the run cannot take."""
+  if cfg.photos < 1:
+    raise ValueError(f"--photos must be at least 1, got {cfg.photos}")
+  if cfg.iterations < 1:
+    raise ValueError(f"--iterations must be at least 1, got {cfg.iterations}")
+  if not 16 <= cfg.crop <= cfg.size:
+    raise ValueError(f"the crop ({cfg.crop} px) must be 16 px to the targets' size "
+                     f"({cfg.size} px)")
+  if cfg.objective not in dict(objective_calibration._grid()):  # pylint: disable=protected-access
+    raise ValueError(f"unknown objective {cfg.objective!r}: a row of objective_calibration's "
+                     "grid")
+
+
 def run(cfg, out_dir):
   from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  check(cfg)
   work_dir = _work_dir(cfg)
   start = _start(cfg, work_dir)
   names = render_net.style_names(start)
