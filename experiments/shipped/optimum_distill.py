@@ -73,7 +73,8 @@ class Config:
   # from the photo (with the pixel and feature terms alone the student drew the targets'
   # blurred mean: docs/styles_history.md).
   # At 600 steps: 0 drew the blurred mean (style judge 0.72-0.99), 1 gave 0.62-0.87, 10
-  # 0.48-0.78 and 100 0.46-0.74 (experiments/results/optimum_distill, docs/styles_history.md).
+  # 0.48-0.78 and 100 0.46-0.74; 100 at 1200 steps 0.43-0.73 (experiments/results/
+  # optimum_distill, docs/styles_history.md).
   gram_weight: float = runner.flag(100.0, "Weight of the targets' own Gram matrices (0: "
                                    "off).")
   # The styles recipe's temporal term (fastchi_tf/temporal.py: a moved and noised second
