@@ -150,6 +150,22 @@ def draw_styles(rng, batch, count, mix_share):
   return weights
 
 
+def relative_error(found, wanted, epsilon=1e-6):
+  """Mean squared difference, relative to the mean square of what was wanted."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.reduce_mean(tf.square(found - wanted)) / (tf.reduce_mean(tf.square(wanted))
+                                                      + epsilon)
+
+
+def pixel_and_feature(out, target, found, wanted, feature_layers):
+  """The student's terms: mean absolute pixel difference (in [0, 1]) to the target, and the
+  relative feature differences summed over `feature_layers` (found: out's, wanted: the
+  target's)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  pixel = tf.reduce_mean(tf.abs(out - target)) / 255.0
+  return pixel, tf.add_n([relative_error(found[l], wanted[l]) for l in feature_layers])
+
+
 class Distiller:
   """The student, its optimizer and checkpoints, and the compiled training step."""
 
@@ -179,11 +195,8 @@ class Distiller:
     wanted = self.features(target)
     with tf.GradientTape() as tape:
       out = self.student([images, styles], training=True)
-      pixel = tf.reduce_mean(tf.abs(out - target)) / 255.0
       found = self.features(out)
-      feature = tf.add_n([
-          tf.reduce_mean(tf.square(found[l] - wanted[l]))
-          / (tf.reduce_mean(tf.square(wanted[l])) + 1e-6) for l in self.cfg.feature_layers])
+      pixel, feature = pixel_and_feature(out, target, found, wanted, self.cfg.feature_layers)
       loss = pixel + self.cfg.feature_weight * feature
     variables = self.student.trainable_variables
     self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -209,8 +222,8 @@ def _read_log(path):
     return [line.rstrip("\n").split(",") for line in f.readlines()[1:]]
 
 
-def _write_log(path, rows):
-  io_utils.write_text(path, "step,total,pixel,feature\n"
+def _write_log(path, rows, columns=("step", "total", "pixel", "feature")):
+  io_utils.write_text(path, ",".join(columns) + "\n"
                       + "".join(",".join(r) + "\n" for r in rows))
 
 

@@ -101,6 +101,7 @@ QUICK = Config(photos=1, iterations=2, size=48, crop=32, steps=4, part_steps=4, 
 START = "start.keras"
 STUDENT = "student.keras"
 LOSS_LOG = "losses.csv"
+LOG_COLUMNS = ("step", "total", "pixel", "feature", "temporal")
 QUICK_STYLES = ("starry_night", "wave")
 
 
@@ -196,15 +197,14 @@ class Student:
     wanted = self.features(targets)
     with tf.GradientTape() as tape:
       out = self.model([images, styles], training=True)
-      pixel = tf.reduce_mean(tf.abs(out - targets)) / 255.0
       found = self.features(out)
-      feature = tf.add_n([
-          tf.reduce_mean(tf.square(found[l] - wanted[l]))
-          / (tf.reduce_mean(tf.square(wanted[l])) + 1e-6) for l in self.cfg.feature_layers])
+      pixel, feature = distill.pixel_and_feature(out, targets, found, wanted,
+                                                 self.cfg.feature_layers)
       loss = pixel + self.cfg.feature_weight * feature
       if self.cfg.gram_weight:
         loss += self.cfg.gram_weight * tf.add_n([
-            _relative(gram(found[l]), gram(wanted[l])) for l in self.cfg.feature_layers])
+            distill.relative_error(gram(found[l]), gram(wanted[l]), epsilon=1e-12)
+            for l in self.cfg.feature_layers])
       steadiness = tf.constant(0.0)
       if self.cfg.temporal_weight:
         second, flow, valid = temporal.second_frames(images, seed)
@@ -222,11 +222,6 @@ def gram(features):
   shape = tf.shape(features)
   size = tf.cast(shape[1] * shape[2] * shape[3], features.dtype)
   return tf.einsum("bhwc,bhwd->bcd", features, features) / size
-
-
-def _relative(found, wanted):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  return tf.reduce_mean(tf.square(found - wanted)) / (tf.reduce_mean(tf.square(wanted)) + 1e-12)
 
 
 def draw_batch(pairs, cfg, step, count):
@@ -278,14 +273,8 @@ def train_part(cfg, work_dir, start, pairs):
     progress.update(step, loss=f"{loss:.4g}")
     if step % cfg.checkpoint_every == 0 or step == target:
       student.manager.save(checkpoint_number=step)
-      _write_log(log_path, rows)
+      distill._write_log(log_path, rows, LOG_COLUMNS)  # pylint: disable=protected-access
   return student
-
-
-def _write_log(path, rows):
-  from fastchi_tf.light import io_utils  # pylint: disable=g-import-not-at-top
-  io_utils.write_text(path, "step,total,pixel,feature,temporal\n"
-                      + "".join(",".join(r) + "\n" for r in rows))
 
 
 def _shipped_scores():
