@@ -82,3 +82,46 @@ def test_gram_matrices_average_over_positions_and_channels():
   g = optimum_distill.gram(features).numpy()[0]
   # sum over 4 positions / (4 positions x 2 channels)
   np.testing.assert_allclose(g, [[16 / 8, 8 / 8], [8 / 8, 16 / 8]])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pixel_weight", [0.0, 2.0])
+def test_the_loss_weighs_the_pixel_term_by_pixel_weight(pixel_weight, tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  cfg = dataclasses.replace(optimum_distill.QUICK, pixel_weight=pixel_weight, gram_weight=0.0,
+                            temporal_weight=0.0)
+  model = render_net.build_render_net("inception", width=4, styles=("a", "b"),
+                                      residual_blocks=1, output_activation="tanh")
+  student = optimum_distill.Student(cfg, model, str(tmp_path / "checkpoints"))
+  rng = np.random.default_rng(0)
+  photos = tf.constant(rng.uniform(0, 255, (2, 32, 32, 3)), tf.float32)
+  targets = tf.constant(rng.uniform(0, 255, (2, 32, 32, 3)), tf.float32)
+  loss, pixel, feature, _ = (float(v) for v in student.train_step(
+      photos, targets, tf.constant(np.eye(2), tf.float32), tf.constant(0.0),
+      tf.constant([0, 0], tf.int64)))
+  assert pixel > 0 and feature > 0
+  assert loss == pytest.approx(pixel_weight * pixel + feature, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_training_fit_judges_student_and_targets_on_the_first_training_photos():
+  from fastchi_tf import render_net  # pylint: disable=g-import-not-at-top
+  from experiments.lib import training  # pylint: disable=g-import-not-at-top
+  model = render_net.build_render_net("inception", width=4, styles=("a", "b"),
+                                      residual_blocks=1, output_activation="tanh")
+  rng = np.random.default_rng(0)
+  photos = list(rng.integers(0, 256, (3, 32, 32, 3)).astype(np.uint8))
+  # Style a's targets are the student's own outputs, so they must score as the student does.
+  own = training.stylized_in(model, np.stack(photos), np.eye(2)[0])
+  pairs = []
+  for i, photo in enumerate(photos):
+    pairs += [(photo, own[i], 0), (photo, 255 - photo, 1)]
+  paintings = {"a": rng.integers(0, 256, (40, 40, 3)).astype(np.uint8),
+               "b": rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)}
+  fit = optimum_distill.training_fit(model, pairs, ("a", "b"), 2, paintings)
+  assert fit["a"]["style"] == pytest.approx(fit["a"]["target_style"])
+  assert fit["a"]["structure"] == pytest.approx(fit["a"]["target_structure"])
+  # Style b's targets (the photos' negatives) are not the student's outputs: scored apart.
+  assert fit["b"]["style"] != pytest.approx(fit["b"]["target_style"])
+  assert set(fit["a"]) == {"style", "structure", "target_style", "target_structure"}

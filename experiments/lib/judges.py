@@ -126,20 +126,23 @@ def peer_output(photo, painting):
   return np.asarray(out.convert("RGB"))
 
 
-def judge_styles(outputs, photos, paintings):
-  """Medians over the photos of both judges, per style, for ours and the peer's.
+def judge_styles(outputs, photos, paintings, peer=True):
+  """Medians over the photos of both judges, per style, for ours and (with `peer`) the
+  peer's.
 
   outputs: {style: uint8 [n, h, w, 3]} our results on `photos` (uint8 [n, h, w, 3]);
   paintings: {style: uint8 [h, w, 3]}. Returns {style: {"style", "structure",
-  "peer_style", "peer_structure"}}.
+  "peer_style", "peer_structure"}} (the last two only with `peer`).
   """
   edges = [edge_map(photo) for photo in photos]
   result = {}
   for name, ours in outputs.items():
     target = style_embedding(paintings[name])
-    peer = [peer_output(photo, paintings[name]) for photo in photos]
+    judged = [("", ours)]
+    if peer:
+      judged.append(("peer_", [peer_output(photo, paintings[name]) for photo in photos]))
     scores = {}
-    for key, images in (("", ours), ("peer_", peer)):
+    for key, images in judged:
       scores[key + "style"] = float(np.median([
           style_score(o, p, painting_embedding=target) for o, p in zip(images, photos)]))
       scores[key + "structure"] = float(np.median([

