@@ -290,21 +290,22 @@ def training_fit(model, pairs, style_names, count, paintings):
   (medians) of the student and of its targets on the first `count` training photos. On
   photos it learnt from, the gap is what the student fails to fit, not to generalize."""
   from experiments.lib import judges  # pylint: disable=g-import-not-at-top
-  photos = []
-  for photo, _, _ in pairs:
-    if not any(photo is p for p in photos):
-      photos.append(photo)
-  photos = photos[:count]
+  # {photo: {style index: target}}, photos in the order the pairs hold them.
+  by_photo = {}
+  for photo, target, k in pairs:
+    by_photo.setdefault(id(photo), (photo, {}))[1][k] = target
+  kept = list(by_photo.values())[:count]
+  photos = [photo for photo, _ in kept]
   eye = np.eye(len(style_names))
-  fit = {}
-  for k, name in enumerate(style_names):
-    targets = [next(t for p, t, s in pairs if p is photo and s == k) for photo in photos]
-    student = training.stylized_in(model, np.stack(photos), eye[k])
-    mine = judges.judge_styles({name: student}, photos, paintings, peer=False)[name]
-    theirs = judges.judge_styles({name: targets}, photos, paintings, peer=False)[name]
-    fit[name] = dict(mine, target_style=theirs["style"],
-                     target_structure=theirs["structure"])
-  return fit
+  # One call each, so the photos' edge maps are computed twice, not once per style.
+  mine = judges.judge_styles(
+      {n: training.stylized_in(model, np.stack(photos), eye[k])
+       for k, n in enumerate(style_names)}, photos, paintings, peer=False)
+  theirs = judges.judge_styles(
+      {n: [targets[k] for _, targets in kept] for k, n in enumerate(style_names)},
+      photos, paintings, peer=False)
+  return {n: dict(mine[n], target_style=theirs[n]["style"],
+                  target_structure=theirs[n]["structure"]) for n in style_names}
 
 
 def _shipped_scores():
